@@ -1,0 +1,25 @@
+# Quick start: `make demo`, `make test`. Everything lives in .venv; nothing global is touched.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/irsim simulate --profile demo --instance-type ml.c5.large --instances 1 --users 18 --duration 300 --seed 1
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python experiments/bench_engine.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

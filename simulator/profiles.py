@@ -1,0 +1,139 @@
+"""Service profiles: the JSON document of DESIGN.md that describes how a model serves on
+each instance type. Loading validates every field and names the bad one."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from simulator.distributions import Distribution, parse_distribution
+from simulator.errors import InputError
+
+DEMO_PROFILE_PATH = Path(__file__).with_name("profiles") / "xgboost-demo.json"
+MAX_WORKERS = 1024
+
+
+@dataclass(frozen=True)
+class InstanceProfile:
+    """How the model serves on one instance type.
+
+    ``workers`` model-server workers each serve one request at a time; a busy worker
+    keeps ``cpu_per_worker`` vCPUs busy (the CPUUtilization model).
+    """
+
+    instance_type: str
+    workers: int
+    service_time: Distribution
+    memory_mb: float | None = None
+    calibrated: bool = True
+    cpu_per_worker: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"workers": self.workers, "service_time": self.service_time.to_dict()}
+        if self.memory_mb is not None:
+            out["memory_mb"] = self.memory_mb
+        out["calibrated"] = self.calibrated
+        if self.cpu_per_worker != 1.0:
+            out["cpu_per_worker"] = self.cpu_per_worker
+        return out
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A model's service profile: per-instance entries plus the shared overhead latency."""
+
+    model: str
+    instances: Mapping[str, InstanceProfile]
+    overhead: Distribution | None = None
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    def instance(self, instance_type: str) -> InstanceProfile:
+        """The entry for ``instance_type``; an InputError lists the covered types if absent."""
+        try:
+            return self.instances[instance_type]
+        except KeyError:
+            raise InputError("instance_type", f"{instance_type!r} is not in profile {self.model!r}; "
+                             f"covered: {', '.join(sorted(self.instances))}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": self.model, "provenance": dict(self.provenance)}
+        if self.overhead is not None:
+            out["overhead_ms"] = self.overhead.to_dict()
+        out["instances"] = {name: entry.to_dict() for name, entry in self.instances.items()}
+        return out
+
+
+def _instance_from_dict(name: str, spec: Any) -> InstanceProfile:
+    where = f"instances.{name}"
+    if not isinstance(spec, Mapping):
+        raise InputError(where, "must be an object with 'workers' and 'service_time'")
+    known = {"workers", "service_time", "memory_mb", "calibrated", "cpu_per_worker"}
+    extra = sorted(set(spec) - known)
+    if extra:
+        raise InputError(f"{where}.{extra[0]}", f"unknown key (allowed: {', '.join(sorted(known))})")
+    workers = spec.get("workers")
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        raise InputError(f"{where}.workers", f"must be an integer from 1 to {MAX_WORKERS}, got {workers!r}")
+    if "service_time" not in spec:
+        raise InputError(f"{where}.service_time", "is required")
+    service = parse_distribution(spec["service_time"], f"{where}.service_time")
+    memory = spec.get("memory_mb")
+    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, (int, float))
+                               or not math.isfinite(memory) or memory < 0):
+        raise InputError(f"{where}.memory_mb", f"must be a number >= 0, got {memory!r}")
+    calibrated = spec.get("calibrated", True)
+    if not isinstance(calibrated, bool):
+        raise InputError(f"{where}.calibrated", f"must be true or false, got {calibrated!r}")
+    cpu = spec.get("cpu_per_worker", 1.0)
+    if isinstance(cpu, bool) or not isinstance(cpu, (int, float)) or not 0 < cpu <= 64:
+        raise InputError(f"{where}.cpu_per_worker", f"must be a number > 0 and <= 64, got {cpu!r}")
+    return InstanceProfile(name, workers, service, None if memory is None else float(memory),
+                           calibrated, float(cpu))
+
+
+def profile_from_dict(document: Any) -> Profile:
+    """Validate a profile document (already parsed JSON) into a Profile."""
+    if not isinstance(document, Mapping):
+        raise InputError("profile", "must be a JSON object with 'model' and 'instances'")
+    extra = sorted(set(document) - {"model", "provenance", "overhead_ms", "instances"})
+    if extra:
+        raise InputError(extra[0], "unknown top-level key (allowed: model, provenance, overhead_ms, instances)")
+    model = document.get("model")
+    if not isinstance(model, str) or not model:
+        raise InputError("model", f"must be a non-empty string, got {model!r}")
+    instances = document.get("instances")
+    if not isinstance(instances, Mapping) or not instances:
+        raise InputError("instances", "must be an object with at least one instance type")
+    for name in instances:
+        if not isinstance(name, str) or not name.startswith("ml."):
+            raise InputError(f"instances.{name}", "instance type names start with 'ml.' (e.g. ml.c5.xlarge)")
+    provenance = document.get("provenance", {})
+    if not isinstance(provenance, Mapping):
+        raise InputError("provenance", "must be an object")
+    overhead = None
+    if document.get("overhead_ms") is not None:
+        overhead = parse_distribution(document["overhead_ms"], "overhead_ms")
+    entries = {name: _instance_from_dict(name, spec) for name, spec in instances.items()}
+    return Profile(model, MappingProxyType(entries), overhead, MappingProxyType(dict(provenance)))
+
+
+def load_profile(source: "Profile | Mapping[str, Any] | str | Path") -> Profile:
+    """A Profile from a Profile, a parsed document, a JSON file path, or the name ``"demo"``."""
+    if isinstance(source, Profile):
+        return source
+    if isinstance(source, Mapping):
+        return profile_from_dict(source)
+    path = DEMO_PROFILE_PATH if str(source) == "demo" else Path(source)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InputError("profile", f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError("profile", f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    return profile_from_dict(document)

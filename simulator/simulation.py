@@ -1,0 +1,118 @@
+"""The simulator's public entry point: one endpoint, one traffic pattern, one seeded run."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from simulator import engine
+from simulator.endpoint import Endpoint
+from simulator.errors import InputError
+from simulator.metrics import InstanceResources, UtilizationModel, per_minute
+from simulator.profiles import Profile, load_profile
+from simulator.stopping import MinuteSummary, StoppingConditions
+from simulator.traffic import ConstantUsers, PoissonArrivals, Traffic
+
+MAX_DURATION_S = 30 * 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """What one simulated run measured. Latencies are ModelLatency (wait + service)."""
+
+    instance_type: str
+    instance_count: int
+    workers: int
+    routing: str
+    seed: int
+    duration_s: float
+    stop_reason: str
+    completed: int
+    issued: int
+    in_service: int
+    queued: int
+    latency_ms: np.ndarray = field(repr=False)
+    service_ms: np.ndarray = field(repr=False)
+    completion_s: np.ndarray = field(repr=False)
+    instance: np.ndarray = field(repr=False)
+    per_minute: pd.DataFrame = field(repr=False)
+    minutes: tuple[MinuteSummary, ...] = field(repr=False)
+    calibrated: bool = True
+
+    @property
+    def throughput_per_s(self) -> float:
+        """Completed requests per simulated second over the whole run."""
+        return self.completed / self.duration_s if self.duration_s > 0 else 0.0
+
+    def percentile_ms(self, p: float) -> float:
+        """Exact ``p``-th percentile of ModelLatency in ms (numpy's linear definition)."""
+        if not 0 <= p <= 100:
+            raise InputError("p", f"must be from 0 to 100, got {p!r}")
+        return float(np.percentile(self.latency_ms, p)) if self.completed else math.nan
+
+    def summary(self) -> dict[str, Any]:
+        """The headline numbers as plain JSON-ready values."""
+        return {
+            "instance_type": self.instance_type, "instance_count": self.instance_count,
+            "workers": self.workers, "routing": self.routing, "seed": self.seed,
+            "calibrated": self.calibrated,
+            "duration_s": self.duration_s, "stop_reason": self.stop_reason,
+            "completed": self.completed, "issued": self.issued,
+            "in_flight": self.in_service + self.queued,
+            "throughput_per_s": self.throughput_per_s,
+            "invocations_per_minute": self.throughput_per_s * 60.0,
+            "latency_ms": {"mean": float(self.latency_ms.mean()) if self.completed else math.nan,
+                           **{f"p{p}": self.percentile_ms(p) for p in (50, 90, 95, 99)}},
+        }
+
+
+def _number(value: Any, field_name: str, minimum: float, strict: bool = True) -> float:
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if not ok or (value <= minimum if strict else value < minimum):
+        raise InputError(field_name, f"must be a number {'>' if strict else '>='} {minimum:g}, got {value!r}")
+    return float(value)
+
+
+def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: str, instance_count: int = 1,
+             users: int | None = None, arrival_rate_per_s: float | None = None, duration_s: float = 600.0,
+             seed: int = 0, think_time_s: float = 0.0, routing: str = "random", traffic: Traffic | None = None,
+             stopping: StoppingConditions | None = None,
+             resources: InstanceResources | None = None) -> SimulationResult:
+    """Simulate ``instance_count`` instances of ``instance_type`` under closed-loop users,
+    open Poisson arrivals, or an explicit ``traffic`` pattern (exactly one of the three)."""
+    loaded = load_profile(profile)
+    entry = loaded.instance(instance_type)
+    given = [name for name, value in (("users", users), ("arrival_rate_per_s", arrival_rate_per_s),
+                                      ("traffic", traffic)) if value is not None]
+    if len(given) != 1:
+        raise InputError("users/arrival_rate_per_s/traffic",
+                         f"give exactly one of users, arrival_rate_per_s or traffic (got {', '.join(given) or 'none'})")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError("seed", f"must be an integer >= 0, got {seed!r}")
+    think = _number(think_time_s, "think_time_s", 0.0, strict=False)
+    if traffic is None:
+        duration = _number(duration_s, "duration_s", 0.0)
+        if duration > MAX_DURATION_S:
+            raise InputError("duration_s", f"must be at most {MAX_DURATION_S:g} s, got {duration_s!r}")
+        if users is not None:
+            traffic = ConstantUsers(users, duration)
+        else:
+            traffic = PoissonArrivals.constant(arrival_rate_per_s, duration)
+    endpoint = Endpoint(instance_type, instance_count, entry.workers, entry.service_time, routing,
+                        entry.cpu_per_worker)
+    out = engine.run(endpoint, traffic, seed=seed, overhead=loaded.overhead, think_time_s=think,
+                     stopping=stopping)
+    frame = per_minute(out.completion_s, out.latency_s, out.service_s, out.overhead_s, out.end_s,
+                       instance_count, None if isinstance(traffic, PoissonArrivals) else traffic.users_at,
+                       UtilizationModel(entry.cpu_per_worker, entry.memory_mb, resources))
+    return SimulationResult(
+        instance_type=instance_type, instance_count=instance_count, workers=entry.workers, routing=routing,
+        seed=seed, duration_s=out.end_s, stop_reason=out.stop_reason, completed=int(out.completion_s.size),
+        issued=out.issued, in_service=out.in_service, queued=out.queued,
+        latency_ms=out.latency_s * 1000.0, service_ms=out.service_s * 1000.0, completion_s=out.completion_s,
+        instance=out.instance, per_minute=frame, minutes=out.minutes, calibrated=entry.calibrated)

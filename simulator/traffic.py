@@ -1,0 +1,218 @@
+"""Traffic shapes: how many closed-loop users are active at each moment (PHASES, STAIRS,
+constant), or at what rate open Poisson arrivals come.
+
+Semantics follow DESIGN.md: SpawnRate is users per minute; a phase starts by setting the
+user count to its InitialNumberOfUsers and then adds one user every 60/SpawnRate seconds;
+a STAIRS step lasts DurationInSeconds / NumberOfSteps and adds UsersPerStep users.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Union
+
+import numpy as np
+
+from simulator.errors import InputError
+
+_EPS = 1e-9
+
+
+def _check_duration(value: float, field: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise InputError(field, f"must be a number of seconds > 0, got {value!r}")
+
+
+def _check_users(value: int, field: str, minimum: int = 0) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InputError(field, f"must be an integer >= {minimum}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One PHASES entry: start at ``initial_users``, add ``spawn_rate_per_min`` users a minute."""
+
+    initial_users: int
+    spawn_rate_per_min: float
+    duration_s: float
+
+    def users_after(self, offset_s: float) -> int:
+        """Users ``offset_s`` seconds into the phase (0 <= offset <= duration)."""
+        return self.initial_users + math.floor(offset_s * self.spawn_rate_per_min / 60.0 + _EPS)
+
+    @property
+    def final_users(self) -> int:
+        """The count the phase ends with (its last addition falls on its last instant)."""
+        return self.users_after(self.duration_s)
+
+
+@dataclass(frozen=True)
+class Phases:
+    """PHASES traffic: phases run back to back."""
+
+    phases: tuple[Phase, ...]
+
+    def __post_init__(self) -> None:
+        if not self.phases:
+            raise InputError("Phases", "needs at least one phase")
+        for i, phase in enumerate(self.phases):
+            _check_users(phase.initial_users, f"Phases[{i}].InitialNumberOfUsers")
+            rate = phase.spawn_rate_per_min
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate < 0:
+                raise InputError(f"Phases[{i}].SpawnRate", f"must be a number of users per minute >= 0, got {rate!r}")
+            _check_duration(phase.duration_s, f"Phases[{i}].DurationInSeconds")
+
+    @property
+    def duration_s(self) -> float:
+        return float(sum(p.duration_s for p in self.phases))
+
+    def user_changes(self) -> list[tuple[float, int]]:
+        """(time, user count) at every instant the count changes, starting at t=0."""
+        changes: list[tuple[float, int]] = []
+        start = 0.0
+        for phase in self.phases:
+            changes.append((start, phase.initial_users))
+            if phase.spawn_rate_per_min > 0:
+                interval = 60.0 / phase.spawn_rate_per_min
+                step = 1
+                while step * interval < phase.duration_s - _EPS:
+                    changes.append((start + step * interval, phase.initial_users + step))
+                    step += 1
+            start += phase.duration_s
+        return changes
+
+    def users_at(self, t: float) -> int:
+        """Active users at simulated time ``t`` (0 outside the pattern)."""
+        start = 0.0
+        for phase in self.phases:
+            if start <= t < start + phase.duration_s:
+                return phase.users_after(t - start)
+            start += phase.duration_s
+        return 0
+
+
+@dataclass(frozen=True)
+class Stairs:
+    """STAIRS traffic: ``number_of_steps`` equal steps, each adding ``users_per_step``."""
+
+    duration_s: float
+    number_of_steps: int
+    users_per_step: int
+
+    def __post_init__(self) -> None:
+        _check_duration(self.duration_s, "Stairs.DurationInSeconds")
+        _check_users(self.number_of_steps, "Stairs.NumberOfSteps", 1)
+        _check_users(self.users_per_step, "Stairs.UsersPerStep", 1)
+
+    @property
+    def step_s(self) -> float:
+        return self.duration_s / self.number_of_steps
+
+    def user_changes(self) -> list[tuple[float, int]]:
+        return [(k * self.step_s, (k + 1) * self.users_per_step) for k in range(self.number_of_steps)]
+
+    def users_at(self, t: float) -> int:
+        if not 0 <= t < self.duration_s:
+            return 0
+        return (min(int(t / self.step_s + _EPS), self.number_of_steps - 1) + 1) * self.users_per_step
+
+
+@dataclass(frozen=True)
+class ConstantUsers:
+    """A fixed number of closed-loop users for the whole run."""
+
+    users: int
+    duration_s: float
+
+    def __post_init__(self) -> None:
+        _check_users(self.users, "users", 1)
+        _check_duration(self.duration_s, "duration_s")
+
+    def user_changes(self) -> list[tuple[float, int]]:
+        return [(0.0, self.users)]
+
+    def users_at(self, t: float) -> int:
+        return self.users if 0 <= t < self.duration_s else 0
+
+
+@dataclass(frozen=True)
+class PoissonArrivals:
+    """Open traffic: Poisson arrivals with a piecewise-constant rate.
+
+    ``rates`` holds (start_s, rate_per_s) pairs, the first at 0; each rate holds until the
+    next start or the end of the pattern.
+    """
+
+    rates: tuple[tuple[float, float], ...]
+    duration_s: float
+
+    def __post_init__(self) -> None:
+        _check_duration(self.duration_s, "duration_s")
+        if not self.rates or self.rates[0][0] != 0:
+            raise InputError("rates", "must start with a (0, rate) pair")
+        previous = -1.0
+        for i, (start, rate) in enumerate(self.rates):
+            if i > 0 and not previous < start < self.duration_s:
+                raise InputError(f"rates[{i}].start_s", f"must increase and stay below duration {self.duration_s:g}, got {start!r}")
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate < 0:
+                raise InputError(f"rates[{i}].rate_per_s", f"must be a number of requests per second >= 0, got {rate!r}")
+            previous = start
+
+    @classmethod
+    def constant(cls, rate_per_s: float, duration_s: float) -> "PoissonArrivals":
+        if isinstance(rate_per_s, bool) or not isinstance(rate_per_s, (int, float)) or not rate_per_s > 0:
+            raise InputError("arrival_rate_per_s", f"must be a number of requests per second > 0, got {rate_per_s!r}")
+        return cls(((0.0, float(rate_per_s)),), duration_s)
+
+    def segments(self) -> list[tuple[float, float, float]]:
+        """(start_s, end_s, rate_per_s) for each constant-rate piece."""
+        ends = [start for start, _ in self.rates[1:]] + [self.duration_s]
+        return [(start, end, rate) for (start, rate), end in zip(self.rates, ends)]
+
+    def rate_at(self, t: float) -> float:
+        for start, end, rate in self.segments():
+            if start <= t < end:
+                return rate
+        return 0.0
+
+    def arrival_times(self, rng: np.random.Generator) -> np.ndarray:
+        """All arrival instants: a Poisson count per segment, placed uniformly (exact)."""
+        pieces = []
+        for start, end, rate in self.segments():
+            count = rng.poisson(rate * (end - start))
+            pieces.append(np.sort(rng.uniform(start, end, count)))
+        return np.concatenate(pieces) if pieces else np.empty(0)
+
+
+ClosedTraffic = Union[Phases, Stairs, ConstantUsers]
+Traffic = Union[Phases, Stairs, ConstantUsers, PoissonArrivals]
+
+
+def _api_int(document: Mapping[str, Any], key: str, where: str) -> int:
+    value = document.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"{where}.{key}", f"must be an integer, got {value!r}")
+    return value
+
+
+def traffic_from_api(pattern: Mapping[str, Any]) -> Phases | Stairs:
+    """The traffic of an AWS ``TrafficPattern`` (TrafficType PHASES or STAIRS)."""
+    kind = pattern.get("TrafficType", "PHASES")
+    if kind == "PHASES":
+        phases = pattern.get("Phases")
+        if not isinstance(phases, list) or not phases:
+            raise InputError("TrafficPattern.Phases", "is required for TrafficType PHASES (1 to 10 phases)")
+        return Phases(tuple(
+            Phase(_api_int(p, "InitialNumberOfUsers", f"TrafficPattern.Phases[{i}]"),
+                  _api_int(p, "SpawnRate", f"TrafficPattern.Phases[{i}]"),
+                  _api_int(p, "DurationInSeconds", f"TrafficPattern.Phases[{i}]"))
+            for i, p in enumerate(phases)))
+    if kind == "STAIRS":
+        stairs = pattern.get("Stairs")
+        if not isinstance(stairs, Mapping):
+            raise InputError("TrafficPattern.Stairs", "is required for TrafficType STAIRS")
+        where = "TrafficPattern.Stairs"
+        return Stairs(_api_int(stairs, "DurationInSeconds", where), _api_int(stairs, "NumberOfSteps", where),
+                      _api_int(stairs, "UsersPerStep", where))
+    raise InputError("TrafficPattern.TrafficType", f"must be PHASES or STAIRS, got {kind!r}")
