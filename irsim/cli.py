@@ -1,0 +1,157 @@
+"""The ``irsim`` command line. Bad input exits with code 2 and one clear line, no traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from pricing import PricingError, instance_spec
+from simulator import InputError, InstanceResources, ROUTING_POLICIES, load_profile, simulate
+from simulator.simulation import SimulationResult
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A user-facing error: printed as ``irsim: error: ...`` with exit code 2."""
+
+
+def _resources(instance_type: str) -> InstanceResources | None:
+    try:
+        spec = instance_spec(instance_type)
+    except PricingError:
+        return None
+    return InstanceResources(spec.vcpu, spec.memory_mb)
+
+
+def _format_summary(result: SimulationResult, model: str, traffic: str) -> str:
+    s = result.summary()
+    lat = s["latency_ms"]
+    frame = result.per_minute
+    cpu = frame["CPUUtilization"].mean()
+    memory = frame["MemoryUtilization"].iloc[0] if len(frame) else math.nan
+    lines = [
+        f"irsim simulate: {model} on {result.instance_count} x {result.instance_type} "
+        f"({result.workers} workers each, routing {result.routing}{'' if result.calibrated else ', NOT calibrated'})",
+        f"  traffic          {traffic}, seed {result.seed}",
+        f"  simulated        {result.duration_s:,.0f} s, ended by {result.stop_reason}",
+        f"  completed        {result.completed:,} requests ({s['in_flight']} in flight at the end)",
+        f"  throughput       {result.throughput_per_s:,.1f} /s = {s['invocations_per_minute']:,.0f} invocations/min",
+        f"  ModelLatency ms  mean {lat['mean']:.2f}   p50 {lat['p50']:.2f}   p90 {lat['p90']:.2f}   "
+        f"p95 {lat['p95']:.2f}   p99 {lat['p99']:.2f}",
+        f"  utilization      CPU {cpu:.0f}% (0-100 x vCPU), memory "
+        + ("n/a" if math.isnan(memory) else f"{memory:.0f}%"),
+        "",
+        "  minute  users  invocations  p95 ms   p99 ms",
+    ]
+    for row in frame.itertuples():
+        lines.append(f"  {row.minute:>6}  {row.Users:>5}  {row.Invocations:>11,}  {row.ModelLatency_p95 / 1000:>7.2f}"
+                     f"  {row.ModelLatency_p99 / 1000:>7.2f}" + ("  (partial)" if row.seconds < 60 else ""))
+    return "\n".join(lines)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from irsim.files import write_atomically
+    from irsim.plots import plot_per_minute
+
+    if (args.users is None) == (args.rate is None):
+        raise CliError("give exactly one of --users N (closed-loop users) or --rate R (Poisson requests/s)")
+    profile = load_profile(args.profile)
+    result = simulate(profile, args.instance_type, instance_count=args.instances, users=args.users,
+                      arrival_rate_per_s=args.rate, duration_s=args.duration, seed=args.seed,
+                      think_time_s=args.think_time, routing=args.routing,
+                      resources=_resources(args.instance_type))
+    traffic = f"{args.users} closed-loop users" if args.users is not None else f"Poisson {args.rate:g} requests/s"
+    if args.per_minute:
+        write_atomically(args.per_minute, lambda tmp: result.per_minute.to_csv(tmp, index=False))
+    if args.plot:
+        title = f"{profile.model}: {args.instances} x {args.instance_type}, {traffic}"
+        write_atomically(args.plot, lambda tmp: plot_per_minute(result.per_minute, title, tmp))
+    if args.json:
+        document: dict[str, Any] = {"model": profile.model, **result.summary(),
+                                    "per_minute": result.per_minute.to_dict(orient="records")}
+        print(json.dumps(document, indent=2, default=_json_default))
+    else:
+        print(_format_summary(result, profile.model, traffic))
+    return 0
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="irsim", description="SageMaker Inference Recommender, simulated offline.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sim = commands.add_parser("simulate", help="simulate one endpoint under constant users or Poisson arrivals",
+                              description="Simulate K instances of one type from a service profile.")
+    sim.add_argument("--profile", default="demo", help="profile JSON path, or 'demo' (default)")
+    sim.add_argument("--instance-type", required=True, help="e.g. ml.c5.large (must be in the profile)")
+    sim.add_argument("--instances", type=_positive_int, default=1, help="instance count K (default 1)")
+    load = sim.add_mutually_exclusive_group()
+    load.add_argument("--users", type=_positive_int, help="closed-loop users (invoke, wait, invoke again)")
+    load.add_argument("--rate", type=_number, help="open Poisson arrivals, requests per second")
+    sim.add_argument("--duration", type=_number, default=600.0, help="simulated seconds (default 600)")
+    sim.add_argument("--think-time", type=_number, default=0.0, help="mean think time in seconds (default 0)")
+    sim.add_argument("--routing", choices=ROUTING_POLICIES, default="random", help="default: random")
+    sim.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
+    sim.add_argument("--json", action="store_true", help="print JSON instead of the summary")
+    sim.add_argument("--per-minute", metavar="CSV", help="write the per-minute series to this CSV file")
+    sim.add_argument("--plot", metavar="PNG", help="write a per-minute chart to this PNG file")
+    sim.set_defaults(handler=_cmd_simulate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``irsim`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (InputError, PricingError, CliError) as exc:
+        print(f"irsim {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("irsim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Placeholder package: see README's roadmap (issues 5 and 6)."""
