@@ -1,0 +1,79 @@
+"""The ``irsim simulate`` command: output, files, and bad input (exit 2, no traceback)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from irsim.cli import main
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_summary_mentions_the_headline_numbers(capsys):
+    code, out, err = run_cli(capsys, "simulate", "--instance-type", "ml.c5.large", "--users", "4",
+                             "--duration", "120", "--seed", "3")
+    assert code == 0 and err == ""
+    assert "ml.c5.large" in out and "invocations/min" in out and "p95" in out
+
+
+def test_json_output_matches_the_api(capsys):
+    from simulator import simulate
+    code, out, _ = run_cli(capsys, "simulate", "--instance-type", "ml.m5.xlarge", "--instances", "2",
+                           "--rate", "300", "--duration", "90", "--seed", "5", "--json",
+                           "--routing", "least_outstanding_requests")
+    assert code == 0
+    document = json.loads(out)
+    expected = simulate("demo", "ml.m5.xlarge", instance_count=2, arrival_rate_per_s=300, duration_s=90,
+                        seed=5, routing="least_outstanding_requests")
+    assert document["completed"] == expected.completed
+    assert document["latency_ms"]["p99"] == pytest.approx(expected.percentile_ms(99))
+    assert len(document["per_minute"]) == 2 and document["per_minute"][0]["Invocations"] > 0
+
+
+def test_writes_csv_and_png(tmp_path, capsys):
+    csv, png = tmp_path / "m.csv", tmp_path / "m.png"
+    code, _, _ = run_cli(capsys, "simulate", "--instance-type", "ml.c5.large", "--users", "2", "--duration", "120",
+                         "--per-minute", str(csv), "--plot", str(png))
+    assert code == 0
+    assert csv.read_text().splitlines()[0].startswith("minute,start_s,seconds,Users,Invocations")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv", "m.png"]  # no temporary files left
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--instance-type", "ml.x9.large", "--users", "3"], "instance_type: 'ml.x9.large' is not in profile"),
+    (["--instance-type", "ml.c5.large"], "give exactly one of --users"),
+    (["--instance-type", "ml.c5.large", "--users", "3", "--duration", "0"], "duration_s: must be a number > 0"),
+    (["--instance-type", "ml.c5.large", "--rate", "-5"], "arrival_rate_per_s: must be"),
+    (["--instance-type", "ml.c5.large", "--users", "3", "--think-time", "-1"], "think_time_s: must be a number >= 0"),
+    (["--instance-type", "ml.c5.large", "--users", "3", "--profile", "/nonexistent.json"], "profile: cannot read"),
+])
+def test_bad_input_exits_2_with_the_field_named(argv, words, capsys, tmp_path):
+    csv = tmp_path / "never.csv"
+    code, out, err = run_cli(capsys, "simulate", *argv, "--per-minute", str(csv))
+    assert code == 2 and words in err and "Traceback" not in err
+    assert not csv.exists()
+
+
+def test_bad_profile_field_is_named(tmp_path, capsys):
+    profile = tmp_path / "p.json"
+    profile.write_text(json.dumps({"model": "m", "instances": {"ml.c5.large": {
+        "workers": 2, "service_time": {"family": "deterministic", "mean_ms": 3, "cv": 0.2}}}}))
+    code, _, err = run_cli(capsys, "simulate", "--profile", str(profile), "--instance-type", "ml.c5.large",
+                           "--users", "2")
+    assert code == 2 and "instances.ml.c5.large.service_time.cv: not allowed for family 'deterministic'" in err
+
+
+@pytest.mark.parametrize("argv", [["simulate", "--instance-type", "ml.c5.large", "--users", "0"],
+                                  ["simulate", "--instance-type", "ml.c5.large", "--users", "2", "--rate", "3"],
+                                  ["simulate", "--instance-type", "ml.c5.large", "--users", "2", "--routing", "x"],
+                                  ["nonsense"]])
+def test_console_script_usage_errors_exit_2(argv):
+    process = subprocess.run([sys.executable, "-m", "irsim.cli", *argv], capture_output=True, text=True)
+    assert process.returncode == 2 and "Traceback" not in process.stderr and "error:" in process.stderr
