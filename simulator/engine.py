@@ -77,13 +77,10 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
     instances, workers = endpoint.instance_count, endpoint.workers
     service_dist = endpoint.service_time
     next_service = _blocks(lambda n: service_dist.sample_s(service_rng, n)).__next__
-    if instances == 1:
-        route = None
-    elif endpoint.routing == "random":
-        route = _blocks(lambda n: routing_rng.integers(0, instances, n)).__next__
-    else:
-        route = None
-    least_outstanding = endpoint.routing == "least_outstanding_requests" and instances > 1
+    spread = instances > 1
+    route = (_blocks(lambda n: routing_rng.integers(0, instances, n)).__next__
+             if spread and endpoint.routing == "random" else None)
+    least_outstanding = spread and endpoint.routing == "least_outstanding_requests"
     next_overhead = _blocks(lambda n: overhead.sample_s(overhead_rng, n)).__next__ if overhead else None
     next_think = (_blocks(lambda n: think_rng.exponential(think_time_s, n)).__next__
                   if think_time_s > 0 else None)
