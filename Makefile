@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/irsim simulate --profile demo --instance-type ml.c5.large --instances 1 --users 18 --duration 300 --seed 1
+	$(BIN)/irsim run examples/seed-advanced-job.json --profile demo --out demo-output/seed-advanced-job
+	@echo
+	$(BIN)/irsim run examples/stairs-job.json --profile demo --out demo-output/stairs-job
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

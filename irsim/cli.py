@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from botocore.exceptions import ClientError, ParamValidationError
+
 from pricing import PricingError, instance_spec
 from simulator import InputError, InstanceResources, ROUTING_POLICIES, load_profile, simulate
 from simulator.simulation import SimulationResult
@@ -80,6 +82,51 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_json_file(path: str, what: str) -> Any:
+    """Parse a JSON file; a syntax error becomes a CliError with its line and column."""
+    try:
+        text = Path(path.removeprefix("file://")).read_text()
+    except OSError as exc:
+        raise CliError(f"{what}: cannot read {path!r}: {exc.strerror or exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{what}: {path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from irsim.job import execute_job
+    from irsim.jobreport import progress_printer, recommendation_table, write_outputs
+    from irsim.jobspec import parse_request
+
+    request = load_json_file(args.job, "JOB")
+    if not isinstance(request, dict):
+        raise CliError(f"JOB: {args.job} must hold a JSON object (a CreateInferenceRecommendationsJob request)")
+    traffic_s = _traffic_duration(request)
+    result = execute_job(request, args.profile, seed=args.seed, region=args.region,
+                         progress=None if args.quiet else progress_printer(traffic_s))
+    if args.out:
+        written = write_outputs(result, Path(args.out))
+        print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
+    if args.json:
+        from irsim.jobreport import dumps
+        print(dumps(result.describe))
+    else:
+        print(recommendation_table(result))
+    return 0 if result.describe["Status"] == "COMPLETED" else 1
+
+
+def _traffic_duration(request: dict) -> float:
+    """The traffic pattern's length, for the progress bars (0 when the request lacks one)."""
+    from simulator import traffic_from_api
+    pattern = request.get("InputConfig", {}).get("TrafficPattern") if isinstance(request.get("InputConfig"), dict) \
+        else None
+    try:
+        return traffic_from_api(pattern).duration_s if pattern else 900.0
+    except (InputError, AttributeError, TypeError):
+        return 0.0
+
+
 def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
@@ -136,6 +183,18 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--per-minute", metavar="CSV", help="write the per-minute series to this CSV file")
     sim.add_argument("--plot", metavar="PNG", help="write a per-minute chart to this PNG file")
     sim.set_defaults(handler=_cmd_simulate)
+
+    run = commands.add_parser("run", help="run a CreateInferenceRecommendationsJob request offline",
+                              description="Simulate an Inference Recommender job (Advanced or Default) and print "
+                                          "its recommendations ranked by CostPerHour.")
+    run.add_argument("job", metavar="JOB.json", help="the request, as boto3 or `aws sagemaker ... --cli-input-json` takes it")
+    run.add_argument("--profile", default="demo", help="profile JSON path, or 'demo' (default)")
+    run.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
+    run.add_argument("--region", default="us-east-1", help="pricing region and JobArn region (default us-east-1)")
+    run.add_argument("--out", metavar="DIR", help="write describe.json, steps.json, irsim.json, metrics.csv, report.png")
+    run.add_argument("--json", action="store_true", help="print the DescribeInferenceRecommendationsJob response")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(handler=_cmd_run)
     return parser
 
 
@@ -146,6 +205,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except (InputError, PricingError, CliError) as exc:
+        print(f"irsim {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ParamValidationError as exc:
+        print(f"irsim {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ClientError as exc:
+        # Worded as the AWS CLI words it.
         print(f"irsim {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -34,3 +34,34 @@ def plot_per_minute(frame: pd.DataFrame, title: str, path: Path, threshold_ms: f
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=100)
     plt.close(fig)
+
+
+def plot_job_report(benchmarks: list[tuple[str, pd.DataFrame, str]], percentile: str, threshold_ms: float | None,
+                    title: str, path: Path) -> None:
+    """Per benchmark: invocations per minute with users, and the latency percentile against
+    the threshold. ``benchmarks`` holds (label, per-minute frame, status)."""
+    rows = max(1, len(benchmarks))
+    fig, axes = plt.subplots(rows, 2, figsize=(11, 2.6 * rows + 0.6), squeeze=False)
+    column = f"ModelLatency_p{percentile[1:]}"
+    for (label, frame, status), (left, right) in zip(benchmarks, axes):
+        full = frame[frame["seconds"] >= 60.0]
+        minutes = full["minute"] + 1
+        left.bar(minutes, full["Invocations"], color="tab:blue", alpha=0.8, label="Invocations / min")
+        left.set_ylabel("invocations / min")
+        left.set_title(f"{label} ({status})", fontsize=9, loc="left")
+        users = left.twinx()
+        users.step(minutes, full["Users"], where="mid", color="black", alpha=0.6, label="users")
+        users.set_ylabel("users")
+        users.set_ylim(bottom=0)
+        right.plot(minutes, full[column] / 1000.0, marker="o", color="tab:orange", label=f"ModelLatency {percentile}")
+        if threshold_ms is not None:
+            right.axhline(threshold_ms, color="red", linestyle="--", label=f"threshold {threshold_ms:g} ms")
+        right.set_ylabel("ms")
+        right.set_ylim(bottom=0)
+        right.legend(loc="upper left", fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("minute of the benchmark")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=90)
+    plt.close(fig)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -31,6 +31,15 @@ class InstanceProfile:
     memory_mb: float | None = None
     calibrated: bool = True
     cpu_per_worker: float = 1.0
+    variants: tuple["EnvironmentVariant", ...] = ()
+
+    def for_environment(self, environment: Mapping[str, str]) -> "InstanceProfile":
+        """The entry as it serves under these environment variables: the first variant whose
+        ``when`` pairs all hold overrides workers, service time, memory or cpu_per_worker."""
+        for variant in self.variants:
+            if all(environment.get(key) == value for key, value in variant.when):
+                return replace(self, variants=(), **dict(variant.overrides))
+        return replace(self, variants=())
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"workers": self.workers, "service_time": self.service_time.to_dict()}
@@ -39,6 +48,22 @@ class InstanceProfile:
         out["calibrated"] = self.calibrated
         if self.cpu_per_worker != 1.0:
             out["cpu_per_worker"] = self.cpu_per_worker
+        if self.variants:
+            out["variants"] = [variant.to_dict() for variant in self.variants]
+        return out
+
+
+@dataclass(frozen=True)
+class EnvironmentVariant:
+    """How an instance entry changes under some environment variables (e.g. OMP_NUM_THREADS)."""
+
+    when: tuple[tuple[str, str], ...]
+    overrides: tuple[tuple[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"when": dict(self.when)}
+        for key, value in self.overrides:
+            out[key] = value.to_dict() if isinstance(value, Distribution) else value
         return out
 
 
@@ -71,7 +96,7 @@ def _instance_from_dict(name: str, spec: Any) -> InstanceProfile:
     where = f"instances.{name}"
     if not isinstance(spec, Mapping):
         raise InputError(where, "must be an object with 'workers' and 'service_time'")
-    known = {"workers", "service_time", "memory_mb", "calibrated", "cpu_per_worker"}
+    known = {"workers", "service_time", "memory_mb", "calibrated", "cpu_per_worker", "variants"}
     extra = sorted(set(spec) - known)
     if extra:
         raise InputError(f"{where}.{extra[0]}", f"unknown key (allowed: {', '.join(sorted(known))})")
@@ -91,8 +116,30 @@ def _instance_from_dict(name: str, spec: Any) -> InstanceProfile:
     cpu = spec.get("cpu_per_worker", 1.0)
     if isinstance(cpu, bool) or not isinstance(cpu, (int, float)) or not 0 < cpu <= 64:
         raise InputError(f"{where}.cpu_per_worker", f"must be a number > 0 and <= 64, got {cpu!r}")
-    return InstanceProfile(name, workers, service, None if memory is None else float(memory),
-                           calibrated, float(cpu))
+    variants = spec.get("variants", [])
+    if not isinstance(variants, list):
+        raise InputError(f"{where}.variants", "must be a list of {\"when\": {NAME: VALUE}, ...overrides}")
+    base = InstanceProfile(name, workers, service, None if memory is None else float(memory), calibrated, float(cpu))
+    return replace(base, variants=tuple(_variant(base, v, f"{where}.variants[{i}]") for i, v in enumerate(variants)))
+
+
+def _variant(base: InstanceProfile, spec: Any, where: str) -> EnvironmentVariant:
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("when"), Mapping) or not spec["when"]:
+        raise InputError(f"{where}.when", "must be a non-empty object of environment variable names to values")
+    when = spec["when"]
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in when.items()):
+        raise InputError(f"{where}.when", "names and values must be strings (as in EnvironmentParameters)")
+    allowed = {"when", "workers", "service_time", "memory_mb", "cpu_per_worker"}
+    extra = sorted(set(spec) - allowed)
+    if extra:
+        raise InputError(f"{where}.{extra[0]}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+    # Validate the overrides by building the entry they describe.
+    merged = {**base.to_dict(), **{k: v for k, v in spec.items() if k != "when"}}
+    merged.pop("variants", None)
+    entry = _instance_from_dict(base.instance_type, merged)
+    overrides = tuple((key, getattr(entry, key)) for key in ("workers", "service_time", "memory_mb", "cpu_per_worker")
+                      if key in spec)
+    return EnvironmentVariant(tuple(sorted(when.items())), overrides)
 
 
 def profile_from_dict(document: Any) -> Profile:

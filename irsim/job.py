@@ -1,0 +1,146 @@
+"""Runs an Inference Recommender job offline: benchmarks in worker processes, placed on a
+simulated timeline, answered in the AWS response shapes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from calibration.transfer import complete_profile
+from irsim.benchmark import BenchmarkOutcome, run_benchmark
+from irsim.jobspec import JobSpec, parse_request
+from irsim.responses import ScheduledBenchmark, describe_response, steps_response
+from pricing import PricingError, default_catalogue
+from simulator import InstanceResources, Profile, load_profile
+
+#: Simulated time to create each benchmark's endpoint before its traffic starts.
+PROVISIONING_S = 300.0
+
+Progress = Callable[[BenchmarkOutcome, int, int], None]
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """A finished job: the two AWS answers plus what irsim knows beyond them."""
+
+    spec: JobSpec
+    describe: dict[str, Any]
+    steps: dict[str, Any]
+    scheduled: tuple[ScheduledBenchmark, ...]
+    not_scheduled: tuple[BenchmarkOutcome, ...]
+    model: str
+    seed: int
+
+    def extensions(self) -> dict[str, Any]:
+        """irsim-only facts kept outside the AWS shapes: calibration, price provenance, stop reasons."""
+        return {
+            "model": self.model, "seed": self.seed, "provisioning_s": PROVISIONING_S,
+            "benchmarks": [{
+                "index": item.outcome.spec.index,
+                "InstanceType": item.outcome.spec.instance_type,
+                "EnvironmentParameters": dict(item.outcome.spec.environment),
+                "Status": "COMPLETED" if item.succeeded else "FAILED",
+                "calibrated": item.outcome.calibrated,
+                "price_per_hour": item.price.per_hour if item.price else None,
+                "price_confidence": item.price.confidence if item.price else None,
+                "price_source": item.price.source if item.price else None,
+                "stop_reason": item.outcome.stop_reason,
+                "simulated_s": item.outcome.duration_s,
+                "per_instance_max_invocations": item.outcome.per_instance_max,
+                "best_minute": item.outcome.best_minute,
+            } for item in self.scheduled],
+            "not_scheduled": [{"index": o.spec.index, "InstanceType": o.spec.instance_type,
+                               "reason": "would not finish within JobDurationInSeconds"} for o in self.not_scheduled],
+        }
+
+
+def _vcpu_of(instance_type: str) -> int | None:
+    spec = default_catalogue().specs.get(instance_type)
+    return spec.vcpu if spec else None
+
+
+def _resources(instance_type: str) -> InstanceResources | None:
+    spec = default_catalogue().specs.get(instance_type)
+    return InstanceResources(spec.vcpu, spec.memory_mb) if spec else None
+
+
+def _benchmark_seeds(seed: int, count: int) -> list[int]:
+    """One independent seed per benchmark: results do not depend on run order or parallelism."""
+    return [int(child.generate_state(1, dtype=np.uint64)[0]) for child in np.random.SeedSequence(seed).spawn(count)]
+
+
+def _run_all(tasks: list[tuple], max_parallel: int, progress: Progress | None) -> list[BenchmarkOutcome]:
+    outcomes: list[BenchmarkOutcome | None] = [None] * len(tasks)
+    processes = min(max_parallel, len(tasks), os.cpu_count() or 1)
+    if processes <= 1:
+        for i, task in enumerate(tasks):
+            outcomes[i] = run_benchmark(*task)
+            if progress:
+                progress(outcomes[i], i + 1, len(tasks))
+        return outcomes  # type: ignore[return-value]
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+        futures = {pool.submit(run_benchmark, *task): i for i, task in enumerate(tasks)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            outcomes[futures[future]] = future.result()
+            if progress:
+                progress(outcomes[futures[future]], done, len(tasks))
+    return outcomes  # type: ignore[return-value]
+
+
+def schedule(outcomes: list[BenchmarkOutcome], max_parallel: int, traffic_duration_s: float,
+             job_duration_s: float) -> tuple[list[tuple[BenchmarkOutcome, float, float]], list[BenchmarkOutcome]]:
+    """Place benchmarks in index order on ``max_parallel`` slots. A benchmark starts only if
+    provisioning plus its whole traffic pattern would end within the job's duration."""
+    slots = [0.0] * max_parallel
+    placed, dropped = [], []
+    for outcome in outcomes:
+        slot = min(range(max_parallel), key=slots.__getitem__)
+        start = slots[slot]
+        if start + PROVISIONING_S + traffic_duration_s > job_duration_s:
+            dropped.append(outcome)
+            continue
+        invocation_start = start + PROVISIONING_S
+        invocation_end = invocation_start + outcome.duration_s
+        slots[slot] = invocation_end
+        placed.append((outcome, invocation_start, invocation_end))
+    return placed, dropped
+
+
+def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] | str | Path | None = None,
+                seed: int = 0, region: str = "us-east-1", *, progress: Progress | None = None,
+                created: datetime | None = None, parallel: bool = True) -> JobResult:
+    """Validate ``request``, simulate its benchmarks and build the AWS answers."""
+    loaded = load_profile(profile if profile is not None else "demo")
+    job = parse_request(request, default_instance_types=loaded.instances)
+    loaded = complete_profile(loaded, [b.instance_type for b in job.benchmarks], _vcpu_of)
+    seeds = _benchmark_seeds(seed, len(job.benchmarks))
+    tasks = [(b, loaded.instances[b.instance_type], loaded.overhead, job.traffic, job.stopping, job.percentile,
+              _resources(b.instance_type), s) for b, s in zip(job.benchmarks, seeds)]
+    outcomes = _run_all(tasks, job.max_parallel if parallel else 1, progress)
+    placed, dropped = schedule(outcomes, job.max_parallel, job.traffic.duration_s, job.job_duration_s)
+    scheduled = []
+    for outcome, start, end in placed:
+        try:
+            price, error = default_catalogue().price(outcome.spec.instance_type, region), None
+        except PricingError as exc:
+            price, error = None, str(exc)
+        scheduled.append(ScheduledBenchmark(outcome, start, end, price, error))
+    created = created or datetime.now(timezone.utc).replace(microsecond=0)
+    completed = created + timedelta(seconds=max((end for _, _, end in placed), default=0.0))
+    return JobResult(job, describe_response(job, scheduled, created, completed, region, seed),
+                     steps_response(job, scheduled, created, seed), tuple(scheduled), tuple(dropped),
+                     loaded.model, seed)
+
+
+def run_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] | str | Path | None = None,
+            seed: int = 0, region: str = "us-east-1") -> dict[str, Any]:
+    """Run a job synchronously; returns the DescribeInferenceRecommendationsJob response."""
+    return execute_job(request, profile, seed, region).describe

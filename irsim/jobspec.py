@@ -1,0 +1,241 @@
+"""CreateInferenceRecommendationsJob requests: validated as boto3 and the service would, then
+turned into the list of benchmarks to simulate.
+
+First botocore's ParamValidator (what the client rejects before sending:
+ParamValidationError), then the service-side rules (ClientError ValidationException with
+the field path and the allowed values): the model's enums, patterns and maxima, and the
+documented ranges of Inference Recommender.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from botocore.model import Shape
+
+from irsim.aws import operation, validate_params, validation_error
+from simulator import LatencyThreshold, Phases, Stairs, StoppingConditions, traffic_from_api
+
+OPERATION = "CreateInferenceRecommendationsJob"
+DEFAULT_JOB_DURATION_S = 7200
+MAX_JOB_DURATION_S = 18000
+PHASE_DURATION_RANGE = (120, 3600)
+FIRST_PHASE_USERS_RANGE = (1, 3)
+SPAWN_RATE_RANGE = (0, 3)
+MAX_USER_CHANGE_BETWEEN_PHASES = 3
+TESTS_RANGE = (1, 10)
+MAX_INVOCATIONS_RANGE = (1, 30000)
+PERCENTILES = {"P95": 95.0, "P99": 99.0}
+#: The traffic of a Default job (and of an Advanced job that gives none): one phase
+#: starting with 1 user and adding 3 a minute for 15 minutes, ended early by a plateau.
+DEFAULT_TRAFFIC_PATTERN = {"TrafficType": "PHASES",
+                           "Phases": [{"InitialNumberOfUsers": 1, "SpawnRate": 3, "DurationInSeconds": 900}]}
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    """One load test: one instance of one type with one set of environment parameters."""
+
+    index: int
+    instance_type: str
+    environment: tuple[tuple[str, str], ...] = ()
+    inference_specification_name: str | None = None
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A validated request, ready to run."""
+
+    request: Mapping[str, Any]
+    job_name: str
+    job_type: str
+    role_arn: str
+    account: str
+    traffic: Phases | Stairs
+    stopping: StoppingConditions
+    percentile: str  # "P95" or "P99": the percentile ModelLatency is reported at
+    benchmarks: tuple[BenchmarkSpec, ...]
+    max_parallel: int
+    job_duration_s: int
+
+
+def _fail(path: str, value: Any, constraint: str) -> None:
+    raise validation_error(f"1 validation error detected: Value '{value}' at '{path}' failed to satisfy "
+                           f"constraint: {constraint}", OPERATION)
+
+
+def _check_range(path: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        _fail(path, value, f"Member must have value between {low} and {high} (inclusive)")
+
+
+def _walk(shape: Shape, value: Any, path: str) -> None:
+    """The service model's constraints botocore leaves to the service: enums, patterns, maxima."""
+    kind = shape.type_name
+    meta = shape.metadata
+    if kind == "structure":
+        for name, member in shape.members.items():
+            if name in value:
+                _walk(member, value[name], f"{path}.{name}" if path else name)
+    elif kind == "list":
+        if "max" in meta and len(value) > meta["max"]:
+            _fail(path, f"list of {len(value)}", f"Member must have length less than or equal to {meta['max']}")
+        for i, item in enumerate(value):
+            _walk(shape.member, item, f"{path}[{i}]")
+    elif kind == "string":
+        if "enum" in meta and value not in meta["enum"]:
+            allowed = ", ".join(meta["enum"]) if len(meta["enum"]) <= 12 else f"{len(meta['enum'])} values, e.g. " \
+                + ", ".join(meta["enum"][:6])
+            _fail(path, value, f"Member must satisfy enum value set: [{allowed}]")
+        if "max" in meta and len(value) > meta["max"]:
+            _fail(path, value, f"Member must have length less than or equal to {meta['max']}")
+        if "pattern" in meta:
+            try:
+                pattern = re.compile(meta["pattern"])
+            except re.error:  # e.g. \p{L} classes Python's re does not know
+                return
+            if not pattern.fullmatch(value):
+                _fail(path, value, f"Member must satisfy regular expression pattern: {meta['pattern']}")
+    elif kind in ("integer", "long") and "max" in meta and value > meta["max"]:
+        _fail(path, value, f"Member must have value less than or equal to {meta['max']}")
+
+
+def _traffic(pattern: Mapping[str, Any], job_duration_s: int) -> Phases | Stairs:
+    where = "InputConfig.TrafficPattern"
+    kind = pattern.get("TrafficType", "PHASES")
+    if kind == "PHASES":
+        phases = pattern.get("Phases")
+        if not phases:
+            _fail(f"{where}.Phases", None, "Member is required when TrafficType is PHASES")
+        if "Stairs" in pattern:
+            _fail(f"{where}.Stairs", "Stairs", "Member must be absent when TrafficType is PHASES")
+        previous_final = None
+        for i, phase in enumerate(phases):
+            for key in ("InitialNumberOfUsers", "SpawnRate", "DurationInSeconds"):
+                if key not in phase:
+                    _fail(f"{where}.Phases[{i}].{key}", None, "Member is required")
+            users = phase["InitialNumberOfUsers"]
+            if i == 0:
+                _check_range(f"{where}.Phases[0].InitialNumberOfUsers", users, *FIRST_PHASE_USERS_RANGE)
+            _check_range(f"{where}.Phases[{i}].SpawnRate", phase["SpawnRate"], *SPAWN_RATE_RANGE)
+            _check_range(f"{where}.Phases[{i}].DurationInSeconds", phase["DurationInSeconds"], *PHASE_DURATION_RANGE)
+            if previous_final is not None and abs(users - previous_final) > MAX_USER_CHANGE_BETWEEN_PHASES:
+                _fail(f"{where}.Phases[{i}].InitialNumberOfUsers", users,
+                      f"Member must be within {MAX_USER_CHANGE_BETWEEN_PHASES} of the {previous_final} users "
+                      f"Phases[{i - 1}] ends with")
+            previous_final = users + phase["SpawnRate"] * phase["DurationInSeconds"] // 60
+    elif kind == "STAIRS":
+        stairs = pattern.get("Stairs")
+        if not stairs:
+            _fail(f"{where}.Stairs", None, "Member is required when TrafficType is STAIRS")
+        if "Phases" in pattern:
+            _fail(f"{where}.Phases", "Phases", "Member must be absent when TrafficType is STAIRS")
+        for key in ("DurationInSeconds", "NumberOfSteps", "UsersPerStep"):
+            if key not in stairs:
+                _fail(f"{where}.Stairs.{key}", None, "Member is required")
+        _check_range(f"{where}.Stairs.UsersPerStep", stairs["UsersPerStep"], 1, 3)
+        _check_range(f"{where}.Stairs.DurationInSeconds", stairs["DurationInSeconds"], *PHASE_DURATION_RANGE)
+    traffic = traffic_from_api(pattern)
+    if traffic.duration_s > job_duration_s:
+        _fail(f"{where}", f"{traffic.duration_s:g} s of traffic",
+              f"The traffic pattern must fit in InputConfig.JobDurationInSeconds ({job_duration_s} s)")
+    return traffic
+
+
+def _stopping(conditions: Mapping[str, Any], job_type: str) -> tuple[StoppingConditions, str]:
+    where = "StoppingConditions"
+    max_invocations = conditions.get("MaxInvocations")
+    if max_invocations is not None:
+        _check_range(f"{where}.MaxInvocations", max_invocations, *MAX_INVOCATIONS_RANGE)
+    latency = None
+    percentile = "P95"
+    thresholds = conditions.get("ModelLatencyThresholds")
+    if thresholds:
+        threshold = thresholds[0]
+        percentile = threshold.get("Percentile")
+        if percentile not in PERCENTILES:
+            _fail(f"{where}.ModelLatencyThresholds[0].Percentile", percentile,
+                  "Member must satisfy enum value set: [P95, P99]")
+        value = threshold.get("ValueInMilliseconds")
+        if value is None:
+            _fail(f"{where}.ModelLatencyThresholds[0].ValueInMilliseconds", None, "Member is required")
+        _check_range(f"{where}.ModelLatencyThresholds[0].ValueInMilliseconds", value, 1, 3_600_000)
+        latency = LatencyThreshold(PERCENTILES[percentile], float(value))
+    flat = conditions.get("FlatInvocations", "Stop" if job_type == "Default" else "Continue")
+    return StoppingConditions(max_invocations=max_invocations, latency=latency,
+                              stop_on_flat_invocations=flat == "Stop"), percentile
+
+
+def _environments(configuration: Mapping[str, Any]) -> list[tuple[tuple[str, str], ...]]:
+    """Every combination of the configuration's categorical environment parameter values."""
+    ranges = configuration.get("EnvironmentParameterRanges", {}).get("CategoricalParameterRanges", [])
+    if not ranges:
+        return [()]
+    names = [r["Name"] for r in ranges]
+    return [tuple(zip(names, values)) for values in itertools.product(*(r["Value"] for r in ranges))]
+
+
+def _endpoint_configurations(configurations: Sequence[Mapping[str, Any]]) -> list[BenchmarkSpec]:
+    benchmarks: list[BenchmarkSpec] = []
+    for i, configuration in enumerate(configurations):
+        path = f"InputConfig.EndpointConfigurations[{i}]"
+        has_instance, has_serverless = "InstanceType" in configuration, "ServerlessConfig" in configuration
+        if has_instance == has_serverless:
+            _fail(path, "both" if has_instance else "neither",
+                  "Member must have exactly one of InstanceType and ServerlessConfig")
+        if has_serverless:
+            _fail(f"{path}.ServerlessConfig", "ServerlessConfig",
+                  "Serverless endpoints are not simulated by this irsim version; use InstanceType")
+        instance_type = configuration["InstanceType"]
+        if instance_type.startswith("ml.t2."):
+            _fail(f"{path}.InstanceType", instance_type,
+                  "Burstable ml.t2 instance types are not supported by Inference Recommender")
+        for environment in _environments(configuration):
+            benchmarks.append(BenchmarkSpec(len(benchmarks), instance_type, environment,
+                                            configuration.get("InferenceSpecificationName")))
+    return benchmarks
+
+
+def parse_request(request: Mapping[str, Any], default_instance_types: Iterable[str] = ()) -> JobSpec:
+    """Validate a request and expand it into benchmarks (capped at MaxNumberOfTests).
+
+    ``default_instance_types`` are the types a Default job tests when the request's
+    ContainerConfig.SupportedInstanceTypes does not name any (the profile's types).
+    """
+    validate_params(OPERATION, request)
+    _walk(operation(OPERATION).input_shape, request, "")
+    job_type = request["JobType"]
+    config = request["InputConfig"]
+    if ("ModelPackageVersionArn" in config) == ("ModelName" in config):
+        _fail("InputConfig.ModelPackageVersionArn", "both" if "ModelName" in config else "neither",
+              "Member must have exactly one of ModelPackageVersionArn and ModelName")
+    job_duration = config.get("JobDurationInSeconds", DEFAULT_JOB_DURATION_S)
+    _check_range("InputConfig.JobDurationInSeconds", job_duration, 1, MAX_JOB_DURATION_S)
+    stopping, percentile = _stopping(request.get("StoppingConditions", {}), job_type)
+    limits = config.get("ResourceLimit", {})
+    for key in ("MaxNumberOfTests", "MaxParallelOfTests"):
+        if key in limits:
+            _check_range(f"InputConfig.ResourceLimit.{key}", limits[key], *TESTS_RANGE)
+    if job_type == "Advanced":
+        configurations = config.get("EndpointConfigurations")
+        if not configurations:
+            _fail("InputConfig.EndpointConfigurations", None, "Member is required for JobType Advanced")
+        benchmarks = _endpoint_configurations(configurations)
+        traffic = _traffic(config.get("TrafficPattern", DEFAULT_TRAFFIC_PATTERN), job_duration)
+    else:
+        supported = config.get("ContainerConfig", {}).get("SupportedInstanceTypes") or sorted(default_instance_types)
+        if not supported:
+            _fail("InputConfig.ContainerConfig.SupportedInstanceTypes", None,
+                  "Member is required when the profile covers no instance type")
+        benchmarks = _endpoint_configurations([{"InstanceType": t} for t in supported])
+        traffic = _traffic(DEFAULT_TRAFFIC_PATTERN, max(job_duration, 900))
+        stopping = StoppingConditions(stop_on_flat_invocations=True)
+    max_tests = limits.get("MaxNumberOfTests", TESTS_RANGE[1])
+    account = request["RoleArn"].split(":")[4]
+    return JobSpec(request=request, job_name=request["JobName"], job_type=job_type, role_arn=request["RoleArn"],
+                   account=account, traffic=traffic, stopping=stopping, percentile=percentile,
+                   benchmarks=tuple(benchmarks[:max_tests]), max_parallel=limits.get("MaxParallelOfTests", 1),
+                   job_duration_s=job_duration)

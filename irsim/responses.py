@@ -1,0 +1,158 @@
+"""The AWS response shapes: DescribeInferenceRecommendationsJob and
+ListInferenceRecommendationsJobSteps, built from scheduled benchmark outcomes."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from irsim.benchmark import COMPLETED, BenchmarkOutcome
+from irsim.jobspec import JobSpec
+from pricing import Price
+
+
+@dataclass(frozen=True)
+class ScheduledBenchmark:
+    """A benchmark placed on the job's simulated timeline (offsets from job creation)."""
+
+    outcome: BenchmarkOutcome
+    invocation_start_s: float
+    invocation_end_s: float
+    price: Price | None
+    price_error: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome.status == COMPLETED and self.price is not None
+
+
+def instance_count(max_invocations_target: int | None, per_instance_max: int) -> int:
+    """InitialInstanceCount = ceil(target / per-instance max), at least 1 (1 without a target)."""
+    if not max_invocations_target:
+        return 1
+    return max(1, math.ceil(max_invocations_target / per_instance_max))
+
+
+def recommendation_metrics(per_instance_max: int, count: int, price_per_hour: float, model_latency_us: int,
+                           cpu_utilization: float | None, memory_utilization: float | None) -> dict[str, Any]:
+    """DESIGN.md's formulas: MaxInvocations = count x per-instance max, CostPerHour = count x
+    price, CostPerInference = CostPerHour / (MaxInvocations x 60)."""
+    max_invocations = count * per_instance_max
+    cost_per_hour = count * price_per_hour
+    metrics: dict[str, Any] = {
+        "CostPerHour": cost_per_hour,
+        "CostPerInference": cost_per_hour / (max_invocations * 60),
+        "MaxInvocations": max_invocations,
+        "ModelLatency": model_latency_us,
+    }
+    if cpu_utilization is not None:
+        metrics["CpuUtilization"] = cpu_utilization
+    if memory_utilization is not None:
+        metrics["MemoryUtilization"] = memory_utilization
+    return metrics
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()
+
+
+def _endpoint_names(job: JobSpec, index: int, seed: int) -> tuple[str, str]:
+    digest = _digest(job.job_name, index, seed)
+    return f"sm-epc-{digest[:24]}", f"sm-epv-{digest[24:48]}"
+
+
+def _model_configuration(outcome: BenchmarkOutcome) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    if outcome.spec.inference_specification_name:
+        config["InferenceSpecificationName"] = outcome.spec.inference_specification_name
+    if outcome.spec.environment:
+        config["EnvironmentParameters"] = [{"Key": key, "ValueType": "String", "Value": value}
+                                           for key, value in outcome.spec.environment]
+    return config
+
+
+def job_arn(job: JobSpec, region: str) -> str:
+    return f"arn:aws:sagemaker:{region}:{job.account}:inference-recommendations-job/{job.job_name}"
+
+
+def _recommendation(job: JobSpec, item: ScheduledBenchmark, created: datetime, seed: int) -> dict[str, Any]:
+    outcome = item.outcome
+    count = instance_count(job.stopping.max_invocations if job.job_type == "Advanced" else None,
+                           outcome.per_instance_max)
+    endpoint_name, variant_name = _endpoint_names(job, outcome.spec.index, seed)
+    return {
+        "RecommendationId": f"{job.job_name}/{_digest(job.job_name, outcome.spec.index, seed, 'r')[:8]}",
+        "Metrics": recommendation_metrics(outcome.per_instance_max, count, item.price.per_hour,
+                                          outcome.model_latency_us, outcome.cpu_utilization,
+                                          outcome.memory_utilization),
+        "EndpointConfiguration": {"EndpointName": endpoint_name, "VariantName": variant_name,
+                                  "InstanceType": outcome.spec.instance_type, "InitialInstanceCount": count},
+        "ModelConfiguration": _model_configuration(outcome),
+        "InvocationStartTime": created + timedelta(seconds=item.invocation_start_s),
+        "InvocationEndTime": created + timedelta(seconds=item.invocation_end_s),
+    }
+
+
+def failure_reason(item: ScheduledBenchmark) -> str | None:
+    return item.outcome.failure_reason or item.price_error
+
+
+def describe_response(job: JobSpec, scheduled: list[ScheduledBenchmark], created: datetime, completed: datetime,
+                      region: str, seed: int) -> dict[str, Any]:
+    """The complete DescribeInferenceRecommendationsJob answer (datetimes as datetime, like boto3)."""
+    request = job.request
+    response: dict[str, Any] = {
+        "JobName": job.job_name,
+        "JobType": job.job_type,
+        "JobArn": job_arn(job, region),
+        "RoleArn": job.role_arn,
+        "Status": "COMPLETED",
+        "CreationTime": created,
+        "CompletionTime": completed,
+        "LastModifiedTime": completed,
+        "InputConfig": request["InputConfig"],
+    }
+    if "JobDescription" in request:
+        response["JobDescription"] = request["JobDescription"]
+    if "StoppingConditions" in request:
+        response["StoppingConditions"] = request["StoppingConditions"]
+    recommendations = [_recommendation(job, item, created, seed) for item in scheduled if item.succeeded]
+    if recommendations:
+        response["InferenceRecommendations"] = recommendations
+    else:
+        reasons = "; ".join(f"{item.outcome.spec.instance_type}: {failure_reason(item)}" for item in scheduled)
+        response["Status"] = "FAILED"
+        response["FailureReason"] = ("No benchmark succeeded. " + (reasons or "No benchmark fit in "
+                                     "JobDurationInSeconds."))[:1024]
+    return response
+
+
+def steps_response(job: JobSpec, scheduled: list[ScheduledBenchmark], created: datetime,
+                   seed: int) -> dict[str, Any]:
+    """The ListInferenceRecommendationsJobSteps answer: one BENCHMARK step per scheduled test,
+    each as run (one instance)."""
+    steps = []
+    for item in scheduled:
+        outcome = item.outcome
+        endpoint_name, variant_name = _endpoint_names(job, outcome.spec.index, seed)
+        benchmark: dict[str, Any] = {
+            "EndpointConfiguration": {"EndpointName": endpoint_name, "VariantName": variant_name,
+                                      "InstanceType": outcome.spec.instance_type, "InitialInstanceCount": 1},
+            "ModelConfiguration": _model_configuration(outcome),
+            "InvocationStartTime": created + timedelta(seconds=item.invocation_start_s),
+            "InvocationEndTime": created + timedelta(seconds=item.invocation_end_s),
+        }
+        if item.succeeded:
+            benchmark["Metrics"] = recommendation_metrics(outcome.per_instance_max, 1, item.price.per_hour,
+                                                          outcome.model_latency_us, outcome.cpu_utilization,
+                                                          outcome.memory_utilization)
+            benchmark["EndpointMetrics"] = {"MaxInvocations": outcome.per_instance_max,
+                                            "ModelLatency": outcome.model_latency_us}
+        else:
+            benchmark["FailureReason"] = failure_reason(item)
+        steps.append({"StepType": "BENCHMARK", "JobName": job.job_name,
+                      "Status": "COMPLETED" if item.succeeded else "FAILED", "InferenceBenchmark": benchmark})
+    return {"Steps": steps}
