@@ -2,6 +2,9 @@
 
 from pricing.catalogue import (Catalogue, InstanceSpec, Price, PricingError, default_catalogue, hourly_price,
                                instance_spec)
+from pricing.pricelist import (fetch_get_products_pages, read_get_products_pages, read_offer_file,
+                               refresh_catalogue)
 
 __all__ = ["Catalogue", "InstanceSpec", "Price", "PricingError", "default_catalogue", "hourly_price",
-           "instance_spec"]
+           "instance_spec", "fetch_get_products_pages", "read_get_products_pages", "read_offer_file",
+           "refresh_catalogue"]
