@@ -49,7 +49,7 @@ def main() -> int:
         command = [str(irsim), "run", str(args.job), "--quiet", "--out", str(Path(tmp) / "out")]
         cli = best_of(args.repeats, lambda: subprocess.run(command, check=True, capture_output=True))
 
-    print(f"Seed Advanced job: {args.job.name}, {tests} benchmarks, "
+    print(f"Job: {args.job.name}, {tests} benchmarks, "
           f"MaxParallelOfTests {request['InputConfig'].get('ResourceLimit', {}).get('MaxParallelOfTests', 1)}; "
           f"os.cpu_count() = {os.cpu_count()}; best of {args.repeats}")
     print(f"  job API, worker processes   {parallel:6.3f} s")
