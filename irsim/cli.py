@@ -103,7 +103,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not isinstance(request, dict):
         raise CliError(f"JOB: {args.job} must hold a JSON object (a CreateInferenceRecommendationsJob request)")
     traffic_s = _traffic_duration(request)
-    result = execute_job(request, args.profile, seed=args.seed, region=args.region,
+    catalogue = _catalogue(args.price_list) if args.price_list else None
+    result = execute_job(request, args.profile, seed=args.seed, region=args.region, catalogue=catalogue,
                          progress=None if args.quiet else progress_printer(traffic_s))
     if args.out:
         written = write_outputs(result, Path(args.out))
@@ -114,6 +115,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     else:
         print(recommendation_table(result))
     return 0 if result.describe["Status"] == "COMPLETED" else 1
+
+
+def _catalogue(path: str):
+    """The bundled catalogue with prices refreshed from an AWS Price List file: a bulk offer
+    file, or saved `aws pricing get-products` pages."""
+    from pricing import default_catalogue, read_get_products_pages, read_offer_file, refresh_catalogue
+
+    document = load_json_file(path, "--price-list")
+    is_offer_file = isinstance(document, dict) and "products" in document
+    prices = read_offer_file(document) if is_offer_file else read_get_products_pages(document)
+    if not prices:
+        raise CliError(f"--price-list: {path} holds no SageMaker hosting prices")
+    return refresh_catalogue(default_catalogue(), prices)
 
 
 def _traffic_duration(request: dict) -> float:
@@ -193,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--region", default="us-east-1", help="pricing region and JobArn region (default us-east-1)")
     run.add_argument("--out", metavar="DIR", help="write describe.json, steps.json, irsim.json, metrics.csv, report.png")
     run.add_argument("--json", action="store_true", help="print the DescribeInferenceRecommendationsJob response")
+    run.add_argument("--price-list", metavar="FILE",
+                     help="refresh prices from an AWS Price List offer file or saved get-products pages")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(handler=_cmd_run)
     return parser

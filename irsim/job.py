@@ -17,7 +17,7 @@ from calibration.transfer import complete_profile
 from irsim.benchmark import BenchmarkOutcome, run_benchmark
 from irsim.jobspec import JobSpec, parse_request
 from irsim.responses import ScheduledBenchmark, describe_response, steps_response
-from pricing import PricingError, default_catalogue
+from pricing import Catalogue, PricingError, default_catalogue
 from simulator import InstanceResources, Profile, load_profile
 
 #: Simulated time to create each benchmark's endpoint before its traffic starts.
@@ -61,13 +61,8 @@ class JobResult:
         }
 
 
-def _vcpu_of(instance_type: str) -> int | None:
-    spec = default_catalogue().specs.get(instance_type)
-    return spec.vcpu if spec else None
-
-
-def _resources(instance_type: str) -> InstanceResources | None:
-    spec = default_catalogue().specs.get(instance_type)
+def _resources(catalogue: Catalogue, instance_type: str) -> InstanceResources | None:
+    spec = catalogue.specs.get(instance_type)
     return InstanceResources(spec.vcpu, spec.memory_mb) if spec else None
 
 
@@ -116,20 +111,31 @@ def schedule(outcomes: list[BenchmarkOutcome], max_parallel: int, traffic_durati
 
 def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] | str | Path | None = None,
                 seed: int = 0, region: str = "us-east-1", *, progress: Progress | None = None,
-                created: datetime | None = None, parallel: bool = True) -> JobResult:
-    """Validate ``request``, simulate its benchmarks and build the AWS answers."""
+                created: datetime | None = None, parallel: bool = True,
+                catalogue: Catalogue | None = None) -> JobResult:
+    """Validate ``request``, simulate its benchmarks and build the AWS answers.
+
+    ``catalogue`` supplies specs and prices (default: the bundled one; see
+    ``pricing.refresh_catalogue`` for prices read from an AWS Price List).
+    """
+    catalogue = catalogue or default_catalogue()
     loaded = load_profile(profile if profile is not None else "demo")
     job = parse_request(request, default_instance_types=loaded.instances)
-    loaded = complete_profile(loaded, [b.instance_type for b in job.benchmarks], _vcpu_of)
+
+    def vcpu_of(instance_type: str) -> int | None:
+        spec = catalogue.specs.get(instance_type)
+        return spec.vcpu if spec else None
+
+    loaded = complete_profile(loaded, [b.instance_type for b in job.benchmarks], vcpu_of)
     seeds = _benchmark_seeds(seed, len(job.benchmarks))
     tasks = [(b, loaded.instances[b.instance_type], loaded.overhead, job.traffic, job.stopping, job.percentile,
-              _resources(b.instance_type), s) for b, s in zip(job.benchmarks, seeds)]
+              _resources(catalogue, b.instance_type), s) for b, s in zip(job.benchmarks, seeds)]
     outcomes = _run_all(tasks, job.max_parallel if parallel else 1, progress)
     placed, dropped = schedule(outcomes, job.max_parallel, job.traffic.duration_s, job.job_duration_s)
     scheduled = []
     for outcome, start, end in placed:
         try:
-            price, error = default_catalogue().price(outcome.spec.instance_type, region), None
+            price, error = catalogue.price(outcome.spec.instance_type, region), None
         except PricingError as exc:
             price, error = None, str(exc)
         scheduled.append(ScheduledBenchmark(outcome, start, end, price, error))

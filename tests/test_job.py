@@ -267,3 +267,27 @@ def test_irsim_run_param_validation_error_exits_2(tmp_path, capsys):
     job.write_text(json.dumps(request))
     assert main(["run", str(job)]) == 2
     assert "Missing required parameter" in capsys.readouterr().err
+
+
+def test_irsim_run_uses_refreshed_prices_from_a_price_list(tmp_path, capsys):
+    offer = json.loads((Path(__file__).parent / "data" / "pricing" / "sagemaker_offer_excerpt.json").read_text())
+    changed = 0
+    for sku, product in offer["products"].items():
+        attributes = product["attributes"]
+        if attributes.get("instanceName") == "ml.c5.xlarge" and attributes.get("regionCode") == "us-east-1" \
+                and attributes.get("component", "").lower() == "hosting":
+            for term in offer["terms"]["OnDemand"][sku].values():
+                for dimension in term["priceDimensions"].values():
+                    dimension["pricePerUnit"]["USD"] = "0.3000000000"
+                    changed += 1
+    assert changed == 1
+    price_list = tmp_path / "offer.json"
+    price_list.write_text(json.dumps(offer))
+    out = tmp_path / "out"
+    assert main(["run", str(EXAMPLES / "seed-advanced-job.json"), "--quiet", "--price-list", str(price_list),
+                 "--out", str(out)]) == 0
+    describe = json.loads((out / "describe.json").read_text())
+    c5 = [r for r in describe["InferenceRecommendations"] if r["EndpointConfiguration"]["InstanceType"] == "ml.c5.xlarge"]
+    assert c5[0]["Metrics"]["CostPerHour"] == pytest.approx(0.3 * c5[0]["EndpointConfiguration"]["InitialInstanceCount"])
+    extension = json.loads((out / "irsim.json").read_text())["benchmarks"][0]
+    assert extension["price_confidence"] == "confirmed" and "Price List" in extension["price_source"]
