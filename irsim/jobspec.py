@@ -99,8 +99,11 @@ def _walk(shape: Shape, value: Any, path: str) -> None:
                 return
             if not pattern.fullmatch(value):
                 _fail(path, value, f"Member must satisfy regular expression pattern: {meta['pattern']}")
-    elif kind in ("integer", "long") and "max" in meta and value > meta["max"]:
-        _fail(path, value, f"Member must have value less than or equal to {meta['max']}")
+    elif kind in ("integer", "long"):
+        if isinstance(value, bool):  # botocore lets bool through as int; the service would not
+            _fail(path, value, "Member must be an integer")
+        if "max" in meta and value > meta["max"]:
+            _fail(path, value, f"Member must have value less than or equal to {meta['max']}")
 
 
 def _traffic(pattern: Mapping[str, Any], job_duration_s: int) -> Phases | Stairs:
@@ -178,10 +181,30 @@ def _environments(configuration: Mapping[str, Any]) -> list[tuple[tuple[str, str
     return [tuple(zip(names, values)) for values in itertools.product(*(r["Value"] for r in ranges))]
 
 
+def _check_instance_type(path: str, instance_type: str) -> None:
+    allowed = _instance_type_enum()
+    if instance_type not in allowed:
+        _fail(path, instance_type, f"Member must satisfy enum value set: [{len(allowed)} values, e.g. "
+                                   f"{', '.join(allowed[:6])}]")
+    if instance_type.startswith("ml.t2."):
+        _fail(path, instance_type, "Burstable ml.t2 instance types are not supported by Inference Recommender")
+
+
+def _instance_type_enum() -> list[str]:
+    shape = operation(OPERATION).input_shape.members["InputConfig"].members["EndpointConfigurations"]
+    return shape.member.members["InstanceType"].enum
+
+
 def _endpoint_configurations(configurations: Sequence[Mapping[str, Any]]) -> list[BenchmarkSpec]:
     benchmarks: list[BenchmarkSpec] = []
     for i, configuration in enumerate(configurations):
         path = f"InputConfig.EndpointConfigurations[{i}]"
+        names = [r["Name"] for r in configuration.get("EnvironmentParameterRanges", {})
+                 .get("CategoricalParameterRanges", [])]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            _fail(f"{path}.EnvironmentParameterRanges.CategoricalParameterRanges", duplicates[0],
+                  "Member must name each environment parameter once")
         has_instance, has_serverless = "InstanceType" in configuration, "ServerlessConfig" in configuration
         if has_instance == has_serverless:
             _fail(path, "both" if has_instance else "neither",
@@ -190,9 +213,7 @@ def _endpoint_configurations(configurations: Sequence[Mapping[str, Any]]) -> lis
             _fail(f"{path}.ServerlessConfig", "ServerlessConfig",
                   "Serverless endpoints are not simulated by this irsim version; use InstanceType")
         instance_type = configuration["InstanceType"]
-        if instance_type.startswith("ml.t2."):
-            _fail(f"{path}.InstanceType", instance_type,
-                  "Burstable ml.t2 instance types are not supported by Inference Recommender")
+        _check_instance_type(f"{path}.InstanceType", instance_type)
         for environment in _environments(configuration):
             benchmarks.append(BenchmarkSpec(len(benchmarks), instance_type, environment,
                                             configuration.get("InferenceSpecificationName")))
@@ -226,13 +247,17 @@ def parse_request(request: Mapping[str, Any], default_instance_types: Iterable[s
         benchmarks = _endpoint_configurations(configurations)
         traffic = _traffic(config.get("TrafficPattern", DEFAULT_TRAFFIC_PATTERN), job_duration)
     else:
-        supported = config.get("ContainerConfig", {}).get("SupportedInstanceTypes") or sorted(default_instance_types)
+        where = "InputConfig.ContainerConfig.SupportedInstanceTypes"
+        given = config.get("ContainerConfig", {}).get("SupportedInstanceTypes")
+        for i, instance_type in enumerate(given or ()):
+            _check_instance_type(f"{where}[{i}]", instance_type)
+        supported = given or sorted(default_instance_types)
         if not supported:
-            _fail("InputConfig.ContainerConfig.SupportedInstanceTypes", None,
-                  "Member is required when the profile covers no instance type")
+            _fail(where, None, "Member is required when the profile covers no instance type")
         benchmarks = _endpoint_configurations([{"InstanceType": t} for t in supported])
-        traffic = _traffic(DEFAULT_TRAFFIC_PATTERN, max(job_duration, 900))
-        stopping = StoppingConditions(stop_on_flat_invocations=True)
+        traffic = _traffic(DEFAULT_TRAFFIC_PATTERN, job_duration)
+        # A Default job has no latency threshold and no target: it reports P95 at the plateau.
+        stopping, percentile = StoppingConditions(stop_on_flat_invocations=True), "P95"
     max_tests = limits.get("MaxNumberOfTests", TESTS_RANGE[1])
     account = request["RoleArn"].split(":")[4]
     return JobSpec(request=request, job_name=request["JobName"], job_type=job_type, role_arn=request["RoleArn"],

@@ -202,7 +202,7 @@ def traffic_from_api(pattern: Mapping[str, Any]) -> Phases | Stairs:
     if kind == "PHASES":
         phases = pattern.get("Phases")
         if not isinstance(phases, list) or not phases:
-            raise InputError("TrafficPattern.Phases", "is required for TrafficType PHASES (1 to 10 phases)")
+            raise InputError("TrafficPattern.Phases", "is required for TrafficType PHASES (at least one phase)")
         return Phases(tuple(
             Phase(_api_int(p, "InitialNumberOfUsers", f"TrafficPattern.Phases[{i}]"),
                   _api_int(p, "SpawnRate", f"TrafficPattern.Phases[{i}]"),
