@@ -97,7 +97,6 @@ def load_json_file(path: str, what: str) -> Any:
 def _cmd_run(args: argparse.Namespace) -> int:
     from irsim.job import execute_job
     from irsim.jobreport import progress_printer, recommendation_table, write_outputs
-    from irsim.jobspec import parse_request
 
     request = load_json_file(args.job, "JOB")
     if not isinstance(request, dict):

@@ -1,7 +1,6 @@
 """The Advanced and Default jobs end to end: formulas, AWS shapes (checked by botocore's
 Stubber), determinism, failures, the JobDurationInSeconds budget, and `irsim run`."""
 
-import copy
 import json
 import math
 from datetime import datetime, timedelta, timezone

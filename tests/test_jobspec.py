@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
 from irsim.jobspec import JobSpec, parse_request
-from simulator import InputError, Phase, Phases, Stairs
+from simulator import Phase, Phases, Stairs
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SEED = json.loads((EXAMPLES / "seed-advanced-job.json").read_text())
