@@ -1,7 +1,9 @@
-"""irsim: SageMaker Inference Recommender, simulated offline. The product face: CLI and job API."""
+"""irsim: SageMaker Inference Recommender, simulated offline. The product face: job API,
+boto3-compatible client, CLI."""
 
 __version__ = "0.1.0"
 
+from irsim.client import OfflineSageMakerClient, client  # noqa: E402
 from irsim.job import JobResult, execute_job, run_job  # noqa: E402
 
-__all__ = ["JobResult", "execute_job", "run_job", "__version__"]
+__all__ = ["JobResult", "OfflineSageMakerClient", "client", "execute_job", "run_job", "__version__"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import pandas as pd
 
@@ -12,10 +13,10 @@ from irsim.jobspec import BenchmarkSpec
 from simulator import InstanceResources, Profile, StoppingConditions, simulate
 from simulator.distributions import Distribution
 from simulator.profiles import InstanceProfile
-from simulator.stopping import best_minute
+from simulator.stopping import JOB_STOPPED, best_minute
 from simulator.traffic import Phases, Stairs
 
-COMPLETED, FAILED = "COMPLETED", "FAILED"
+COMPLETED, FAILED, STOPPED = "COMPLETED", "FAILED", "STOPPED"
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,20 @@ class BenchmarkOutcome:
 
 def run_benchmark(spec: BenchmarkSpec, entry: InstanceProfile, overhead: Distribution | None,
                   traffic: Phases | Stairs, stopping: StoppingConditions, percentile: str,
-                  resources: InstanceResources | None, seed: int) -> BenchmarkOutcome:
-    """Simulate the benchmark and apply DESIGN.md's per-instance max rule."""
+                  resources: InstanceResources | None, seed: int,
+                  interrupt: Callable[[], bool] | None = None) -> BenchmarkOutcome:
+    """Simulate the benchmark and apply DESIGN.md's per-instance max rule. A benchmark
+    ``interrupt`` ends (its job was stopped) is STOPPED and yields no numbers."""
     entry = entry.for_environment(dict(spec.environment))
     profile = Profile("benchmark", {spec.instance_type: entry}, overhead)
+    if interrupt is not None and interrupt():
+        return BenchmarkOutcome(spec, STOPPED, None, JOB_STOPPED, 0.0, None, None, None, None, None,
+                                entry.calibrated, pd.DataFrame())
     result = simulate(profile, spec.instance_type, traffic=traffic, stopping=stopping, seed=seed,
-                      resources=resources)
+                      resources=resources, interrupt=interrupt)
+    if result.stop_reason == JOB_STOPPED:
+        return BenchmarkOutcome(spec, STOPPED, None, JOB_STOPPED, result.duration_s, None, None, None, None,
+                                None, entry.calibrated, result.per_minute)
     best = best_minute(result.minutes, stopping)
     column = f"ModelLatency_p{percentile[1:]}"
     if best is None:

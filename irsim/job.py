@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from calibration.transfer import complete_profile
-from irsim.benchmark import BenchmarkOutcome, run_benchmark
+from irsim.benchmark import STOPPED, BenchmarkOutcome, run_benchmark
 from irsim.jobspec import JobSpec, parse_request
 from irsim.responses import ScheduledBenchmark, describe_response, steps_response
 from pricing import Catalogue, PricingError, default_catalogue
@@ -37,6 +37,7 @@ class JobResult:
     not_scheduled: tuple[BenchmarkOutcome, ...]
     model: str
     seed: int
+    stopped: tuple[BenchmarkOutcome, ...] = ()
 
     def extensions(self) -> dict[str, Any]:
         """irsim-only facts kept outside the AWS shapes: calibration, price provenance, stop reasons."""
@@ -47,6 +48,7 @@ class JobResult:
                 "InstanceType": item.outcome.spec.instance_type,
                 "EnvironmentParameters": dict(item.outcome.spec.environment),
                 "Status": "COMPLETED" if item.succeeded else "FAILED",
+                "failure_reason": item.outcome.failure_reason or item.price_error,
                 "calibrated": item.outcome.calibrated,
                 "price_per_hour": item.price.per_hour if item.price else None,
                 "price_confidence": item.price.confidence if item.price else None,
@@ -58,6 +60,7 @@ class JobResult:
             } for item in self.scheduled],
             "not_scheduled": [{"index": o.spec.index, "InstanceType": o.spec.instance_type,
                                "reason": "would not finish within JobDurationInSeconds"} for o in self.not_scheduled],
+            "stopped": [{"index": o.spec.index, "InstanceType": o.spec.instance_type} for o in self.stopped],
         }
 
 
@@ -112,11 +115,13 @@ def schedule(outcomes: list[BenchmarkOutcome], max_parallel: int, traffic_durati
 def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] | str | Path | None = None,
                 seed: int = 0, region: str = "us-east-1", *, progress: Progress | None = None,
                 created: datetime | None = None, parallel: bool = True,
-                catalogue: Catalogue | None = None) -> JobResult:
+                catalogue: Catalogue | None = None, interrupt: Callable[[], bool] | None = None) -> JobResult:
     """Validate ``request``, simulate its benchmarks and build the AWS answers.
 
     ``catalogue`` supplies specs and prices (default: the bundled one; see
-    ``pricing.refresh_catalogue`` for prices read from an AWS Price List).
+    ``pricing.refresh_catalogue`` for prices read from an AWS Price List). ``interrupt``
+    (picklable when benchmarks run in processes) is asked every simulated minute whether
+    the job was stopped: then the job is STOPPED and keeps the benchmarks that finished.
     """
     catalogue = catalogue or default_catalogue()
     loaded = load_profile(profile if profile is not None else "demo")
@@ -129,9 +134,11 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
     loaded = complete_profile(loaded, [b.instance_type for b in job.benchmarks], vcpu_of)
     seeds = _benchmark_seeds(seed, len(job.benchmarks))
     tasks = [(b, loaded.instances[b.instance_type], loaded.overhead, job.traffic, job.stopping, job.percentile,
-              _resources(catalogue, b.instance_type), s) for b, s in zip(job.benchmarks, seeds)]
+              _resources(catalogue, b.instance_type), s, interrupt) for b, s in zip(job.benchmarks, seeds)]
     outcomes = _run_all(tasks, job.max_parallel if parallel else 1, progress)
-    placed, dropped = schedule(outcomes, job.max_parallel, job.traffic.duration_s, job.job_duration_s)
+    stopped = [o for o in outcomes if o.status == STOPPED]
+    finished = [o for o in outcomes if o.status != STOPPED]
+    placed, dropped = schedule(finished, job.max_parallel, job.traffic.duration_s, job.job_duration_s)
     scheduled = []
     for outcome, start, end in placed:
         try:
@@ -141,9 +148,9 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
         scheduled.append(ScheduledBenchmark(outcome, start, end, price, error))
     created = created or datetime.now(timezone.utc).replace(microsecond=0)
     completed = created + timedelta(seconds=max((end for _, _, end in placed), default=0.0))
-    return JobResult(job, describe_response(job, scheduled, created, completed, region, seed),
-                     steps_response(job, scheduled, created, seed), tuple(scheduled), tuple(dropped),
-                     loaded.model, seed)
+    return JobResult(job, describe_response(job, scheduled, created, completed, region, seed, bool(stopped)),
+                     steps_response(job, scheduled, created, seed, stopped), tuple(scheduled), tuple(dropped),
+                     loaded.model, seed, tuple(stopped))
 
 
 def run_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] | str | Path | None = None,

@@ -51,25 +51,42 @@ def progress_printer(traffic_duration_s: float, stream: TextIO = sys.stderr):
 
 def recommendation_table(result: JobResult) -> str:
     """The recommendations ranked by CostPerHour, with what the AWS shape cannot say."""
-    describe = result.describe
-    lines = [f"Job {describe['JobName']} ({describe['JobType']}): {describe['Status']}"
-             f" — model {result.model}, seed {result.seed}"]
-    if describe["Status"] == "FAILED":
+    return describe_table(result.describe, result.extensions())
+
+
+def _recommendation_label(recommendation: dict[str, Any]) -> str:
+    environment = ",".join(f"{p['Key']}={p['Value']}"
+                           for p in recommendation["ModelConfiguration"].get("EnvironmentParameters", []))
+    instance_type = recommendation["EndpointConfiguration"]["InstanceType"]
+    return instance_type + (f" [{environment}]" if environment else "")
+
+
+def describe_table(describe: dict[str, Any], extensions: dict[str, Any] | None = None) -> str:
+    """A Describe response as a table ranked by CostPerHour; with irsim's extensions, also
+    whether each entry was calibrated and how sure its price is, and what failed."""
+    thresholds = describe.get("StoppingConditions", {}).get("ModelLatencyThresholds", [])
+    percentile = thresholds[0]["Percentile"] if thresholds and describe["JobType"] == "Advanced" else "P95"
+    title = f"Job {describe['JobName']} ({describe['JobType']}): {describe['Status']}"
+    if extensions:
+        title += f" — model {extensions['model']}, seed {extensions['seed']}"
+    lines = [title]
+    if describe.get("FailureReason"):
         lines.append(f"FailureReason: {describe['FailureReason']}")
-    extras = {b["index"]: b for b in result.extensions()["benchmarks"]}
+    benchmarks = extensions["benchmarks"] if extensions else []
+    succeeded = [b for b in benchmarks if b["Status"] == "COMPLETED"]
+    recommendations = describe.get("InferenceRecommendations", [])
+    extras = succeeded if len(succeeded) == len(recommendations) else [None] * len(recommendations)
     rows = []
-    for recommendation, item in zip(describe.get("InferenceRecommendations", []),
-                                    [i for i in result.scheduled if i.succeeded]):
+    for recommendation, extra in zip(recommendations, extras):
         metrics = recommendation["Metrics"]
-        extra = extras[item.outcome.spec.index]
-        rows.append(((metrics["CostPerHour"], metrics["CostPerInference"]), benchmark_label(item.outcome),
+        calibrated = "?" if extra is None else "yes" if extra["calibrated"] else "NO (derived)"
+        rows.append(((metrics["CostPerHour"], metrics["CostPerInference"]), _recommendation_label(recommendation),
                      recommendation["EndpointConfiguration"]["InitialInstanceCount"], metrics["MaxInvocations"],
                      metrics["ModelLatency"] / 1000.0, metrics["CostPerHour"], metrics["CostPerInference"],
                      metrics.get("CpuUtilization"), metrics.get("MemoryUtilization"),
-                     "yes" if extra["calibrated"] else "NO (derived)", extra["price_confidence"]))
+                     calibrated, "?" if extra is None else extra["price_confidence"]))
     rows.sort(key=lambda r: (r[0], r[1]))
     if rows:
-        percentile = result.spec.percentile
         header = (f"{'#':>2}  {'instance type':<34} {'count':>5} {'MaxInvocations':>14} {percentile + ' ms':>8} "
                   f"{'$/hour':>8} {'$/inference':>12} {'CPU %':>7} {'mem %':>6}  calibrated    price")
         lines += ["", header, "-" * len(header)]
@@ -77,18 +94,25 @@ def recommendation_table(result: JobResult) -> str:
             _, label, count, invocations, latency, cost, per_inference, cpu, memory, calibrated, confidence = row
             lines.append(f"{rank:>2}  {label:<34} {count:>5} {invocations:>14,} {latency:>8.2f} {cost:>8.3f} "
                          f"{per_inference:>12.3e} {_maybe(cpu, 7)} {_maybe(memory, 6)}  {calibrated:<13} {confidence}")
-        flagged = sorted({row[10] for row in rows} - {"confirmed"})
+        flagged = sorted({row[10] for row in rows} - {"confirmed", "?"})
         if flagged:
             lines.append(f"\nPrices marked {', '.join(flagged)} are not confirmed AWS list prices "
                          "(see pricing/data/PRICES_NOTES.md).")
-        if any(row[9] != "yes" for row in rows):
+        if any(row[9] == "NO (derived)" for row in rows):
             lines.append("Entries marked NO were derived by scaling rules (calibration/transfer.py), not measured.")
-    failed = [item for item in result.scheduled if not item.succeeded]
-    for item in failed:
-        lines.append(f"FAILED {benchmark_label(item.outcome)}: {item.outcome.failure_reason or item.price_error}")
-    for outcome in result.not_scheduled:
-        lines.append(f"NOT SCHEDULED {benchmark_label(outcome)}: would not finish within JobDurationInSeconds")
+    for benchmark in benchmarks:
+        if benchmark["Status"] == "FAILED":
+            lines.append(f"FAILED {_extension_label(benchmark)}: {benchmark.get('failure_reason')}")
+    for benchmark in (extensions or {}).get("not_scheduled", []):
+        lines.append(f"NOT SCHEDULED {benchmark['InstanceType']}: {benchmark['reason']}")
+    for benchmark in (extensions or {}).get("stopped", []):
+        lines.append(f"STOPPED {benchmark['InstanceType']}: the job was stopped before this benchmark finished")
     return "\n".join(lines)
+
+
+def _extension_label(benchmark: dict[str, Any]) -> str:
+    environment = ",".join(f"{k}={v}" for k, v in benchmark.get("EnvironmentParameters", {}).items())
+    return benchmark["InstanceType"] + (f" [{environment}]" if environment else "")
 
 
 def _maybe(value: float | None, width: int) -> str:

@@ -101,8 +101,10 @@ def failure_reason(item: ScheduledBenchmark) -> str | None:
 
 
 def describe_response(job: JobSpec, scheduled: list[ScheduledBenchmark], created: datetime, completed: datetime,
-                      region: str, seed: int) -> dict[str, Any]:
-    """The complete DescribeInferenceRecommendationsJob answer (datetimes as datetime, like boto3)."""
+                      region: str, seed: int, stopped: bool = False) -> dict[str, Any]:
+    """The complete DescribeInferenceRecommendationsJob answer (datetimes as datetime, like boto3).
+
+    A ``stopped`` job is STOPPED and recommends from the benchmarks that finished."""
     request = job.request
     response: dict[str, Any] = {
         "JobName": job.job_name,
@@ -122,7 +124,9 @@ def describe_response(job: JobSpec, scheduled: list[ScheduledBenchmark], created
     recommendations = [_recommendation(job, item, created, seed) for item in scheduled if item.succeeded]
     if recommendations:
         response["InferenceRecommendations"] = recommendations
-    else:
+    if stopped:
+        response["Status"] = "STOPPED"
+    elif not recommendations:
         reasons = "; ".join(f"{item.outcome.spec.instance_type}: {failure_reason(item)}" for item in scheduled)
         response["Status"] = "FAILED"
         response["FailureReason"] = ("No benchmark succeeded. " + (reasons or "No benchmark fit in "
@@ -130,18 +134,22 @@ def describe_response(job: JobSpec, scheduled: list[ScheduledBenchmark], created
     return response
 
 
-def steps_response(job: JobSpec, scheduled: list[ScheduledBenchmark], created: datetime,
-                   seed: int) -> dict[str, Any]:
+def _step_configuration(job: JobSpec, outcome: BenchmarkOutcome, seed: int) -> dict[str, Any]:
+    endpoint_name, variant_name = _endpoint_names(job, outcome.spec.index, seed)
+    return {"EndpointConfiguration": {"EndpointName": endpoint_name, "VariantName": variant_name,
+                                      "InstanceType": outcome.spec.instance_type, "InitialInstanceCount": 1},
+            "ModelConfiguration": _model_configuration(outcome)}
+
+
+def steps_response(job: JobSpec, scheduled: list[ScheduledBenchmark], created: datetime, seed: int,
+                   stopped: list[BenchmarkOutcome] = ()) -> dict[str, Any]:
     """The ListInferenceRecommendationsJobSteps answer: one BENCHMARK step per scheduled test,
-    each as run (one instance)."""
+    each as run (one instance), then a STOPPED step for each benchmark a stop cut short."""
     steps = []
     for item in scheduled:
         outcome = item.outcome
-        endpoint_name, variant_name = _endpoint_names(job, outcome.spec.index, seed)
         benchmark: dict[str, Any] = {
-            "EndpointConfiguration": {"EndpointName": endpoint_name, "VariantName": variant_name,
-                                      "InstanceType": outcome.spec.instance_type, "InitialInstanceCount": 1},
-            "ModelConfiguration": _model_configuration(outcome),
+            **_step_configuration(job, outcome, seed),
             "InvocationStartTime": created + timedelta(seconds=item.invocation_start_s),
             "InvocationEndTime": created + timedelta(seconds=item.invocation_end_s),
         }
@@ -155,4 +163,7 @@ def steps_response(job: JobSpec, scheduled: list[ScheduledBenchmark], created: d
             benchmark["FailureReason"] = failure_reason(item)
         steps.append({"StepType": "BENCHMARK", "JobName": job.job_name,
                       "Status": "COMPLETED" if item.succeeded else "FAILED", "InferenceBenchmark": benchmark})
+    for outcome in stopped:
+        steps.append({"StepType": "BENCHMARK", "JobName": job.job_name, "Status": "STOPPED",
+                      "InferenceBenchmark": _step_configuration(job, outcome, seed)})
     return {"Steps": steps}

@@ -24,7 +24,7 @@ from simpy.events import NORMAL, URGENT, Event
 
 from simulator.distributions import Distribution
 from simulator.endpoint import Endpoint
-from simulator.stopping import (MinuteSummary, StoppingConditions, TRAFFIC_ENDED, stop_reason)
+from simulator.stopping import JOB_STOPPED, TRAFFIC_ENDED, MinuteSummary, StoppingConditions, stop_reason
 from simulator.traffic import PoissonArrivals, Traffic
 
 BLOCK = 1 << 15
@@ -60,8 +60,12 @@ def _blocks(draw: Callable[[int], np.ndarray]) -> Iterator[float]:
 
 def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSequence = 0,
         overhead: Distribution | None = None, think_time_s: float = 0.0,
-        stopping: StoppingConditions | None = None) -> EngineOutput:
+        stopping: StoppingConditions | None = None,
+        interrupt: Callable[[], bool] | None = None) -> EngineOutput:
     """Simulate ``traffic`` against ``endpoint`` until the traffic ends or a condition stops it.
+
+    ``interrupt`` is asked at every simulated minute whether the run must stop (a stopped
+    job); the run then ends with reason JobStopped.
 
     Closed-loop users invoke, wait for the response, pay the overhead latency and an
     exponential think time of mean ``think_time_s``, and invoke again. A user the traffic
@@ -234,6 +238,8 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
         users_end = users_at(now - 1e-9) if users_at else 0
         minutes.append(MinuteSummary(len(minutes), last - first, value, users_start, users_end))
         reason = stop_reason(minutes, stopping)
+        if reason is None and interrupt is not None and interrupt():
+            reason = JOB_STOPPED
         if reason is not None:
             outcome["reason"] = reason
             if not end.triggered:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -82,7 +82,8 @@ def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: s
              users: int | None = None, arrival_rate_per_s: float | None = None, duration_s: float = 600.0,
              seed: int = 0, think_time_s: float = 0.0, routing: str = "random", traffic: Traffic | None = None,
              stopping: StoppingConditions | None = None,
-             resources: InstanceResources | None = None) -> SimulationResult:
+             resources: InstanceResources | None = None,
+             interrupt: Callable[[], bool] | None = None) -> SimulationResult:
     """Simulate ``instance_count`` instances of ``instance_type`` under closed-loop users,
     open Poisson arrivals, or an explicit ``traffic`` pattern (exactly one of the three)."""
     loaded = load_profile(profile)
@@ -106,7 +107,7 @@ def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: s
     endpoint = Endpoint(instance_type, instance_count, entry.workers, entry.service_time, routing,
                         entry.cpu_per_worker)
     out = engine.run(endpoint, traffic, seed=seed, overhead=loaded.overhead, think_time_s=think,
-                     stopping=stopping)
+                     stopping=stopping, interrupt=interrupt)
     frame = per_minute(out.completion_s, out.latency_s, out.service_s, out.overhead_s, out.end_s,
                        instance_count, None if isinstance(traffic, PoissonArrivals) else traffic.users_at,
                        UtilizationModel(entry.cpu_per_worker, entry.memory_mb, resources))

@@ -290,3 +290,21 @@ def test_irsim_run_uses_refreshed_prices_from_a_price_list(tmp_path, capsys):
     assert c5[0]["Metrics"]["CostPerHour"] == pytest.approx(0.3 * c5[0]["EndpointConfiguration"]["InitialInstanceCount"])
     extension = json.loads((out / "irsim.json").read_text())["benchmarks"][0]
     assert extension["price_confidence"] == "confirmed" and "Price List" in extension["price_source"]
+
+
+def test_a_stopped_job_keeps_the_benchmarks_that_finished():
+    request = json.loads((EXAMPLES / "stairs-job.json").read_text())
+    finished = []
+
+    def stop_after_first(outcome, done, total):
+        finished.append(outcome.spec.index)
+
+    # Serial run; the interrupt fires once the first benchmark has finished.
+    result = execute_job(request, "demo", created=CREATED, parallel=False, progress=stop_after_first,
+                         interrupt=lambda: bool(finished))
+    assert result.describe["Status"] == "STOPPED" and "FailureReason" not in result.describe
+    assert [r["EndpointConfiguration"]["InstanceType"] for r in result.describe["InferenceRecommendations"]] == \
+        ["ml.c5.large"]
+    statuses = [s["Status"] for s in result.steps["Steps"]]
+    assert statuses == ["COMPLETED", "STOPPED", "STOPPED", "STOPPED"]
+    assert_valid_aws_shapes(result)

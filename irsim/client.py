@@ -1,0 +1,279 @@
+"""A boto3-compatible SageMaker client for Inference Recommender, answered offline.
+
+``irsim.client()`` has boto3's method names, parameters, errors and response shapes for
+the Inference Recommender calls. Jobs are durable: ``create`` stores the job and starts a
+detached worker process, so a job outlives the process that created it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable, Mapping
+
+import botocore.session
+from botocore.paginate import Paginator
+
+from irsim.aws import client_error, operation, service_model, validate_params, validation_error
+from irsim.jobspec import parse_request
+from irsim.responses import job_arn
+from irsim.store import ACTIVE_STATUSES, JobExists, JobRecord, JobStore, now_utc
+from irsim.processes import process_alive
+from simulator import Profile, load_profile
+
+#: A PENDING job whose worker never recorded itself after this long is failed.
+WORKER_START_GRACE_S = 60.0
+
+
+def client(home: str | Path | None = None, profile: Profile | Mapping[str, Any] | str | Path | None = None,
+           seed: int | None = None, region: str = "us-east-1") -> "OfflineSageMakerClient":
+    """An offline ``sagemaker`` client. Jobs live under ``home`` (IRSIM_HOME, else ~/.irsim),
+    are simulated on ``profile`` (the demo profile by default) with ``seed`` (by default a
+    stable hash of the job name) and priced in ``region``."""
+    return OfflineSageMakerClient(JobStore(home), load_profile(profile if profile is not None else "demo"),
+                                  seed, region)
+
+
+def _metadata() -> dict[str, Any]:
+    return {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}
+
+
+def _name_seed(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big")
+
+
+class OfflineSageMakerClient:
+    """The Inference Recommender subset of boto3's ``sagemaker`` client, simulated."""
+
+    def __init__(self, store: JobStore, profile: Profile, seed: int | None, region: str):
+        self.store, self.profile, self.seed, self.region = store, profile, seed, region
+        self.meta = SimpleNamespace(region_name=region, service_model=service_model(),
+                                    method_to_api_mapping=_METHODS)
+        self._workers: dict[str, subprocess.Popen] = {}
+
+    # --- jobs ---------------------------------------------------------------------------
+
+    def create_inference_recommendations_job(self, **kwargs: Any) -> dict[str, Any]:
+        job = parse_request(kwargs, default_instance_types=self.profile.instances)
+        arn = job_arn(job, self.region)
+        seed = self.seed if self.seed is not None else _name_seed(job.job_name)
+        try:
+            self.store.insert(name=job.job_name, arn=arn, job_type=job.job_type, request=kwargs,
+                              profile=self.profile.to_dict(), seed=seed, region=self.region, created=now_utc())
+        except JobExists:
+            raise client_error("ResourceInUse", f"Inference recommendations job {job.job_name} already exists.",
+                               "CreateInferenceRecommendationsJob") from None
+        self._start_worker(job.job_name)
+        return {"JobArn": arn, "ResponseMetadata": _metadata()}
+
+    def describe_inference_recommendations_job(self, **kwargs: Any) -> dict[str, Any]:
+        validate_params("DescribeInferenceRecommendationsJob", kwargs)
+        record = self._job(kwargs["JobName"], "DescribeInferenceRecommendationsJob")
+        if record.describe is not None:
+            response = dict(record.describe)
+        else:
+            response = {"JobName": record.name, "JobType": record.job_type, "JobArn": record.arn,
+                        "RoleArn": record.request["RoleArn"], "Status": record.status,
+                        "CreationTime": record.created, "LastModifiedTime": record.last_modified,
+                        "InputConfig": record.request["InputConfig"]}
+            for key in ("JobDescription", "StoppingConditions"):
+                if key in record.request:
+                    response[key] = record.request[key]
+            if record.failure_reason:
+                response["FailureReason"] = record.failure_reason
+            if record.completed:
+                response["CompletionTime"] = record.completed
+        return {**response, "ResponseMetadata": _metadata()}
+
+    def stop_inference_recommendations_job(self, **kwargs: Any) -> dict[str, Any]:
+        validate_params("StopInferenceRecommendationsJob", kwargs)
+        name = kwargs["JobName"]
+        record = self._job(name, "StopInferenceRecommendationsJob")
+        if not self.store.update(name, status="STOPPING", stop_requested=1,
+                                 only_if_status=("PENDING", "IN_PROGRESS")):
+            if self.store.get(name).status != "STOPPING":
+                raise validation_error(f"Inference recommendations job {name} is {record.status} and cannot be "
+                                       "stopped.", "StopInferenceRecommendationsJob")
+        return {"ResponseMetadata": _metadata()}
+
+    def list_inference_recommendations_jobs(self, **kwargs: Any) -> dict[str, Any]:
+        validate_params("ListInferenceRecommendationsJobs", kwargs)
+        records = [self._reap(r) for r in self.store.all()]
+        tests: list[Callable[[JobRecord], bool]] = []
+        for key, test in (("CreationTimeAfter", lambda r, v: r.created > v),
+                          ("CreationTimeBefore", lambda r, v: r.created < v),
+                          ("LastModifiedTimeAfter", lambda r, v: r.last_modified > v),
+                          ("LastModifiedTimeBefore", lambda r, v: r.last_modified < v),
+                          ("NameContains", lambda r, v: v in r.name),
+                          ("StatusEquals", lambda r, v: r.status == v),
+                          ("ModelNameEquals", lambda r, v: r.request["InputConfig"].get("ModelName") == v),
+                          ("ModelPackageVersionArnEquals",
+                           lambda r, v: r.request["InputConfig"].get("ModelPackageVersionArn") == v)):
+            if key in kwargs:
+                value = _as_datetime(kwargs[key]) if key.endswith(("After", "Before")) else kwargs[key]
+                tests.append(lambda r, test=test, value=value: test(r, value))
+        records = [r for r in records if all(test(r) for test in tests)]
+        sort_key = {"Name": lambda r: r.name, "Status": lambda r: (r.status, r.created),
+                    "CreationTime": lambda r: (r.created, r.name)}[kwargs.get("SortBy", "CreationTime")]
+        records.sort(key=sort_key, reverse=kwargs.get("SortOrder", "Descending") == "Descending")
+        page, token = _page(records, kwargs, "ListInferenceRecommendationsJobs")
+        response: dict[str, Any] = {"InferenceRecommendationsJobs": [_summary(r) for r in page]}
+        if token:
+            response["NextToken"] = token
+        return {**response, "ResponseMetadata": _metadata()}
+
+    def list_inference_recommendations_job_steps(self, **kwargs: Any) -> dict[str, Any]:
+        validate_params("ListInferenceRecommendationsJobSteps", kwargs)
+        record = self._job(kwargs["JobName"], "ListInferenceRecommendationsJobSteps")
+        steps = list(record.steps["Steps"]) if record.steps else self._pending_steps(record)
+        if "Status" in kwargs:
+            steps = [s for s in steps if s["Status"] == kwargs["Status"]]
+        if "StepType" in kwargs:
+            steps = [s for s in steps if s["StepType"] == kwargs["StepType"]]
+        page, token = _page(steps, kwargs, "ListInferenceRecommendationsJobSteps")
+        response: dict[str, Any] = {"Steps": page}
+        if token:
+            response["NextToken"] = token
+        return {**response, "ResponseMetadata": _metadata()}
+
+    def describe_extensions(self, JobName: str) -> dict[str, Any] | None:  # noqa: N803 (boto3 style)
+        """irsim's facts beyond the AWS shape (calibration, price provenance), once finished."""
+        return self._job(JobName, "DescribeInferenceRecommendationsJob").extensions
+
+    # --- boto3's client plumbing ------------------------------------------------------------
+
+    def can_paginate(self, operation_name: str) -> bool:
+        return operation_name in _PAGINATED
+
+    def get_paginator(self, operation_name: str) -> Paginator:
+        """botocore's own Paginator over this client's list calls."""
+        if operation_name not in _PAGINATED:
+            raise ValueError(f"Operation cannot be paginated: {operation_name}")
+        api_name = _METHODS[operation_name]
+        config = botocore.session.get_session().get_paginator_model("sagemaker").get_paginator(api_name)
+        return Paginator(getattr(self, operation_name), config, operation(api_name))
+
+    def wait_for_job(self, name: str, poll_s: float = 0.2, timeout_s: float | None = None) -> dict[str, Any]:
+        """Describe ``name`` until it leaves PENDING/IN_PROGRESS/STOPPING (irsim extension)."""
+        import time
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            response = self.describe_inference_recommendations_job(JobName=name)
+            if response["Status"] not in ACTIVE_STATUSES:
+                return response
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {name} still {response['Status']} after {timeout_s} s")
+            time.sleep(poll_s)
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _start_worker(self, name: str) -> None:
+        log = open(self.store.home / f"{name}.worker.log", "ab")
+        try:
+            process = subprocess.Popen([sys.executable, "-m", "irsim.worker", str(self.store.home), name],
+                                       stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                       close_fds=True)
+        finally:
+            log.close()
+        self._workers[name] = process
+        self.store.update(name, worker_pid=process.pid, only_if_status=("PENDING",), last_modified=now_utc())
+
+    def _job(self, name: str, operation_name: str) -> JobRecord:
+        record = self.store.get(name)
+        if record is None:
+            raise client_error("ResourceNotFound", f"Inference recommendations job {name} does not exist.",
+                               operation_name)
+        return self._reap(record)
+
+    def _reap(self, record: JobRecord) -> JobRecord:
+        """A job whose worker died is FAILED, with a reason, the next time anyone looks."""
+        if record.status not in ACTIVE_STATUSES:
+            return record
+        process = self._workers.get(record.name)
+        if process is not None:
+            process.poll()  # collect our own zombie children
+        if record.worker_pid is None:
+            if now_utc() - record.created < timedelta(seconds=WORKER_START_GRACE_S):
+                return record
+            reason = "The job's worker process never started."
+        elif process_alive(record.worker_pid, record.worker_started):
+            return record
+        else:
+            reason = f"The job's worker process (pid {record.worker_pid}) ended before the job finished."
+        if self.store.update(record.name, status="FAILED", failure_reason=reason, completed=now_utc(),
+                             only_if_status=ACTIVE_STATUSES):
+            return self.store.get(record.name)
+        return self.store.get(record.name)
+
+    def _pending_steps(self, record: JobRecord) -> list[dict[str, Any]]:
+        """While a job runs: one step per benchmark, in the job's current status."""
+        status = "IN_PROGRESS" if record.status in ("PENDING", "IN_PROGRESS", "STOPPING") else record.status
+        job = parse_request(record.request, default_instance_types=record.profile["instances"])
+        return [{"StepType": "BENCHMARK", "JobName": record.name, "Status": status,
+                 "InferenceBenchmark": {"ModelConfiguration": {}, "EndpointConfiguration": {
+                     "EndpointName": f"pending-{b.index}", "VariantName": f"pending-{b.index}",
+                     "InstanceType": b.instance_type, "InitialInstanceCount": 1}}}
+                for b in job.benchmarks]
+
+
+_METHODS = {
+    "create_inference_recommendations_job": "CreateInferenceRecommendationsJob",
+    "describe_inference_recommendations_job": "DescribeInferenceRecommendationsJob",
+    "stop_inference_recommendations_job": "StopInferenceRecommendationsJob",
+    "list_inference_recommendations_jobs": "ListInferenceRecommendationsJobs",
+    "list_inference_recommendations_job_steps": "ListInferenceRecommendationsJobSteps",
+}
+_PAGINATED = ("list_inference_recommendations_jobs", "list_inference_recommendations_job_steps")
+DEFAULT_PAGE = 100
+
+
+def _as_datetime(value: Any) -> datetime:
+    from datetime import timezone
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, timezone.utc)
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _page(items: list, kwargs: Mapping[str, Any], operation_name: str) -> tuple[list, str | None]:
+    """One page of ``items``; NextToken is an opaque offset."""
+    start = 0
+    if kwargs.get("NextToken"):
+        try:
+            start = int(base64.urlsafe_b64decode(kwargs["NextToken"].encode()).decode().removeprefix("offset:"))
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            raise validation_error("Invalid pagination token.", operation_name) from None
+    size = kwargs.get("MaxResults", DEFAULT_PAGE)
+    page = items[start:start + size]
+    more = start + size < len(items)
+    token = base64.urlsafe_b64encode(f"offset:{start + size}".encode()).decode() if more else None
+    return page, token
+
+
+def _summary(record: JobRecord) -> dict[str, Any]:
+    config = record.request["InputConfig"]
+    summary: dict[str, Any] = {
+        "JobName": record.name, "JobDescription": record.request.get("JobDescription", ""),
+        "JobType": record.job_type, "JobArn": record.arn, "Status": record.status,
+        "CreationTime": record.created, "RoleArn": record.request["RoleArn"],
+        "LastModifiedTime": record.describe["LastModifiedTime"] if record.describe else record.last_modified,
+    }
+    if record.describe and "CompletionTime" in record.describe:
+        summary["CompletionTime"] = record.describe["CompletionTime"]
+    elif record.completed:
+        summary["CompletionTime"] = record.completed
+    if record.failure_reason:
+        summary["FailureReason"] = record.failure_reason
+    for key in ("ModelName", "ModelPackageVersionArn"):
+        if key in config:
+            summary[key] = config[key]
+    return summary

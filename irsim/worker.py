@@ -1,0 +1,76 @@
+"""The detached process that runs one stored job: ``python -m irsim.worker HOME NAME``.
+
+It outlives the process that created the job, records its own pid and start time so a
+dead worker can be told from a live one, and writes the job's end state in one
+transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+
+from irsim.processes import process_start_time
+from irsim.store import JobStore, now_utc
+
+STOP_POLL_S = 0.2
+
+
+class StopFlag:
+    """Picklable ``interrupt`` for a stored job: true once a stop was requested, or once the
+    worker that owns the job is gone (a benchmark process must not outlive it)."""
+
+    def __init__(self, home: str, name: str, worker_pid: int):
+        self.home, self.name, self.worker_pid = home, name, worker_pid
+        self._next_check = 0.0
+        self._stopped = False
+
+    def __getstate__(self) -> dict:
+        return {"home": self.home, "name": self.name, "worker_pid": self.worker_pid}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["home"], state["name"], state["worker_pid"])
+
+    def __call__(self) -> bool:
+        if self._stopped:
+            return True
+        now = time.monotonic()
+        if now < self._next_check:
+            return False
+        self._next_check = now + STOP_POLL_S
+        orphaned = os.getpid() != self.worker_pid and os.getppid() != self.worker_pid
+        self._stopped = orphaned or JobStore(self.home).stop_requested(self.name)
+        return self._stopped
+
+
+def run(home: str, name: str) -> int:
+    """Run the stored job ``name`` to its end state."""
+    from irsim.job import execute_job
+
+    store = JobStore(home)
+    record = store.get(name)
+    if record is None:
+        return 2
+    pid = os.getpid()
+    if not store.update(name, status="IN_PROGRESS", worker_pid=pid, worker_started=process_start_time(pid),
+                        only_if_status=("PENDING",)):
+        store.update(name, worker_pid=pid, worker_started=process_start_time(pid))
+    try:
+        result = execute_job(record.request, record.profile, seed=record.seed, region=record.region,
+                             created=record.created, interrupt=StopFlag(home, name, pid))
+    except Exception as exc:  # the job fails; the store keeps a readable reason
+        traceback.print_exc()
+        store.update(name, status="FAILED", failure_reason=f"Internal error: {type(exc).__name__}: {exc}"[:1024],
+                     completed=now_utc())
+        return 1
+    describe = result.describe
+    store.update(name, status=describe["Status"], describe=describe, steps=result.steps,
+                 extensions=result.extensions(), failure_reason=describe.get("FailureReason"),
+                 completed=describe["CompletionTime"], last_modified=describe["LastModifiedTime"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1], sys.argv[2]))
