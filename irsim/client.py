@@ -213,10 +213,12 @@ class OfflineSageMakerClient:
         return self.store.get(record.name)
 
     def _pending_steps(self, record: JobRecord) -> list[dict[str, Any]]:
-        """While a job runs: one step per benchmark, in the job's current status."""
-        status = "IN_PROGRESS" if record.status in ("PENDING", "IN_PROGRESS", "STOPPING") else record.status
+        """While a job runs: one step per benchmark, finished or IN_PROGRESS (its numbers come
+        when the job ends and its timeline is known)."""
+        status = "IN_PROGRESS" if record.status in ACTIVE_STATUSES else record.status
+        finished = record.progress or {}
         job = parse_request(record.request, default_instance_types=record.profile["instances"])
-        return [{"StepType": "BENCHMARK", "JobName": record.name, "Status": status,
+        return [{"StepType": "BENCHMARK", "JobName": record.name, "Status": finished.get(str(b.index), status),
                  "InferenceBenchmark": {"ModelConfiguration": {}, "EndpointConfiguration": {
                      "EndpointName": f"pending-{b.index}", "VariantName": f"pending-{b.index}",
                      "InstanceType": b.instance_type, "InitialInstanceCount": 1}}}

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     describe TEXT,
     steps TEXT,
     extensions TEXT,
+    progress TEXT,
     worker_pid INTEGER,
     worker_started TEXT,
     stop_requested INTEGER NOT NULL DEFAULT 0
@@ -87,6 +88,7 @@ class JobRecord:
     describe: dict[str, Any] | None
     steps: dict[str, Any] | None
     extensions: dict[str, Any] | None
+    progress: dict[str, str] | None  # benchmark index -> status, while the job runs
     worker_pid: int | None
     worker_started: str | None
     stop_requested: bool
@@ -98,7 +100,8 @@ def _record(row: sqlite3.Row) -> JobRecord:
     return JobRecord(row["name"], row["arn"], row["job_type"], row["status"], decode(row["request"]),
                      decode(row["profile"]), row["seed"], row["region"], when(row["created"]),
                      when(row["last_modified"]), when(row["completed"]), row["failure_reason"],
-                     decode(row["describe"]), decode(row["steps"]), decode(row["extensions"]), row["worker_pid"],
+                     decode(row["describe"]), decode(row["steps"]), decode(row["extensions"]),
+                     decode(row["progress"]), row["worker_pid"],
                      row["worker_started"], bool(row["stop_requested"]))
 
 
@@ -167,7 +170,7 @@ class JobStore:
         ``only_if_status``, only a job in one of those statuses changes; returns whether it did."""
         columns = dict(fields)
         columns.setdefault("last_modified", now_utc().isoformat())
-        for key in ("describe", "steps", "extensions"):
+        for key in ("describe", "steps", "extensions", "progress"):
             if key in columns and columns[key] is not None:
                 columns[key] = encode(columns[key])
         for key in ("completed", "last_modified"):

@@ -57,9 +57,15 @@ def run(home: str, name: str) -> int:
     if not store.update(name, status="IN_PROGRESS", worker_pid=pid, worker_started=process_start_time(pid),
                         only_if_status=("PENDING",)):
         store.update(name, worker_pid=pid, worker_started=process_start_time(pid))
+    finished: dict[str, str] = {}
+
+    def progress(outcome, done: int, total: int) -> None:
+        finished[str(outcome.spec.index)] = outcome.status
+        store.update(name, progress=finished)
+
     try:
         result = execute_job(record.request, record.profile, seed=record.seed, region=record.region,
-                             created=record.created, interrupt=StopFlag(home, name, pid))
+                             created=record.created, interrupt=StopFlag(home, name, pid), progress=progress)
     except Exception as exc:  # the job fails; the store keeps a readable reason
         traceback.print_exc()
         store.update(name, status="FAILED", failure_reason=f"Internal error: {type(exc).__name__}: {exc}"[:1024],
