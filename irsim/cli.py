@@ -210,6 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="refresh prices from an AWS Price List offer file or saved get-products pages")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(handler=_cmd_run)
+
+    from irsim.jobcommands import add_job_commands
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", default=None, help="job store folder (default: $IRSIM_HOME or ~/.irsim)")
+    add_job_commands(commands, common)
     return parser
 
 
@@ -217,6 +222,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``irsim`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "aws_style", False):
+        from irsim.jobcommands import AwsCliUsageError, report_aws_error
+        try:
+            return args.handler(args)
+        except (ParamValidationError, ClientError, AwsCliUsageError) as exc:
+            return report_aws_error(exc)
     try:
         return args.handler(args)
     except (InputError, PricingError, CliError) as exc:
