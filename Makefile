@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	@echo "Creating $(VENV) and installing irsim (log: $(VENV)/install.log)"
 	$(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --upgrade pip > $(VENV)/install.log 2>&1 \
-	  && $(BIN)/python -m pip install -e '.[dev,bench]' >> $(VENV)/install.log 2>&1 \
+	  && $(BIN)/python -m pip install -e '.[dev,bench,sdk]' >> $(VENV)/install.log 2>&1 \
 	  || { tail -30 $(VENV)/install.log; echo "install failed: see $(VENV)/install.log"; exit 1; }
 	@touch $(STAMP)
 

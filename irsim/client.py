@@ -33,12 +33,21 @@ WORKER_START_GRACE_S = 60.0
 
 
 def client(home: str | Path | None = None, profile: Profile | Mapping[str, Any] | str | Path | None = None,
-           seed: int | None = None, region: str = "us-east-1") -> "OfflineSageMakerClient":
+           seed: int | None = None, region: str = "us-east-1", create_wait_s: float = 0.0) -> "OfflineSageMakerClient":
     """An offline ``sagemaker`` client. Jobs live under ``home`` (IRSIM_HOME, else ~/.irsim),
     are simulated on ``profile`` (the demo profile by default) with ``seed`` (by default a
-    stable hash of the job name) and priced in ``region``."""
+    stable hash of the job name) and priced in ``region``.
+
+    ``create_wait_s`` > 0 makes ``create`` wait up to that long for the job to finish (it
+    still runs in its own process): callers that poll slowly, such as the SageMaker SDK's
+    ``right_size`` (every 120 s), then find it done at their first look."""
     return OfflineSageMakerClient(JobStore(home), load_profile(profile if profile is not None else "demo"),
-                                  seed, region)
+                                  seed, region, create_wait_s)
+
+
+def _account(role_arn: str) -> str:
+    parts = role_arn.split(":")
+    return parts[4] if len(parts) > 4 and parts[4] else "000000000000"
 
 
 def _metadata() -> dict[str, Any]:
@@ -52,8 +61,10 @@ def _name_seed(name: str) -> int:
 class OfflineSageMakerClient:
     """The Inference Recommender subset of boto3's ``sagemaker`` client, simulated."""
 
-    def __init__(self, store: JobStore, profile: Profile, seed: int | None, region: str):
+    def __init__(self, store: JobStore, profile: Profile, seed: int | None, region: str,
+                 create_wait_s: float = 0.0):
         self.store, self.profile, self.seed, self.region = store, profile, seed, region
+        self.create_wait_s = create_wait_s
         self.meta = SimpleNamespace(region_name=region, service_model=service_model(),
                                     method_to_api_mapping=_METHODS)
         self._workers: dict[str, subprocess.Popen] = {}
@@ -71,7 +82,24 @@ class OfflineSageMakerClient:
             raise client_error("ResourceInUse", f"Inference recommendations job {job.job_name} already exists.",
                                "CreateInferenceRecommendationsJob") from None
         self._start_worker(job.job_name)
+        if self.create_wait_s > 0:
+            try:
+                self.wait_for_job(job.job_name, poll_s=0.05, timeout_s=self.create_wait_s)
+            except TimeoutError:
+                pass
         return {"JobArn": arn, "ResponseMetadata": _metadata()}
+
+    def create_model(self, **kwargs: Any) -> dict[str, Any]:
+        """Records the model (the SDK's ``Model.right_size`` creates one before its job);
+        nothing is deployed."""
+        validate_params("CreateModel", kwargs)
+        name = kwargs["ModelName"]
+        arn = f"arn:aws:sagemaker:{self.region}:{_account(kwargs.get('ExecutionRoleArn', ''))}:model/{name.lower()}"
+        try:
+            self.store.insert_model(name, arn, kwargs, now_utc())
+        except JobExists:
+            raise validation_error(f'Cannot create already existing model "{arn}".', "CreateModel") from None
+        return {"ModelArn": arn, "ResponseMetadata": _metadata()}
 
     def describe_inference_recommendations_job(self, **kwargs: Any) -> dict[str, Any]:
         validate_params("DescribeInferenceRecommendationsJob", kwargs)
@@ -231,6 +259,7 @@ _METHODS = {
     "stop_inference_recommendations_job": "StopInferenceRecommendationsJob",
     "list_inference_recommendations_jobs": "ListInferenceRecommendationsJobs",
     "list_inference_recommendations_job_steps": "ListInferenceRecommendationsJobSteps",
+    "create_model": "CreateModel",
 }
 _PAGINATED = ("list_inference_recommendations_jobs", "list_inference_recommendations_job_steps")
 DEFAULT_PAGE = 100

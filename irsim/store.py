@@ -40,6 +40,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     stop_requested INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created);
+CREATE TABLE IF NOT EXISTS models (
+    name TEXT PRIMARY KEY,
+    arn TEXT NOT NULL,
+    request TEXT NOT NULL,
+    created TEXT NOT NULL
+);
 """
 
 
@@ -184,6 +190,21 @@ class JobStore:
             values += list(only_if_status)
         with self.transaction() as connection:
             return connection.execute(sql, values).rowcount == 1
+
+    def insert_model(self, name: str, arn: str, request: dict, created: datetime) -> None:
+        """Record a CreateModel call (the SDK's right_size makes one); JobExists if taken."""
+        try:
+            with self.transaction() as connection:
+                connection.execute("INSERT INTO models (name, arn, request, created) VALUES (?, ?, ?, ?)",
+                                   (name, arn, encode(request), created.isoformat()))
+        except sqlite3.IntegrityError:
+            raise JobExists(name) from None
+
+    def model(self, name: str) -> dict[str, Any] | None:
+        with self._connect() as connection:
+            row = connection.execute("SELECT * FROM models WHERE name = ?", (name,)).fetchone()
+        return None if row is None else {"name": row["name"], "arn": row["arn"], "request": decode(row["request"]),
+                                         "created": datetime.fromisoformat(row["created"])}
 
     def stop_requested(self, name: str) -> bool:
         with self._connect() as connection:
