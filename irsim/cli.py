@@ -215,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--home", default=None, help="job store folder (default: $IRSIM_HOME or ~/.irsim)")
     add_job_commands(commands, common)
+    from irsim.boto3mode import add_boto3_commands
+    add_boto3_commands(commands, common)
     return parser
 
 

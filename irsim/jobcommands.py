@@ -93,7 +93,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
-    response = _client(args).wait_for_job(args.name, timeout_s=args.timeout)
+    try:
+        response = _client(args).wait_for_job(args.name, timeout_s=args.timeout)
+    except TimeoutError as exc:
+        print(f"irsim wait: {exc}", file=sys.stderr)
+        return 1
     print(f"{args.name}: {response['Status']}" + (f" ({response['FailureReason']})"
                                                     if response.get("FailureReason") else ""))
     return 0 if response["Status"] == "COMPLETED" else 1

@@ -36,7 +36,7 @@ def benchmark_label(outcome: BenchmarkOutcome) -> str:
     return outcome.spec.instance_type + (f" [{environment}]" if environment else "")
 
 
-def progress_printer(traffic_duration_s: float, stream: TextIO = sys.stderr):
+def progress_printer(traffic_duration_s: float, stream: TextIO | None = None):
     """A callback that draws one bar per finished benchmark: how much of the traffic ran."""
 
     def show(outcome: BenchmarkOutcome, done: int, total: int) -> None:
@@ -44,7 +44,7 @@ def progress_printer(traffic_duration_s: float, stream: TextIO = sys.stderr):
         filled = round(fraction * BAR_WIDTH)
         bar = "█" * filled + "░" * (BAR_WIDTH - filled)
         print(f"[{done}/{total}] {benchmark_label(outcome):<34} |{bar}| {outcome.duration_s / 60:>4.0f} min  "
-              f"{outcome.status:<9} {outcome.stop_reason}", file=stream, flush=True)
+              f"{outcome.status:<9} {outcome.stop_reason}", file=stream or sys.stderr, flush=True)
 
     return show
 
@@ -57,8 +57,11 @@ def recommendation_table(result: JobResult) -> str:
 def _recommendation_label(recommendation: dict[str, Any]) -> str:
     environment = ",".join(f"{p['Key']}={p['Value']}"
                            for p in recommendation["ModelConfiguration"].get("EnvironmentParameters", []))
-    instance_type = recommendation["EndpointConfiguration"]["InstanceType"]
-    return instance_type + (f" [{environment}]" if environment else "")
+    endpoint = recommendation["EndpointConfiguration"]
+    serverless = endpoint.get("ServerlessConfig", {})
+    target = endpoint.get("InstanceType") or (f"serverless {serverless.get('MemorySizeInMB')} MB "
+                                              f"x{serverless.get('MaxConcurrency')}")
+    return target + (f" [{environment}]" if environment else "")
 
 
 def describe_table(describe: dict[str, Any], extensions: dict[str, Any] | None = None) -> str:

@@ -111,6 +111,18 @@ def _record(row: sqlite3.Row) -> JobRecord:
                      row["worker_started"], bool(row["stop_requested"]))
 
 
+def _columns(fields: dict[str, Any]) -> dict[str, Any]:
+    """Column values as stored: documents as tagged JSON, datetimes as ISO text."""
+    columns = dict(fields)
+    for key in ("describe", "steps", "extensions", "progress"):
+        if columns.get(key) is not None:
+            columns[key] = encode(columns[key])
+    for key in ("completed", "last_modified"):
+        if isinstance(columns.get(key), datetime):
+            columns[key] = columns[key].isoformat()
+    return columns
+
+
 class JobExists(Exception):
     """A job with that name is already in the store."""
 
@@ -149,15 +161,16 @@ class JobStore:
             connection.execute("COMMIT")
 
     def insert(self, *, name: str, arn: str, job_type: str, request: dict, profile: dict, seed: int,
-               region: str, created: datetime) -> None:
-        """Add a PENDING job; raises JobExists if the name is taken."""
-        stamp = created.isoformat()
+               region: str, created: datetime, status: str = "PENDING", **fields: Any) -> None:
+        """Add a job (PENDING unless told otherwise, e.g. an imported finished job, whose
+        other ``fields`` come in the same transaction); raises JobExists if the name is taken."""
+        columns = _columns({"name": name, "arn": arn, "job_type": job_type, "status": status,
+                            "request": encode(request), "profile": encode(profile), "seed": seed, "region": region,
+                            "created": created.isoformat(), "last_modified": created.isoformat(), **fields})
         try:
             with self.transaction() as connection:
-                connection.execute(
-                    "INSERT INTO jobs (name, arn, job_type, status, request, profile, seed, region, created, "
-                    "last_modified) VALUES (?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?)",
-                    (name, arn, job_type, encode(request), encode(profile), seed, region, stamp, stamp))
+                connection.execute(f"INSERT INTO jobs ({', '.join(columns)}) VALUES "
+                                   f"({', '.join('?' for _ in columns)})", list(columns.values()))
         except sqlite3.IntegrityError:
             raise JobExists(name) from None
 
@@ -174,14 +187,7 @@ class JobStore:
     def update(self, name: str, *, only_if_status: tuple[str, ...] | None = None, **fields: Any) -> bool:
         """Set columns of one job (and last_modified) in one transaction. With
         ``only_if_status``, only a job in one of those statuses changes; returns whether it did."""
-        columns = dict(fields)
-        columns.setdefault("last_modified", now_utc().isoformat())
-        for key in ("describe", "steps", "extensions", "progress"):
-            if key in columns and columns[key] is not None:
-                columns[key] = encode(columns[key])
-        for key in ("completed", "last_modified"):
-            if isinstance(columns.get(key), datetime):
-                columns[key] = columns[key].isoformat()
+        columns = _columns({"last_modified": now_utc(), **fields})
         assignments = ", ".join(f"{column} = ?" for column in columns)
         sql = f"UPDATE jobs SET {assignments} WHERE name = ?"
         values = [*columns.values(), name]
