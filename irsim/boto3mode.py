@@ -44,6 +44,7 @@ from botocore.exceptions import (
 from irsim.aws import validate_params
 from irsim.cli import EXIT_USAGE, CliError, load_json_file
 from irsim.jobcommands import AWS_SERVICE_ERROR
+from irsim.argtypes import integer, number
 from irsim.jobreport import describe_table, json_default
 from irsim.jobspec import DEFAULT_TRAFFIC_PATTERN, parse_request
 from irsim.store import ACTIVE_STATUSES, JobExists, JobRecord, JobStore
@@ -493,38 +494,15 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 # --- argument parsing -----------------------------------------------------------------------
 
-def _integer(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer >= ``minimum``."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = minimum - 1
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}")
-        return value
-    return parse
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
-    return value
-
-
 def _add_submit(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     submit = commands.add_parser(
         "submit", parents=[common], help="send the simulated shortlist to the real service (dry run without --yes)",
         description="Simulate JOB.json (or reuse --from-job), keep the --top cheapest recommended configurations "
                     "and print the real CreateInferenceRecommendationsJob request; --yes creates it with boto3.")
     submit.add_argument("job", metavar="JOB.json", nargs="?", help="the request to simulate first")
-    submit.add_argument("--top", type=_integer(1), required=True, help="how many configurations to keep")
+    submit.add_argument("--top", type=integer(1), required=True, help="how many configurations to keep")
     submit.add_argument("--profile", default=None, help="profile JSON path, or 'demo' (default)")
-    submit.add_argument("--seed", type=_integer(0), default=None, help="random seed of the simulation (default 0)")
+    submit.add_argument("--seed", type=integer(0), default=None, help="random seed of the simulation (default 0)")
     submit.add_argument("--region", default=None,
                         help="the real job's region, and the pricing region (default: boto3's, else us-east-1)")
     submit.add_argument("--job-name", default=None, help="the real job's name (default: the simulated job's)")
@@ -545,9 +523,10 @@ def _add_aws(commands: argparse._SubParsersAction) -> None:
     describe.add_argument("--json", action="store_true", help="print the AWS response as JSON")
     describe.set_defaults(handler=_reports_aws_failures("aws describe", cmd_aws_describe))
     wait = actions.add_parser("wait", parents=[region], help="wait until a real job ends (exit 0 if COMPLETED)")
-    wait.add_argument("--poll", type=_seconds, default=DEFAULT_POLL_S,
+    wait.add_argument("--poll", type=number(0, "a number of seconds"), default=DEFAULT_POLL_S,
                       help=f"seconds between Describe calls (default {DEFAULT_POLL_S:g})")
-    wait.add_argument("--timeout", type=_seconds, default=None, help="seconds (default: no limit)")
+    wait.add_argument("--timeout", type=number(0, "a number of seconds"), default=None,
+                      help="seconds (default: no limit)")
     wait.set_defaults(handler=_reports_aws_failures("aws wait", cmd_aws_wait))
     stop = actions.add_parser("stop", parents=[region], help="stop a real job")
     stop.set_defaults(handler=_reports_aws_failures("aws stop", cmd_aws_stop))

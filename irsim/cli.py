@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 from botocore.exceptions import ClientError, ParamValidationError
 
+from irsim.argtypes import integer, number
 from pricing import PricingError, instance_spec
 from simulator import InputError, InstanceResources, ROUTING_POLICIES, load_profile, simulate
 from simulator.simulation import SimulationResult
@@ -146,36 +147,6 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="irsim", description="SageMaker Inference Recommender, simulated offline.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -184,14 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Simulate K instances of one type from a service profile.")
     sim.add_argument("--profile", default="demo", help="profile JSON path, or 'demo' (default)")
     sim.add_argument("--instance-type", required=True, help="e.g. ml.c5.large (must be in the profile)")
-    sim.add_argument("--instances", type=_positive_int, default=1, help="instance count K (default 1)")
+    sim.add_argument("--instances", type=integer(1), default=1, help="instance count K (default 1)")
     load = sim.add_mutually_exclusive_group()
-    load.add_argument("--users", type=_positive_int, help="closed-loop users (invoke, wait, invoke again)")
-    load.add_argument("--rate", type=_number, help="open Poisson arrivals, requests per second")
-    sim.add_argument("--duration", type=_number, default=600.0, help="simulated seconds (default 600)")
-    sim.add_argument("--think-time", type=_number, default=0.0, help="mean think time in seconds (default 0)")
+    load.add_argument("--users", type=integer(1), help="closed-loop users (invoke, wait, invoke again)")
+    load.add_argument("--rate", type=number(), help="open Poisson arrivals, requests per second")
+    sim.add_argument("--duration", type=number(), default=600.0, help="simulated seconds (default 600)")
+    sim.add_argument("--think-time", type=number(), default=0.0, help="mean think time in seconds (default 0)")
     sim.add_argument("--routing", choices=ROUTING_POLICIES, default="random", help="default: random")
-    sim.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
+    sim.add_argument("--seed", type=integer(0), default=0, help="random seed (default 0)")
     sim.add_argument("--json", action="store_true", help="print JSON instead of the summary")
     sim.add_argument("--per-minute", metavar="CSV", help="write the per-minute series to this CSV file")
     sim.add_argument("--plot", metavar="PNG", help="write a per-minute chart to this PNG file")
@@ -202,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
                                           "its recommendations ranked by CostPerHour.")
     run.add_argument("job", metavar="JOB.json", help="the request, as boto3 or `aws sagemaker ... --cli-input-json` takes it")
     run.add_argument("--profile", default="demo", help="profile JSON path, or 'demo' (default)")
-    run.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
+    run.add_argument("--seed", type=integer(0), default=0, help="random seed (default 0)")
     run.add_argument("--region", default="us-east-1", help="pricing region and JobArn region (default us-east-1)")
     run.add_argument("--out", metavar="DIR", help="write describe.json, steps.json, irsim.json, metrics.csv, report.png")
     run.add_argument("--json", action="store_true", help="print the DescribeInferenceRecommendationsJob response")
