@@ -35,6 +35,7 @@ class BenchmarkOutcome:
     memory_utilization: float | None
     calibrated: bool
     per_minute: pd.DataFrame
+    warnings: tuple[str, ...] = ()
 
 
 def run_benchmark(spec: BenchmarkSpec, entry: InstanceProfile, overhead: Distribution | None,
@@ -64,10 +65,11 @@ def run_benchmark(spec: BenchmarkSpec, entry: InstanceProfile, overhead: Distrib
         if not result.minutes:
             reason = "The benchmark ended before its first full minute"
         return BenchmarkOutcome(spec, FAILED, reason, result.stop_reason, result.duration_s, None, None, None,
-                                None, None, entry.calibrated, result.per_minute)
+                                None, None, entry.calibrated, result.per_minute, result.warnings)
     row = result.per_minute.iloc[best.minute]
     memory = row["MemoryUtilization"]
     return BenchmarkOutcome(
         spec, COMPLETED, None, result.stop_reason, result.duration_s, best.invocations, best.minute,
         int(round(row[column])), round(float(row["CPUUtilization"]), 2),
-        None if math.isnan(memory) else round(float(memory), 2), entry.calibrated, result.per_minute)
+        None if math.isnan(memory) else round(float(memory), 2), entry.calibrated, result.per_minute,
+        result.warnings)

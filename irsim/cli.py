@@ -48,6 +48,7 @@ def _format_summary(result: SimulationResult, model: str, traffic: str) -> str:
         f"p95 {lat['p95']:.2f}   p99 {lat['p99']:.2f}",
         f"  utilization      CPU {cpu:.0f}% (0-100 x vCPU), memory "
         + ("n/a" if math.isnan(memory) else f"{memory:.0f}%"),
+        *(f"  WARNING          {warning}" for warning in result.warnings),
         "",
         "  minute  users  invocations  p95 ms   p99 ms",
     ]
@@ -186,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--home", default=None, help="job store folder (default: $IRSIM_HOME or ~/.irsim)")
     add_job_commands(commands, common)
+    from irsim.calibrate_cmd import add_calibrate_command
+    add_calibrate_command(commands)
     from irsim.boto3mode import add_boto3_commands
     add_boto3_commands(commands, common)
     return parser

@@ -57,6 +57,7 @@ class JobResult:
                 "simulated_s": item.outcome.duration_s,
                 "per_instance_max_invocations": item.outcome.per_instance_max,
                 "best_minute": item.outcome.best_minute,
+                "warnings": list(item.outcome.warnings),
             } for item in self.scheduled],
             "not_scheduled": [{"index": o.spec.index, "InstanceType": o.spec.instance_type,
                                "reason": "would not finish within JobDurationInSeconds"} for o in self.not_scheduled],

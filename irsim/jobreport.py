@@ -104,6 +104,8 @@ def describe_table(describe: dict[str, Any], extensions: dict[str, Any] | None =
         if any(row[9] == "NO (derived)" for row in rows):
             lines.append("Entries marked NO were derived by scaling rules (calibration/transfer.py), not measured.")
     for benchmark in benchmarks:
+        for warning in benchmark.get("warnings", []):
+            lines.append(f"WARNING {warning}")
         if benchmark["Status"] == "FAILED":
             lines.append(f"FAILED {_extension_label(benchmark)}: {benchmark.get('failure_reason')}")
     for benchmark in (extensions or {}).get("not_scheduled", []):

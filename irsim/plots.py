@@ -65,3 +65,46 @@ def plot_job_report(benchmarks: list[tuple[str, pd.DataFrame, str]], percentile:
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=90)
     plt.close(fig)
+
+
+def plot_calibration(calibration, frame: pd.DataFrame | None, instance_count: int, path: Path) -> None:
+    """Left: observed light-load percentiles against the fitted family's. Right: mean latency
+    against load, observed minutes and the fitted M/G/c curve."""
+    import numpy as np
+
+    from calibration.fit import QUANTILES, light_load_minutes, per_instance_invocations, quantile_ms
+    from simulator.analytic import allen_cunneen_mean_response_s
+
+    service = calibration.service
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    ps = np.linspace(0.01, 0.995, 200)
+    left.plot(ps * 100, [quantile_ms(service.family, service.mean_ms, service.cv, p) for p in ps],
+              label=f"fitted {service.family} (cv {service.cv:.2f})")
+    if frame is not None:
+        invocations = per_instance_invocations(frame, instance_count)
+        light = light_load_minutes(frame, invocations)
+        for p in QUANTILES:
+            column = f"ModelLatency_p{p}"
+            if column in frame:
+                left.scatter([p] * int(light.sum()), frame.loc[light, column] / 1000.0, color="black", s=12)
+        left.scatter([], [], color="black", s=12, label="observed, light-load minutes")
+        mean_s = service.mean_ms / 1000.0
+        right.scatter(invocations, frame["ModelLatency_Average"] / 1000.0, s=14, label="observed minutes")
+        grid = np.linspace(1, invocations.max(), 100)
+        curve = [allen_cunneen_mean_response_s(x / 60.0, calibration.entry.workers, mean_s, service.cv) * 1000
+                 for x in grid]
+        right.plot(grid, curve, color="tab:orange",
+                   label=f"open-traffic M/G/c, c = {calibration.entry.workers} (a closed test queues less)")
+        capacity = calibration.entry.workers / mean_s * 60.0
+        right.axvline(capacity, color="grey", linestyle="--", label=f"capacity c / E[S] = {capacity:,.0f} / min")
+        right.set_ylim(0, max(frame["ModelLatency_Average"].max() / 1000.0 * 1.2, service.mean_ms * 2))
+    right.set_xlabel("invocations / min per instance")
+    right.set_ylabel("mean ModelLatency (ms)")
+    right.legend(fontsize=8)
+    left.set_xlabel("percentile")
+    left.set_ylabel("ModelLatency (ms)")
+    left.set_title(f"{calibration.entry.instance_type}: service time", fontsize=10)
+    left.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=90)
+    plt.close(fig)

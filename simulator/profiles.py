@@ -32,6 +32,13 @@ class InstanceProfile:
     calibrated: bool = True
     cpu_per_worker: float = 1.0
     variants: tuple["EnvironmentVariant", ...] = ()
+    provenance: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def observed_invocations_per_minute(self) -> tuple[float, float] | None:
+        """The per-instance load range the entry was calibrated on, if recorded."""
+        observed = self.provenance.get("observed_invocations_per_minute")
+        return (float(observed[0]), float(observed[1])) if observed else None
 
     def for_environment(self, environment: Mapping[str, str]) -> "InstanceProfile":
         """The entry as it serves under these environment variables: the first variant whose
@@ -50,6 +57,8 @@ class InstanceProfile:
             out["cpu_per_worker"] = self.cpu_per_worker
         if self.variants:
             out["variants"] = [variant.to_dict() for variant in self.variants]
+        if self.provenance:
+            out["provenance"] = dict(self.provenance)
         return out
 
 
@@ -96,7 +105,7 @@ def _instance_from_dict(name: str, spec: Any) -> InstanceProfile:
     where = f"instances.{name}"
     if not isinstance(spec, Mapping):
         raise InputError(where, "must be an object with 'workers' and 'service_time'")
-    known = {"workers", "service_time", "memory_mb", "calibrated", "cpu_per_worker", "variants"}
+    known = {"workers", "service_time", "memory_mb", "calibrated", "cpu_per_worker", "variants", "provenance"}
     extra = sorted(set(spec) - known)
     if extra:
         raise InputError(f"{where}.{extra[0]}", f"unknown key (allowed: {', '.join(sorted(known))})")
@@ -116,11 +125,19 @@ def _instance_from_dict(name: str, spec: Any) -> InstanceProfile:
     cpu = spec.get("cpu_per_worker", 1.0)
     if isinstance(cpu, bool) or not isinstance(cpu, (int, float)) or not 0 < cpu <= 64:
         raise InputError(f"{where}.cpu_per_worker", f"must be a number > 0 and <= 64, got {cpu!r}")
+    provenance = spec.get("provenance", {})
+    if not isinstance(provenance, Mapping):
+        raise InputError(f"{where}.provenance", "must be an object")
+    observed = provenance.get("observed_invocations_per_minute")
+    if observed is not None and not (isinstance(observed, (list, tuple)) and len(observed) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in observed)):
+        raise InputError(f"{where}.provenance.observed_invocations_per_minute", "must be [low, high] invocations per minute")
     variants = spec.get("variants", [])
     if not isinstance(variants, list):
         raise InputError(f"{where}.variants", "must be a list of {\"when\": {NAME: VALUE}, ...overrides}")
     base = InstanceProfile(name, workers, service, None if memory is None else float(memory), calibrated, float(cpu))
-    return replace(base, variants=tuple(_variant(base, v, f"{where}.variants[{i}]") for i, v in enumerate(variants)))
+    return replace(base, variants=tuple(_variant(base, v, f"{where}.variants[{i}]") for i, v in enumerate(variants)),
+                   provenance=dict(provenance))
 
 
 def _variant(base: InstanceProfile, spec: Any, where: str) -> EnvironmentVariant:

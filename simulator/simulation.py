@@ -14,7 +14,7 @@ from simulator import engine
 from simulator.endpoint import Endpoint
 from simulator.errors import InputError
 from simulator.metrics import InstanceResources, UtilizationModel, per_minute
-from simulator.profiles import Profile, load_profile
+from simulator.profiles import InstanceProfile, Profile, load_profile
 from simulator.stopping import MinuteSummary, StoppingConditions
 from simulator.traffic import ConstantUsers, PoissonArrivals, Traffic
 
@@ -43,6 +43,7 @@ class SimulationResult:
     per_minute: pd.DataFrame = field(repr=False)
     minutes: tuple[MinuteSummary, ...] = field(repr=False)
     calibrated: bool = True
+    warnings: tuple[str, ...] = ()
 
     @property
     def throughput_per_s(self) -> float:
@@ -62,7 +63,7 @@ class SimulationResult:
             "workers": self.workers, "routing": self.routing, "seed": self.seed,
             "calibrated": self.calibrated,
             "duration_s": self.duration_s, "stop_reason": self.stop_reason,
-            "completed": self.completed, "issued": self.issued,
+            "completed": self.completed, "issued": self.issued, "warnings": list(self.warnings),
             "in_flight": self.in_service + self.queued,
             "throughput_per_s": self.throughput_per_s,
             "invocations_per_minute": self.throughput_per_s * 60.0,
@@ -111,9 +112,27 @@ def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: s
     frame = per_minute(out.completion_s, out.latency_s, out.service_s, out.overhead_s, out.end_s,
                        instance_count, None if isinstance(traffic, PoissonArrivals) else traffic.users_at,
                        UtilizationModel(entry.cpu_per_worker, entry.memory_mb, resources))
+    warnings = _extrapolation_warnings(entry, out.minutes, instance_count)
     return SimulationResult(
         instance_type=instance_type, instance_count=instance_count, workers=entry.workers, routing=routing,
         seed=seed, duration_s=out.end_s, stop_reason=out.stop_reason, completed=int(out.completion_s.size),
         issued=out.issued, in_service=out.in_service, queued=out.queued,
         latency_ms=out.latency_s * 1000.0, service_ms=out.service_s * 1000.0, completion_s=out.completion_s,
-        instance=out.instance, per_minute=frame, minutes=out.minutes, calibrated=entry.calibrated)
+        instance=out.instance, per_minute=frame, minutes=out.minutes, calibrated=entry.calibrated,
+        warnings=warnings)
+
+
+#: A run whose busiest minute exceeds the calibrated load range by this factor warns.
+EXTRAPOLATION_FACTOR = 1.5
+
+
+def _extrapolation_warnings(entry: InstanceProfile, minutes: tuple[MinuteSummary, ...],
+                            instance_count: int) -> tuple[str, ...]:
+    observed = entry.observed_invocations_per_minute
+    if observed is None or not minutes:
+        return ()
+    busiest = max(m.invocations for m in minutes) / instance_count
+    if busiest > EXTRAPOLATION_FACTOR * observed[1]:
+        return (f"{entry.instance_type}: this run reached {busiest:,.0f} invocations/min per instance, beyond the "
+                f"{observed[1]:,.0f} the profile was calibrated on: an extrapolation",)
+    return ()

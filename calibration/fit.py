@@ -1,0 +1,283 @@
+"""Fitting a service profile entry to measurements.
+
+- Service time: from raw samples by maximum likelihood (lognormal, gamma, Weibull,
+  exponential; the lowest AIC wins), or from CloudWatch percentiles by quantile matching
+  over the light-load minutes (latency flat as load grows: queueing negligible).
+- Workers: c = round(X_sat x E[S]) when throughput saturated (latency kept growing while
+  invocations stayed flat); otherwise the c whose M/G/c (Allen-Cunneen) mean latency best
+  follows the observed growth, reported as not determined.
+- Overhead latency, CPU per busy worker (CPUUtilization = 100 x busy workers x k) and memory.
+- From Inference Recommender results alone: only the capacity c / E[S] is determined.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special, stats
+
+from calibration.sources import BenchmarkObservation
+from simulator.analytic import allen_cunneen_mean_response_s
+from simulator.distributions import Distribution, lognormal_parameters, weibull_shape
+from simulator.errors import InputError
+from simulator.profiles import InstanceProfile
+
+FAMILIES = ("lognormal", "gamma", "weibull", "exponential")
+QUANTILES = (50, 90, 95, 99)
+LIGHT_LOAD_TOLERANCE = 0.05   # a light minute's median latency is within 5 % of the lightest ones'
+SATURATED_LATENCY_RATIO = 1.5  # queueing clearly present
+PLATEAU_TOLERANCE = 0.05       # saturated minutes' throughput within 5 % of the best
+DEFAULT_CV = 0.5
+DEFAULT_OVERHEAD_CV = 0.5
+
+
+@dataclass(frozen=True)
+class DistributionFit:
+    """A fitted service-time distribution and how well each family fitted."""
+
+    family: str
+    mean_ms: float
+    cv: float
+    method: str  # "maximum likelihood" | "quantile matching" | "assumed"
+    goodness: Mapping[str, float]  # family -> AIC (samples) or RMS log-quantile error
+
+    def distribution(self) -> Distribution:
+        if self.family == "exponential":
+            return Distribution("exponential", self.mean_ms, 1.0)
+        return Distribution(self.family, self.mean_ms, self.cv)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A fitted profile entry, the overhead, and what the data did and did not determine."""
+
+    entry: InstanceProfile
+    overhead: Distribution | None
+    service: DistributionFit
+    workers_determined: bool
+    report: tuple[str, ...]
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --- service-time distributions -------------------------------------------------------------------
+
+def quantile_ms(family: str, mean_ms: float, cv: float, p: float) -> float:
+    """The p-quantile (0 < p < 1) of ``family`` with this mean and cv."""
+    if family == "exponential":
+        return -mean_ms * math.log1p(-p)
+    if family == "lognormal":
+        mu, sigma = lognormal_parameters(mean_ms, cv)
+        return math.exp(mu + sigma * stats.norm.ppf(p))
+    if family == "gamma":
+        shape = 1.0 / (cv * cv)
+        return float(stats.gamma.ppf(p, shape, scale=mean_ms / shape))
+    if family == "weibull":
+        k = weibull_shape(cv)
+        return mean_ms / special.gamma(1 + 1 / k) * (-math.log1p(-p)) ** (1 / k)
+    raise ValueError(family)
+
+
+def fit_quantiles(mean_ms: float, quantiles: Mapping[int, float]) -> DistributionFit:
+    """Quantile matching: for each family, the cv that best matches the observed
+    percentiles (log scale, mean held at the observed average)."""
+    observed = {p: q for p, q in quantiles.items() if q > 0 and math.isfinite(q)}
+    if not observed or not mean_ms > 0:
+        raise InputError("ModelLatency", "needs an Average and at least one of p50/p90/p95/p99 to fit a distribution")
+
+    def error(family: str, cv: float) -> float:
+        return math.sqrt(np.mean([(math.log(quantile_ms(family, mean_ms, cv, p / 100)) - math.log(q)) ** 2
+                                  for p, q in observed.items()]))
+
+    best: dict[str, tuple[float, float]] = {"exponential": (1.0, error("exponential", 1.0))}
+    for family in ("lognormal", "gamma", "weibull"):
+        result = optimize.minimize_scalar(lambda cv: error(family, cv), bounds=(0.02, 4.0), method="bounded",
+                                          options={"xatol": 1e-4})
+        best[family] = (float(result.x), float(result.fun))
+    family = min(best, key=lambda f: best[f][1])
+    return DistributionFit(family, mean_ms, best[family][0], "quantile matching",
+                           {f: round(e, 5) for f, (_, e) in best.items()})
+
+
+def fit_samples(samples_ms: np.ndarray) -> DistributionFit:
+    """Maximum likelihood for each family (location 0); the lowest AIC wins."""
+    x = np.asarray(samples_ms, dtype=float)
+    candidates = {"lognormal": stats.lognorm, "gamma": stats.gamma, "weibull": stats.weibull_min,
+                  "exponential": stats.expon}
+    aic: dict[str, float] = {}
+    fitted: dict[str, Any] = {}
+    for family, dist in candidates.items():
+        params = dist.fit(x, floc=0)
+        log_likelihood = float(np.sum(dist.logpdf(x, *params)))
+        free = len(params) - 1  # the location is fixed
+        aic[family] = 2 * free - 2 * log_likelihood
+        fitted[family] = dist(*params)
+    family = min(aic, key=aic.get)
+    model = fitted[family]
+    mean, sd = float(model.mean()), float(model.std())
+    return DistributionFit(family, mean, sd / mean if family != "exponential" else 1.0, "maximum likelihood",
+                           {f: round(v, 2) for f, v in aic.items()})
+
+
+# --- CloudWatch minutes ----------------------------------------------------------------------------
+
+def per_instance_invocations(frame: pd.DataFrame, instance_count: int) -> pd.Series:
+    """Invocations per instance per minute (InvocationsPerInstance, else Invocations / K)."""
+    if "InvocationsPerInstance_Sum" in frame:
+        return frame["InvocationsPerInstance_Sum"]
+    if "Invocations_Sum" in frame:
+        return frame["Invocations_Sum"] / instance_count
+    raise InputError("--cloudwatch", "needs Invocations (Sum) or InvocationsPerInstance (Sum)")
+
+
+def light_load_minutes(frame: pd.DataFrame, invocations: pd.Series) -> pd.Series:
+    """Minutes whose median latency stays within 5 % of the lightest-loaded minutes'."""
+    median = frame["ModelLatency_p50"] if "ModelLatency_p50" in frame else frame["ModelLatency_Average"]
+    valid = median.notna() & (invocations > 0)
+    order = invocations[valid].sort_values().index
+    lightest = median[order[:max(1, len(order) // 5)]].median()
+    return valid & (median <= lightest * (1 + LIGHT_LOAD_TOLERANCE))
+
+
+@dataclass(frozen=True)
+class WorkersEstimate:
+    workers: int
+    determined: bool
+    saturation_per_s: float | None
+    note: str
+
+
+def estimate_workers(frame: pd.DataFrame, invocations: pd.Series, service: DistributionFit,
+                     baseline_latency_us: float) -> WorkersEstimate:
+    """Workers from saturation if the data saturated, else the best M/G/c fit of latency growth."""
+    throughput = invocations / 60.0
+    latency = frame["ModelLatency_Average"]
+    mean_s = service.mean_ms / 1000.0
+    loaded = latency >= SATURATED_LATENCY_RATIO * baseline_latency_us
+    best = throughput.max()
+    plateau = loaded & (throughput >= best * (1 - PLATEAU_TOLERANCE))
+    # Saturated: latency kept growing across minutes whose throughput stayed flat.
+    if plateau.sum() >= 2 and latency[plateau].max() >= 1.2 * latency[plateau].min():
+        saturation = float(throughput[plateau].mean())
+        workers = max(1, round(saturation * mean_s))
+        return WorkersEstimate(workers, True, saturation,
+                               f"saturated at {saturation * 60:,.0f} invocations/min: c = X_sat x E[S] = "
+                               f"{saturation * mean_s:.2f}")
+    lower = max(1, math.ceil(best * mean_s))
+    candidates = range(lower, 4 * lower + 4)
+
+    def error(c: int) -> float:
+        predicted = [allen_cunneen_mean_response_s(x, c, mean_s, service.cv) for x in throughput]
+        residual = [(math.log(p * 1e6) - math.log(o)) for p, o in zip(predicted, latency) if math.isfinite(p)]
+        return float(np.mean(np.square(residual))) if residual else math.inf
+
+    workers = min(candidates, key=error)
+    return WorkersEstimate(workers, False, None,
+                           f"never saturated (at most {best * 60:,.0f} invocations/min): c >= {lower}; c = {workers} "
+                           "fits the latency growth best (M/G/c), not determined")
+
+
+def _weighted(values: pd.Series, weights: pd.Series) -> float:
+    mask = values.notna() & weights.notna()
+    return float(np.average(values[mask], weights=weights[mask])) if mask.any() else math.nan
+
+
+def calibrate_cloudwatch(frame: pd.DataFrame, instance_type: str, instance_count: int,
+                         instance_memory_mb: float | None, samples_ms: np.ndarray | None = None,
+                         vcpu: int | None = None) -> Calibration:
+    """A profile entry from per-minute CloudWatch data (and raw samples, if any). ``vcpu``
+    lets the CPU fit skip minutes where CPUUtilization hit its 100 x vCPU ceiling."""
+    if "ModelLatency_Average" not in frame:
+        raise InputError("--cloudwatch", "needs ModelLatency with the Average statistic")
+    invocations = per_instance_invocations(frame, instance_count)
+    light = light_load_minutes(frame, invocations)
+    weights = invocations[light]
+    baseline = _weighted(frame.loc[light, "ModelLatency_Average"], weights)
+    if samples_ms is not None:
+        service = fit_samples(samples_ms)
+    else:
+        observed = {p: _weighted(frame.loc[light, f"ModelLatency_p{p}"], weights) / 1000.0
+                    for p in QUANTILES if f"ModelLatency_p{p}" in frame}
+        service = fit_quantiles(baseline / 1000.0, observed)
+    workers = estimate_workers(frame, invocations, service, baseline)
+    report = [f"light-load minutes: {int(light.sum())} of {len(frame)} (latency flat within "
+              f"{LIGHT_LOAD_TOLERANCE:.0%}); service time by {service.method}: {service.family}, "
+              f"mean {service.mean_ms:.3f} ms, cv {service.cv:.3f}",
+              "goodness by family: " + ", ".join(f"{f} {v:g}" for f, v in service.goodness.items()),
+              f"workers: {workers.workers} ({workers.note})"]
+    overhead = None
+    if "OverheadLatency_Average" in frame and frame["OverheadLatency_Average"].notna().any():
+        mean_overhead_ms = _weighted(frame["OverheadLatency_Average"], invocations) / 1000.0
+        overhead = Distribution("lognormal", mean_overhead_ms, DEFAULT_OVERHEAD_CV)
+        report.append(f"overhead: mean {mean_overhead_ms:.3f} ms (cv not in CloudWatch averages: "
+                      f"{DEFAULT_OVERHEAD_CV} assumed)")
+    cpu_per_worker = 1.0
+    if "CPUUtilization_Average" in frame:
+        busy = invocations / 60.0 * service.mean_ms / 1000.0
+        cpu = frame["CPUUtilization_Average"]
+        ceiling = 100.0 * vcpu if vcpu else math.inf
+        mask = cpu.notna() & (busy > 0) & (busy < 0.95 * workers.workers) & (cpu < 0.98 * ceiling)
+        if mask.any():
+            cpu_per_worker = float(np.sum(cpu[mask] * busy[mask]) / (100.0 * np.sum(busy[mask] ** 2)))
+            report.append(f"CPU: {cpu_per_worker:.3f} vCPU per busy worker (CPUUtilization = 100 x busy x k)")
+    memory_mb = None
+    if "MemoryUtilization_Average" in frame and instance_memory_mb:
+        percent = float(frame["MemoryUtilization_Average"].mean())
+        if math.isfinite(percent):
+            memory_mb = round(percent / 100.0 * instance_memory_mb, 1)
+            report.append(f"memory: {percent:.1f}% of {instance_memory_mb:,.0f} MiB = {memory_mb:,.0f} MiB")
+    entry = InstanceProfile(instance_type, workers.workers, service.distribution(), memory_mb, True,
+                            round(min(max(cpu_per_worker, 0.01), 64.0), 4))
+    stamps = frame.index
+    provenance = {
+        "method": "cloudwatch" + (" + samples" if samples_ms is not None else ""),
+        "time_window": [str(stamps.min()), str(stamps.max())],
+        "minutes": int(len(frame)),
+        "observed_invocations_per_minute": [float(invocations.min()), float(invocations.max())],
+        "workers_determined": workers.determined,
+    }
+    return Calibration(entry, overhead, service, workers.determined, tuple(report), provenance)
+
+
+def calibrate_samples(samples_ms: np.ndarray, instance_type: str, workers: int) -> Calibration:
+    """Samples alone fix the service time; workers must come from elsewhere."""
+    service = fit_samples(samples_ms)
+    entry = InstanceProfile(instance_type, workers, service.distribution())
+    report = (f"service time by maximum likelihood over {len(samples_ms):,} samples: {service.family}, mean "
+              f"{service.mean_ms:.3f} ms, cv {service.cv:.3f}",
+              "AIC by family: " + ", ".join(f"{f} {v:g}" for f, v in service.goodness.items()),
+              f"workers: {workers} (assumed: samples alone do not determine them)")
+    return Calibration(entry, None, service, False, report, {"method": "samples", "samples": int(len(samples_ms))})
+
+
+def calibrate_results(observations: Sequence[BenchmarkObservation], instance_type: str,
+                      assumed_workers: int) -> Calibration:
+    """From Inference Recommender results alone: the per-instance max M at the threshold fixes
+    the capacity c / E[S] = M / 60 (the test stopped at its limit); c, E[S] and cv are not
+    determined separately: c is assumed (the vCPUs), cv 0.5 lognormal."""
+    matching = [o for o in observations if o.instance_type == instance_type and not o.environment] or \
+        [o for o in observations if o.instance_type == instance_type]
+    if not matching:
+        raise InputError("--instance-type", f"{instance_type} is in none of the given results "
+                                            f"(they cover {', '.join(sorted({o.instance_type for o in observations}))})")
+    best = max(matching, key=lambda o: o.per_instance_max_invocations)
+    capacity_per_s = best.per_instance_max_invocations / 60.0
+    mean_ms = assumed_workers / capacity_per_s * 1000.0
+    service = DistributionFit("lognormal", mean_ms, DEFAULT_CV, "assumed", {})
+    report = [f"capacity c / E[S] = {best.per_instance_max_invocations:,.0f} / 60 = {capacity_per_s:.2f} per s "
+              f"(determined by the per-instance max at the threshold, {best.source})",
+              f"NOT determined: workers (assumed {assumed_workers}), hence mean {mean_ms:.3f} ms; cv "
+              f"(assumed {DEFAULT_CV}, lognormal)"]
+    p = float(best.percentile[1:]) / 100.0
+    alone = quantile_ms("lognormal", mean_ms, DEFAULT_CV, p)
+    if alone > best.model_latency_ms:
+        report.append(f"WARNING: the assumed service time alone has {best.percentile} {alone:.2f} ms, above the "
+                      f"reported {best.model_latency_ms:.2f} ms: fewer workers or a lower cv would fit better")
+    entry = InstanceProfile(instance_type, assumed_workers, service.distribution(),
+                            None, True, 1.0)
+    provenance = {"method": "inference recommender results", "workers_determined": False,
+                  "observed_invocations_per_minute": [0.0, float(best.per_instance_max_invocations)]}
+    return Calibration(entry, None, service, False, tuple(report), provenance)

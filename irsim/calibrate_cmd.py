@@ -1,0 +1,117 @@
+"""`irsim calibrate`: measurements in, a profile entry out (merged into -o when it exists)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from calibration.fit import Calibration, calibrate_cloudwatch, calibrate_results, calibrate_samples
+from calibration.sources import read_cloudwatch, read_describe, read_samples, read_steps
+from irsim.argtypes import integer
+from irsim.files import write_atomically
+from pricing import default_catalogue
+from simulator import InputError, Profile, load_profile
+
+
+def _calibrate(args: argparse.Namespace) -> tuple[Calibration, list[dict], object]:
+    spec = default_catalogue().specs.get(args.instance_type)
+    sources: list[dict] = []
+    observations = []
+    for path in args.describe:
+        found, origin = read_describe(path)
+        observations += found
+        sources.append({"path": origin.path, "sha256": origin.sha256, "kind": "describe"})
+    for path in args.steps:
+        found, origin = read_steps(path)
+        observations += found
+        sources.append({"path": origin.path, "sha256": origin.sha256, "kind": "steps"})
+    samples = None
+    for path in args.samples:
+        values, origin = read_samples(path)
+        samples = values if samples is None else np.concatenate([samples, values])
+        sources.append({"path": origin.path, "sha256": origin.sha256, "kind": "samples"})
+    frame = None
+    if args.cloudwatch:
+        frame, origins = read_cloudwatch(args.cloudwatch)
+        sources += [{"path": o.path, "sha256": o.sha256, "kind": "cloudwatch"} for o in origins]
+    assumed_workers = args.workers or (spec.vcpu if spec else 1)
+    if frame is not None:
+        calibration = calibrate_cloudwatch(frame, args.instance_type, args.instance_count,
+                                           spec.memory_mb if spec else None, samples, spec.vcpu if spec else None)
+    elif samples is not None:
+        calibration = calibrate_samples(samples, args.instance_type, assumed_workers)
+    elif observations:
+        calibration = calibrate_results(observations, args.instance_type, assumed_workers)
+    else:
+        raise InputError("calibrate", "give at least one of --cloudwatch, --samples, --describe, --steps")
+    report = list(calibration.report)
+    for observation in observations:
+        if observation.instance_type == args.instance_type and frame is not None:
+            report.append(f"Inference Recommender reported {observation.per_instance_max_invocations:,.0f} "
+                          f"invocations/min per instance at {observation.percentile} "
+                          f"{observation.model_latency_ms:.2f} ms ({observation.source})")
+    calibration = Calibration(calibration.entry, calibration.overhead, calibration.service,
+                              calibration.workers_determined, tuple(report),
+                              {**calibration.provenance, "sources": sources,
+                               "created": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    return calibration, sources, frame
+
+
+def _merged(calibration: Calibration, output: Path, model: str | None) -> Profile:
+    """The profile to write: -o's profile with this entry added or replaced, or a new one."""
+    from dataclasses import replace
+
+    entry = replace(calibration.entry, provenance=dict(calibration.provenance))
+    if output.exists():
+        base = load_profile(output)
+        instances = {**base.instances, entry.instance_type: entry}
+        overhead = calibration.overhead or base.overhead
+        provenance = dict(base.provenance)
+        return Profile(model or base.model, instances, overhead, provenance)
+    provenance = {"source": "irsim calibrate", "created": calibration.provenance["created"]}
+    return Profile(model or "calibrated-model", {entry.instance_type: entry}, calibration.overhead, provenance)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    calibration, sources, frame = _calibrate(args)
+    output = Path(args.output)
+    profile = _merged(calibration, output, args.model)
+    entry = calibration.entry
+    print(f"irsim calibrate: {entry.instance_type} from {len(sources)} file(s)")
+    print(f"  service time   {calibration.service.family}, mean {entry.service_time.mean_ms:.3f} ms, "
+          f"cv {entry.service_time.cv:.3f} ({calibration.service.method})")
+    print(f"  workers        {entry.workers} ({'determined' if calibration.workers_determined else 'NOT determined'})")
+    observed = calibration.provenance.get("observed_invocations_per_minute")
+    if observed:
+        print(f"  data range     {observed[0]:,.0f} to {observed[1]:,.0f} invocations/min per instance")
+    for line in calibration.report:
+        print(f"  - {line}")
+    if args.plot:
+        from irsim.plots import plot_calibration
+        write_atomically(args.plot, lambda tmp: plot_calibration(calibration, frame, args.instance_count, tmp))
+    write_atomically(output, lambda tmp: tmp.write_text(json.dumps(profile.to_dict(), indent=2) + "\n"))
+    print(f"wrote {output}" + (f" and {args.plot}" if args.plot else ""))
+    return 0
+
+
+def add_calibrate_command(commands: argparse._SubParsersAction) -> None:
+    sub = commands.add_parser("calibrate", help="fit a profile entry to CloudWatch data, samples or past results",
+                              description="Fit a service profile entry for one instance type and write it into a "
+                                          "profile (merged into -o when it exists).")
+    sub.add_argument("--instance-type", required=True, help="the instance type the data was measured on")
+    sub.add_argument("--instance-count", type=integer(1), default=1, help="instances behind the endpoint (default 1)")
+    sub.add_argument("--cloudwatch", nargs="+", default=[], metavar="F",
+                     help="aws cloudwatch get-metric-statistics / get-metric-data output (JSON)")
+    sub.add_argument("--describe", nargs="+", default=[], metavar="F", help="DescribeInferenceRecommendationsJob JSON")
+    sub.add_argument("--steps", nargs="+", default=[], metavar="F", help="ListInferenceRecommendationsJobSteps JSON")
+    sub.add_argument("--samples", nargs="+", default=[], metavar="F", help="per-request latencies, ms (CSV or NDJSON)")
+    sub.add_argument("--workers", type=integer(1), default=None,
+                     help="workers to assume when the data cannot tell (default: the instance's vCPUs)")
+    sub.add_argument("--model", default=None, help="model name of a new profile (default: calibrated-model)")
+    sub.add_argument("-o", "--output", required=True, metavar="PROFILE.json", help="profile to write or merge into")
+    sub.add_argument("--plot", metavar="PNG", help="write the fit as a chart")
+    sub.set_defaults(handler=cmd_calibrate)
