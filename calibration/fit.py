@@ -133,13 +133,20 @@ def per_instance_invocations(frame: pd.DataFrame, instance_count: int) -> pd.Ser
     raise InputError("--cloudwatch", "needs Invocations (Sum) or InvocationsPerInstance (Sum)")
 
 
+MIN_MINUTE_INVOCATIONS = 50  # fewer requests make a minute's percentiles too noisy to anchor on
+
+
 def light_load_minutes(frame: pd.DataFrame, invocations: pd.Series) -> pd.Series:
-    """Minutes whose median latency stays within 5 % of the lightest-loaded minutes'."""
+    """Minutes whose median latency stays within 5 % of the lowest median latency of any minute
+    with at least 50 invocations: queueing only adds latency, so these are the minutes where
+    it is negligible (latency flat as load grows)."""
     median = frame["ModelLatency_p50"] if "ModelLatency_p50" in frame else frame["ModelLatency_Average"]
     valid = median.notna() & (invocations > 0)
-    order = invocations[valid].sort_values().index
-    lightest = median[order[:max(1, len(order) // 5)]].median()
-    return valid & (median <= lightest * (1 + LIGHT_LOAD_TOLERANCE))
+    if not valid.any():
+        raise InputError("--cloudwatch", "has no minute with both invocations and ModelLatency")
+    enough = valid & (invocations >= MIN_MINUTE_INVOCATIONS)
+    lowest = median[enough if enough.any() else valid].min()
+    return valid & (median <= lowest * (1 + LIGHT_LOAD_TOLERANCE))
 
 
 @dataclass(frozen=True)
@@ -147,25 +154,32 @@ class WorkersEstimate:
     workers: int
     determined: bool
     saturation_per_s: float | None
+    saturated_requests: float  # invocations in the saturated minutes (0 when not saturated)
     note: str
 
 
 def estimate_workers(frame: pd.DataFrame, invocations: pd.Series, service: DistributionFit,
                      baseline_latency_us: float) -> WorkersEstimate:
-    """Workers from saturation if the data saturated, else the best M/G/c fit of latency growth."""
+    """Workers from saturation if the data saturated, else the best M/G/c fit of latency growth.
+
+    Saturated: among the minutes with clear queueing (latency >= 1.5 x light load), the more
+    queued half did not serve more than the less queued half (within 5 %).
+    """
     throughput = invocations / 60.0
     latency = frame["ModelLatency_Average"]
     mean_s = service.mean_ms / 1000.0
     loaded = latency >= SATURATED_LATENCY_RATIO * baseline_latency_us
     best = throughput.max()
-    plateau = loaded & (throughput >= best * (1 - PLATEAU_TOLERANCE))
-    # Saturated: latency kept growing across minutes whose throughput stayed flat.
-    if plateau.sum() >= 2 and latency[plateau].max() >= 1.2 * latency[plateau].min():
-        saturation = float(throughput[plateau].mean())
-        workers = max(1, round(saturation * mean_s))
-        return WorkersEstimate(workers, True, saturation,
-                               f"saturated at {saturation * 60:,.0f} invocations/min: c = X_sat x E[S] = "
-                               f"{saturation * mean_s:.2f}")
+    if loaded.sum() >= 3:
+        by_latency = throughput[loaded][latency[loaded].sort_values().index]
+        half = len(by_latency) // 2
+        less, more = by_latency.iloc[:half], by_latency.iloc[half:]
+        if more.mean() <= less.mean() * (1 + PLATEAU_TOLERANCE):
+            saturation = float(more.mean())
+            workers = max(1, round(saturation * mean_s))
+            return WorkersEstimate(workers, True, saturation, float(more.sum() * 60.0),
+                                   f"saturated at {saturation * 60:,.0f} invocations/min: c = X_sat x E[S] = "
+                                   f"{saturation * mean_s:.2f}")
     lower = max(1, math.ceil(best * mean_s))
     candidates = range(lower, 4 * lower + 4)
 
@@ -175,7 +189,7 @@ def estimate_workers(frame: pd.DataFrame, invocations: pd.Series, service: Distr
         return float(np.mean(np.square(residual))) if residual else math.inf
 
     workers = min(candidates, key=error)
-    return WorkersEstimate(workers, False, None,
+    return WorkersEstimate(workers, False, None, 0.0,
                            f"never saturated (at most {best * 60:,.0f} invocations/min): c >= {lower}; c = {workers} "
                            "fits the latency growth best (M/G/c), not determined")
 
@@ -203,11 +217,21 @@ def calibrate_cloudwatch(frame: pd.DataFrame, instance_type: str, instance_count
                     for p in QUANTILES if f"ModelLatency_p{p}" in frame}
         service = fit_quantiles(baseline / 1000.0, observed)
     workers = estimate_workers(frame, invocations, service, baseline)
-    report = [f"light-load minutes: {int(light.sum())} of {len(frame)} (latency flat within "
-              f"{LIGHT_LOAD_TOLERANCE:.0%}); service time by {service.method}: {service.family}, "
+    light_requests = float(weights.sum())
+    report = [f"light-load minutes: {int(light.sum())} of {len(frame)} ({light_requests:,.0f} requests, latency "
+              f"flat within {LIGHT_LOAD_TOLERANCE:.0%}); service time by {service.method}: {service.family}, "
               f"mean {service.mean_ms:.3f} ms, cv {service.cv:.3f}",
               "goodness by family: " + ", ".join(f"{f} {v:g}" for f, v in service.goodness.items()),
               f"workers: {workers.workers} ({workers.note})"]
+    if workers.determined and samples_ms is None:
+        # Saturated minutes measure c / E[S] over many more requests: pool both estimates of
+        # the mean, each weighted by its request count (its variance ~ cv^2 / n).
+        saturation_mean_ms = workers.workers / workers.saturation_per_s * 1000.0
+        pooled = (light_requests * service.mean_ms + workers.saturated_requests * saturation_mean_ms) / (
+            light_requests + workers.saturated_requests)
+        report.append(f"mean pooled with saturation: light load {service.mean_ms:.3f} ms, c / X_sat "
+                      f"{saturation_mean_ms:.3f} ms ({workers.saturated_requests:,.0f} requests) -> {pooled:.3f} ms")
+        service = DistributionFit(service.family, pooled, service.cv, service.method, service.goodness)
     overhead = None
     if "OverheadLatency_Average" in frame and frame["OverheadLatency_Average"].notna().any():
         mean_overhead_ms = _weighted(frame["OverheadLatency_Average"], invocations) / 1000.0
@@ -237,6 +261,7 @@ def calibrate_cloudwatch(frame: pd.DataFrame, instance_type: str, instance_count
         "time_window": [str(stamps.min()), str(stamps.max())],
         "minutes": int(len(frame)),
         "observed_invocations_per_minute": [float(invocations.min()), float(invocations.max())],
+        "light_load_requests": light_requests,
         "workers_determined": workers.determined,
     }
     return Calibration(entry, overhead, service, workers.determined, tuple(report), provenance)
