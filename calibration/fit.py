@@ -170,9 +170,9 @@ def estimate_workers(frame: pd.DataFrame, invocations: pd.Series, service: Distr
     mean_s = service.mean_ms / 1000.0
     loaded = latency >= SATURATED_LATENCY_RATIO * baseline_latency_us
     best = throughput.max()
-    if loaded.sum() >= 3:
+    if loaded.sum() >= 2:
         by_latency = throughput[loaded][latency[loaded].sort_values().index]
-        half = len(by_latency) // 2
+        half = max(1, len(by_latency) // 2)
         less, more = by_latency.iloc[:half], by_latency.iloc[half:]
         if more.mean() <= less.mean() * (1 + PLATEAU_TOLERANCE):
             saturation = float(more.mean())
@@ -180,7 +180,7 @@ def estimate_workers(frame: pd.DataFrame, invocations: pd.Series, service: Distr
             return WorkersEstimate(workers, True, saturation, float(more.sum() * 60.0),
                                    f"saturated at {saturation * 60:,.0f} invocations/min: c = X_sat x E[S] = "
                                    f"{saturation * mean_s:.2f}")
-    lower = max(1, math.ceil(best * mean_s))
+    lower = max(1, math.ceil(best * mean_s * (1 - PLATEAU_TOLERANCE)))  # a noisy minute may exceed c / E[S]
     candidates = range(lower, 4 * lower + 4)
 
     def error(c: int) -> float:

@@ -108,3 +108,35 @@ def plot_calibration(calibration, frame: pd.DataFrame | None, instance_count: in
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=90)
     plt.close(fig)
+
+
+def plot_recommendation(document: dict, path: Path) -> None:
+    """Cost per hour against the percentile reached, one point per verified alternative, the
+    SLO drawn; the chosen endpoint ringed and the Pareto front joined."""
+    target = document["Target"]
+    percentile = target["Percentile"]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for detail, item_id in ((d, d["RecommendationId"]) for d in document["Details"]):
+        cost = next(i["Metrics"]["CostPerHour"] for i in document["InferenceRecommendations"]
+                    if i["RecommendationId"] == item_id)
+        low, high = detail[percentile]["ConfidenceInterval95"]
+        value = detail[percentile]["Milliseconds"]
+        label = " + ".join(f"{n}x {t.removeprefix('ml.')}" for t, n in sorted(detail["Counts"].items()))
+        ax.errorbar(value, cost, xerr=[[value - low], [high - value]], fmt="o", capsize=3)
+        ax.annotate(label, (value, cost), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        if detail["Verified"]:
+            ax.scatter([value], [cost], s=220, facecolors="none", edgecolors="green", label="verified cheapest")
+    front = sorted((p[f"{percentile}Ms"], p["CostPerHour"]) for p in document["Pareto"])
+    if len(front) > 1:
+        ax.plot(*zip(*front), linestyle=":", color="grey", label="Pareto front")
+    ax.axvline(target["ValueInMilliseconds"], color="red", linestyle="--",
+               label=f"SLO {percentile} {target['ValueInMilliseconds']:g} ms")
+    ax.set_xlabel(f"{percentile} ModelLatency at {target['InvocationsPerMinute']:,.0f} invocations/min (ms)")
+    ax.set_ylabel("cost per hour (USD)")
+    ax.set_ylim(bottom=0)
+    ax.set_xlim(left=0)
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title("Endpoints that meet the target, by cost and latency")
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=90)
+    plt.close(fig)

@@ -1,0 +1,170 @@
+"""`irsim recommend` and `irsim.recommend()`: the optimizer's answer in the Describe item
+shape (Metrics at the target rate), with irsim's details kept beside it."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Mapping
+
+from calibration.transfer import complete_profile
+from irsim.jobspec import PERCENTILES, parse_request
+from optimizer import Candidate, Constraints, Target, Verified, parse_importance, plan
+from pricing import Catalogue, PricingError, default_catalogue
+from simulator import InputError, Profile, load_profile
+
+
+def _candidate_types(job_types: list[str], profile: Profile, catalogue: Catalogue, which: str) -> list[str]:
+    if which == "job":
+        return list(dict.fromkeys(job_types))
+    if which != "all":
+        raise InputError("--candidates", f"must be 'job' or 'all', got {which!r}")
+    priced = {t for (t, _region) in catalogue.prices}
+    return sorted(t for t in set(profile.instances) | priced if not t.startswith("ml.t2."))
+
+
+def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] | str | Path | None = None,
+              seed: int = 0, region: str = "us-east-1", *, candidates: str = "job", min_instances: int = 1,
+              max_instances: int | None = None, allow_mixed: bool = False, importance: str | None = None,
+              target_per_minute: float | None = None, slo: str | None = None, routing: str = "random",
+              closed_users: int | None = None, budget_per_hour: float | None = None, replications: int = 3,
+              catalogue: Catalogue | None = None) -> dict[str, Any]:
+    """The cheapest verified endpoint for the request's MaxInvocations and latency threshold
+    (or ``target_per_minute`` and ``slo`` such as ``"P99=50"``), alternatives ranked, the
+    Pareto front, and the types that cannot serve."""
+    catalogue = catalogue or default_catalogue()
+    loaded = load_profile(profile if profile is not None else "demo")
+    job = parse_request(request, default_instance_types=loaded.instances)
+    conditions = request.get("StoppingConditions", {})
+    rate_per_minute = target_per_minute if target_per_minute is not None else conditions.get("MaxInvocations")
+    if not rate_per_minute or rate_per_minute <= 0:
+        raise InputError("StoppingConditions.MaxInvocations", "is the target rate (per minute): give it in the "
+                                                              "request or with --target-rate")
+    percentile_name, slo_ms = _slo(slo, conditions)
+    types = _candidate_types([b.instance_type for b in job.benchmarks], loaded, catalogue, candidates)
+    vcpu_of = lambda t: catalogue.specs[t].vcpu if t in catalogue.specs else None  # noqa: E731
+    loaded = complete_profile(loaded, types, vcpu_of)
+    priced, unpriced = [], []
+    for instance_type in types:
+        try:
+            priced.append(Candidate(instance_type, catalogue.price(instance_type, region).per_hour))
+        except PricingError as exc:
+            unpriced.append({"InstanceType": instance_type, "Reason": str(exc)})
+    target = Target(rate_per_minute / 60.0, PERCENTILES[percentile_name], slo_ms, routing, closed_users, replications)
+    result = plan(loaded, priced, target, Constraints(allow_mixed, max_instances, min_instances, budget_per_hour),
+                  seed, parse_importance(importance))
+    items, details = [], []
+    for rank, verified in enumerate(result.alternatives):
+        recommendation_id = _identifier(job.job_name, verified, seed)
+        for variant, (instance_type, count) in enumerate(sorted(verified.counts.items())):
+            items.append(_item(recommendation_id, job.job_name, variant, instance_type, count, verified,
+                               rate_per_minute, loaded))
+        details.append(_details(recommendation_id, verified, verified is result.chosen, percentile_name, loaded,
+                                catalogue, region))
+    return {
+        "InferenceRecommendations": items,
+        "Details": details,
+        "Infeasible": [{"InstanceType": t, "Reason": r} for t, r in result.infeasible] + unpriced,
+        "NotSimulated": [{"InstanceType": t, "Reason": r} for t, r in result.pruned],
+        "Pareto": [{"RecommendationId": _identifier(job.job_name, v, seed), "CostPerHour": v.cost_per_hour,
+                    f"{percentile_name}Ms": v.estimate.percentile_ms} for v in result.pareto],
+        "Target": {"InvocationsPerMinute": rate_per_minute, "Percentile": percentile_name,
+                   "ValueInMilliseconds": slo_ms, "Routing": routing,
+                   "Traffic": f"closed:{closed_users}" if closed_users else "open (Poisson)"},
+        "Explanation": list(result.explanation),
+        "Simulations": {"run": result.simulations, "without_prescreen": result.naive_simulations,
+                        "verifications": result.verifications,
+                        "failed_verifications": [dict(c) for c in result.failed_verifications]},
+    }
+
+
+def _slo(text: str | None, conditions: Mapping[str, Any]) -> tuple[str, float]:
+    if text:
+        name, _, value = text.partition("=")
+        name = name.strip().upper()
+        try:
+            ms = float(value)
+        except ValueError:
+            ms = -1.0
+        if name not in PERCENTILES or not ms > 0:
+            raise InputError("--slo", f"must look like P95=100 or P99=50 (percentile P95 or P99, milliseconds > 0), "
+                                      f"got {text!r}")
+        return name, ms
+    thresholds = conditions.get("ModelLatencyThresholds") or []
+    if not thresholds:
+        raise InputError("StoppingConditions.ModelLatencyThresholds", "is the SLO: give it in the request or with --slo")
+    return thresholds[0]["Percentile"], float(thresholds[0]["ValueInMilliseconds"])
+
+
+def _identifier(job_name: str, verified: Verified, seed: int) -> str:
+    key = ",".join(f"{t}={n}" for t, n in sorted(verified.counts.items()))
+    return f"{job_name}/{hashlib.sha256(f'{key}:{seed}'.encode()).hexdigest()[:8]}"
+
+
+def _item(recommendation_id: str, job_name: str, variant: int, instance_type: str, count: int, verified: Verified,
+          rate_per_minute: float, profile: Profile) -> dict[str, Any]:
+    entry = profile.instance(instance_type)
+    digest = hashlib.sha256(recommendation_id.encode()).hexdigest()
+    cpu = verified.estimate.utilization * entry.workers * entry.cpu_per_worker * 100.0
+    return {
+        "RecommendationId": recommendation_id,
+        "Metrics": {"CostPerHour": verified.cost_per_hour,
+                    "CostPerInference": verified.cost_per_hour / (rate_per_minute * 60),
+                    "MaxInvocations": int(round(rate_per_minute)),
+                    "ModelLatency": int(round(verified.estimate.percentile_ms * 1000)),
+                    "CpuUtilization": round(cpu, 2)},
+        "EndpointConfiguration": {"EndpointName": f"sm-epc-{digest[:24]}", "VariantName": f"variant-{variant + 1}",
+                                  "InstanceType": instance_type, "InitialInstanceCount": count},
+        "ModelConfiguration": {},
+    }
+
+
+def _details(recommendation_id: str, verified: Verified, chosen: bool, percentile: str, profile: Profile,
+             catalogue: Catalogue, region: str) -> dict[str, Any]:
+    estimate = verified.estimate
+    return {
+        "RecommendationId": recommendation_id,
+        "Counts": dict(verified.counts),
+        "Verified": chosen,
+        percentile: {"Milliseconds": estimate.percentile_ms, "ConfidenceInterval95": [estimate.low_ms, estimate.high_ms],
+                     "Replications": estimate.replications},
+        "Utilization": estimate.utilization,
+        "CapacityPerMinute": verified.capacity_per_s * 60,
+        "Calibrated": all(profile.instance(t).calibrated for t in verified.counts),
+        "PriceConfidence": sorted({catalogue.price(t, region).confidence for t in verified.counts}),
+    }
+
+
+def recommendation_table(document: Mapping[str, Any]) -> str:
+    """The recommendations best first, with the interval and flags the AWS shape cannot carry."""
+    target = document["Target"]
+    percentile = target["Percentile"]
+    lines = [f"Target: {target['InvocationsPerMinute']:,.0f} invocations/min, {percentile} <= "
+             f"{target['ValueInMilliseconds']:g} ms, {target['Traffic']} traffic, {target['Routing']} routing"]
+    items = {}
+    for item in document["InferenceRecommendations"]:
+        items.setdefault(item["RecommendationId"], item)
+    if document["Details"]:
+        header = (f"{'#':>2}  {'endpoint':<32} {'$/hour':>8} {'$/inference':>12} {percentile + ' ms':>8} "
+                  f"{'95% interval':>17} {'util':>5}  calibrated  price")
+        lines += ["", header, "-" * len(header)]
+    for rank, detail in enumerate(document["Details"], start=1):
+        metrics = items[detail["RecommendationId"]]["Metrics"]
+        endpoint = " + ".join(f"{n} x {t}" for t, n in sorted(detail["Counts"].items()))
+        low, high = detail[percentile]["ConfidenceInterval95"]
+        mark = "  <- verified cheapest" if detail["Verified"] else ""
+        lines.append(f"{rank:>2}  {endpoint:<32} {metrics['CostPerHour']:>8.3f} {metrics['CostPerInference']:>12.3e} "
+                     f"{detail[percentile]['Milliseconds']:>8.2f} {f'[{low:.2f}, {high:.2f}]':>17} "
+                     f"{detail['Utilization']:>5.0%}  {'yes' if detail['Calibrated'] else 'NO':<10}  "
+                     f"{','.join(detail['PriceConfidence'])}{mark}")
+    for explanation in document["Explanation"]:
+        lines.append(explanation)
+    for entry in document["Infeasible"]:
+        lines.append(f"INFEASIBLE {entry['InstanceType']}: {entry['Reason']}")
+    if document["NotSimulated"]:
+        lines.append(f"{len(document['NotSimulated'])} type(s) not simulated: their lower-bound cost already exceeds "
+                     "the answer (see --json)")
+    runs = document["Simulations"]
+    lines.append(f"simulations: {runs['run']} run ({runs['without_prescreen']} without the pre-screen), "
+                 f"{runs['verifications']} verification(s)")
+    return "\n".join(lines)

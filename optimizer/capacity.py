@@ -1,0 +1,172 @@
+"""How many instances of one type serve a target rate within a latency percentile.
+
+An analytic pre-screen (M/M/c with Erlang C; Allen-Cunneen for the profile's cv) gives the
+first count to try; seeded simulation replications then decide the smallest count whose
+percentile meets the SLO with 95 % confidence. With random routing each instance receives
+an independent Poisson stream at rate / count, so one instance simulated at that rate
+stands for the endpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy import optimize, stats
+
+from simulator import Profile, simulate
+from simulator.analytic import erlang_c
+from simulator.distributions import Distribution
+from simulator.profiles import InstanceProfile
+
+MIN_REQUESTS = 20_000      # per replication, so the percentile is well estimated
+MIN_DURATION_S = 20.0
+MAX_DURATION_S = 900.0
+MAX_COUNT = 1000
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A latency percentile from seeded replications, with its 95 % confidence interval."""
+
+    percentile_ms: float
+    low_ms: float
+    high_ms: float
+    replications: int
+    utilization: float  # busy workers / workers, per instance
+
+    def meets(self, slo_ms: float) -> bool:
+        """With confidence: the interval's upper end is within the SLO."""
+        return self.high_ms <= slo_ms
+
+
+@dataclass(frozen=True)
+class CountDecision:
+    """The smallest count of one type that meets the SLO, and what it took to decide."""
+
+    instance_type: str
+    count: int | None
+    estimate: Estimate | None
+    reason: str | None  # why the type is infeasible
+    simulations: int
+    naive_simulations: int  # what a linear search from the stability bound would have run
+    analytic_count: int | None
+
+
+def seed_for(*parts: object) -> int:
+    """A stable seed from the parts (type, count, replication, base seed)."""
+    return int.from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest()[:4], "big")
+
+
+def service_quantile_ms(service: Distribution, q: float) -> float:
+    """The q-quantile of the service time alone (the latency with no queueing)."""
+    if service.family == "deterministic":
+        return service.mean_ms
+    if service.family == "empirical":
+        return float(np.quantile(np.asarray(service.samples_ms), q))
+    from calibration.fit import quantile_ms  # the family quantile functions live with the fits
+    return quantile_ms(service.family, service.mean_ms, service.cv, q)
+
+
+def approximate_quantile_ms(rate_per_s: float, workers: int, service: Distribution, q: float) -> float:
+    """Pre-screen: the M/M/c response-time quantile with the waiting part scaled by
+    Allen-Cunneen's (1 + cv^2) / 2 and the service part taken from the service law."""
+    mean_s = service.mean_ms / 1000.0
+    load = rate_per_s * mean_s
+    if load >= workers:
+        return math.inf
+    waiting = erlang_c(workers, load)
+    theta = workers / mean_s - rate_per_s
+    scale = (1.0 + service.cv ** 2) / 2.0
+    # P(W > w) = C exp(-theta w / scale); the q-quantile of W+S is bounded by splitting the tail.
+    tail = 1.0 - q
+    wait_q = 0.0 if waiting <= tail / 2 else scale * math.log(waiting / (tail / 2)) / theta
+    return wait_q * 1000.0 + service_quantile_ms(service, 1.0 - tail / 2)
+
+
+def analytic_count(rate_per_s: float, entry: InstanceProfile, q: float, slo_ms: float) -> int | None:
+    """The smallest count the pre-screen expects to meet the SLO (None if none up to MAX_COUNT)."""
+    stable = stability_count(rate_per_s, entry)
+    for count in range(stable, MAX_COUNT + 1):
+        if approximate_quantile_ms(rate_per_s / count, entry.workers, entry.service_time, q) <= slo_ms:
+            return count
+    return None
+
+
+def stability_count(rate_per_s: float, entry: InstanceProfile) -> int:
+    """The fewest instances that keep utilization below 1."""
+    return max(1, math.floor(rate_per_s * entry.service_time.mean_ms / 1000.0 / entry.workers) + 1)
+
+
+def estimate(samples_ms: list[float], utilizations: list[float]) -> Estimate:
+    values = np.asarray(samples_ms)
+    mean = float(values.mean())
+    if len(values) > 1:
+        half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
+    else:
+        half = 0.0
+    return Estimate(mean, mean - half, mean + half, len(values), float(np.mean(utilizations)))
+
+
+def simulate_instance(entry: InstanceProfile, overhead: Distribution | None, rate_per_s: float,
+                      percentile: float, replications: int, seed: int) -> Estimate:
+    """One instance under Poisson arrivals at ``rate_per_s``: the percentile over replications."""
+    profile = Profile("capacity", {entry.instance_type: entry}, overhead)
+    duration = min(MAX_DURATION_S, max(MIN_DURATION_S, MIN_REQUESTS / rate_per_s))
+    values, utilizations = [], []
+    for replication in range(replications):
+        result = simulate(profile, entry.instance_type, arrival_rate_per_s=rate_per_s, duration_s=duration,
+                          seed=seed_for(entry.instance_type, rate_per_s, replication, seed))
+        values.append(result.percentile_ms(percentile))
+        utilizations.append(result.service_ms.sum() / 1000.0 / duration / entry.workers)
+    return estimate(values, utilizations)
+
+
+def smallest_count(entry: InstanceProfile, rate_per_s: float, percentile: float, slo_ms: float,
+                   evaluate: Callable[[int], Estimate], max_count: int = MAX_COUNT) -> CountDecision:
+    """The smallest count whose ``evaluate(count)`` meets the SLO with confidence.
+
+    Starts at the analytic count and walks down while it still passes, or up until it does.
+    """
+    q = percentile / 100.0
+    alone = service_quantile_ms(entry.service_time, q)
+    stable = stability_count(rate_per_s, entry)
+    if alone > slo_ms:
+        return CountDecision(entry.instance_type, None, None,
+                             f"its service time alone has P{percentile:g} {alone:.1f} ms > the {slo_ms:g} ms SLO",
+                             0, 0, None)
+    guess = analytic_count(rate_per_s, entry, q, slo_ms)
+    start = min(max(guess or stable, stable), max_count)
+    results: dict[int, Estimate] = {}
+
+    def passes(count: int) -> bool:
+        if count not in results:
+            results[count] = evaluate(count)
+        return results[count].meets(slo_ms)
+
+    count = start
+    if passes(count):
+        while count - 1 >= stable and passes(count - 1):
+            count -= 1
+    else:
+        while count < max_count and not passes(count + 1):
+            count += 1
+        count += 1
+        if count > max_count or not passes(count):
+            return CountDecision(entry.instance_type, None, results.get(max_count),
+                                 f"more than {max_count} instances would be needed", len(results),
+                                 max_count - stable + 1, guess)
+    return CountDecision(entry.instance_type, count, results[count], None, len(results), count - stable + 1, guess)
+
+
+def solve_rate(entry: InstanceProfile, percentile: float, slo_ms: float) -> float:
+    """The per-instance rate at which the pre-screen's quantile reaches the SLO (for plots)."""
+    q = percentile / 100.0
+    top = entry.workers / (entry.service_time.mean_ms / 1000.0)
+    f = lambda r: approximate_quantile_ms(r, entry.workers, entry.service_time, q) - slo_ms  # noqa: E731
+    if f(top * 1e-6) > 0:
+        return 0.0
+    return optimize.brentq(f, top * 1e-6, top * (1 - 1e-9))
