@@ -223,6 +223,11 @@ def calibrate_cloudwatch(frame: pd.DataFrame, instance_type: str, instance_count
               f"mean {service.mean_ms:.3f} ms, cv {service.cv:.3f}",
               "goodness by family: " + ", ".join(f"{f} {v:g}" for f, v in service.goodness.items()),
               f"workers: {workers.workers} ({workers.note})"]
+    if workers.determined:
+        lightest_share = float(invocations[light].min() / 60.0 / workers.saturation_per_s)
+        if lightest_share >= 0.8:
+            report.append(f"WARNING: the lightest minute already ran at {lightest_share:.0%} of saturation: queueing "
+                          "may inflate the service time and workers; add minutes at lower load")
     if workers.determined and samples_ms is None:
         # Saturated minutes measure c / E[S] over many more requests: pool both estimates of
         # the mean, each weighted by its request count (its variance ~ cv^2 / n).

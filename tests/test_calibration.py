@@ -248,3 +248,12 @@ def test_calibrate_needs_a_source(tmp_path, capsys):
     assert main(["calibrate", "--instance-type", TYPE, "-o", str(tmp_path / "p.json")]) == 2
     assert "give at least one of --cloudwatch" in capsys.readouterr().err
     assert not (tmp_path / "p.json").exists()
+
+
+def test_no_light_load_minute_is_flagged():
+    truth = true_profile("exponential", 5.0, None, 2)
+    frame, _ = read_cloudwatch(cloudwatch_of(truth, Stairs(180, 3, 4)))  # 4 users from the first minute
+    calibration = calibrate_cloudwatch(frame, TYPE, 1, 8192, vcpu=4)
+    assert any(line.startswith("WARNING: the lightest minute already ran at") for line in calibration.report)
+    gentle, _ = read_cloudwatch(cloudwatch_of(truth, ramp_for(truth)))
+    assert not any("WARNING" in line for line in calibrate_cloudwatch(gentle, TYPE, 1, 8192, vcpu=4).report)
