@@ -9,10 +9,8 @@ numpy arrays at the end.
 
 from __future__ import annotations
 
-import gc
 import heapq
 from array import array
-import math
 from collections import deque
 from dataclasses import dataclass
 from itertools import chain
@@ -20,15 +18,15 @@ from typing import Callable, Iterator
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL, URGENT, Event
+from simpy.events import NORMAL, Event
 
 from simulator.distributions import Distribution
 from simulator.endpoint import Endpoint
-from simulator.stopping import JOB_STOPPED, TRAFFIC_ENDED, MinuteSummary, StoppingConditions, stop_reason
+from simulator.harness import MinuteClock, Population, drive, new_event
+from simulator.stopping import MinuteSummary, StoppingConditions
 from simulator.traffic import PoissonArrivals, Traffic
 
 BLOCK = 1 << 15
-MINUTE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,8 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
     record_overhead = overhead_s.append
     free_completions: list[Event] = []
     free_delays: list[Event] = []
-    issued = retire = live = 0  # requests sent; users to stop; users alive
+    population = Population()
+    issued = 0
 
     def arrive(now: float) -> None:
         """A request reaches the endpoint: route it, start it or queue it."""
@@ -113,7 +112,7 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
             inst = 0
         if busy[inst] < workers:
             busy[inst] += 1
-            ev = free_completions.pop() if free_completions else _new_event(env)
+            ev = free_completions.pop() if free_completions else new_event(env)
             s = next_service()
             ev.instance = inst
             ev.arrival = now
@@ -123,9 +122,14 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
         else:
             waiting[inst].append(now)
 
+    def send(now: float) -> None:
+        nonlocal issued
+        issued += 1
+        arrive(now)
+
     def complete(ev: Event) -> None:
         """A request finishes: record it, start the next queued one, let its user go on."""
-        nonlocal issued, retire, live
+        nonlocal issued
         now = env._now
         inst = ev.instance
         record_completion(now)
@@ -143,9 +147,8 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
             busy[inst] -= 1
             free_completions.append(ev)
         if closed_loop:
-            if retire:
-                retire -= 1
-                live -= 1
+            if population.retire:
+                population.leaves()
             elif delayed:
                 delay = 0.0
                 if next_overhead is not None:
@@ -153,7 +156,7 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
                     record_overhead(delay)
                 if next_think is not None:
                     delay += next_think()
-                d = free_delays.pop() if free_delays else _new_event(env)
+                d = free_delays.pop() if free_delays else new_event(env)
                 d.callbacks = delay_callbacks
                 push(heap, (now + delay, NORMAL, next(eid), d))
             else:
@@ -163,108 +166,16 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
             record_overhead(next_overhead())
 
     def delay_over(ev: Event) -> None:
-        nonlocal issued, retire, live
         free_delays.append(ev)
-        if retire:
-            retire -= 1
-            live -= 1
-            return
-        issued += 1
-        arrive(env._now)
+        if not population.leaves():
+            send(env._now)
 
     complete_callbacks = [complete]
     delay_callbacks = [delay_over]
     closed_loop = not isinstance(traffic, PoissonArrivals)
-    end = env.event()
-    outcome = {"reason": TRAFFIC_ENDED}
-
-    def at(time_s: float, callback: Callable[[Event], None], priority: int = URGENT) -> None:
-        ev = _new_event(env)
-        ev.callbacks = [callback]
-        env.schedule(ev, priority, time_s - env.now)
-
-    # Traffic: user-count changes, or the arrival stream.
-    if closed_loop:
-        def set_users(target: int) -> Callable[[Event], None]:
-            def change(_: Event) -> None:
-                nonlocal issued, retire, live
-                current = live - retire
-                if target < current:
-                    retire += current - target
-                    return
-                revived = min(retire, target - current)
-                retire -= revived
-                now = env._now
-                for _ in range(target - current - revived):
-                    live += 1
-                    issued += 1
-                    arrive(now)
-            return change
-
-        for time_s, users in traffic.user_changes():
-            at(time_s, set_users(users), NORMAL)
-    else:
-        arrival_times = traffic.arrival_times(arrival_rng).tolist()
-        arrival_iter = iter(arrival_times)
-
-        def next_arrival(ev: Event) -> None:
-            nonlocal issued
-            issued += 1
-            arrive(env._now)
-            t = next(arrival_iter, None)
-            if t is not None:
-                ev.callbacks = arrival_callbacks
-                push(heap, (t, NORMAL, next(eid), ev))
-
-        arrival_callbacks = [next_arrival]
-        if arrival_times:
-            at(arrival_times[0], next_arrival, NORMAL)
-
-    # Minute ticks: stopping conditions see each complete minute.
-    minutes: list[MinuteSummary] = []
-    cursor = {"index": 0}
-    percentile = stopping.latency.percentile if stopping.latency else None
-    users_at = getattr(traffic, "users_at", None)
-
-    def tick(ev: Event) -> None:
-        now = env._now
-        start = now - MINUTE_S
-        first, last = cursor["index"], len(completion_s)
-        cursor["index"] = last
-        value = math.nan
-        if percentile is not None and last > first:
-            value = float(np.percentile(np.frombuffer(latency_s[first:last]), percentile)) * 1000.0
-        users_start = users_at(start) if users_at else 0
-        users_end = users_at(now - 1e-9) if users_at else 0
-        minutes.append(MinuteSummary(len(minutes), last - first, value, users_start, users_end))
-        reason = stop_reason(minutes, stopping)
-        if reason is None and interrupt is not None and interrupt():
-            reason = JOB_STOPPED
-        if reason is not None:
-            outcome["reason"] = reason
-            if not end.triggered:
-                end.succeed()
-        elif now + MINUTE_S <= traffic.duration_s + 1e-9:
-            ev.callbacks = [tick]
-            env.schedule(ev, URGENT, MINUTE_S)
-
-    if traffic.duration_s >= MINUTE_S:
-        at(MINUTE_S, tick)
-
-    def finish(_: Event) -> None:
-        if not end.triggered:
-            end.succeed()
-
-    at(traffic.duration_s, finish, NORMAL)
-    # The run allocates millions of short-lived tuples and grows long lists of floats;
-    # the cyclic collector would rescan those lists again and again for nothing.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        env.run(until=end)
-    finally:
-        if collecting:
-            gc.enable()
+    drive(env, traffic, population, send, arrival_rng)
+    clock = MinuteClock(env, traffic, stopping, interrupt, latency_s)
+    clock.run()
 
     in_service = sum(busy)
     queued = sum(len(q) for q in waiting)
@@ -275,16 +186,9 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
         overhead_s=np.frombuffer(overhead_s, dtype=float),
         instance=np.frombuffer(instance_log, dtype=np.int32),
         end_s=float(env.now),
-        stop_reason=outcome["reason"],
+        stop_reason=clock.reason,
         issued=issued,
         in_service=in_service,
         queued=queued,
-        minutes=tuple(minutes),
+        minutes=tuple(clock.minutes),
     )
-
-
-def _new_event(env: simpy.Environment) -> Event:
-    ev = Event(env)
-    ev._ok = True
-    ev._value = None
-    return ev
