@@ -17,7 +17,7 @@ from calibration.transfer import complete_profile
 from irsim.benchmark import STOPPED, BenchmarkOutcome, run_benchmark
 from irsim.jobspec import JobSpec, parse_request
 from irsim.responses import ScheduledBenchmark, describe_response, steps_response
-from pricing import Catalogue, PricingError, default_catalogue
+from pricing import Catalogue, PricingError, default_catalogue, serverless_rate
 from simulator import InstanceResources, Profile, load_profile
 
 #: Simulated time to create each benchmark's endpoint before its traffic starts.
@@ -50,7 +50,7 @@ class JobResult:
                 "Status": "COMPLETED" if item.succeeded else "FAILED",
                 "failure_reason": item.outcome.failure_reason or item.price_error,
                 "calibrated": item.outcome.calibrated,
-                "price_per_hour": item.price.per_hour if item.price else None,
+                "price_per_hour": getattr(item.price, "per_hour", None),
                 "price_confidence": item.price.confidence if item.price else None,
                 "price_source": item.price.source if item.price else None,
                 "stop_reason": item.outcome.stop_reason,
@@ -132,10 +132,11 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
         spec = catalogue.specs.get(instance_type)
         return spec.vcpu if spec else None
 
-    loaded = complete_profile(loaded, [b.instance_type for b in job.benchmarks], vcpu_of)
+    loaded = complete_profile(loaded, [b.instance_type for b in job.benchmarks if b.serverless is None], vcpu_of)
     seeds = _benchmark_seeds(seed, len(job.benchmarks))
-    tasks = [(b, loaded.instances[b.instance_type], loaded.overhead, job.traffic, job.stopping, job.percentile,
-              _resources(catalogue, b.instance_type), s, interrupt) for b, s in zip(job.benchmarks, seeds)]
+    tasks = [(b, loaded.serverless if b.serverless else loaded.instances[b.instance_type], loaded.overhead,
+              job.traffic, job.stopping, job.percentile, _resources(catalogue, b.instance_type), s, interrupt)
+             for b, s in zip(job.benchmarks, seeds)]
     outcomes = _run_all(tasks, job.max_parallel if parallel else 1, progress)
     stopped = [o for o in outcomes if o.status == STOPPED]
     finished = [o for o in outcomes if o.status != STOPPED]
@@ -143,7 +144,10 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
     scheduled = []
     for outcome, start, end in placed:
         try:
-            price, error = catalogue.price(outcome.spec.instance_type, region), None
+            config = outcome.spec.serverless
+            price = (serverless_rate(config.memory_mb, region) if config
+                     else catalogue.price(outcome.spec.instance_type, region))
+            error = None
         except PricingError as exc:
             price, error = None, str(exc)
         scheduled.append(ScheduledBenchmark(outcome, start, end, price, error))

@@ -84,7 +84,7 @@ def describe_table(describe: dict[str, Any], extensions: dict[str, Any] | None =
         metrics = recommendation["Metrics"]
         calibrated = "?" if extra is None else "yes" if extra["calibrated"] else "NO (derived)"
         rows.append(((metrics["CostPerHour"], metrics["CostPerInference"]), _recommendation_label(recommendation),
-                     recommendation["EndpointConfiguration"]["InitialInstanceCount"], metrics["MaxInvocations"],
+                     recommendation["EndpointConfiguration"].get("InitialInstanceCount", "-"), metrics["MaxInvocations"],
                      metrics["ModelLatency"] / 1000.0, metrics["CostPerHour"], metrics["CostPerInference"],
                      metrics.get("CpuUtilization"), metrics.get("MemoryUtilization"),
                      calibrated, "?" if extra is None else extra["price_confidence"]))

@@ -17,7 +17,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from botocore.model import Shape
 
 from irsim.aws import operation, validate_params, validation_error
-from simulator import LatencyThreshold, Phases, Stairs, StoppingConditions, traffic_from_api
+from simulator import InputError, LatencyThreshold, Phases, Stairs, StoppingConditions, traffic_from_api
+from simulator.serverless import ServerlessConfig
 
 OPERATION = "CreateInferenceRecommendationsJob"
 DEFAULT_JOB_DURATION_S = 7200
@@ -40,9 +41,10 @@ class BenchmarkSpec:
     """One load test: one instance of one type with one set of environment parameters."""
 
     index: int
-    instance_type: str
+    instance_type: str  # for a serverless benchmark, its label ("serverless 2048 MB x5")
     environment: tuple[tuple[str, str], ...] = ()
     inference_specification_name: str | None = None
+    serverless: ServerlessConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,18 @@ def _instance_type_enum() -> list[str]:
     return shape.member.members["InstanceType"].enum
 
 
+def _serverless(config: Mapping[str, Any], path: str) -> ServerlessConfig:
+    """MemorySizeInMB 1024-6144 in steps of 1024, MaxConcurrency 1-200, ProvisionedConcurrency
+    at most MaxConcurrency."""
+    try:
+        return ServerlessConfig(config["MemorySizeInMB"], config["MaxConcurrency"],
+                                config.get("ProvisionedConcurrency", 0))
+    except InputError as exc:
+        field = exc.field.split(".")[-1]
+        _fail(f"{path}.{field}", config.get(field), f"Member {exc.message}")
+        raise  # unreachable: _fail raises
+
+
 def _endpoint_configurations(configurations: Sequence[Mapping[str, Any]]) -> list[BenchmarkSpec]:
     benchmarks: list[BenchmarkSpec] = []
     for i, configuration in enumerate(configurations):
@@ -209,14 +223,16 @@ def _endpoint_configurations(configurations: Sequence[Mapping[str, Any]]) -> lis
         if has_instance == has_serverless:
             _fail(path, "both" if has_instance else "neither",
                   "Member must have exactly one of InstanceType and ServerlessConfig")
+        serverless = None
         if has_serverless:
-            _fail(f"{path}.ServerlessConfig", "ServerlessConfig",
-                  "Serverless endpoints are not simulated by this irsim version; use InstanceType")
-        instance_type = configuration["InstanceType"]
-        _check_instance_type(f"{path}.InstanceType", instance_type)
+            serverless = _serverless(configuration["ServerlessConfig"], f"{path}.ServerlessConfig")
+            instance_type = serverless.label
+        else:
+            instance_type = configuration["InstanceType"]
+            _check_instance_type(f"{path}.InstanceType", instance_type)
         for environment in _environments(configuration):
             benchmarks.append(BenchmarkSpec(len(benchmarks), instance_type, environment,
-                                            configuration.get("InferenceSpecificationName")))
+                                            configuration.get("InferenceSpecificationName"), serverless))
     return benchmarks
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from irsim.benchmark import COMPLETED, BenchmarkOutcome
 from irsim.jobspec import JobSpec
-from pricing import Price
+from pricing import Price, ServerlessRate, serverless_cost_per_inference
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class ScheduledBenchmark:
     outcome: BenchmarkOutcome
     invocation_start_s: float
     invocation_end_s: float
-    price: Price | None
+    price: Price | ServerlessRate | None
     price_error: str | None = None
 
     @property
@@ -55,6 +55,34 @@ def recommendation_metrics(per_instance_max: int, count: int, price_per_hour: fl
     return metrics
 
 
+def serverless_metrics(outcome: BenchmarkOutcome, rate: ServerlessRate) -> dict[str, Any]:
+    """Serverless: CostPerInference = mean billed duration x the memory size's rate + data
+    processing of the payload; CostPerHour = CostPerInference x MaxInvocations x 60."""
+    per_inference = serverless_cost_per_inference(outcome.mean_billed_ms, rate, outcome.payload_kb)
+    return {"CostPerHour": per_inference * outcome.per_instance_max * 60, "CostPerInference": per_inference,
+            "MaxInvocations": outcome.per_instance_max, "ModelLatency": outcome.model_latency_us,
+            "ModelSetupTime": outcome.model_setup_time_us}
+
+
+def _metrics(outcome: BenchmarkOutcome, count: int, price: Price | ServerlessRate) -> dict[str, Any]:
+    if outcome.spec.serverless is not None:
+        return serverless_metrics(outcome, price)
+    return recommendation_metrics(outcome.per_instance_max, count, price.per_hour, outcome.model_latency_us,
+                                  outcome.cpu_utilization, outcome.memory_utilization)
+
+
+def _endpoint_configuration(job: JobSpec, outcome: BenchmarkOutcome, seed: int, count: int) -> dict[str, Any]:
+    endpoint_name, variant_name = _endpoint_names(job, outcome.spec.index, seed)
+    config = outcome.spec.serverless
+    if config is None:
+        return {"EndpointName": endpoint_name, "VariantName": variant_name,
+                "InstanceType": outcome.spec.instance_type, "InitialInstanceCount": count}
+    serverless = {"MemorySizeInMB": config.memory_mb, "MaxConcurrency": config.max_concurrency}
+    if config.provisioned_concurrency:
+        serverless["ProvisionedConcurrency"] = config.provisioned_concurrency
+    return {"EndpointName": endpoint_name, "VariantName": variant_name, "ServerlessConfig": serverless}
+
+
 def _digest(*parts: Any) -> str:
     return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()
 
@@ -82,14 +110,10 @@ def _recommendation(job: JobSpec, item: ScheduledBenchmark, created: datetime, s
     outcome = item.outcome
     count = instance_count(job.stopping.max_invocations if job.job_type == "Advanced" else None,
                            outcome.per_instance_max)
-    endpoint_name, variant_name = _endpoint_names(job, outcome.spec.index, seed)
     return {
         "RecommendationId": f"{job.job_name}/{_digest(job.job_name, outcome.spec.index, seed, 'r')[:8]}",
-        "Metrics": recommendation_metrics(outcome.per_instance_max, count, item.price.per_hour,
-                                          outcome.model_latency_us, outcome.cpu_utilization,
-                                          outcome.memory_utilization),
-        "EndpointConfiguration": {"EndpointName": endpoint_name, "VariantName": variant_name,
-                                  "InstanceType": outcome.spec.instance_type, "InitialInstanceCount": count},
+        "Metrics": _metrics(outcome, count, item.price),
+        "EndpointConfiguration": _endpoint_configuration(job, outcome, seed, count),
         "ModelConfiguration": _model_configuration(outcome),
         "InvocationStartTime": created + timedelta(seconds=item.invocation_start_s),
         "InvocationEndTime": created + timedelta(seconds=item.invocation_end_s),
@@ -135,9 +159,7 @@ def describe_response(job: JobSpec, scheduled: list[ScheduledBenchmark], created
 
 
 def _step_configuration(job: JobSpec, outcome: BenchmarkOutcome, seed: int) -> dict[str, Any]:
-    endpoint_name, variant_name = _endpoint_names(job, outcome.spec.index, seed)
-    return {"EndpointConfiguration": {"EndpointName": endpoint_name, "VariantName": variant_name,
-                                      "InstanceType": outcome.spec.instance_type, "InitialInstanceCount": 1},
+    return {"EndpointConfiguration": _endpoint_configuration(job, outcome, seed, 1),
             "ModelConfiguration": _model_configuration(outcome)}
 
 
@@ -154,9 +176,7 @@ def steps_response(job: JobSpec, scheduled: list[ScheduledBenchmark], created: d
             "InvocationEndTime": created + timedelta(seconds=item.invocation_end_s),
         }
         if item.succeeded:
-            benchmark["Metrics"] = recommendation_metrics(outcome.per_instance_max, 1, item.price.per_hour,
-                                                          outcome.model_latency_us, outcome.cpu_utilization,
-                                                          outcome.memory_utilization)
+            benchmark["Metrics"] = _metrics(outcome, 1, item.price)
             benchmark["EndpointMetrics"] = {"MaxInvocations": outcome.per_instance_max,
                                             "ModelLatency": outcome.model_latency_us}
         else:

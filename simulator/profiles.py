@@ -8,10 +8,13 @@ import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from simulator.distributions import Distribution, parse_distribution
 from simulator.errors import InputError
+
+if TYPE_CHECKING:
+    from simulator.serverless import ServerlessProfile
 
 DEMO_PROFILE_PATH = Path(__file__).with_name("profiles") / "xgboost-demo.json"
 MAX_WORKERS = 1024
@@ -84,6 +87,7 @@ class Profile:
     instances: Mapping[str, InstanceProfile]
     overhead: Distribution | None = None
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    serverless: "ServerlessProfile | None" = None
 
     def instance(self, instance_type: str) -> InstanceProfile:
         """The entry for ``instance_type``; an InputError lists the covered types if absent."""
@@ -98,6 +102,8 @@ class Profile:
         if self.overhead is not None:
             out["overhead_ms"] = self.overhead.to_dict()
         out["instances"] = {name: entry.to_dict() for name, entry in self.instances.items()}
+        if self.serverless is not None:
+            out["serverless"] = self.serverless.to_dict()
         return out
 
 
@@ -163,9 +169,10 @@ def profile_from_dict(document: Any) -> Profile:
     """Validate a profile document (already parsed JSON) into a Profile."""
     if not isinstance(document, Mapping):
         raise InputError("profile", "must be a JSON object with 'model' and 'instances'")
-    extra = sorted(set(document) - {"model", "provenance", "overhead_ms", "instances"})
+    extra = sorted(set(document) - {"model", "provenance", "overhead_ms", "instances", "serverless"})
     if extra:
-        raise InputError(extra[0], "unknown top-level key (allowed: model, provenance, overhead_ms, instances)")
+        raise InputError(extra[0], "unknown top-level key (allowed: model, provenance, overhead_ms, instances, "
+                                   "serverless)")
     model = document.get("model")
     if not isinstance(model, str) or not model:
         raise InputError("model", f"must be a non-empty string, got {model!r}")
@@ -182,7 +189,11 @@ def profile_from_dict(document: Any) -> Profile:
     if document.get("overhead_ms") is not None:
         overhead = parse_distribution(document["overhead_ms"], "overhead_ms")
     entries = {name: _instance_from_dict(name, spec) for name, spec in instances.items()}
-    return Profile(model, MappingProxyType(entries), overhead, MappingProxyType(dict(provenance)))
+    serverless = None
+    if document.get("serverless") is not None:
+        from simulator.serverless import serverless_from_dict
+        serverless = serverless_from_dict(document["serverless"])
+    return Profile(model, MappingProxyType(entries), overhead, MappingProxyType(dict(provenance)), serverless)
 
 
 def load_profile(source: "Profile | Mapping[str, Any] | str | Path") -> Profile:

@@ -44,6 +44,8 @@ class SimulationResult:
     minutes: tuple[MinuteSummary, ...] = field(repr=False)
     calibrated: bool = True
     warnings: tuple[str, ...] = ()
+    throttled: int = 0       # serverless: attempts refused at MaxConcurrency
+    cold_starts: int = 0     # serverless: requests that started an environment
 
     @property
     def throughput_per_s(self) -> float:
@@ -79,16 +81,48 @@ def _number(value: Any, field_name: str, minimum: float, strict: bool = True) ->
     return float(value)
 
 
-def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: str, instance_count: int = 1,
-             users: int | None = None, arrival_rate_per_s: float | None = None, duration_s: float = 600.0,
-             seed: int = 0, think_time_s: float = 0.0, routing: str = "random", traffic: Traffic | None = None,
-             stopping: StoppingConditions | None = None,
-             resources: InstanceResources | None = None,
-             interrupt: Callable[[], bool] | None = None) -> SimulationResult:
-    """Simulate ``instance_count`` instances of ``instance_type`` under closed-loop users,
-    open Poisson arrivals, or an explicit ``traffic`` pattern (exactly one of the three)."""
+def simulate_serverless(profile: Profile | Mapping[str, Any] | str | Path, memory_mb: int, max_concurrency: int,
+                        provisioned_concurrency: int = 0, users: int | None = None,
+                        arrival_rate_per_s: float | None = None, duration_s: float = 600.0, seed: int = 0,
+                        think_time_s: float = 0.0, traffic: Traffic | None = None,
+                        stopping: StoppingConditions | None = None,
+                        interrupt: Callable[[], bool] | None = None) -> SimulationResult:
+    """Simulate a serverless endpoint (the profile's ``serverless`` section) under closed-loop
+    users, open Poisson arrivals or an explicit traffic pattern. Per-minute columns add
+    ModelSetupTime_Average (µs, over cold starts) and ColdStarts; Invocation4XXErrors counts
+    throttles."""
+    from simulator import serverless
+
     loaded = load_profile(profile)
-    entry = loaded.instance(instance_type)
+    if loaded.serverless is None:
+        raise InputError("serverless", f"profile {loaded.model!r} has no serverless section")
+    config = serverless.ServerlessConfig(memory_mb, max_concurrency, provisioned_concurrency)
+    traffic, think = _traffic(users, arrival_rate_per_s, traffic, duration_s, seed, think_time_s)
+    out = serverless.run(config, loaded.serverless, traffic, seed=seed, overhead=loaded.overhead, think_time_s=think,
+                         stopping=stopping, interrupt=interrupt)
+    frame = per_minute(out.completion_s, out.latency_s, out.latency_s, out.overhead_s, out.end_s, 1,
+                       None if isinstance(traffic, PoissonArrivals) else traffic.users_at)
+    frame["CPUUtilization"] = np.nan  # serverless endpoints report no CPU
+    edges = np.append(frame["start_s"].to_numpy(), out.end_s)
+    frame["Invocation4XXErrors"] = np.histogram(out.throttle_s, bins=edges)[0] if len(edges) > 1 else 0
+    cold = out.setup_s > 0
+    frame["ColdStarts"] = np.histogram(out.completion_s[cold], bins=edges)[0]
+    setup_sums = np.histogram(out.completion_s[cold], bins=edges, weights=out.setup_s[cold])[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame["ModelSetupTime_Average"] = np.where(frame["ColdStarts"] > 0, setup_sums / frame["ColdStarts"] * 1e6,
+                                                   np.nan)
+    return SimulationResult(
+        instance_type=config.label, instance_count=1, workers=max_concurrency, routing="serverless", seed=seed,
+        duration_s=out.end_s, stop_reason=out.stop_reason, completed=int(out.completion_s.size),
+        issued=out.attempts, in_service=out.in_service, queued=0, latency_ms=out.latency_s * 1000.0,
+        service_ms=out.latency_s * 1000.0, completion_s=out.completion_s,
+        instance=np.zeros(out.completion_s.size, dtype=np.int32), per_minute=frame, minutes=out.minutes,
+        throttled=int(out.throttle_s.size), cold_starts=int(cold.sum()))
+
+
+def _traffic(users: int | None, arrival_rate_per_s: float | None, traffic: Traffic | None, duration_s: float,
+             seed: int, think_time_s: float) -> tuple[Traffic, float]:
+    """Exactly one of users, rate or traffic, checked, as a Traffic; and the think time."""
     given = [name for name, value in (("users", users), ("arrival_rate_per_s", arrival_rate_per_s),
                                       ("traffic", traffic)) if value is not None]
     if len(given) != 1:
@@ -101,10 +135,22 @@ def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: s
         duration = _number(duration_s, "duration_s", 0.0)
         if duration > MAX_DURATION_S:
             raise InputError("duration_s", f"must be at most {MAX_DURATION_S:g} s, got {duration_s!r}")
-        if users is not None:
-            traffic = ConstantUsers(users, duration)
-        else:
-            traffic = PoissonArrivals.constant(arrival_rate_per_s, duration)
+        traffic = ConstantUsers(users, duration) if users is not None else PoissonArrivals.constant(
+            arrival_rate_per_s, duration)
+    return traffic, think
+
+
+def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: str, instance_count: int = 1,
+             users: int | None = None, arrival_rate_per_s: float | None = None, duration_s: float = 600.0,
+             seed: int = 0, think_time_s: float = 0.0, routing: str = "random", traffic: Traffic | None = None,
+             stopping: StoppingConditions | None = None,
+             resources: InstanceResources | None = None,
+             interrupt: Callable[[], bool] | None = None) -> SimulationResult:
+    """Simulate ``instance_count`` instances of ``instance_type`` under closed-loop users,
+    open Poisson arrivals, or an explicit ``traffic`` pattern (exactly one of the three)."""
+    loaded = load_profile(profile)
+    entry = loaded.instance(instance_type)
+    traffic, think = _traffic(users, arrival_rate_per_s, traffic, duration_s, seed, think_time_s)
     endpoint = Endpoint(instance_type, instance_count, entry.workers, entry.service_time, routing,
                         entry.cpu_per_worker)
     out = engine.run(endpoint, traffic, seed=seed, overhead=loaded.overhead, think_time_s=think,

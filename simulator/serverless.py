@@ -1,0 +1,228 @@
+"""Serverless endpoints: at most MaxConcurrency requests run at once, each in its own
+execution environment; a request that finds no idle warm environment cold-starts one
+(ModelSetupTime) and one that finds all MaxConcurrency busy is throttled (a 4XX).
+
+Semantics (documented in the README):
+- an environment stays warm for ``idle_timeout_s`` after its last request, then is
+  reclaimed; ProvisionedConcurrency environments never are. A request takes the most
+  recently used warm environment.
+- a throttled closed-loop user backs off (exponential, mean ``backoff_ms``) and retries; a
+  throttled open arrival is lost.
+- ModelLatency is the service time; a cold start's setup time is reported as
+  ModelSetupTime and, as CloudWatch does for serverless, counted in OverheadLatency.
+- compute scales with memory: the service time at ``reference_memory_mb`` divides by
+  min(memory / reference, max_speedup) above it and grows in proportion below it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from array import array
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import simpy
+from simpy.events import NORMAL, Event
+
+from simulator.distributions import Distribution, parse_distribution
+from simulator.engine import _blocks
+from simulator.errors import InputError
+from simulator.harness import MinuteClock, Population, drive, new_event
+from simulator.stopping import MinuteSummary, StoppingConditions
+from simulator.traffic import PoissonArrivals, Traffic
+
+MEMORY_SIZES_MB = (1024, 2048, 3072, 4096, 5120, 6144)
+MAX_CONCURRENCY = 200
+
+
+@dataclass(frozen=True)
+class ServerlessProfile:
+    """How the model serves on serverless inference (the profile's ``serverless`` section)."""
+
+    reference_memory_mb: int
+    service_time: Distribution
+    model_setup_time: Distribution
+    memory_needed_mb: int = 1024
+    max_speedup: float = 2.0
+    idle_timeout_s: float = 600.0
+    payload_kb: float = 10.0
+    backoff_ms: float = 100.0
+
+    def service_at(self, memory_mb: int) -> Distribution:
+        """The service time with ``memory_mb`` of memory (and the compute that comes with it)."""
+        ratio = memory_mb / self.reference_memory_mb
+        speedup = min(ratio, self.max_speedup) if ratio >= 1 else ratio
+        return self.service_time.scaled(1.0 / speedup)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reference_memory_mb": self.reference_memory_mb, "service_time": self.service_time.to_dict(),
+                "model_setup_time": self.model_setup_time.to_dict(), "memory_needed_mb": self.memory_needed_mb,
+                "max_speedup": self.max_speedup, "idle_timeout_s": self.idle_timeout_s,
+                "payload_kb": self.payload_kb, "backoff_ms": self.backoff_ms}
+
+
+def _positive(spec: Mapping[str, Any], key: str, default: float | None, where: str) -> float:
+    value = spec.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InputError(f"{where}.{key}", f"must be a number > 0, got {value!r}")
+    return float(value)
+
+
+def serverless_from_dict(spec: Any, where: str = "serverless") -> ServerlessProfile:
+    """Validate a profile's ``serverless`` section."""
+    if not isinstance(spec, Mapping):
+        raise InputError(where, "must be an object with reference_memory_mb, service_time, model_setup_time")
+    known = {"reference_memory_mb", "service_time", "model_setup_time", "memory_needed_mb", "max_speedup",
+             "idle_timeout_s", "payload_kb", "backoff_ms"}
+    extra = sorted(set(spec) - known)
+    if extra:
+        raise InputError(f"{where}.{extra[0]}", f"unknown key (allowed: {', '.join(sorted(known))})")
+    for key in ("service_time", "model_setup_time"):
+        if key not in spec:
+            raise InputError(f"{where}.{key}", "is required")
+    reference = spec.get("reference_memory_mb")
+    if reference not in MEMORY_SIZES_MB:
+        raise InputError(f"{where}.reference_memory_mb", f"must be one of {MEMORY_SIZES_MB}, got {reference!r}")
+    needed = spec.get("memory_needed_mb", 1024)
+    if isinstance(needed, bool) or not isinstance(needed, int) or not 128 <= needed <= 6144:
+        raise InputError(f"{where}.memory_needed_mb", f"must be an integer from 128 to 6144, got {needed!r}")
+    speedup = _positive(spec, "max_speedup", 2.0, where)
+    if speedup < 1:
+        raise InputError(f"{where}.max_speedup", f"must be >= 1, got {speedup!r}")
+    return ServerlessProfile(reference, parse_distribution(spec["service_time"], f"{where}.service_time"),
+                             parse_distribution(spec["model_setup_time"], f"{where}.model_setup_time"), needed,
+                             speedup, _positive(spec, "idle_timeout_s", 600.0, where),
+                             _positive(spec, "payload_kb", 10.0, where), _positive(spec, "backoff_ms", 100.0, where))
+
+
+@dataclass(frozen=True)
+class ServerlessConfig:
+    """An AWS ServerlessConfig, validated as the API does."""
+
+    memory_mb: int
+    max_concurrency: int
+    provisioned_concurrency: int = 0
+
+    def __post_init__(self) -> None:
+        if self.memory_mb not in MEMORY_SIZES_MB:
+            raise InputError("ServerlessConfig.MemorySizeInMB", f"must be one of {', '.join(map(str, MEMORY_SIZES_MB))}"
+                                                                f" (1024 to 6144 in steps of 1024), got {self.memory_mb!r}")
+        if not 1 <= self.max_concurrency <= MAX_CONCURRENCY:
+            raise InputError("ServerlessConfig.MaxConcurrency", f"must be 1 to {MAX_CONCURRENCY}, got "
+                                                                f"{self.max_concurrency!r}")
+        if not 0 <= self.provisioned_concurrency <= self.max_concurrency:
+            raise InputError("ServerlessConfig.ProvisionedConcurrency",
+                             f"must be 1 to MaxConcurrency ({self.max_concurrency}), got {self.provisioned_concurrency!r}")
+
+    @property
+    def label(self) -> str:
+        return f"serverless {self.memory_mb} MB x{self.max_concurrency}" + (
+            f" (provisioned {self.provisioned_concurrency})" if self.provisioned_concurrency else "")
+
+
+@dataclass(frozen=True)
+class ServerlessOutput:
+    """What one serverless run measured, per completed request in completion order."""
+
+    completion_s: np.ndarray
+    latency_s: np.ndarray       # ModelLatency: the service time
+    setup_s: np.ndarray         # 0 for a warm start
+    overhead_s: np.ndarray      # overhead latency including the setup of cold starts
+    throttle_s: np.ndarray      # the instant of every throttled attempt
+    end_s: float
+    stop_reason: str
+    attempts: int
+    in_service: int
+    minutes: tuple[MinuteSummary, ...]
+
+
+def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, *,
+        seed: int | np.random.SeedSequence = 0, overhead: Distribution | None = None, think_time_s: float = 0.0,
+        stopping: StoppingConditions | None = None,
+        interrupt: Callable[[], bool] | None = None) -> ServerlessOutput:
+    """Simulate ``traffic`` against a serverless endpoint until it ends or a condition stops it."""
+    if config.memory_mb < profile.memory_needed_mb:
+        raise InputError("ServerlessConfig.MemorySizeInMB", f"{config.memory_mb} MB is less than the "
+                                                            f"{profile.memory_needed_mb} MB the model needs")
+    stopping = stopping or StoppingConditions()
+    seed_seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    service_rng, setup_rng, overhead_rng, think_rng, backoff_rng, arrival_rng = (
+        np.random.Generator(np.random.PCG64(s)) for s in seed_seq.spawn(6))
+    service = profile.service_at(config.memory_mb)
+    next_service = _blocks(lambda n: service.sample_s(service_rng, n)).__next__
+    next_setup = _blocks(lambda n: profile.model_setup_time.sample_s(setup_rng, n)).__next__
+    next_overhead = _blocks(lambda n: overhead.sample_s(overhead_rng, n)).__next__ if overhead else None
+    next_think = _blocks(lambda n: think_rng.exponential(think_time_s, n)).__next__ if think_time_s > 0 else None
+    next_backoff = _blocks(lambda n: backoff_rng.exponential(profile.backoff_ms / 1000.0, n)).__next__
+
+    env = simpy.Environment()
+    heap, eid, push = env._queue, env._eid, heapq.heappush
+    completion_s, latency_s, setup_s, overhead_s, throttle_s = (array("d") for _ in range(5))
+    closed_loop = not isinstance(traffic, PoissonArrivals)
+    population = Population()
+    warm: deque[float] = deque()  # idle on-demand environments: when each went idle, oldest first
+    state = {"busy": 0, "provisioned_idle": config.provisioned_concurrency, "attempts": 0}
+    timeout, limit = profile.idle_timeout_s, config.max_concurrency
+
+    def later(delay: float, callback: Callable[[Event], None], **attributes: Any) -> None:
+        ev = new_event(env)
+        ev.callbacks = [callback]
+        for key, value in attributes.items():
+            setattr(ev, key, value)
+        push(heap, (env._now + delay, NORMAL, next(eid), ev))
+
+    def attempt(now: float) -> None:
+        state["attempts"] += 1
+        if state["busy"] >= limit:
+            throttle_s.append(now)
+            if closed_loop:
+                later(next_backoff(), lambda ev: retry())
+            return
+        state["busy"] += 1
+        provisioned = state["provisioned_idle"] > 0
+        setup = 0.0
+        if provisioned:
+            state["provisioned_idle"] -= 1
+        else:
+            while warm and warm[0] < now - timeout:
+                warm.popleft()  # reclaimed after the idle timeout
+            if warm:
+                warm.pop()
+            else:
+                setup = next_setup()
+        s = next_service()
+        later(setup + s, complete, service=s, setup=setup, provisioned=provisioned)
+
+    def retry() -> None:
+        if not population.leaves():
+            attempt(env._now)
+
+    def complete(ev: Event) -> None:
+        now = env._now
+        state["busy"] -= 1
+        if ev.provisioned:
+            state["provisioned_idle"] += 1
+        else:
+            warm.append(now)
+        delay = next_overhead() if next_overhead else 0.0
+        completion_s.append(now)
+        latency_s.append(ev.service)
+        setup_s.append(ev.setup)
+        overhead_s.append(delay + ev.setup)
+        if closed_loop and not population.leaves():
+            if next_think is not None:
+                delay += next_think()
+            if delay > 0:
+                later(delay, lambda _: retry())
+            else:
+                attempt(now)
+
+    drive(env, traffic, population, attempt, arrival_rng)
+    clock = MinuteClock(env, traffic, stopping, interrupt, latency_s)
+    clock.run()
+    return ServerlessOutput(
+        np.frombuffer(completion_s), np.frombuffer(latency_s), np.frombuffer(setup_s), np.frombuffer(overhead_s),
+        np.frombuffer(throttle_s), float(env.now), clock.reason, state["attempts"], state["busy"],
+        tuple(clock.minutes))
