@@ -167,7 +167,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                          min_instances=args.min_instances, max_instances=args.max_instances,
                          allow_mixed=args.allow_mixed, importance=args.importance, target_per_minute=args.target_rate,
                          slo=args.slo, routing=args.routing, closed_users=closed_users, budget_per_hour=args.budget,
-                         replications=args.replications)
+                         replications=args.replications, serverless=args.serverless)
     if args.plot:
         write_atomically(args.plot, lambda tmp: plot_recommendation(document, tmp))
     print(dumps(document) if args.json else recommendation_table(document))
@@ -190,6 +190,8 @@ def _add_recommend(commands: argparse._SubParsersAction) -> None:
     rec.add_argument("--max-instances", type=integer(1), default=None, help="per-type quota")
     rec.add_argument("--budget", type=number(0), default=None, metavar="USD_PER_HOUR", help="cost ceiling")
     rec.add_argument("--allow-mixed", action="store_true", help="allow several production variants of different types")
+    rec.add_argument("--serverless", action="store_true",
+                     help="also weigh serverless endpoints (every memory size, MaxConcurrency by Erlang B)")
     rec.add_argument("--importance", default=None, metavar="cost=highest,latency=moderate",
                      help="Studio's importance levels for cost, latency, throughput (orders the alternatives)")
     rec.add_argument("--routing", choices=ROUTING_POLICIES, default="random", help="default: random")

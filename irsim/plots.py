@@ -121,7 +121,8 @@ def plot_recommendation(document: dict, path: Path) -> None:
                     if i["RecommendationId"] == item_id)
         low, high = detail[percentile]["ConfidenceInterval95"]
         value = detail[percentile]["Milliseconds"]
-        label = " + ".join(f"{n}x {t.removeprefix('ml.')}" for t, n in sorted(detail["Counts"].items()))
+        label = " + ".join(f"{n}x {t.removeprefix('ml.')}" for t, n in sorted(detail["Counts"].items())) or (
+            f"serverless {detail['ServerlessConfig']['MemorySizeInMB']} MB")
         ax.errorbar(value, cost, xerr=[[value - low], [high - value]], fmt="o", capsize=3)
         ax.annotate(label, (value, cost), textcoords="offset points", xytext=(6, 4), fontsize=8)
         if detail["Verified"]:

@@ -10,7 +10,9 @@ from typing import Any, Mapping
 from calibration.transfer import complete_profile
 from irsim.jobspec import PERCENTILES, parse_request
 from optimizer import Candidate, Constraints, Target, Verified, parse_importance, plan
-from pricing import Catalogue, PricingError, default_catalogue
+from optimizer.ranking import Alternative, pareto_front, rank
+from optimizer.serverless import ServerlessOption, serverless_options
+from pricing import Catalogue, PricingError, default_catalogue, serverless_cost_per_inference, serverless_rate
 from simulator import InputError, Profile, load_profile
 
 
@@ -28,10 +30,11 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
               max_instances: int | None = None, allow_mixed: bool = False, importance: str | None = None,
               target_per_minute: float | None = None, slo: str | None = None, routing: str = "random",
               closed_users: int | None = None, budget_per_hour: float | None = None, replications: int = 3,
-              catalogue: Catalogue | None = None) -> dict[str, Any]:
+              serverless: bool = False, catalogue: Catalogue | None = None) -> dict[str, Any]:
     """The cheapest verified endpoint for the request's MaxInvocations and latency threshold
     (or ``target_per_minute`` and ``slo`` such as ``"P99=50"``), alternatives ranked, the
-    Pareto front, and the types that cannot serve."""
+    Pareto front, and the types that cannot serve. ``serverless`` also weighs every memory
+    size of the profile's serverless section (MaxConcurrency sized by Erlang B)."""
     catalogue = catalogue or default_catalogue()
     loaded = load_profile(profile if profile is not None else "demo")
     job = parse_request(request, default_instance_types=loaded.instances)
@@ -53,29 +56,86 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
     target = Target(rate_per_minute / 60.0, PERCENTILES[percentile_name], slo_ms, routing, closed_users, replications)
     result = plan(loaded, priced, target, Constraints(allow_mixed, max_instances, min_instances, budget_per_hour),
                   seed, parse_importance(importance))
-    items, details = [], []
-    for rank, verified in enumerate(result.alternatives):
-        recommendation_id = _identifier(job.job_name, verified, seed)
-        for variant, (instance_type, count) in enumerate(sorted(verified.counts.items())):
-            items.append(_item(recommendation_id, job.job_name, variant, instance_type, count, verified,
-                               rate_per_minute, loaded))
-        details.append(_details(recommendation_id, verified, verified is result.chosen, percentile_name, loaded,
-                                catalogue, region))
+    rows = [_instance_row(job.job_name, verified, verified is result.chosen, rate_per_minute, percentile_name,
+                          loaded, catalogue, region, seed) for verified in result.alternatives]
+    infeasible = [{"InstanceType": t, "Reason": r} for t, r in result.infeasible] + unpriced
+    if serverless:
+        if loaded.serverless is None:
+            raise InputError("--serverless", f"profile {loaded.model!r} has no serverless section")
+        section = loaded.serverless
+        price = lambda memory, billed: serverless_cost_per_inference(  # noqa: E731
+            billed, serverless_rate(memory, region), section.payload_kb)
+        for option in serverless_options(section, target.rate_per_s, target.percentile, slo_ms, price,
+                                         replications, seed):
+            if option.feasible:
+                rows.append(_serverless_row(job.job_name, option, rate_per_minute, percentile_name, region, seed))
+            else:
+                infeasible.append({"ServerlessConfig": {"MemorySizeInMB": option.memory_mb}, "Reason": option.reason})
+    rows = _ranked(rows, parse_importance(importance))
+    items = [item for row in rows for item in row["items"]]
+    front = pareto_front([Alternative(r["id"], r["cost"], r["latency"], r["capacity"]) for r in rows])
     return {
         "InferenceRecommendations": items,
-        "Details": details,
-        "Infeasible": [{"InstanceType": t, "Reason": r} for t, r in result.infeasible] + unpriced,
+        "Details": [row["detail"] for row in rows],
+        "Infeasible": infeasible,
         "NotSimulated": [{"InstanceType": t, "Reason": r} for t, r in result.pruned],
-        "Pareto": [{"RecommendationId": _identifier(job.job_name, v, seed), "CostPerHour": v.cost_per_hour,
-                    f"{percentile_name}Ms": v.estimate.percentile_ms} for v in result.pareto],
+        "Pareto": [{"RecommendationId": a.key, "CostPerHour": a.cost_per_hour, f"{percentile_name}Ms": a.latency_ms}
+                   for a in front],
         "Target": {"InvocationsPerMinute": rate_per_minute, "Percentile": percentile_name,
                    "ValueInMilliseconds": slo_ms, "Routing": routing,
                    "Traffic": f"closed:{closed_users}" if closed_users else "open (Poisson)"},
-        "Explanation": list(result.explanation),
+        "Explanation": list(result.explanation) if not any(r["detail"]["Verified"] for r in rows) else [],
         "Simulations": {"run": result.simulations, "without_prescreen": result.naive_simulations,
                         "verifications": result.verifications,
                         "failed_verifications": [dict(c) for c in result.failed_verifications]},
     }
+
+
+def _ranked(rows: list[dict[str, Any]], importance: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The verified cheapest first (real-time or serverless), the rest in ranking order."""
+    verified = [r for r in rows if r["verified"]]
+    chosen = min(verified, key=lambda r: (r["cost"], r["latency"])) if verified else None
+    for row in rows:
+        row["detail"]["Verified"] = row is chosen
+    order = rank([Alternative(r["id"], r["cost"], r["latency"], r["capacity"]) for r in rows], importance)
+    by_id = {r["id"]: r for r in rows}
+    ranked = [by_id[a.key] for a in order]
+    return ([chosen] if chosen else []) + [r for r in ranked if r is not chosen]
+
+
+def _instance_row(job_name: str, verified: Verified, chosen: bool, rate_per_minute: float, percentile: str,
+                  profile: Profile, catalogue: Catalogue, region: str, seed: int) -> dict[str, Any]:
+    recommendation_id = _identifier(job_name, verified, seed)
+    items = [_item(recommendation_id, variant, instance_type, count, verified, rate_per_minute, profile)
+             for variant, (instance_type, count) in enumerate(sorted(verified.counts.items()))]
+    return {"id": recommendation_id, "items": items, "cost": verified.cost_per_hour, "verified": chosen,
+            "latency": verified.estimate.percentile_ms, "capacity": verified.capacity_per_s,
+            "detail": _details(recommendation_id, verified, chosen, percentile, profile, catalogue, region)}
+
+
+def _serverless_row(job_name: str, option: ServerlessOption, rate_per_minute: float, percentile: str, region: str,
+                    seed: int) -> dict[str, Any]:
+    key = f"serverless-{option.memory_mb}-{option.max_concurrency}"
+    recommendation_id = f"{job_name}/{hashlib.sha256(f'{key}:{seed}'.encode()).hexdigest()[:8]}"
+    digest = hashlib.sha256(recommendation_id.encode()).hexdigest()
+    config = {"MemorySizeInMB": option.memory_mb, "MaxConcurrency": option.max_concurrency}
+    estimate = option.estimate
+    item = {"RecommendationId": recommendation_id,
+            "Metrics": {"CostPerHour": option.cost_per_hour,
+                        "CostPerInference": option.cost_per_hour / (rate_per_minute * 60),
+                        "MaxInvocations": int(round(rate_per_minute)),
+                        "ModelLatency": int(round(estimate.percentile_ms * 1000))},
+            "EndpointConfiguration": {"EndpointName": f"sm-epc-{digest[:24]}", "VariantName": "variant-1",
+                                      "ServerlessConfig": config},
+            "ModelConfiguration": {}}
+    detail = {"RecommendationId": recommendation_id, "Counts": {}, "ServerlessConfig": config, "Verified": False,
+              percentile: {"Milliseconds": estimate.percentile_ms,
+                           "ConfidenceInterval95": [estimate.low_ms, estimate.high_ms],
+                           "Replications": estimate.replications},
+              "Utilization": None, "ThrottledShare": option.throttled_share, "CapacityPerMinute": rate_per_minute,
+              "Calibrated": True, "PriceConfidence": [serverless_rate(option.memory_mb, region).confidence]}
+    return {"id": recommendation_id, "items": [item], "cost": option.cost_per_hour, "verified": True,
+            "latency": estimate.percentile_ms, "capacity": rate_per_minute / 60.0, "detail": detail}
 
 
 def _slo(text: str | None, conditions: Mapping[str, Any]) -> tuple[str, float]:
@@ -101,7 +161,7 @@ def _identifier(job_name: str, verified: Verified, seed: int) -> str:
     return f"{job_name}/{hashlib.sha256(f'{key}:{seed}'.encode()).hexdigest()[:8]}"
 
 
-def _item(recommendation_id: str, job_name: str, variant: int, instance_type: str, count: int, verified: Verified,
+def _item(recommendation_id: str, variant: int, instance_type: str, count: int, verified: Verified,
           rate_per_minute: float, profile: Profile) -> dict[str, Any]:
     entry = profile.instance(instance_type)
     digest = hashlib.sha256(recommendation_id.encode()).hexdigest()
@@ -148,14 +208,17 @@ def recommendation_table(document: Mapping[str, Any]) -> str:
         header = (f"{'#':>2}  {'endpoint':<32} {'$/hour':>8} {'$/inference':>12} {percentile + ' ms':>8} "
                   f"{'95% interval':>17} {'util':>5}  calibrated  price")
         lines += ["", header, "-" * len(header)]
-    for rank, detail in enumerate(document["Details"], start=1):
+    for position, detail in enumerate(document["Details"], start=1):
         metrics = items[detail["RecommendationId"]]["Metrics"]
-        endpoint = " + ".join(f"{n} x {t}" for t, n in sorted(detail["Counts"].items()))
+        endpoint = " + ".join(f"{n} x {t}" for t, n in sorted(detail["Counts"].items())) or (
+            f"serverless {detail['ServerlessConfig']['MemorySizeInMB']} MB x"
+            f"{detail['ServerlessConfig']['MaxConcurrency']}")
+        utilization = "-" if detail["Utilization"] is None else f"{detail['Utilization']:.0%}"
         low, high = detail[percentile]["ConfidenceInterval95"]
         mark = "  <- verified cheapest" if detail["Verified"] else ""
-        lines.append(f"{rank:>2}  {endpoint:<32} {metrics['CostPerHour']:>8.3f} {metrics['CostPerInference']:>12.3e} "
+        lines.append(f"{position:>2}  {endpoint:<32} {metrics['CostPerHour']:>8.3f} {metrics['CostPerInference']:>12.3e} "
                      f"{detail[percentile]['Milliseconds']:>8.2f} {f'[{low:.2f}, {high:.2f}]':>17} "
-                     f"{detail['Utilization']:>5.0%}  {'yes' if detail['Calibrated'] else 'NO':<10}  "
+                     f"{utilization:>5}  {'yes' if detail['Calibrated'] else 'NO':<10}  "
                      f"{','.join(detail['PriceConfidence'])}{mark}")
     for explanation in document["Explanation"]:
         lines.append(explanation)

@@ -5,7 +5,6 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import pricing
@@ -100,3 +99,17 @@ def test_a_job_with_serverless_configurations_answers_in_the_aws_shape():
     assert any("ProvisionedConcurrency 2: no known price" in w for w in warnings)
     frame = result.scheduled[0].outcome.per_minute
     assert {"ColdStarts", "ModelSetupTime_Average", "Invocation4XXErrors"} <= set(frame.columns)
+
+
+def test_erlang_b_sizes_concurrency_and_the_optimizer_weighs_serverless():
+    from irsim import recommend
+    from optimizer.serverless import erlang_b, smallest_concurrency
+    assert erlang_b(1, 1.0) == pytest.approx(0.5) and erlang_b(2, 1.0) == pytest.approx(0.2)  # textbook values
+    assert smallest_concurrency(100.0, 0.02) == next(m for m in range(1, 201) if erlang_b(m, 2.0) <= 0.001)
+    request = json.loads((EXAMPLES / "seed-advanced-job.json").read_text())
+    document = recommend(request, "demo", serverless=True)
+    first = document["InferenceRecommendations"][0]
+    assert "ServerlessConfig" in first["EndpointConfiguration"] and document["Details"][0]["Verified"]
+    costs = [i["Metrics"]["CostPerHour"] for i in document["InferenceRecommendations"]]
+    assert costs[0] == min(costs)  # at 1,000 a minute serverless is the cheapest
+    assert document["Details"][0]["ThrottledShare"] <= 0.002
