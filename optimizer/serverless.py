@@ -74,8 +74,10 @@ def serverless_options(section: ServerlessProfile, rate_per_s: float, percentile
         values, throttled, billed = [], [], []
         profile = Profile("serverless", {}, None, serverless=section)
         for replication in range(replications):
+            # Steady state: the environments are already warm, as on a long-running endpoint.
             result = simulate_serverless(profile, memory, concurrency, arrival_rate_per_s=rate_per_s,
-                                         duration_s=duration, seed=seed_for("serverless", memory, replication, seed))
+                                         duration_s=duration, seed=seed_for("serverless", memory, replication, seed),
+                                         warm_environments=concurrency)
             values.append(result.percentile_ms(percentile))
             throttled.append(result.throttled / max(1, result.issued))
             billed.append(float(np.mean(np.ceil(result.service_ms - 1e-9))))

@@ -140,9 +140,12 @@ class ServerlessOutput:
 
 def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, *,
         seed: int | np.random.SeedSequence = 0, overhead: Distribution | None = None, think_time_s: float = 0.0,
-        stopping: StoppingConditions | None = None,
-        interrupt: Callable[[], bool] | None = None) -> ServerlessOutput:
-    """Simulate ``traffic`` against a serverless endpoint until it ends or a condition stops it."""
+        stopping: StoppingConditions | None = None, interrupt: Callable[[], bool] | None = None,
+        warm_environments: int = 0) -> ServerlessOutput:
+    """Simulate ``traffic`` against a serverless endpoint until it ends or a condition stops it.
+
+    ``warm_environments`` start warm at t = 0 (steady state, as a long-running endpoint
+    would be); they are reclaimed after the idle timeout like any other."""
     if config.memory_mb < profile.memory_needed_mb:
         raise InputError("ServerlessConfig.MemorySizeInMB", f"{config.memory_mb} MB is less than the "
                                                             f"{profile.memory_needed_mb} MB the model needs")
@@ -162,9 +165,10 @@ def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, 
     completion_s, latency_s, setup_s, overhead_s, throttle_s = (array("d") for _ in range(5))
     closed_loop = not isinstance(traffic, PoissonArrivals)
     population = Population()
-    warm: deque[float] = deque()  # idle on-demand environments: when each went idle, oldest first
+    # idle on-demand environments: when each went idle, oldest first
+    warm: deque[float] = deque([0.0] * max(0, min(warm_environments, limit := config.max_concurrency)))
     state = {"busy": 0, "provisioned_idle": config.provisioned_concurrency, "attempts": 0}
-    timeout, limit = profile.idle_timeout_s, config.max_concurrency
+    timeout = profile.idle_timeout_s
 
     def later(delay: float, callback: Callable[[Event], None], **attributes: Any) -> None:
         ev = new_event(env)

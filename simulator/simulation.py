@@ -86,7 +86,7 @@ def simulate_serverless(profile: Profile | Mapping[str, Any] | str | Path, memor
                         arrival_rate_per_s: float | None = None, duration_s: float = 600.0, seed: int = 0,
                         think_time_s: float = 0.0, traffic: Traffic | None = None,
                         stopping: StoppingConditions | None = None,
-                        interrupt: Callable[[], bool] | None = None) -> SimulationResult:
+                        interrupt: Callable[[], bool] | None = None, warm_environments: int = 0) -> SimulationResult:
     """Simulate a serverless endpoint (the profile's ``serverless`` section) under closed-loop
     users, open Poisson arrivals or an explicit traffic pattern. Per-minute columns add
     ModelSetupTime_Average (µs, over cold starts) and ColdStarts; Invocation4XXErrors counts
@@ -99,7 +99,7 @@ def simulate_serverless(profile: Profile | Mapping[str, Any] | str | Path, memor
     config = serverless.ServerlessConfig(memory_mb, max_concurrency, provisioned_concurrency)
     traffic, think = _traffic(users, arrival_rate_per_s, traffic, duration_s, seed, think_time_s)
     out = serverless.run(config, loaded.serverless, traffic, seed=seed, overhead=loaded.overhead, think_time_s=think,
-                         stopping=stopping, interrupt=interrupt)
+                         stopping=stopping, interrupt=interrupt, warm_environments=warm_environments)
     frame = per_minute(out.completion_s, out.latency_s, out.latency_s, out.overhead_s, out.end_s, 1,
                        None if isinstance(traffic, PoissonArrivals) else traffic.users_at)
     frame["CPUUtilization"] = np.nan  # serverless endpoints report no CPU
