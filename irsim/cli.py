@@ -204,6 +204,33 @@ def _add_recommend(commands: argparse._SubParsersAction) -> None:
     rec.set_defaults(handler=_cmd_recommend)
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from irsim.sweep import load_sweep, progress_line, run_sweep, scenarios_summary
+
+    if args.scheduler and args.workers:
+        raise CliError("give --scheduler ADDRESS or --workers N, not both")
+    sweep = load_sweep(args.sweep)
+    out = Path(args.out)
+    print(f"{len(sweep.scenarios)} scenarios -> {out}" + (" (resuming)" if args.resume else ""), file=sys.stderr)
+    table = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers, resume=args.resume,
+                      progress=progress_line)
+    print(scenarios_summary(table))
+    print(f"wrote {out / 'results.csv'}, {out / 'results.parquet'} and the plots in {out}", file=sys.stderr)
+    return 0 if (table["status"] == "ok").all() else 1
+
+
+def _add_sweep(commands: argparse._SubParsersAction) -> None:
+    sweep = commands.add_parser("sweep", help="what-if scenarios (rates, SLOs, routing, service-time scale...) on Dask",
+                                description="Expand a base request and axes into scenarios and run the optimizer "
+                                            "on each, on a local Dask cluster or an existing scheduler.")
+    sweep.add_argument("sweep", metavar="SWEEP.json")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (tcp://host:port)")
+    sweep.add_argument("--workers", type=integer(1), default=None, help="local worker processes (default: cores)")
+    sweep.add_argument("--out", default="sweep-output", metavar="DIR", help="results folder (default sweep-output)")
+    sweep.add_argument("--resume", action="store_true", help="skip scenarios whose results are already in DIR")
+    sweep.set_defaults(handler=_cmd_sweep)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="irsim", description="SageMaker Inference Recommender, simulated offline.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -246,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     from irsim.calibrate_cmd import add_calibrate_command
     add_calibrate_command(commands)
     _add_recommend(commands)
+    _add_sweep(commands)
     from irsim.boto3mode import add_boto3_commands
     add_boto3_commands(commands, common)
     return parser

@@ -141,3 +141,60 @@ def plot_recommendation(document: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=90)
     plt.close(fig)
+
+
+def plot_sweep(table: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """cost_vs_rate.png: per type, the cost per hour of its smallest passing endpoint against
+    the target rate (the count annotated, the chosen ones ringed), one panel per SLO.
+    crossover.png: for each rate and threshold, the cheapest type."""
+    import numpy as np
+
+    ok = table[table["status"] == "ok"] if "status" in table else table.iloc[0:0]
+    written: list[Path] = []
+    if ok.empty:
+        return written
+    slos = sorted(ok["slo_ms"].unique())
+    fig, axes = plt.subplots(1, len(slos), figsize=(6 * len(slos), 4.5), squeeze=False)
+    for ax, slo in zip(axes[0], slos):
+        part = ok[ok["slo_ms"] == slo]
+        for instance_type, rows in part.groupby("instance_type"):
+            rows = rows.groupby("target_per_minute").agg(cost=("cost_per_hour", "min"), count=("count", "min"),
+                                                         chosen=("chosen", "max")).reset_index()
+            line, = ax.plot(rows["target_per_minute"], rows["cost"], marker="o", label=instance_type)
+            for _, row in rows.iterrows():
+                ax.annotate(f"{int(row['count'])}", (row["target_per_minute"], row["cost"]),
+                            textcoords="offset points", xytext=(3, 4), fontsize=7, color=line.get_color())
+            chosen = rows[rows["chosen"]]
+            ax.scatter(chosen["target_per_minute"], chosen["cost"], s=140, facecolors="none", edgecolors="black")
+        ax.set_title(f"{part['percentile'].iloc[0]} <= {slo:g} ms (ringed: chosen; numbers: instances)", fontsize=9)
+        ax.set_xlabel("target rate (invocations per minute)")
+        ax.set_ylabel("cost per hour (USD)")
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out_dir / "cost_vs_rate.png"
+    fig.savefig(path, format="png", dpi=90)
+    plt.close(fig)
+    written.append(path)
+
+    chosen = ok[ok["chosen"]]
+    if chosen["target_per_minute"].nunique() >= 1 and not chosen.empty:
+        grid = chosen.pivot_table(index="slo_ms", columns="target_per_minute", values="endpoint", aggfunc="first")
+        types = sorted(chosen["instance_type"].unique())
+        codes = chosen.pivot_table(index="slo_ms", columns="target_per_minute", values="instance_type",
+                                   aggfunc="first").apply(lambda col: col.map(types.index))
+        fig, ax = plt.subplots(figsize=(1.4 * grid.shape[1] + 2, 0.9 * grid.shape[0] + 1.5))
+        ax.imshow(codes.to_numpy(dtype=float), cmap="tab20", aspect="auto", vmin=0, vmax=max(19, len(types)))
+        for (i, j), label in np.ndenumerate(grid.to_numpy()):
+            ax.text(j, i, str(label).replace(" x ml.", "x "), ha="center", va="center", fontsize=7)
+        ax.set_xticks(range(grid.shape[1]), [f"{c:,.0f}" for c in grid.columns])
+        ax.set_yticks(range(grid.shape[0]), [f"{r:g} ms" for r in grid.index])
+        ax.set_xlabel("target rate (invocations per minute)")
+        ax.set_ylabel("latency threshold")
+        ax.set_title("Cheapest endpoint per rate and threshold")
+        fig.tight_layout()
+        path = out_dir / "crossover.png"
+        fig.savefig(path, format="png", dpi=90)
+        plt.close(fig)
+        written.append(path)
+    return written

@@ -129,7 +129,8 @@ def smallest_count(entry: InstanceProfile, rate_per_s: float, percentile: float,
                    evaluate: Callable[[int], Estimate], max_count: int = MAX_COUNT) -> CountDecision:
     """The smallest count whose ``evaluate(count)`` meets the SLO with confidence.
 
-    Starts at the analytic count and walks down while it still passes, or up until it does.
+    Starts at the analytic count, gallops down while it passes (or up until it does), then
+    bisects: the percentile falls as instances are added, so the boundary is unique.
     """
     q = percentile / 100.0
     alone = service_quantile_ms(entry.service_time, q)
@@ -147,19 +148,33 @@ def smallest_count(entry: InstanceProfile, rate_per_s: float, percentile: float,
             results[count] = evaluate(count)
         return results[count].meets(slo_ms)
 
-    count = start
-    if passes(count):
-        while count - 1 >= stable and passes(count - 1):
-            count -= 1
+    # Galloping then bisection: O(log n) simulations even when the proposal is far off.
+    if passes(start):
+        fail, ok = stable - 1, start
+        step = 1
+        while ok - step > fail and passes(ok - step):
+            ok -= step
+            step *= 2
+        fail = max(fail, ok - step)
     else:
-        while count < max_count and not passes(count + 1):
-            count += 1
-        count += 1
-        if count > max_count or not passes(count):
-            return CountDecision(entry.instance_type, None, results.get(max_count),
-                                 f"more than {max_count} instances would be needed", len(results),
-                                 max_count - stable + 1, guess)
-    return CountDecision(entry.instance_type, count, results[count], None, len(results), count - stable + 1, guess)
+        fail, ok, step = start, None, 1
+        while ok is None:
+            probe = min(fail + step, max_count)
+            if passes(probe):
+                ok = probe
+            elif probe == max_count:
+                return CountDecision(entry.instance_type, None, results[probe],
+                                     f"more than {max_count} instances would be needed", len(results),
+                                     max_count - stable + 1, guess)
+            else:
+                fail, step = probe, step * 2
+    while ok - fail > 1:  # invariant: fail fails (or is below the stable count), ok passes
+        middle = (fail + ok) // 2
+        if passes(middle):
+            ok = middle
+        else:
+            fail = middle
+    return CountDecision(entry.instance_type, ok, results[ok], None, len(results), ok - stable + 1, guess)
 
 
 def solve_rate(entry: InstanceProfile, percentile: float, slo_ms: float) -> float:

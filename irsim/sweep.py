@@ -1,0 +1,211 @@
+"""What-if sweeps: a base request and axes expanded into scenarios, each an optimizer run
+(`irsim.recommend`), run on Dask — a LocalCluster by default, or an existing scheduler —
+with one seed per scenario from a SeedSequence, so results do not depend on the number of
+workers or the order they finish."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from simulator import InputError, load_profile
+
+AXES = ("target_per_minute", "slo", "routing", "service_scale", "replications", "candidates", "instance_types")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A validated sweep file: the base request, the profile document and the scenarios."""
+
+    base: Mapping[str, Any]
+    profile: Mapping[str, Any]
+    scenarios: tuple[Mapping[str, Any], ...]
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read SWEEP.json: {"base": request or path, "profile": path or "demo", "seed": S,
+    "axes": {name: [values...]}}."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text())
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read the sweep file: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(str(path), f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(document, dict) or "base" not in document or "axes" not in document:
+        raise InputError(str(path), 'must be an object with "base" (a request or its path) and "axes"')
+    base = document["base"]
+    if isinstance(base, str):
+        base_path = (path.parent / base).resolve()
+        try:
+            base = json.loads(base_path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"{path}: base", f"cannot read the request {base_path}: {exc}") from None
+    profile_source = document.get("profile", "demo")
+    if isinstance(profile_source, str) and profile_source != "demo":
+        profile_source = path.parent / profile_source
+    profile = load_profile(profile_source).to_dict()
+    axes = document["axes"]
+    if not isinstance(axes, dict) or not axes:
+        raise InputError(f"{path}: axes", f"must be an object of lists; allowed axes: {', '.join(AXES)}")
+    for name, values in axes.items():
+        if name not in AXES:
+            raise InputError(f"{path}: axes.{name}", f"is not an axis (allowed: {', '.join(AXES)})")
+        if not isinstance(values, list) or not values:
+            raise InputError(f"{path}: axes.{name}", "must be a non-empty list of values")
+    seed = document.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"{path}: seed", f"must be an integer >= 0, got {seed!r}")
+    names = list(axes)
+    combinations = list(itertools.product(*(axes[n] for n in names)))
+    seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(len(combinations))]
+    scenarios = []
+    for values, scenario_seed in zip(combinations, seeds):
+        settings = dict(zip(names, values))
+        key = json.dumps({"settings": settings, "seed": scenario_seed, "base": base}, sort_keys=True, default=str)
+        scenarios.append({"id": hashlib.sha256(key.encode()).hexdigest()[:12], "seed": scenario_seed, **settings})
+    return Sweep(base, profile, tuple(scenarios))
+
+
+def _scaled(profile: Mapping[str, Any], factor: float) -> dict[str, Any]:
+    """The profile with every service time (and serverless one) multiplied by ``factor``."""
+    scaled = copy.deepcopy(dict(profile))
+    for entry in scaled["instances"].values():
+        entry["service_time"] = _scale_distribution(entry["service_time"], factor)
+        for variant in entry.get("variants", []):
+            if "service_time" in variant:
+                variant["service_time"] = _scale_distribution(variant["service_time"], factor)
+    if scaled.get("serverless"):
+        scaled["serverless"]["service_time"] = _scale_distribution(scaled["serverless"]["service_time"], factor)
+    return scaled
+
+
+def _scale_distribution(spec: dict[str, Any], factor: float) -> dict[str, Any]:
+    spec = dict(spec)
+    if "samples_ms" in spec:
+        spec["samples_ms"] = [v * factor for v in spec["samples_ms"]]
+    else:
+        spec["mean_ms"] = spec["mean_ms"] * factor
+    return spec
+
+
+def run_scenario(base: Mapping[str, Any], profile: Mapping[str, Any], scenario: Mapping[str, Any]) -> list[dict]:
+    """One scenario: the optimizer's verified answer and its alternatives as tidy rows. A
+    failure becomes one row with its error (the sweep goes on)."""
+    from irsim.recommend import recommend
+
+    settings = {k: v for k, v in scenario.items() if k not in ("id", "seed")}
+    common = {"scenario": scenario["id"], "seed": scenario["seed"],
+              **{k: (json.dumps(v) if isinstance(v, list) else v) for k, v in settings.items()}}
+    try:
+        request = copy.deepcopy(dict(base))
+        if "instance_types" in settings:
+            request["InputConfig"]["EndpointConfigurations"] = [{"InstanceType": t} for t in settings["instance_types"]]
+        scale = float(settings.get("service_scale", 1.0))
+        document = recommend(request, _scaled(profile, scale) if scale != 1.0 else profile, seed=scenario["seed"],
+                             target_per_minute=settings.get("target_per_minute"), slo=settings.get("slo"),
+                             routing=settings.get("routing", "random"),
+                             replications=int(settings.get("replications", 3)),
+                             candidates=settings.get("candidates", "job"))
+    except Exception as exc:  # recorded, not raised: one bad scenario must not stop the sweep
+        return [{**common, "status": "error", "error": f"{type(exc).__name__}: {exc}"}]
+    target = document["Target"]
+    rows = []
+    for detail in document["Details"]:
+        item = next(i for i in document["InferenceRecommendations"] if i["RecommendationId"] == detail["RecommendationId"])
+        percentile = detail[target["Percentile"]]
+        counts = detail["Counts"] or {f"serverless {detail['ServerlessConfig']['MemorySizeInMB']} MB": 1}
+        rows.append({**common, "status": "ok", "error": "",
+                     "target_per_minute": target["InvocationsPerMinute"], "percentile": target["Percentile"],
+                     "slo_ms": target["ValueInMilliseconds"],
+                     "endpoint": " + ".join(f"{n} x {t}" for t, n in sorted(counts.items())),
+                     "instance_type": next(iter(sorted(counts))), "count": sum(counts.values()),
+                     "chosen": detail["Verified"], "cost_per_hour": item["Metrics"]["CostPerHour"],
+                     "percentile_ms": percentile["Milliseconds"], "ci_low_ms": percentile["ConfidenceInterval95"][0],
+                     "ci_high_ms": percentile["ConfidenceInterval95"][1], "calibrated": detail["Calibrated"]})
+    if not rows:
+        rows.append({**common, "status": "infeasible", "error": " ".join(document["Explanation"])[:500],
+                     "target_per_minute": target["InvocationsPerMinute"], "slo_ms": target["ValueInMilliseconds"]})
+    return rows
+
+
+def run_sweep(sweep: Sweep, out_dir: Path, *, scheduler: str | None = None, workers: int | None = None,
+              resume: bool = False, progress: Callable[[int, int, Mapping[str, Any], str], None] | None = None
+              ) -> pd.DataFrame:
+    """Run every scenario on Dask (skipping those already in ``out_dir`` with ``resume``);
+    returns the tidy table and writes it with the per-scenario results and the plots."""
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    scenario_dir = out_dir / "scenarios"
+    scenario_dir.mkdir(parents=True, exist_ok=True)
+    done = {p.stem for p in scenario_dir.glob("*.json")} if resume else set()
+    todo = [s for s in sweep.scenarios if s["id"] not in done]
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        base, profile = client.scatter(dict(sweep.base), broadcast=True), client.scatter(dict(sweep.profile),
+                                                                                       broadcast=True)
+        futures = {client.submit(run_scenario, base, profile, scenario, pure=False): scenario for scenario in todo}
+        for count, future in enumerate(as_completed(futures), start=1):
+            scenario = futures[future]
+            rows = future.result()
+            _write_json(scenario_dir / f"{scenario['id']}.json", rows)
+            if progress:
+                progress(count, len(todo), scenario, rows[0]["status"])
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    rows = [row for s in sweep.scenarios for row in json.loads((scenario_dir / f"{s['id']}.json").read_text())]
+    table = pd.DataFrame(rows)
+    table.to_csv(out_dir / "results.csv", index=False)
+    table.to_parquet(out_dir / "results.parquet", index=False)
+    from irsim.plots import plot_sweep
+    plot_sweep(table, out_dir)
+    return table
+
+
+def _write_json(path: Path, document: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(document, default=str))
+    os.replace(tmp, path)
+
+
+def progress_line(count: int, total: int, scenario: Mapping[str, Any], status: str) -> None:
+    width = 30
+    filled = round(width * count / total) if total else width
+    settings = ", ".join(f"{k}={v}" for k, v in scenario.items() if k not in ("id", "seed"))
+    print(f"[{'█' * filled}{'░' * (width - filled)}] {count}/{total} {status:<10} {settings}", file=sys.stderr,
+          flush=True)
+
+
+def scenarios_summary(table: pd.DataFrame) -> str:
+    """The chosen endpoint of every scenario, one line each."""
+    if table.empty:
+        return "no scenarios"
+    lines = []
+    chosen = table[table.get("chosen", False) == True]  # noqa: E712 (a pandas mask)
+    order = [c for c in ("slo_ms", "service_scale", "target_per_minute") if c in chosen]
+    for _, row in chosen.sort_values(order).iterrows():
+        scale = f"  service x{row['service_scale']:g}" if "service_scale" in row and row["service_scale"] != 1 else ""
+        lines.append(f"{row['target_per_minute']:>8,.0f}/min  {row['percentile']} <= {row['slo_ms']:>5g} ms{scale}  "
+                     f"{row['endpoint']:<28} ${row['cost_per_hour']:.3f}/h  {row['percentile']} {row['percentile_ms']:.1f} ms")
+    errors = table[table["status"] != "ok"]
+    for _, row in errors.iterrows():
+        lines.append(f"{row['scenario']}: {row['status']} {row['error']}")
+    return "\n".join(lines)
