@@ -170,6 +170,10 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                          replications=args.replications, serverless=args.serverless)
     if args.plot:
         write_atomically(args.plot, lambda tmp: plot_recommendation(document, tmp))
+    if args.out:
+        out = Path(args.out)
+        write_atomically(out / "recommendation.json", lambda tmp: tmp.write_text(dumps(document) + "\n"))
+        write_atomically(out / "recommendation.png", lambda tmp: plot_recommendation(document, tmp))
     print(dumps(document) if args.json else recommendation_table(document))
     return 0 if document["Details"] and document["Details"][0]["Verified"] else 1
 
@@ -201,6 +205,7 @@ def _add_recommend(commands: argparse._SubParsersAction) -> None:
     rec.add_argument("--region", default="us-east-1", help="pricing region (default us-east-1)")
     rec.add_argument("--json", action="store_true", help="print the document as JSON")
     rec.add_argument("--plot", metavar="PNG", help="cost against the percentile reached, SLO drawn")
+    rec.add_argument("--out", metavar="DIR", help="write recommendation.json and recommendation.png (for irsim report)")
     rec.set_defaults(handler=_cmd_recommend)
 
 
@@ -229,6 +234,23 @@ def _add_sweep(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument("--out", default="sweep-output", metavar="DIR", help="results folder (default sweep-output)")
     sweep.add_argument("--resume", action="store_true", help="skip scenarios whose results are already in DIR")
     sweep.set_defaults(handler=_cmd_sweep)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from irsim.files import write_atomically
+    from irsim.report import build_report
+
+    page = build_report(args.folder)
+    write_atomically(args.output, lambda tmp: tmp.write_text(page))
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _add_report(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser("report", help="one self-contained HTML page for a run, recommend or sweep folder")
+    report.add_argument("folder", metavar="DIR", help="an --out folder of irsim run, recommend or sweep")
+    report.add_argument("-o", "--output", default="report.html", help="the page to write (default report.html)")
+    report.set_defaults(handler=_cmd_report)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -274,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_calibrate_command(commands)
     _add_recommend(commands)
     _add_sweep(commands)
+    _add_report(commands)
     from irsim.boto3mode import add_boto3_commands
     add_boto3_commands(commands, common)
     return parser
