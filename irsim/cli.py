@@ -98,23 +98,32 @@ def load_json_file(path: str, what: str) -> Any:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from irsim.job import execute_job
-    from irsim.jobreport import progress_printer, recommendation_table, write_outputs
+    from irsim.jobreport import progress_printer, recommendation_table, replication_table, write_outputs
 
     request = load_json_file(args.job, "JOB")
     if not isinstance(request, dict):
         raise CliError(f"JOB: {args.job} must hold a JSON object (a CreateInferenceRecommendationsJob request)")
     traffic_s = _traffic_duration(request)
     catalogue = _catalogue(args.price_list) if args.price_list else None
-    result = execute_job(request, args.profile, seed=args.seed, region=args.region, catalogue=catalogue,
-                         progress=None if args.quiet else progress_printer(traffic_s))
+    progress = None if args.quiet else progress_printer(traffic_s)
+    replicated = None
+    if args.replications > 1:
+        from irsim.job import replicate
+        result, replicated = replicate(request, args.profile, args.seed, args.region, args.replications,
+                                       catalogue=catalogue, progress=progress)
+    else:
+        result = execute_job(request, args.profile, seed=args.seed, region=args.region, catalogue=catalogue,
+                             progress=progress)
     if args.out:
-        written = write_outputs(result, Path(args.out))
+        written = write_outputs(result, Path(args.out), replicated)
         print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
     if args.json:
         from irsim.jobreport import dumps
         print(dumps(result.describe))
     else:
         print(recommendation_table(result))
+        if replicated:
+            print(replication_table(replicated))
     return 0 if result.describe["Status"] == "COMPLETED" else 1
 
 
@@ -286,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--price-list", metavar="FILE",
                      help="refresh prices from an AWS Price List offer file or saved get-products pages")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--replications", type=integer(1), default=1, metavar="R",
+                     help="run R independent seeded replications: means and 95%% intervals (default 1)")
     run.set_defaults(handler=_cmd_run)
 
     from irsim.jobcommands import add_job_commands

@@ -3,6 +3,7 @@ simulated timeline, answered in the AWS response shapes."""
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -162,3 +163,39 @@ def run_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] | s
             seed: int = 0, region: str = "us-east-1") -> dict[str, Any]:
     """Run a job synchronously; returns the DescribeInferenceRecommendationsJob response."""
     return execute_job(request, profile, seed, region).describe
+
+
+def replicate(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] | str | Path | None, seed: int,
+              region: str, replications: int, **options: Any) -> tuple[JobResult, dict[str, Any]]:
+    """Run the job ``replications`` times with independent seeds (the first is ``seed`` itself,
+    so its answer is the one a single run gives) and summarise, per benchmark, the mean and
+    95 % confidence interval of the per-instance max, the latency and the count's margin
+    (count x per-instance max / MaxInvocations - 1). The summary stays outside the AWS shapes."""
+    from scipy import stats
+
+    seeds = [seed] + [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(replications - 1)]
+    results = [execute_job(request, profile, s, region, **options) for s in seeds]
+    first = results[0]
+    target = first.spec.stopping.max_invocations
+    summary = []
+    for index, benchmark in enumerate(first.spec.benchmarks):
+        outcomes = [o for r in results for o in (i.outcome for i in r.scheduled) if o.spec.index == index
+                    and o.per_instance_max is not None]
+        entry: dict[str, Any] = {"index": index, "InstanceType": benchmark.instance_type,
+                                 "EnvironmentParameters": dict(benchmark.environment), "succeeded": len(outcomes)}
+        values = {"per_instance_max_invocations": [o.per_instance_max for o in outcomes],
+                  "model_latency_ms": [o.model_latency_us / 1000.0 for o in outcomes]}
+        if target and outcomes:
+            counts = [max(1, math.ceil(target / o.per_instance_max)) for o in outcomes]
+            chosen = counts[0]
+            values["count_margin"] = [chosen * o.per_instance_max / target - 1 for o in outcomes]
+            entry["count"] = chosen
+        for name, series in values.items():
+            if not series:
+                continue
+            array = np.asarray(series, dtype=float)
+            half = (float(stats.t.ppf(0.975, len(array) - 1) * array.std(ddof=1) / math.sqrt(len(array)))
+                    if len(array) > 1 else 0.0)
+            entry[name] = {"mean": float(array.mean()), "ci95": [float(array.mean() - half), float(array.mean() + half)]}
+        summary.append(entry)
+    return first, {"replications": replications, "seeds": seeds, "benchmarks": summary}

@@ -137,7 +137,23 @@ def metrics_frame(result: JobResult) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def write_outputs(result: JobResult, out_dir: Path) -> list[Path]:
+def replication_table(summary: dict[str, Any]) -> str:
+    """Per benchmark: mean and 95 % interval over the replications."""
+    lines = [f"\nOver {summary['replications']} seeded replications (mean [95% interval]):"]
+    for entry in summary["benchmarks"]:
+        parts = []
+        for name, label, fmt in (("per_instance_max_invocations", "per-instance max", "{:,.0f}"),
+                                 ("model_latency_ms", "latency ms", "{:.2f}"), ("count_margin", "count margin", "{:+.1%}")):
+            if name in entry:
+                value = entry[name]
+                parts.append(f"{label} {fmt.format(value['mean'])} [{fmt.format(value['ci95'][0])}, "
+                             f"{fmt.format(value['ci95'][1])}]")
+        count = f", count {entry['count']}" if "count" in entry else ""
+        lines.append(f"  {_extension_label(entry):<34} {'; '.join(parts) or 'no replication succeeded'}{count}")
+    return "\n".join(lines)
+
+
+def write_outputs(result: JobResult, out_dir: Path, replicated: dict[str, Any] | None = None) -> list[Path]:
     """describe.json, steps.json, irsim.json (extensions), metrics.csv and report.png.
 
     Written in a staging folder first, then moved into ``out_dir``: a failure leaves nothing.
@@ -150,7 +166,10 @@ def write_outputs(result: JobResult, out_dir: Path) -> list[Path]:
     try:
         (staging / "describe.json").write_text(dumps(result.describe) + "\n")
         (staging / "steps.json").write_text(dumps(result.steps) + "\n")
-        (staging / "irsim.json").write_text(dumps(result.extensions()) + "\n")
+        extensions = result.extensions()
+        if replicated:
+            extensions["replications"] = replicated
+        (staging / "irsim.json").write_text(dumps(extensions) + "\n")
         metrics_frame(result).to_csv(staging / "metrics.csv", index=False)
         threshold = result.spec.stopping.latency.value_ms if result.spec.stopping.latency else None
         plot_job_report([(benchmark_label(i.outcome), i.outcome.per_minute,

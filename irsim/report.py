@@ -77,6 +77,17 @@ def _job_sections(folder: Path) -> tuple[str, list[str]]:
                      metrics["ModelLatency"] / 1000.0, metrics["CostPerHour"], metrics["CostPerInference"]])
     sections.append("<h2>Recommendations, cheapest first</h2>" + _table(
         ["endpoint", "count", "MaxInvocations", "ModelLatency ms", "CostPerHour", "CostPerInference"], rows))
+    replicated = extensions.get("replications")
+    if replicated:
+        rows = []
+        for entry in replicated["benchmarks"]:
+            cells = [entry["InstanceType"]]
+            for name in ("per_instance_max_invocations", "model_latency_ms", "count_margin"):
+                value = entry.get(name)
+                cells.append(f"{value['mean']:,.3g} [{value['ci95'][0]:,.3g}, {value['ci95'][1]:,.3g}]" if value else "-")
+            rows.append(cells)
+        sections.append(f"<h2>Over {replicated['replications']} seeded replications (mean [95% interval])</h2>"
+                        + _table(["benchmark", "per-instance max", "latency ms", "count margin"], rows))
     if describe.get("FailureReason"):
         sections.append(f"<p>FailureReason: {html.escape(describe['FailureReason'])}</p>")
     if (folder / "report.png").exists():

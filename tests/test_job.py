@@ -308,3 +308,19 @@ def test_a_stopped_job_keeps_the_benchmarks_that_finished():
     statuses = [s["Status"] for s in result.steps["Steps"]]
     assert statuses == ["COMPLETED", "STOPPED", "STOPPED", "STOPPED"]
     assert_valid_aws_shapes(result)
+
+
+def test_replications_give_means_and_intervals_and_keep_the_first_answer(tmp_path, capsys):
+    from irsim.job import replicate
+    request = json.loads((EXAMPLES / "stairs-job.json").read_text())
+    first, summary = replicate(request, "demo", 3, "us-east-1", 4, created=CREATED)
+    assert first.describe == execute_job(request, "demo", seed=3, created=CREATED).describe
+    assert summary["replications"] == 4 and len(set(summary["seeds"])) == 4
+    for entry in summary["benchmarks"]:
+        values = entry["per_instance_max_invocations"]
+        assert values["ci95"][0] <= values["mean"] <= values["ci95"][1]
+        assert entry["succeeded"] == 4
+    out = tmp_path / "out"
+    assert main(["run", str(EXAMPLES / "stairs-job.json"), "--quiet", "--replications", "3", "--out", str(out)]) == 0
+    assert "Over 3 seeded replications" in capsys.readouterr().out
+    assert json.loads((out / "irsim.json").read_text())["replications"]["replications"] == 3
