@@ -18,11 +18,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import optimize, stats
 
 from calibration.sources import BenchmarkObservation
 from simulator.analytic import allen_cunneen_mean_response_s
-from simulator.distributions import Distribution, lognormal_parameters, weibull_shape
+from simulator.distributions import Distribution, quantile_ms
 from simulator.errors import InputError
 from simulator.profiles import InstanceProfile
 
@@ -64,22 +64,6 @@ class Calibration:
 
 
 # --- service-time distributions -------------------------------------------------------------------
-
-def quantile_ms(family: str, mean_ms: float, cv: float, p: float) -> float:
-    """The p-quantile (0 < p < 1) of ``family`` with this mean and cv."""
-    if family == "exponential":
-        return -mean_ms * math.log1p(-p)
-    if family == "lognormal":
-        mu, sigma = lognormal_parameters(mean_ms, cv)
-        return math.exp(mu + sigma * stats.norm.ppf(p))
-    if family == "gamma":
-        shape = 1.0 / (cv * cv)
-        return float(stats.gamma.ppf(p, shape, scale=mean_ms / shape))
-    if family == "weibull":
-        k = weibull_shape(cv)
-        return mean_ms / special.gamma(1 + 1 / k) * (-math.log1p(-p)) ** (1 / k)
-    raise ValueError(family)
-
 
 def fit_quantiles(mean_ms: float, quantiles: Mapping[int, float]) -> DistributionFit:
     """Quantile matching: for each family, the cv that best matches the observed

@@ -19,7 +19,7 @@ from scipy import optimize, stats
 
 from simulator import Profile, simulate
 from simulator.analytic import erlang_c
-from simulator.distributions import Distribution
+from simulator.distributions import Distribution, quantile_ms
 from simulator.profiles import InstanceProfile
 
 MIN_REQUESTS = 20_000      # per replication, so the percentile is well estimated
@@ -67,7 +67,6 @@ def service_quantile_ms(service: Distribution, q: float) -> float:
         return service.mean_ms
     if service.family == "empirical":
         return float(np.quantile(np.asarray(service.samples_ms), q))
-    from calibration.fit import quantile_ms  # the family quantile functions live with the fits
     return quantile_ms(service.family, service.mean_ms, service.cv, q)
 
 

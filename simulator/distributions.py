@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
-from scipy import optimize, special
+from scipy import optimize, special, stats
 
 from simulator.errors import InputError
 
@@ -122,3 +122,19 @@ def parse_distribution(spec: Any, where: str) -> Distribution:
         return Distribution(family, mean, 0.0)
     cv = _positive_number(spec, "cv", where, upper=MAX_CV)
     return Distribution(family, mean, cv)
+
+
+def quantile_ms(family: str, mean_ms: float, cv: float, p: float) -> float:
+    """The p-quantile (0 < p < 1) of ``family`` with this mean and cv."""
+    if family == "exponential":
+        return -mean_ms * math.log1p(-p)
+    if family == "lognormal":
+        mu, sigma = lognormal_parameters(mean_ms, cv)
+        return math.exp(mu + sigma * stats.norm.ppf(p))
+    if family == "gamma":
+        shape = 1.0 / (cv * cv)
+        return float(stats.gamma.ppf(p, shape, scale=mean_ms / shape))
+    if family == "weibull":
+        k = weibull_shape(cv)
+        return mean_ms / special.gamma(1 + 1 / k) * (-math.log1p(-p)) ** (1 / k)
+    raise ValueError(family)

@@ -35,10 +35,10 @@ def test_results_do_not_depend_on_workers_or_on_the_scheduler(tmp_path):
     sweep = load_sweep(write_sweep(tmp_path, AXES))
     assert len(sweep.scenarios) == 4 and len({s["seed"] for s in sweep.scenarios}) == 4
     one = run_sweep(sweep, tmp_path / "one", workers=1)
-    two = run_sweep(sweep, tmp_path / "two", workers=2)
+    run_sweep(sweep, tmp_path / "two", workers=2)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:
-        remote = run_sweep(sweep, tmp_path / "remote", scheduler=cluster.scheduler_address)
+        run_sweep(sweep, tmp_path / "remote", scheduler=cluster.scheduler_address)
     assert (one["status"] == "ok").all() and len(one) >= 4
     pd.testing.assert_frame_equal(table_of(tmp_path / "one"), table_of(tmp_path / "two"))
     pd.testing.assert_frame_equal(table_of(tmp_path / "one"), table_of(tmp_path / "remote"))
