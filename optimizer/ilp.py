@@ -10,6 +10,7 @@ the availability floor and the budget. Solved by CBC through PuLP.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -54,8 +55,8 @@ def solve(options: Sequence[Option], target_per_s: float, constraints: Constrain
         needed = math.ceil(target_per_s / option.rate_per_s) if option.rate_per_s > 0 else 0
         bound = max(needed, constraints.min_instances) + 1
         bounds.append(min(bound, constraints.max_instances) if constraints.max_instances else bound)
-    count = {n: pulp.LpVariable(f"n_{n}", 0, b, cat="Integer") for n, b in zip(names, bounds)}
-    chosen = {n: pulp.LpVariable(f"y_{n}", cat="Binary") for n in names}
+    count = {n: _variable(problem, f"n_{n}", 0, b, "Integer") for n, b in zip(names, bounds)}
+    chosen = {n: _variable(problem, f"y_{n}", 0, 1, "Binary") for n in names}
     problem += pulp.lpSum(o.price_per_hour * count[n] for n, o in zip(names, options))
     problem += pulp.lpSum(o.rate_per_s * count[n] for n, o in zip(names, options)) >= target_per_s
     for n, b in zip(names, bounds):
@@ -74,17 +75,28 @@ def solve(options: Sequence[Option], target_per_s: float, constraints: Constrain
         more = {}
         for instance_type, failed in cut.items():
             if instance_type in index:
-                more[instance_type] = pulp.LpVariable(f"z_{k}_{index[instance_type]}", cat="Binary")
+                more[instance_type] = _variable(problem, f"z_{k}_{index[instance_type]}", 0, 1, "Binary")
                 problem += count[index[instance_type]] >= (failed + 1) * more[instance_type]
         others = [chosen[n] for t, n in index.items() if t not in cut]
         problem += pulp.lpSum(more.values()) + pulp.lpSum(others) >= 1
-    status = problem.solve(pulp.PULP_CBC_CMD(msg=False))
+    with warnings.catch_warnings():
+        # PuLP 3.3 announces that its bundled CBC (PULP_CBC_CMD) goes away in 4.0; it is the
+        # solver DESIGN.md asks for, and pyproject pins what works.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        status = problem.solve(pulp.PULP_CBC_CMD(msg=False))
     if pulp.LpStatus[status] != "Optimal":
         return None
     counts = {o.instance_type: int(round(count[n].value())) for n, o in zip(names, options)
               if count[n].value() and round(count[n].value()) > 0}
     return Solution(counts, sum(o.price_per_hour * counts.get(o.instance_type, 0) for o in options),
                     sum(o.rate_per_s * counts.get(o.instance_type, 0) for o in options))
+
+
+def _variable(problem: pulp.LpProblem, name: str, low: float, high: float, category: str) -> pulp.LpVariable:
+    """A variable attached to ``problem`` (PuLP >= 3.3; older PuLP builds it standalone)."""
+    if hasattr(problem, "add_variable"):
+        return problem.add_variable(name, low, high, cat=category)
+    return pulp.LpVariable(name, low, high, cat=category)
 
 
 def closest_misses(options: Sequence[Option], target_per_s: float, constraints: Constraints) -> list[str]:
