@@ -1,5 +1,2 @@
-"""Calibration: service profiles from measurements, and transfer to unmeasured instance types.
-
-Readers and fitting come with issue 5; ``transfer`` already derives entries for instance
-types a profile does not cover.
-"""
+"""Calibration: service profiles from measurements (``sources`` reads them, ``fit`` fits
+them) and from rules for instance types that were not measured (``transfer``)."""
