@@ -37,10 +37,14 @@ class Estimate:
     high_ms: float
     replications: int
     utilization: float  # busy workers / workers, per instance
+    throughput_per_s: float = math.nan  # what a closed population achieved (NaN for open traffic)
+    required_per_s: float = 0.0          # ... and what it had to reach
 
     def meets(self, slo_ms: float) -> bool:
-        """With confidence: the interval's upper end is within the SLO."""
-        return self.high_ms <= slo_ms
+        """With confidence: the interval's upper end is within the SLO (and a closed population
+        reached the target rate, within 1 %)."""
+        reached = math.isnan(self.throughput_per_s) or self.throughput_per_s >= 0.99 * self.required_per_s
+        return self.high_ms <= slo_ms and reached
 
 
 @dataclass(frozen=True)

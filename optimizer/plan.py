@@ -6,7 +6,7 @@ ranked alternatives (ranking)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -73,12 +73,12 @@ def simulate_endpoint(profile: Profile, counts: Mapping[str, int], target: Targe
     """The whole endpoint at the target: each production variant gets its share of the
     Poisson stream (weights proportional to capacity), its instances routed by the policy;
     the percentile is taken over every request of every variant, per replication."""
-    values, utilizations = [], []
+    values, utilizations, throughputs = [], [], []
     capacity = {t: counts[t] * profile.instance(t).workers / (profile.instance(t).service_time.mean_ms / 1000)
                 for t in counts}
     total_capacity = sum(capacity.values())
     for replication in range(target.replications):
-        latencies = []
+        latencies, served = [], 0.0
         for instance_type, count in counts.items():
             share = capacity[instance_type] / total_capacity
             run_seed = seed_for("verify", instance_type, count, replication, seed)
@@ -93,10 +93,15 @@ def simulate_endpoint(profile: Profile, counts: Mapping[str, int], target: Targe
                 result = simulate(profile, instance_type, instance_count=count, routing=target.routing,
                                   arrival_rate_per_s=rate, duration_s=duration, seed=run_seed)
             latencies.append(result.latency_ms)
+            served += result.throughput_per_s
             entry = profile.instance(instance_type)
             utilizations.append(result.service_ms.sum() / 1000 / duration / (entry.workers * count))
         values.append(float(np.percentile(np.concatenate(latencies), target.percentile)))
-    return estimate(values, utilizations)
+        throughputs.append(served)
+    result = estimate(values, utilizations)
+    if target.closed_users is not None:  # N users must also reach the target rate
+        return replace(result, throughput_per_s=float(np.mean(throughputs)), required_per_s=target.rate_per_s)
+    return result
 
 
 def _evaluator(profile: Profile, instance_type: str, target: Target, seed: int) -> Callable[[int], Estimate]:

@@ -193,3 +193,18 @@ def test_recommend_cli(tmp_path, capsys):
     assert main(["recommend", str(job), "--traffic", "closed"]) == 2
     assert main(["recommend", str(job), "--budget", "0.01"]) == 1
     assert "closest misses" in capsys.readouterr().out
+
+
+def test_least_outstanding_routing_and_closed_traffic_use_whole_endpoint_simulations():
+    profile = exponential_profile({"ml.c5.large": (1, 20.0)})
+    candidates = [Candidate("ml.c5.large", 0.1)]
+    random_routing = plan(profile, candidates, Target(120.0, 95, 80.0, routing="random"), seed=2)
+    least = plan(profile, candidates, Target(120.0, 95, 80.0, routing="least_outstanding_requests"), seed=2)
+    # Joining the shortest queue never needs more instances than splitting at random.
+    assert least.chosen.counts["ml.c5.large"] <= random_routing.chosen.counts["ml.c5.large"]
+    assert least.chosen.estimate.meets(80.0)
+    # 20 users must reach 120 requests a second within the SLO: at most 1 / 20 ms each per
+    # instance, so at least 3 instances whatever the latency says.
+    closed = plan(profile, candidates, Target(120.0, 95, 400.0, closed_users=20), seed=2)
+    assert closed.chosen.counts["ml.c5.large"] >= 3
+    assert closed.chosen.estimate.throughput_per_s >= 0.99 * 120.0
