@@ -147,16 +147,19 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, scheduler: str | None = None, work
     from dask.distributed import Client, LocalCluster, as_completed
 
     scenario_dir = out_dir / "scenarios"
-    scenario_dir.mkdir(parents=True, exist_ok=True)
     done = {p.stem for p in scenario_dir.glob("*.json")} if resume else set()
     todo = [s for s in sweep.scenarios if s["id"] not in done]
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise InputError("--scheduler", f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
     else:
         cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
                                dashboard_address=None)
         client = Client(cluster)
+    scenario_dir.mkdir(parents=True, exist_ok=True)  # only once the cluster is there
     try:
         base, profile = client.scatter(dict(sweep.base), broadcast=True), client.scatter(dict(sweep.profile),
                                                                                        broadcast=True)

@@ -77,3 +77,10 @@ def test_bad_sweep_files_exit_2(tmp_path, capsys, document, words):
     assert main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
+
+
+def test_an_unreachable_scheduler_exits_2_and_writes_nothing(tmp_path, capsys):
+    path = write_sweep(tmp_path, {"target_per_minute": [3000]})
+    assert main(["sweep", str(path), "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "out")]) == 2
+    assert "cannot reach the Dask scheduler" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
