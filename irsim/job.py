@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -86,13 +87,25 @@ def _run_all(tasks: list[tuple], max_parallel: int, progress: Progress | None) -
                 progress(outcomes[i], i + 1, len(tasks))
         return outcomes  # type: ignore[return-value]
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_die_with_parent) as pool:
         futures = {pool.submit(run_benchmark, *task): i for i, task in enumerate(tasks)}
         for done, future in enumerate(as_completed(futures), start=1):
             outcomes[futures[future]] = future.result()
             if progress:
                 progress(outcomes[futures[future]], done, len(tasks))
     return outcomes  # type: ignore[return-value]
+
+
+def _die_with_parent() -> None:
+    """Benchmark processes end when the process that runs the job does (Linux), so a killed
+    job worker leaves none behind waiting on the pool's queue."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+        try:
+            ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
 
 
 def schedule(outcomes: list[BenchmarkOutcome], max_parallel: int, traffic_duration_s: float,

@@ -234,3 +234,31 @@ def test_aws_cli_shaped_commands_and_exit_codes(home, capsys):
                  "--input-config", "{not json"]) == 252
     assert "Error parsing parameter '--input-config'" in capsys.readouterr().err
     assert main(["stop-inference-recommendations-job", "--home", str(home), "--job-name", "aws-job"]) == 254
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_benchmark_processes_die_with_a_killed_worker(home):
+    request = long_request("parallel")
+    request["InputConfig"]["ResourceLimit"]["MaxParallelOfTests"] = 2
+    client = irsim.client(home=home)
+    client.create_inference_recommendations_job(**request)
+    record = wait_until(lambda: (r := JobStore(home).get("parallel")).worker_started and r)
+    children = wait_until(lambda: children_of(record.worker_pid))
+    os.kill(record.worker_pid, signal.SIGKILL)
+    wait_until(lambda: not any(Path(f"/proc/{c}").exists() and "Z" not in
+                               (Path(f"/proc/{c}/stat").read_text().rsplit(")", 1)[1].split()[0:1] or ["Z"])
+                               for c in children), timeout_s=20)
+    assert client.describe_inference_recommendations_job(JobName="parallel")["Status"] == "FAILED"
