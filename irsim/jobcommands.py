@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ParamValidationError
 
-from irsim.jobreport import describe_table, json_default
+from irsim.jobreport import describe_table, endpoint_label, json_default
 
 AWS_PARAMETER_ERROR = 252  # the AWS CLI's exit code for a request it refuses to send
 AWS_SERVICE_ERROR = 254    # ... and for an error the service answered
@@ -62,10 +62,7 @@ def cmd_steps(args: argparse.Namespace) -> int:
     print(f"{'#':>2}  {'status':<11} {'instance type':<34} {'MaxInvocations':>14} {'latency ms':>10}  reason")
     for i, step in enumerate(steps.get("Steps", [])):
         benchmark = step.get("InferenceBenchmark", {})
-        environment = ",".join(f"{p['Key']}={p['Value']}"
-                               for p in benchmark.get("ModelConfiguration", {}).get("EnvironmentParameters", []))
-        label = benchmark.get("EndpointConfiguration", {}).get("InstanceType", "?") + (
-            f" [{environment}]" if environment else "")
+        label = endpoint_label(benchmark.get("EndpointConfiguration", {}), benchmark.get("ModelConfiguration"))
         metrics = benchmark.get("EndpointMetrics", {})
         invocations = f"{metrics['MaxInvocations']:,}" if metrics else "-"
         latency = f"{metrics['ModelLatency'] / 1000:.2f}" if metrics else "-"

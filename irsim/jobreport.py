@@ -54,13 +54,13 @@ def recommendation_table(result: JobResult) -> str:
     return describe_table(result.describe, result.extensions())
 
 
-def _recommendation_label(recommendation: dict[str, Any]) -> str:
-    environment = ",".join(f"{p['Key']}={p['Value']}"
-                           for p in recommendation["ModelConfiguration"].get("EnvironmentParameters", []))
-    endpoint = recommendation["EndpointConfiguration"]
-    serverless = endpoint.get("ServerlessConfig", {})
-    target = endpoint.get("InstanceType") or (f"serverless {serverless.get('MemorySizeInMB')} MB "
-                                              f"x{serverless.get('MaxConcurrency')}")
+def endpoint_label(endpoint: dict[str, Any], model: dict[str, Any] | None = None) -> str:
+    """An AWS EndpointConfiguration (and ModelConfiguration) in one line: the instance type or
+    the serverless size, then the environment parameters."""
+    serverless = endpoint.get("ServerlessConfig")
+    target = endpoint.get("InstanceType") or (
+        f"serverless {serverless['MemorySizeInMB']} MB x{serverless['MaxConcurrency']}" if serverless else "?")
+    environment = ",".join(f"{p['Key']}={p['Value']}" for p in (model or {}).get("EnvironmentParameters", []))
     return target + (f" [{environment}]" if environment else "")
 
 
@@ -83,7 +83,7 @@ def describe_table(describe: dict[str, Any], extensions: dict[str, Any] | None =
     for recommendation, extra in zip(recommendations, extras):
         metrics = recommendation["Metrics"]
         calibrated = "?" if extra is None else "yes" if extra["calibrated"] else "NO (derived)"
-        rows.append(((metrics["CostPerHour"], metrics["CostPerInference"]), _recommendation_label(recommendation),
+        rows.append(((metrics["CostPerHour"], metrics["CostPerInference"]), endpoint_label(recommendation["EndpointConfiguration"], recommendation["ModelConfiguration"]),
                      recommendation["EndpointConfiguration"].get("InitialInstanceCount", "-"), metrics["MaxInvocations"],
                      metrics["ModelLatency"] / 1000.0, metrics["CostPerHour"], metrics["CostPerInference"],
                      metrics.get("CpuUtilization"), metrics.get("MemoryUtilization"),

@@ -113,6 +113,8 @@ def plot_calibration(calibration, frame: pd.DataFrame | None, instance_count: in
 def plot_recommendation(document: dict, path: Path) -> None:
     """Cost per hour against the percentile reached, one point per verified alternative, the
     SLO drawn; the chosen endpoint ringed and the Pareto front joined."""
+    from irsim.recommend import detail_label
+
     target = document["Target"]
     percentile = target["Percentile"]
     fig, ax = plt.subplots(figsize=(8, 5))
@@ -121,8 +123,7 @@ def plot_recommendation(document: dict, path: Path) -> None:
                     if i["RecommendationId"] == item_id)
         low, high = detail[percentile]["ConfidenceInterval95"]
         value = detail[percentile]["Milliseconds"]
-        label = " + ".join(f"{n}x {t.removeprefix('ml.')}" for t, n in sorted(detail["Counts"].items())) or (
-            f"serverless {detail['ServerlessConfig']['MemorySizeInMB']} MB")
+        label = detail_label(detail).replace(" x ml.", "x ")
         ax.errorbar(value, cost, xerr=[[value - low], [high - value]], fmt="o", capsize=3)
         ax.annotate(label, (value, cost), textcoords="offset points", xytext=(6, 4), fontsize=8)
         if detail["Verified"]:

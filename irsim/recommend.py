@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from calibration.transfer import complete_profile
+from irsim.jobreport import endpoint_label
 from irsim.jobspec import PERCENTILES, parse_request
 from optimizer import Candidate, Constraints, Target, Verified, parse_importance, plan
 from optimizer.ranking import Alternative, pareto_front, rank
@@ -195,6 +196,14 @@ def _details(recommendation_id: str, verified: Verified, chosen: bool, percentil
     }
 
 
+def detail_label(detail: Mapping[str, Any]) -> str:
+    """The endpoint of a recommendation's Details entry: ``2 x ml.c5.large + 1 x ...`` or the
+    serverless size."""
+    if detail.get("ServerlessConfig"):
+        return endpoint_label({"ServerlessConfig": detail["ServerlessConfig"]})
+    return " + ".join(f"{n} x {t}" for t, n in sorted(detail["Counts"].items()))
+
+
 def recommendation_table(document: Mapping[str, Any]) -> str:
     """The recommendations best first, with the interval and flags the AWS shape cannot carry."""
     target = document["Target"]
@@ -210,9 +219,7 @@ def recommendation_table(document: Mapping[str, Any]) -> str:
         lines += ["", header, "-" * len(header)]
     for position, detail in enumerate(document["Details"], start=1):
         metrics = items[detail["RecommendationId"]]["Metrics"]
-        endpoint = " + ".join(f"{n} x {t}" for t, n in sorted(detail["Counts"].items())) or (
-            f"serverless {detail['ServerlessConfig']['MemorySizeInMB']} MB x"
-            f"{detail['ServerlessConfig']['MaxConcurrency']}")
+        endpoint = detail_label(detail)
         utilization = "-" if detail["Utilization"] is None else f"{detail['Utilization']:.0%}"
         low, high = detail[percentile]["ConfidenceInterval95"]
         mark = "  <- verified cheapest" if detail["Verified"] else ""

@@ -11,6 +11,8 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from irsim.jobreport import endpoint_label
+from irsim.recommend import detail_label
 from simulator import InputError
 
 STYLE = """
@@ -71,9 +73,9 @@ def _job_sections(folder: Path) -> tuple[str, list[str]]:
     for recommendation in sorted(describe.get("InferenceRecommendations", []),
                                  key=lambda r: r["Metrics"]["CostPerHour"]):
         endpoint = recommendation["EndpointConfiguration"]
-        label = endpoint.get("InstanceType") or f"serverless {endpoint['ServerlessConfig']['MemorySizeInMB']} MB"
         metrics = recommendation["Metrics"]
-        rows.append([label, endpoint.get("InitialInstanceCount", "-"), metrics["MaxInvocations"],
+        rows.append([endpoint_label(endpoint, recommendation.get("ModelConfiguration")),
+                     endpoint.get("InitialInstanceCount", "-"), metrics["MaxInvocations"],
                      metrics["ModelLatency"] / 1000.0, metrics["CostPerHour"], metrics["CostPerInference"]])
     sections.append("<h2>Recommendations, cheapest first</h2>" + _table(
         ["endpoint", "count", "MaxInvocations", "ModelLatency ms", "CostPerHour", "CostPerInference"], rows))
@@ -104,8 +106,7 @@ def _recommendation_sections(folder: Path) -> tuple[str, list[str]]:
     rows, chosen = [], []
     for detail in document["Details"]:
         metrics = items[detail["RecommendationId"]]["Metrics"]
-        endpoint = " + ".join(f"{n} x {t}" for t, n in sorted(detail["Counts"].items())) or (
-            f"serverless {detail['ServerlessConfig']['MemorySizeInMB']} MB x{detail['ServerlessConfig']['MaxConcurrency']}")
+        endpoint = detail_label(detail)
         low, high = detail[percentile]["ConfidenceInterval95"]
         rows.append([endpoint, metrics["CostPerHour"], metrics["CostPerInference"], detail[percentile]["Milliseconds"],
                      f"[{low:.2f}, {high:.2f}]"])

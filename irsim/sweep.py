@@ -102,7 +102,7 @@ def _scale_distribution(spec: dict[str, Any], factor: float) -> dict[str, Any]:
 def run_scenario(base: Mapping[str, Any], profile: Mapping[str, Any], scenario: Mapping[str, Any]) -> list[dict]:
     """One scenario: the optimizer's verified answer and its alternatives as tidy rows. A
     failure becomes one row with its error (the sweep goes on)."""
-    from irsim.recommend import recommend
+    from irsim.recommend import detail_label, recommend
 
     settings = {k: v for k, v in scenario.items() if k not in ("id", "seed")}
     common = {"scenario": scenario["id"], "seed": scenario["seed"],
@@ -124,11 +124,11 @@ def run_scenario(base: Mapping[str, Any], profile: Mapping[str, Any], scenario: 
     for detail in document["Details"]:
         item = next(i for i in document["InferenceRecommendations"] if i["RecommendationId"] == detail["RecommendationId"])
         percentile = detail[target["Percentile"]]
-        counts = detail["Counts"] or {f"serverless {detail['ServerlessConfig']['MemorySizeInMB']} MB": 1}
+        counts = detail["Counts"] or {detail_label(detail): 1}
         rows.append({**common, "status": "ok", "error": "",
                      "target_per_minute": target["InvocationsPerMinute"], "percentile": target["Percentile"],
                      "slo_ms": target["ValueInMilliseconds"],
-                     "endpoint": " + ".join(f"{n} x {t}" for t, n in sorted(counts.items())),
+                     "endpoint": detail_label(detail),
                      "instance_type": next(iter(sorted(counts))), "count": sum(counts.values()),
                      "chosen": detail["Verified"], "cost_per_hour": item["Metrics"]["CostPerHour"],
                      "percentile_ms": percentile["Milliseconds"], "ci_low_ms": percentile["ConfidenceInterval95"][0],
