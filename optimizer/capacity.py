@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import stats
 
 from simulator import Profile, simulate
 from simulator.analytic import erlang_c
@@ -178,13 +178,3 @@ def smallest_count(entry: InstanceProfile, rate_per_s: float, percentile: float,
         else:
             fail = middle
     return CountDecision(entry.instance_type, ok, results[ok], None, len(results), ok - stable + 1, guess)
-
-
-def solve_rate(entry: InstanceProfile, percentile: float, slo_ms: float) -> float:
-    """The per-instance rate at which the pre-screen's quantile reaches the SLO (for plots)."""
-    q = percentile / 100.0
-    top = entry.workers / (entry.service_time.mean_ms / 1000.0)
-    f = lambda r: approximate_quantile_ms(r, entry.workers, entry.service_time, q) - slo_ms  # noqa: E731
-    if f(top * 1e-6) > 0:
-        return 0.0
-    return optimize.brentq(f, top * 1e-6, top * (1 - 1e-9))

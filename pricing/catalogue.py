@@ -62,10 +62,6 @@ class InstanceSpec:
         """``ml.c5.xlarge`` -> ``c5``."""
         return self.instance_type.split(".")[1]
 
-    @property
-    def burstable(self) -> bool:
-        return self.family.startswith("t")
-
 
 @dataclass(frozen=True)
 class Catalogue:

@@ -13,8 +13,7 @@ import heapq
 from array import array
 from collections import deque
 from dataclasses import dataclass
-from itertools import chain
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import simpy
@@ -22,11 +21,10 @@ from simpy.events import NORMAL, Event
 
 from simulator.distributions import Distribution
 from simulator.endpoint import Endpoint
-from simulator.harness import MinuteClock, Population, drive, new_event
+from simulator.harness import MinuteClock, Population, blocks, drive, new_event
 from simulator.stopping import MinuteSummary, StoppingConditions
 from simulator.traffic import PoissonArrivals, Traffic
 
-BLOCK = 1 << 15
 
 
 @dataclass(frozen=True)
@@ -44,16 +42,6 @@ class EngineOutput:
     in_service: int
     queued: int
     minutes: tuple[MinuteSummary, ...]
-
-
-def _blocks(draw: Callable[[int], np.ndarray]) -> Iterator[float]:
-    """An endless iterator over floats drawn ``BLOCK`` at a time (C-speed ``next``)."""
-
-    def generate():
-        while True:
-            yield draw(BLOCK).tolist()
-
-    return chain.from_iterable(generate())
 
 
 def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSequence = 0,
@@ -78,13 +66,13 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
     heap, eid, push = env._queue, env._eid, heapq.heappush
     instances, workers = endpoint.instance_count, endpoint.workers
     service_dist = endpoint.service_time
-    next_service = _blocks(lambda n: service_dist.sample_s(service_rng, n)).__next__
+    next_service = blocks(lambda n: service_dist.sample_s(service_rng, n)).__next__
     spread = instances > 1
-    route = (_blocks(lambda n: routing_rng.integers(0, instances, n)).__next__
+    route = (blocks(lambda n: routing_rng.integers(0, instances, n)).__next__
              if spread and endpoint.routing == "random" else None)
     least_outstanding = spread and endpoint.routing == "least_outstanding_requests"
-    next_overhead = _blocks(lambda n: overhead.sample_s(overhead_rng, n)).__next__ if overhead else None
-    next_think = (_blocks(lambda n: think_rng.exponential(think_time_s, n)).__next__
+    next_overhead = blocks(lambda n: overhead.sample_s(overhead_rng, n)).__next__ if overhead else None
+    next_think = (blocks(lambda n: think_rng.exponential(think_time_s, n)).__next__
                   if think_time_s > 0 else None)
     delayed = next_overhead is not None or next_think is not None
 

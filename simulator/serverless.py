@@ -27,9 +27,8 @@ import simpy
 from simpy.events import NORMAL, Event
 
 from simulator.distributions import Distribution, parse_distribution
-from simulator.engine import _blocks
 from simulator.errors import InputError
-from simulator.harness import MinuteClock, Population, drive, new_event
+from simulator.harness import MinuteClock, Population, blocks, drive, new_event
 from simulator.stopping import MinuteSummary, StoppingConditions
 from simulator.traffic import PoissonArrivals, Traffic
 
@@ -154,11 +153,11 @@ def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, 
     service_rng, setup_rng, overhead_rng, think_rng, backoff_rng, arrival_rng = (
         np.random.Generator(np.random.PCG64(s)) for s in seed_seq.spawn(6))
     service = profile.service_at(config.memory_mb)
-    next_service = _blocks(lambda n: service.sample_s(service_rng, n)).__next__
-    next_setup = _blocks(lambda n: profile.model_setup_time.sample_s(setup_rng, n)).__next__
-    next_overhead = _blocks(lambda n: overhead.sample_s(overhead_rng, n)).__next__ if overhead else None
-    next_think = _blocks(lambda n: think_rng.exponential(think_time_s, n)).__next__ if think_time_s > 0 else None
-    next_backoff = _blocks(lambda n: backoff_rng.exponential(profile.backoff_ms / 1000.0, n)).__next__
+    next_service = blocks(lambda n: service.sample_s(service_rng, n)).__next__
+    next_setup = blocks(lambda n: profile.model_setup_time.sample_s(setup_rng, n)).__next__
+    next_overhead = blocks(lambda n: overhead.sample_s(overhead_rng, n)).__next__ if overhead else None
+    next_think = blocks(lambda n: think_rng.exponential(think_time_s, n)).__next__ if think_time_s > 0 else None
+    next_backoff = blocks(lambda n: backoff_rng.exponential(profile.backoff_ms / 1000.0, n)).__next__
 
     env = simpy.Environment()
     heap, eid, push = env._queue, env._eid, heapq.heappush

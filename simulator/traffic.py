@@ -170,12 +170,6 @@ class PoissonArrivals:
         ends = [start for start, _ in self.rates[1:]] + [self.duration_s]
         return [(start, end, rate) for (start, rate), end in zip(self.rates, ends)]
 
-    def rate_at(self, t: float) -> float:
-        for start, end, rate in self.segments():
-            if start <= t < end:
-                return rate
-        return 0.0
-
     def arrival_times(self, rng: np.random.Generator) -> np.ndarray:
         """All arrival instants: a Poisson count per segment, placed uniformly (exact)."""
         pieces = []
@@ -185,7 +179,6 @@ class PoissonArrivals:
         return np.concatenate(pieces) if pieces else np.empty(0)
 
 
-ClosedTraffic = Union[Phases, Stairs, ConstantUsers]
 Traffic = Union[Phases, Stairs, ConstantUsers, PoissonArrivals]
 
 
