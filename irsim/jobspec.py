@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from botocore.model import Shape
 
 from irsim.aws import operation, validate_params, validation_error
-from simulator import InputError, LatencyThreshold, Phases, Stairs, StoppingConditions, traffic_from_api
+from simulator import InputError, LatencyThreshold, Phase, Phases, Stairs, StoppingConditions, traffic_from_api
 from simulator.serverless import ServerlessConfig
 
 OPERATION = "CreateInferenceRecommendationsJob"
@@ -108,6 +108,12 @@ def _walk(shape: Shape, value: Any, path: str) -> None:
             _fail(path, value, f"Member must have value less than or equal to {meta['max']}")
 
 
+def _require(members: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:
+    for key in keys:
+        if key not in members:
+            _fail(f"{where}.{key}", None, "Member is required")
+
+
 def _traffic(pattern: Mapping[str, Any], job_duration_s: int) -> Phases | Stairs:
     where = "InputConfig.TrafficPattern"
     kind = pattern.get("TrafficType", "PHASES")
@@ -119,9 +125,7 @@ def _traffic(pattern: Mapping[str, Any], job_duration_s: int) -> Phases | Stairs
             _fail(f"{where}.Stairs", "Stairs", "Member must be absent when TrafficType is PHASES")
         previous_final = None
         for i, phase in enumerate(phases):
-            for key in ("InitialNumberOfUsers", "SpawnRate", "DurationInSeconds"):
-                if key not in phase:
-                    _fail(f"{where}.Phases[{i}].{key}", None, "Member is required")
+            _require(phase, ("InitialNumberOfUsers", "SpawnRate", "DurationInSeconds"), f"{where}.Phases[{i}]")
             users = phase["InitialNumberOfUsers"]
             if i == 0:
                 _check_range(f"{where}.Phases[0].InitialNumberOfUsers", users, *FIRST_PHASE_USERS_RANGE)
@@ -131,17 +135,14 @@ def _traffic(pattern: Mapping[str, Any], job_duration_s: int) -> Phases | Stairs
                 _fail(f"{where}.Phases[{i}].InitialNumberOfUsers", users,
                       f"Member must be within {MAX_USER_CHANGE_BETWEEN_PHASES} of the {previous_final} users "
                       f"Phases[{i - 1}] ends with")
-            previous_final = users + phase["SpawnRate"] * phase["DurationInSeconds"] // 60
+            previous_final = Phase(users, phase["SpawnRate"], phase["DurationInSeconds"]).final_users
     elif kind == "STAIRS":
         stairs = pattern.get("Stairs")
         if not stairs:
             _fail(f"{where}.Stairs", None, "Member is required when TrafficType is STAIRS")
         if "Phases" in pattern:
             _fail(f"{where}.Phases", "Phases", "Member must be absent when TrafficType is STAIRS")
-        for key in ("DurationInSeconds", "NumberOfSteps", "UsersPerStep"):
-            if key not in stairs:
-                _fail(f"{where}.Stairs.{key}", None, "Member is required")
-        _check_range(f"{where}.Stairs.UsersPerStep", stairs["UsersPerStep"], 1, 3)
+        _require(stairs, ("DurationInSeconds", "NumberOfSteps", "UsersPerStep"), f"{where}.Stairs")
         _check_range(f"{where}.Stairs.DurationInSeconds", stairs["DurationInSeconds"], *PHASE_DURATION_RANGE)
     traffic = traffic_from_api(pattern)
     if traffic.duration_s > job_duration_s:
