@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from irsim.sweep import load_sweep, run_sweep
+from irsim.planning.sweep import load_sweep, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_SPEEDUP = 1.7

@@ -11,9 +11,19 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from optimizer.capacity import (MAX_DURATION_S, MIN_DURATION_S, MIN_REQUESTS, CountDecision, Estimate, estimate,
-                                seed_for, service_quantile_ms, simulate_instance, smallest_count,
-                                stability_count)
+from optimizer.capacity import (
+    MAX_DURATION_S,
+    MIN_DURATION_S,
+    MIN_REQUESTS,
+    CountDecision,
+    Estimate,
+    estimate,
+    seed_for,
+    service_quantile_ms,
+    simulate_instance,
+    smallest_count,
+    stability_count,
+)
 from optimizer.ilp import Constraints, Option, closest_misses, solve
 from optimizer.ranking import DEFAULT_IMPORTANCE, Alternative, pareto_front, rank
 from simulator import ConstantUsers, Profile, simulate

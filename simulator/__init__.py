@@ -7,12 +7,11 @@ from simulator.metrics import InstanceResources
 from simulator.profiles import DEMO_PROFILE_PATH, InstanceProfile, Profile, load_profile
 from simulator.simulation import SimulationResult, simulate, simulate_serverless
 from simulator.stopping import LatencyThreshold, StoppingConditions
-from simulator.traffic import ConstantUsers, Phase, Phases, PoissonArrivals, Stairs, traffic_from_api
+from simulator.traffic import ConstantUsers, Phase, Phases, PoissonArrivals, Stairs
 
 __all__ = [
     "ConstantUsers", "DEMO_PROFILE_PATH", "Distribution", "Endpoint", "InputError", "InstanceProfile",
     "InstanceResources", "LatencyThreshold", "Phase", "Phases", "PoissonArrivals", "Profile", "ROUTING_POLICIES",
     "SimulationResult", "Stairs", "StoppingConditions", "load_profile", "parse_distribution", "simulate",
     "simulate_serverless",
-    "traffic_from_api",
 ]

@@ -26,7 +26,6 @@ from simulator.stopping import MinuteSummary, StoppingConditions
 from simulator.traffic import PoissonArrivals, Traffic
 
 
-
 @dataclass(frozen=True)
 class EngineOutput:
     """Everything one run measured, per completed request in completion order."""

@@ -8,13 +8,11 @@ import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 from simulator.distributions import Distribution, parse_distribution
 from simulator.errors import InputError
-
-if TYPE_CHECKING:
-    from simulator.serverless import ServerlessProfile
+from simulator.serverless import ServerlessProfile, serverless_from_dict
 
 DEMO_PROFILE_PATH = Path(__file__).with_name("profiles") / "xgboost-demo.json"
 MAX_WORKERS = 1024
@@ -191,7 +189,6 @@ def profile_from_dict(document: Any) -> Profile:
     entries = {name: _instance_from_dict(name, spec) for name, spec in instances.items()}
     serverless = None
     if document.get("serverless") is not None:
-        from simulator.serverless import serverless_from_dict
         serverless = serverless_from_dict(document["serverless"])
     return Profile(model, MappingProxyType(entries), overhead, MappingProxyType(dict(provenance)), serverless)
 

@@ -98,7 +98,8 @@ def serverless_from_dict(spec: Any, where: str = "serverless") -> ServerlessProf
 
 @dataclass(frozen=True)
 class ServerlessConfig:
-    """An AWS ServerlessConfig, validated as the API does."""
+    """A serverless endpoint's size: memory, the concurrency limit and the provisioned (always warm)
+    environments, within the platform's limits."""
 
     memory_mb: int
     max_concurrency: int
@@ -106,14 +107,14 @@ class ServerlessConfig:
 
     def __post_init__(self) -> None:
         if self.memory_mb not in MEMORY_SIZES_MB:
-            raise InputError("ServerlessConfig.MemorySizeInMB", f"must be one of {', '.join(map(str, MEMORY_SIZES_MB))}"
+            raise InputError("memory_mb", f"must be one of {', '.join(map(str, MEMORY_SIZES_MB))}"
                                                                 f" (1024 to 6144 in steps of 1024), got {self.memory_mb!r}")
         if not 1 <= self.max_concurrency <= MAX_CONCURRENCY:
-            raise InputError("ServerlessConfig.MaxConcurrency", f"must be 1 to {MAX_CONCURRENCY}, got "
+            raise InputError("max_concurrency", f"must be 1 to {MAX_CONCURRENCY}, got "
                                                                 f"{self.max_concurrency!r}")
         if not 0 <= self.provisioned_concurrency <= self.max_concurrency:
-            raise InputError("ServerlessConfig.ProvisionedConcurrency",
-                             f"must be 1 to MaxConcurrency ({self.max_concurrency}), got {self.provisioned_concurrency!r}")
+            raise InputError("provisioned_concurrency",
+                             f"must be 0 to max_concurrency ({self.max_concurrency}), got {self.provisioned_concurrency!r}")
 
     @property
     def label(self) -> str:
@@ -146,7 +147,7 @@ def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, 
     ``warm_environments`` start warm at t = 0 (steady state, as a long-running endpoint
     would be); they are reclaimed after the idle timeout like any other."""
     if config.memory_mb < profile.memory_needed_mb:
-        raise InputError("ServerlessConfig.MemorySizeInMB", f"{config.memory_mb} MB is less than the "
+        raise InputError("memory_mb", f"{config.memory_mb} MB is less than the "
                                                             f"{profile.memory_needed_mb} MB the model needs")
     stopping = stopping or StoppingConditions()
     seed_seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)

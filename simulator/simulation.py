@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from simulator import engine
+from simulator import engine, serverless
 from simulator.endpoint import Endpoint
 from simulator.errors import InputError
 from simulator.metrics import InstanceResources, UtilizationModel, per_minute
@@ -91,8 +91,6 @@ def simulate_serverless(profile: Profile | Mapping[str, Any] | str | Path, memor
     users, open Poisson arrivals or an explicit traffic pattern. Per-minute columns add
     ModelSetupTime_Average (µs, over cold starts) and ColdStarts; Invocation4XXErrors counts
     throttles."""
-    from simulator import serverless
-
     loaded = load_profile(profile)
     if loaded.serverless is None:
         raise InputError("serverless", f"profile {loaded.model!r} has no serverless section")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Union
+from typing import Union
 
 import numpy as np
 
@@ -55,13 +55,13 @@ class Phases:
 
     def __post_init__(self) -> None:
         if not self.phases:
-            raise InputError("Phases", "needs at least one phase")
+            raise InputError("phases", "needs at least one phase")
         for i, phase in enumerate(self.phases):
-            _check_users(phase.initial_users, f"Phases[{i}].InitialNumberOfUsers")
+            _check_users(phase.initial_users, f"phases[{i}].initial_users")
             rate = phase.spawn_rate_per_min
             if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate < 0:
-                raise InputError(f"Phases[{i}].SpawnRate", f"must be a number of users per minute >= 0, got {rate!r}")
-            _check_duration(phase.duration_s, f"Phases[{i}].DurationInSeconds")
+                raise InputError(f"phases[{i}].spawn_rate_per_min", f"must be a number of users per minute >= 0, got {rate!r}")
+            _check_duration(phase.duration_s, f"phases[{i}].duration_s")
 
     @property
     def duration_s(self) -> float:
@@ -101,9 +101,9 @@ class Stairs:
     users_per_step: int
 
     def __post_init__(self) -> None:
-        _check_duration(self.duration_s, "Stairs.DurationInSeconds")
-        _check_users(self.number_of_steps, "Stairs.NumberOfSteps", 1)
-        _check_users(self.users_per_step, "Stairs.UsersPerStep", 1)
+        _check_duration(self.duration_s, "stairs.duration_s")
+        _check_users(self.number_of_steps, "stairs.number_of_steps", 1)
+        _check_users(self.users_per_step, "stairs.users_per_step", 1)
 
     @property
     def step_s(self) -> float:
@@ -180,32 +180,3 @@ class PoissonArrivals:
 
 
 Traffic = Union[Phases, Stairs, ConstantUsers, PoissonArrivals]
-
-
-def _api_int(document: Mapping[str, Any], key: str, where: str) -> int:
-    value = document.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(f"{where}.{key}", f"must be an integer, got {value!r}")
-    return value
-
-
-def traffic_from_api(pattern: Mapping[str, Any]) -> Phases | Stairs:
-    """The traffic of an AWS ``TrafficPattern`` (TrafficType PHASES or STAIRS)."""
-    kind = pattern.get("TrafficType", "PHASES")
-    if kind == "PHASES":
-        phases = pattern.get("Phases")
-        if not isinstance(phases, list) or not phases:
-            raise InputError("TrafficPattern.Phases", "is required for TrafficType PHASES (at least one phase)")
-        return Phases(tuple(
-            Phase(_api_int(p, "InitialNumberOfUsers", f"TrafficPattern.Phases[{i}]"),
-                  _api_int(p, "SpawnRate", f"TrafficPattern.Phases[{i}]"),
-                  _api_int(p, "DurationInSeconds", f"TrafficPattern.Phases[{i}]"))
-            for i, p in enumerate(phases)))
-    if kind == "STAIRS":
-        stairs = pattern.get("Stairs")
-        if not isinstance(stairs, Mapping):
-            raise InputError("TrafficPattern.Stairs", "is required for TrafficType STAIRS")
-        where = "TrafficPattern.Stairs"
-        return Stairs(_api_int(stairs, "DurationInSeconds", where), _api_int(stairs, "NumberOfSteps", where),
-                      _api_int(stairs, "UsersPerStep", where))
-    raise InputError("TrafficPattern.TrafficType", f"must be PHASES or STAIRS, got {kind!r}")

@@ -19,12 +19,19 @@ from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoR
 from botocore.stub import Stubber
 
 import irsim
-from irsim import boto3mode
-from irsim.boto3mode import DRY_RUN_NOTE, ShortlistError, WaitTimeout, shortlist_request, wait_for_real_job
-from irsim.cli import main
-from irsim.job import execute_job
-from irsim.jobreport import dumps
-from irsim.store import JobStore
+from irsim.boto3mode import (
+    ShortlistError,
+    WaitTimeout,
+    parse_timestamps,
+    shortlist_request,
+    transport,
+    wait_for_real_job,
+)
+from irsim.cli.app import main
+from irsim.cli.boto3 import DRY_RUN_NOTE
+from irsim.durable.store import JobStore
+from irsim.present.formats import dumps
+from irsim.service.job import execute_job
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SEED_JOB = EXAMPLES / "seed-advanced-job.json"
@@ -66,7 +73,7 @@ def use_client(monkeypatch):
         def make_client(region):
             regions.append(region)
             return client
-        monkeypatch.setattr(boto3mode, "make_client", make_client)
+        monkeypatch.setattr(transport, "make_client", make_client)
         return regions
     return install
 
@@ -77,7 +84,7 @@ def no_boto3(monkeypatch):
         raise AssertionError("a boto3 client was created")
     monkeypatch.setattr(boto3, "client", refuse)
     monkeypatch.setattr(boto3.session, "Session", refuse)
-    monkeypatch.setattr(boto3mode, "make_client", refuse)
+    monkeypatch.setattr(transport, "make_client", refuse)
 
 
 def run_cli(capsys, *argv):
@@ -164,7 +171,7 @@ def test_shortlist_drops_duplicate_configurations(seed_request, seed_result):
 
 
 def test_a_default_job_becomes_an_advanced_job_with_the_simulated_conditions(seed_request, seed_result):
-    from irsim.jobspec import DEFAULT_TRAFFIC_PATTERN
+    from irsim.service.request import DEFAULT_TRAFFIC_PATTERN
     request = {"JobName": "xgb-default", "JobType": "Default", "RoleArn": seed_request["RoleArn"],
                "InputConfig": {"ModelPackageVersionArn": seed_request["InputConfig"]["ModelPackageVersionArn"]}}
     shortlist = shortlist_request(request, seed_result, 2)
@@ -218,7 +225,7 @@ def test_a_service_error_exits_254_worded_as_aws(stubbed, use_client, tmp_path, 
 def test_no_region_exits_2_before_simulating(monkeypatch, tmp_path, capsys):
     def make_client(region):
         raise NoRegionError()
-    monkeypatch.setattr(boto3mode, "make_client", make_client)
+    monkeypatch.setattr(transport, "make_client", make_client)
     code, out, err = run_cli(capsys, "submit", SEED_JOB, "--top", "1", "--yes", "--home", tmp_path)
     assert code == 2 and out == ""
     assert "You must specify a region" in err and "--region" in err and "simulating" not in err
@@ -331,7 +338,7 @@ def test_aws_wait_polls_until_the_job_ends_without_sleeping(seed_result, stubbed
                          expected_params={"JobName": NAME})
     use_client(client)
     slept: list[float] = []
-    monkeypatch.setattr(boto3mode, "time", SimpleNamespace(sleep=slept.append, monotonic=lambda: 0.0))
+    monkeypatch.setattr(transport, "time", SimpleNamespace(sleep=slept.append, monotonic=lambda: 0.0))
     code, out, err = run_cli(capsys, "aws", "wait", NAME, "--poll", "30")
     assert code == 0 and out.strip() == f"{NAME}: COMPLETED"
     assert slept == [30.0] and "IN_PROGRESS" in err
@@ -435,7 +442,7 @@ def test_import_refuses_a_bad_timestamp(seed_result, no_boto3, tmp_path, capsys)
 
 
 def test_parse_timestamps_reads_the_aws_cli_formats():
-    parsed = boto3mode.parse_timestamps({"CreationTime": "2026-01-02T03:04:05.678000+00:00",
+    parsed = parse_timestamps({"CreationTime": "2026-01-02T03:04:05.678000+00:00",
                                          "LastModifiedTime": "2026-01-02T03:04:05Z", "CompletionTime": 0,
                                          "Steps": [{"InvocationEndTime": "2026-01-02T03:04:05"}], "Other": "x"})
     assert parsed["CreationTime"] == datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from calibration.fit import calibrate_cloudwatch, calibrate_results, fit_quantiles, fit_samples, quantile_ms
-from calibration.sources import (export_get_metric_statistics, read_cloudwatch, read_describe, read_samples,
-                                 read_steps)
+from calibration.sources import export_get_metric_statistics, read_cloudwatch, read_describe, read_samples, read_steps
 from calibration.transfer import derive_instance
 from irsim import execute_job
-from irsim.cli import main
-from irsim.jobreport import dumps
+from irsim.cli.app import main
+from irsim.present.formats import dumps
 from simulator import InputError, InstanceResources, Stairs, load_profile, parse_distribution, simulate
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from irsim.cli import main
+from irsim.cli.app import main
 
 
 def run_cli(capsys, *argv):

@@ -14,8 +14,8 @@ from botocore.exceptions import ClientError, ParamValidationError
 from botocore.stub import Stubber
 
 import irsim
-from irsim.cli import main
-from irsim.store import JobStore
+from irsim.cli.app import main
+from irsim.durable.store import JobStore
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -12,9 +12,9 @@ from botocore.stub import Stubber
 
 import pricing
 from irsim import execute_job, run_job
-from irsim.cli import main
-from irsim.job import PROVISIONING_S
-from irsim.responses import instance_count, recommendation_metrics
+from irsim.cli.app import main
+from irsim.service.job import PROVISIONING_S
+from irsim.service.responses import instance_count, recommendation_metrics
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CREATED = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
@@ -311,7 +311,7 @@ def test_a_stopped_job_keeps_the_benchmarks_that_finished():
 
 
 def test_replications_give_means_and_intervals_and_keep_the_first_answer(tmp_path, capsys):
-    from irsim.job import replicate
+    from irsim.service.job import replicate
     request = json.loads((EXAMPLES / "stairs-job.json").read_text())
     first, summary = replicate(request, "demo", 3, "us-east-1", 4, created=CREATED)
     assert first.describe == execute_job(request, "demo", seed=3, created=CREATED).describe

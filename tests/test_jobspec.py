@@ -18,7 +18,7 @@ from typing import Any, Callable, NamedTuple
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
-from irsim.jobspec import JobSpec, parse_request
+from irsim.service.request import JobSpec, parse_request
 from simulator import Phase, Phases, Stairs
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

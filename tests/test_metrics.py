@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import make_profile
+
 from simulator import InstanceResources, load_profile, simulate
 from simulator.metrics import PER_MINUTE_COLUMNS
 

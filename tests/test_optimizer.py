@@ -1,18 +1,18 @@
 """The optimizer: exact M/M/c oracle answers, the ILP against brute force, the verification
 loop, ranking, and `irsim recommend`."""
 
+import importlib
 import itertools
 import json
 import math
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import irsim
-from irsim.cli import main
-import importlib
-
+from irsim.cli.app import main
 from optimizer import Candidate, Constraints, Option, Target, plan, solve
 from optimizer.ranking import Alternative, pareto_front, parse_importance, rank
 from simulator import InputError, load_profile

@@ -7,8 +7,8 @@ standard error, and a simulated value must lie within 4.5 of them of the exact v
 
 import numpy as np
 import pytest
-
 from conftest import batch_mean_and_se, make_profile
+
 from simulator import analytic, simulate
 
 Z_LIMIT = 4.5

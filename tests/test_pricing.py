@@ -16,8 +16,17 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from pricing import (Catalogue, Price, PricingError, default_catalogue, fetch_get_products_pages, hourly_price,
-                     read_get_products_pages, read_offer_file, refresh_catalogue)
+from pricing import (
+    Catalogue,
+    Price,
+    PricingError,
+    default_catalogue,
+    fetch_get_products_pages,
+    hourly_price,
+    read_get_products_pages,
+    read_offer_file,
+    refresh_catalogue,
+)
 from pricing.catalogue import DATA_DIR
 
 FIXTURES = Path(__file__).with_name("data") / "pricing"

@@ -5,9 +5,9 @@ import math
 
 import numpy as np
 import pytest
+from conftest import make_profile
 from scipy import special
 
-from conftest import make_profile
 from simulator import InputError, load_profile, parse_distribution
 from simulator.distributions import lognormal_parameters, weibull_shape
 

@@ -3,9 +3,10 @@
 import math
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings, strategies as st
-
 from conftest import make_profile
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from simulator import Phase, Phases, PoissonArrivals, Stairs, simulate
 
 families = st.sampled_from([("exponential", None), ("lognormal", 0.5), ("gamma", 1.5), ("deterministic", None),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from irsim.cli import main
+from irsim.cli.app import main
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -10,12 +10,12 @@ import pytest
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 sagemaker = pytest.importorskip("sagemaker", reason="the `sdk` extra (SageMaker Python SDK v2) is not installed")
 
-import irsim  # noqa: E402
-from sagemaker.inference_recommender.inference_recommender_mixin import (  # noqa: E402
-    ModelLatencyThreshold, Phase)
+from sagemaker.inference_recommender.inference_recommender_mixin import ModelLatencyThreshold, Phase  # noqa: E402
 from sagemaker.model import Model, ModelPackage  # noqa: E402
 from sagemaker.parameter import CategoricalParameter  # noqa: E402
 from sagemaker.session import Session  # noqa: E402
+
+import irsim  # noqa: E402
 
 ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
 

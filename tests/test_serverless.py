@@ -6,14 +6,14 @@ import math
 from pathlib import Path
 
 import pytest
+from test_job import CREATED, assert_valid_aws_shapes
 
 import pricing
 from irsim import execute_job
-from irsim.responses import serverless_metrics
+from irsim.service.responses import serverless_metrics
 from simulator import InputError, simulate_serverless
 from simulator.distributions import Distribution
 from simulator.serverless import ServerlessProfile
-from test_job import CREATED, assert_valid_aws_shapes
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -3,8 +3,8 @@
 import math
 
 import pytest
-
 from conftest import make_profile
+
 from simulator import LatencyThreshold, Phase, Phases, Stairs, StoppingConditions, simulate
 from simulator import stopping as st
 from simulator.stopping import MinuteSummary, best_minute, stop_reason

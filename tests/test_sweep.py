@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from irsim.cli import main
-from irsim.sweep import load_sweep, run_sweep
+from irsim.cli.app import main
+from irsim.planning.sweep import load_sweep, run_sweep
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

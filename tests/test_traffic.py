@@ -2,9 +2,11 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from simulator import InputError, Phase, Phases, PoissonArrivals, Stairs, traffic_from_api
+from irsim.service.translate import aws_member, serverless_from_config, traffic_from_pattern
+from simulator import InputError, Phase, Phases, PoissonArrivals, Stairs
 from simulator.traffic import ConstantUsers
 
 
@@ -64,35 +66,29 @@ def test_arrival_times_sorted_within_horizon():
     assert np.all(np.diff(times) >= 0) and times.min() >= 0 and times.max() < 50
 
 
-def test_from_api_phases_and_stairs():
-    phases = traffic_from_api({"TrafficType": "PHASES", "Phases": [
+def test_aws_traffic_pattern_translates_to_simulator_traffic():
+    phases = traffic_from_pattern({"TrafficType": "PHASES", "Phases": [
         {"InitialNumberOfUsers": 1, "SpawnRate": 1, "DurationInSeconds": 120},
         {"InitialNumberOfUsers": 3, "SpawnRate": 1, "DurationInSeconds": 120}]})
     assert phases.duration_s == 240 and phases.users_at(60) == 2 and phases.users_at(120) == 3
-    stairs = traffic_from_api({"TrafficType": "STAIRS",
-                               "Stairs": {"DurationInSeconds": 300, "NumberOfSteps": 3, "UsersPerStep": 1}})
+    stairs = traffic_from_pattern({"TrafficType": "STAIRS",
+                                   "Stairs": {"DurationInSeconds": 300, "NumberOfSteps": 3, "UsersPerStep": 1}})
     assert stairs.users_at(250) == 3
 
 
-@pytest.mark.parametrize("pattern, field", [
-    ({"TrafficType": "PHASES"}, "TrafficPattern.Phases"),
-    ({"TrafficType": "STAIRS"}, "TrafficPattern.Stairs"),
-    ({"TrafficType": "WAVES"}, "TrafficPattern.TrafficType"),
-    ({"TrafficType": "PHASES", "Phases": [{"InitialNumberOfUsers": 1, "SpawnRate": 1}]},
-     "TrafficPattern.Phases[0].DurationInSeconds"),
-])
-def test_from_api_errors_name_the_field(pattern, field):
+def test_simulator_fields_map_back_to_aws_members():
     with pytest.raises(InputError) as info:
-        traffic_from_api(pattern)
-    assert info.value.field == field
+        serverless_from_config({"MemorySizeInMB": 2048, "MaxConcurrency": 5, "ProvisionedConcurrency": 6})
+    assert info.value.field == "ProvisionedConcurrency" and "MaxConcurrency (5)" in info.value.message
+    assert aws_member("phases[2].spawn_rate_per_min") == "SpawnRate"
 
 
 @pytest.mark.parametrize("build, field", [
-    (lambda: Phases(()), "Phases"),
-    (lambda: Phases((Phase(-1, 0, 60),)), "Phases[0].InitialNumberOfUsers"),
-    (lambda: Phases((Phase(1, -2, 60),)), "Phases[0].SpawnRate"),
-    (lambda: Phases((Phase(1, 0, 0),)), "Phases[0].DurationInSeconds"),
-    (lambda: Stairs(60, 0, 1), "Stairs.NumberOfSteps"),
+    (lambda: Phases(()), "phases"),
+    (lambda: Phases((Phase(-1, 0, 60),)), "phases[0].initial_users"),
+    (lambda: Phases((Phase(1, -2, 60),)), "phases[0].spawn_rate_per_min"),
+    (lambda: Phases((Phase(1, 0, 0),)), "phases[0].duration_s"),
+    (lambda: Stairs(60, 0, 1), "stairs.number_of_steps"),
     (lambda: ConstantUsers(0, 60), "users"),
     (lambda: PoissonArrivals(((5.0, 1.0),), 60), "rates"),
     (lambda: PoissonArrivals(((0.0, 1.0), (70.0, 2.0)), 60), "rates[1].start_s"),

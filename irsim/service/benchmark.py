@@ -10,7 +10,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from irsim.jobspec import BenchmarkSpec
+from irsim.service.request import BenchmarkSpec
+from pricing import Catalogue
 from pricing.serverless import billed_ms
 from simulator import InstanceResources, Profile, StoppingConditions, simulate, simulate_serverless
 from simulator.distributions import Distribution
@@ -103,3 +104,10 @@ def run_benchmark(spec: BenchmarkSpec, entry: InstanceProfile | ServerlessProfil
         int(round(row[column])), None if math.isnan(cpu) else round(float(cpu), 2),
         None if math.isnan(memory) else round(float(memory), 2), calibrated, result.per_minute,
         warnings, **serverless_extra)
+
+
+def instance_resources(catalogue: Catalogue, instance_type: str) -> InstanceResources | None:
+    """The vCPUs and memory of a catalogue instance type (None for one the catalogue lacks):
+    the scale of CPUUtilization and MemoryUtilization."""
+    spec = catalogue.specs.get(instance_type)
+    return InstanceResources(spec.vcpu, spec.memory_mb) if spec else None

@@ -1,4 +1,4 @@
-"""The detached process that runs one stored job: ``python -m irsim.worker HOME NAME``.
+"""The detached process that runs one stored job: ``python -m irsim.durable.worker HOME NAME``.
 
 It outlives the process that created the job, records its own pid and start time so a
 dead worker can be told from a live one, and writes the job's end state in one
@@ -12,8 +12,9 @@ import sys
 import time
 import traceback
 
-from irsim.processes import process_start_time
-from irsim.store import JobStore, now_utc
+from irsim.durable.processes import process_start_time
+from irsim.durable.store import JobStore, now_utc
+from irsim.service.job import execute_job
 
 STOP_POLL_S = 0.2
 
@@ -47,7 +48,6 @@ class StopFlag:
 
 def run(home: str, name: str) -> int:
     """Run the stored job ``name`` to its end state."""
-    from irsim.job import execute_job
 
     store = JobStore(home)
     record = store.get(name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import numpy as np
 
 from calibration.fit import Calibration, calibrate_cloudwatch, calibrate_results, calibrate_samples
 from calibration.sources import read_cloudwatch, read_describe, read_samples, read_steps
-from irsim.argtypes import integer
-from irsim.files import write_atomically
+from irsim.cli.argtypes import integer
+from irsim.present.files import write_atomically
+from irsim.present.plots import plot_calibration
 from pricing import default_catalogue
 from simulator import InputError, Profile, load_profile
 
@@ -63,7 +65,6 @@ def _calibrate(args: argparse.Namespace) -> tuple[Calibration, list[dict], objec
 
 def _merged(calibration: Calibration, output: Path, model: str | None) -> Profile:
     """The profile to write: -o's profile with this entry added or replaced, or a new one."""
-    from dataclasses import replace
 
     entry = replace(calibration.entry, provenance=dict(calibration.provenance))
     if output.exists():
@@ -91,7 +92,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     for line in calibration.report:
         print(f"  - {line}")
     if args.plot:
-        from irsim.plots import plot_calibration
         write_atomically(args.plot, lambda tmp: plot_calibration(calibration, frame, args.instance_count, tmp))
     write_atomically(output, lambda tmp: tmp.write_text(json.dumps(profile.to_dict(), indent=2) + "\n"))
     print(f"wrote {output}" + (f" and {args.plot}" if args.plot else ""))

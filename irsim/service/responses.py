@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from irsim.benchmark import COMPLETED, BenchmarkOutcome
-from irsim.jobspec import JobSpec
+from irsim.service.benchmark import COMPLETED, BenchmarkOutcome
+from irsim.service.request import JobSpec
 from pricing import Price, ServerlessRate, serverless_cost_per_inference
 
 

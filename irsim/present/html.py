@@ -11,8 +11,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from irsim.jobreport import endpoint_label
-from irsim.recommend import detail_label
+from irsim.service.labels import detail_label, endpoint_label
 from simulator import InputError
 
 STYLE = """

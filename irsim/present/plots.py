@@ -5,6 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+
+from calibration.fit import QUANTILES, light_load_minutes, per_instance_invocations, quantile_ms
+from irsim.service.labels import detail_label
+from simulator.analytic import allen_cunneen_mean_response_s
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -70,10 +75,7 @@ def plot_job_report(benchmarks: list[tuple[str, pd.DataFrame, str]], percentile:
 def plot_calibration(calibration, frame: pd.DataFrame | None, instance_count: int, path: Path) -> None:
     """Left: observed light-load percentiles against the fitted family's. Right: mean latency
     against load, observed minutes and the fitted M/G/c curve."""
-    import numpy as np
 
-    from calibration.fit import QUANTILES, light_load_minutes, per_instance_invocations, quantile_ms
-    from simulator.analytic import allen_cunneen_mean_response_s
 
     service = calibration.service
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
@@ -113,7 +115,6 @@ def plot_calibration(calibration, frame: pd.DataFrame | None, instance_count: in
 def plot_recommendation(document: dict, path: Path) -> None:
     """Cost per hour against the percentile reached, one point per verified alternative, the
     SLO drawn; the chosen endpoint ringed and the Pareto front joined."""
-    from irsim.recommend import detail_label
 
     target = document["Target"]
     percentile = target["Percentile"]
@@ -148,7 +149,6 @@ def plot_sweep(table: pd.DataFrame, out_dir: Path) -> list[Path]:
     """cost_vs_rate.png: per type, the cost per hour of its smallest passing endpoint against
     the target rate (the count annotated, the chosen ones ringed), one panel per SLO.
     crossover.png: for each rate and threshold, the cheapest type."""
-    import numpy as np
 
     ok = table[table["status"] == "ok"] if "status" in table else table.iloc[0:0]
     written: list[Path] = []

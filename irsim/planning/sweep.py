@@ -18,6 +18,9 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from irsim.planning.recommend import recommend
+from irsim.present.plots import plot_sweep
+from irsim.service.labels import detail_label
 from simulator import InputError, load_profile
 
 AXES = ("target_per_minute", "slo", "routing", "service_scale", "replications", "candidates", "instance_types")
@@ -102,7 +105,6 @@ def _scale_distribution(spec: dict[str, Any], factor: float) -> dict[str, Any]:
 def run_scenario(base: Mapping[str, Any], profile: Mapping[str, Any], scenario: Mapping[str, Any]) -> list[dict]:
     """One scenario: the optimizer's verified answer and its alternatives as tidy rows. A
     failure becomes one row with its error (the sweep goes on)."""
-    from irsim.recommend import detail_label, recommend
 
     settings = {k: v for k, v in scenario.items() if k not in ("id", "seed")}
     common = {"scenario": scenario["id"], "seed": scenario["seed"],
@@ -178,7 +180,6 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, scheduler: str | None = None, work
     table = pd.DataFrame(rows)
     table.to_csv(out_dir / "results.csv", index=False)
     table.to_parquet(out_dir / "results.parquet", index=False)
-    from irsim.plots import plot_sweep
     plot_sweep(table, out_dir)
     return table
 

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from calibration.transfer import complete_profile
-from irsim.jobreport import endpoint_label
-from irsim.jobspec import PERCENTILES, parse_request
+from irsim.service.request import PERCENTILES, parse_request
 from optimizer import Candidate, Constraints, Target, Verified, parse_importance, plan
 from optimizer.ranking import Alternative, pareto_front, rank
 from optimizer.serverless import ServerlessOption, serverless_options
@@ -196,45 +195,3 @@ def _details(recommendation_id: str, verified: Verified, chosen: bool, percentil
     }
 
 
-def detail_label(detail: Mapping[str, Any]) -> str:
-    """The endpoint of a recommendation's Details entry: ``2 x ml.c5.large + 1 x ...`` or the
-    serverless size."""
-    if detail.get("ServerlessConfig"):
-        return endpoint_label({"ServerlessConfig": detail["ServerlessConfig"]})
-    return " + ".join(f"{n} x {t}" for t, n in sorted(detail["Counts"].items()))
-
-
-def recommendation_table(document: Mapping[str, Any]) -> str:
-    """The recommendations best first, with the interval and flags the AWS shape cannot carry."""
-    target = document["Target"]
-    percentile = target["Percentile"]
-    lines = [f"Target: {target['InvocationsPerMinute']:,.0f} invocations/min, {percentile} <= "
-             f"{target['ValueInMilliseconds']:g} ms, {target['Traffic']} traffic, {target['Routing']} routing"]
-    items = {}
-    for item in document["InferenceRecommendations"]:
-        items.setdefault(item["RecommendationId"], item)
-    if document["Details"]:
-        header = (f"{'#':>2}  {'endpoint':<32} {'$/hour':>8} {'$/inference':>12} {percentile + ' ms':>8} "
-                  f"{'95% interval':>17} {'util':>5}  calibrated  price")
-        lines += ["", header, "-" * len(header)]
-    for position, detail in enumerate(document["Details"], start=1):
-        metrics = items[detail["RecommendationId"]]["Metrics"]
-        endpoint = detail_label(detail)
-        utilization = "-" if detail["Utilization"] is None else f"{detail['Utilization']:.0%}"
-        low, high = detail[percentile]["ConfidenceInterval95"]
-        mark = "  <- verified cheapest" if detail["Verified"] else ""
-        lines.append(f"{position:>2}  {endpoint:<32} {metrics['CostPerHour']:>8.3f} {metrics['CostPerInference']:>12.3e} "
-                     f"{detail[percentile]['Milliseconds']:>8.2f} {f'[{low:.2f}, {high:.2f}]':>17} "
-                     f"{utilization:>5}  {'yes' if detail['Calibrated'] else 'NO':<10}  "
-                     f"{','.join(detail['PriceConfidence'])}{mark}")
-    for explanation in document["Explanation"]:
-        lines.append(explanation)
-    for entry in document["Infeasible"]:
-        lines.append(f"INFEASIBLE {entry['InstanceType']}: {entry['Reason']}")
-    if document["NotSimulated"]:
-        lines.append(f"{len(document['NotSimulated'])} type(s) not simulated: their lower-bound cost already exceeds "
-                     "the answer (see --json)")
-    runs = document["Simulations"]
-    lines.append(f"simulations: {runs['run']} run ({runs['without_prescreen']} without the pre-screen), "
-                 f"{runs['verifications']} verification(s)")
-    return "\n".join(lines)

@@ -3,9 +3,11 @@ simulated timeline, answered in the AWS response shapes."""
 
 from __future__ import annotations
 
+import ctypes
 import math
 import multiprocessing
 import os
+import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -14,13 +16,14 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
+from scipy import stats
 
 from calibration.transfer import complete_profile
-from irsim.benchmark import STOPPED, BenchmarkOutcome, run_benchmark
-from irsim.jobspec import JobSpec, parse_request
-from irsim.responses import ScheduledBenchmark, describe_response, steps_response
+from irsim.service.benchmark import STOPPED, BenchmarkOutcome, instance_resources, run_benchmark
+from irsim.service.request import JobSpec, parse_request
+from irsim.service.responses import ScheduledBenchmark, describe_response, steps_response
 from pricing import Catalogue, PricingError, default_catalogue, serverless_rate
-from simulator import InstanceResources, Profile, load_profile
+from simulator import Profile, load_profile
 
 #: Simulated time to create each benchmark's endpoint before its traffic starts.
 PROVISIONING_S = 300.0
@@ -67,11 +70,6 @@ class JobResult:
         }
 
 
-def _resources(catalogue: Catalogue, instance_type: str) -> InstanceResources | None:
-    spec = catalogue.specs.get(instance_type)
-    return InstanceResources(spec.vcpu, spec.memory_mb) if spec else None
-
-
 def _benchmark_seeds(seed: int, count: int) -> list[int]:
     """One independent seed per benchmark: results do not depend on run order or parallelism."""
     return [int(child.generate_state(1, dtype=np.uint64)[0]) for child in np.random.SeedSequence(seed).spawn(count)]
@@ -100,8 +98,6 @@ def _die_with_parent() -> None:
     """Benchmark processes end when the process that runs the job does (Linux), so a killed
     job worker leaves none behind waiting on the pool's queue."""
     if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
         try:
             ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         except (OSError, AttributeError):
@@ -149,7 +145,7 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
     loaded = complete_profile(loaded, [b.instance_type for b in job.benchmarks if b.serverless is None], vcpu_of)
     seeds = _benchmark_seeds(seed, len(job.benchmarks))
     tasks = [(b, loaded.serverless if b.serverless else loaded.instances[b.instance_type], loaded.overhead,
-              job.traffic, job.stopping, job.percentile, _resources(catalogue, b.instance_type), s, interrupt)
+              job.traffic, job.stopping, job.percentile, instance_resources(catalogue, b.instance_type), s, interrupt)
              for b, s in zip(job.benchmarks, seeds)]
     outcomes = _run_all(tasks, job.max_parallel if parallel else 1, progress)
     stopped = [o for o in outcomes if o.status == STOPPED]
@@ -184,7 +180,6 @@ def replicate(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
     so its answer is the one a single run gives) and summarise, per benchmark, the mean and
     95 % confidence interval of the per-instance max, the latency and the count's margin
     (count x per-instance max / MaxInvocations - 1). The summary stays outside the AWS shapes."""
-    from scipy import stats
 
     seeds = [seed] + [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(replications - 1)]
     results = [execute_job(request, profile, s, region, **options) for s in seeds]

@@ -16,8 +16,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from botocore.model import Shape
 
-from irsim.aws import operation, validate_params, validation_error
-from simulator import InputError, LatencyThreshold, Phase, Phases, Stairs, StoppingConditions, traffic_from_api
+from irsim.service.awsmodel import operation, validate_params, validation_error
+from irsim.service.translate import serverless_from_config, traffic_from_pattern
+from simulator import InputError, LatencyThreshold, Phase, Phases, Stairs, StoppingConditions
 from simulator.serverless import ServerlessConfig
 
 OPERATION = "CreateInferenceRecommendationsJob"
@@ -144,7 +145,7 @@ def _traffic(pattern: Mapping[str, Any], job_duration_s: int) -> Phases | Stairs
             _fail(f"{where}.Phases", "Phases", "Member must be absent when TrafficType is STAIRS")
         _require(stairs, ("DurationInSeconds", "NumberOfSteps", "UsersPerStep"), f"{where}.Stairs")
         _check_range(f"{where}.Stairs.DurationInSeconds", stairs["DurationInSeconds"], *PHASE_DURATION_RANGE)
-    traffic = traffic_from_api(pattern)
+    traffic = traffic_from_pattern(pattern)
     if traffic.duration_s > job_duration_s:
         _fail(f"{where}", f"{traffic.duration_s:g} s of traffic",
               f"The traffic pattern must fit in InputConfig.JobDurationInSeconds ({job_duration_s} s)")
@@ -202,11 +203,9 @@ def _serverless(config: Mapping[str, Any], path: str) -> ServerlessConfig:
     """MemorySizeInMB 1024-6144 in steps of 1024, MaxConcurrency 1-200, ProvisionedConcurrency
     at most MaxConcurrency."""
     try:
-        return ServerlessConfig(config["MemorySizeInMB"], config["MaxConcurrency"],
-                                config.get("ProvisionedConcurrency", 0))
+        return serverless_from_config(config)
     except InputError as exc:
-        field = exc.field.split(".")[-1]
-        _fail(f"{path}.{field}", config.get(field), f"Member {exc.message}")
+        _fail(f"{path}.{exc.field}", config.get(exc.field), f"Member {exc.message}")
         raise  # unreachable: _fail raises
 
 
@@ -281,3 +280,14 @@ def parse_request(request: Mapping[str, Any], default_instance_types: Iterable[s
                    account=account, traffic=traffic, stopping=stopping, percentile=percentile,
                    benchmarks=tuple(benchmarks[:max_tests]), max_parallel=limits.get("MaxParallelOfTests", 1),
                    job_duration_s=job_duration)
+
+
+def request_traffic_duration_s(request: Mapping[str, Any]) -> float:
+    """The length of a request's traffic pattern (the default pattern's when it has none; 0
+    when it cannot be read): the scale of the progress bars, before validation."""
+    config = request.get("InputConfig", {})
+    pattern = config.get("TrafficPattern", DEFAULT_TRAFFIC_PATTERN) if isinstance(config, Mapping) else None
+    try:
+        return traffic_from_pattern(pattern).duration_s if isinstance(pattern, Mapping) else 0.0
+    except (InputError, KeyError, TypeError, AttributeError):
+        return 0.0

@@ -12,8 +12,9 @@ import binascii
 import hashlib
 import subprocess
 import sys
+import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable, Mapping
@@ -21,11 +22,11 @@ from typing import Any, Callable, Mapping
 import botocore.session
 from botocore.paginate import Paginator
 
-from irsim.aws import client_error, operation, service_model, validate_params, validation_error
-from irsim.jobspec import parse_request
-from irsim.responses import job_arn
-from irsim.store import ACTIVE_STATUSES, JobExists, JobRecord, JobStore, now_utc
-from irsim.processes import process_alive
+from irsim.durable.processes import process_alive
+from irsim.durable.store import ACTIVE_STATUSES, JobExists, JobRecord, JobStore, now_utc
+from irsim.service.awsmodel import client_error, operation, service_model, validate_params, validation_error
+from irsim.service.request import parse_request
+from irsim.service.responses import job_arn
 from simulator import Profile, load_profile
 
 #: A PENDING job whose worker never recorded itself after this long is failed.
@@ -190,7 +191,6 @@ class OfflineSageMakerClient:
 
     def wait_for_job(self, name: str, poll_s: float = 0.2, timeout_s: float | None = None) -> dict[str, Any]:
         """Describe ``name`` until it leaves PENDING/IN_PROGRESS/STOPPING (irsim extension)."""
-        import time
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
             response = self.describe_inference_recommendations_job(JobName=name)
@@ -205,7 +205,7 @@ class OfflineSageMakerClient:
     def _start_worker(self, name: str) -> None:
         log = open(self.store.home / f"{name}.worker.log", "ab")
         try:
-            process = subprocess.Popen([sys.executable, "-m", "irsim.worker", str(self.store.home), name],
+            process = subprocess.Popen([sys.executable, "-m", "irsim.durable.worker", str(self.store.home), name],
                                        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                        close_fds=True)
         finally:
@@ -266,7 +266,6 @@ DEFAULT_PAGE = 100
 
 
 def _as_datetime(value: Any) -> datetime:
-    from datetime import timezone
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if isinstance(value, (int, float)):

@@ -1,0 +1,117 @@
+"""Import: a finished real job (a saved Describe document, or fetched by name) stored
+locally so the offline client answers for it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from irsim.durable.store import JobExists, JobRecord, JobStore
+from irsim.errors import UserError
+
+TERMINAL_STATUSES = ("COMPLETED", "FAILED", "STOPPED")
+#: Request members rebuilt from a Describe response when a real job is imported.
+IMPORTED_REQUEST_KEYS = ("JobName", "JobType", "RoleArn", "JobDescription", "InputConfig", "StoppingConditions")
+REQUIRED_DESCRIBE_KEYS = ("JobName", "JobType", "JobArn", "RoleArn", "Status", "CreationTime", "LastModifiedTime",
+                          "InputConfig")
+TIMESTAMP_KEYS = frozenset({"CreationTime", "LastModifiedTime", "CompletionTime", "InvocationStartTime",
+                            "InvocationEndTime"})
+JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,63}")
+
+
+def without_metadata(response: Mapping[str, Any]) -> dict[str, Any]:
+    """A response without ResponseMetadata and NextToken."""
+    return {key: value for key, value in response.items() if key not in ("ResponseMetadata", "NextToken")}
+
+
+def _timestamp(key: str, value: Any) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        moment = datetime.fromtimestamp(value, UTC)  # cli_timestamp_format = none
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise UserError(f"{key}: {value!r} is not an ISO 8601 timestamp") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_timestamps(document: Any) -> Any:
+    """AWS CLI output with its timestamps (CreationTime, ..., InvocationEndTime) as datetimes."""
+    if isinstance(document, dict):
+        return {key: _timestamp(key, value) if key in TIMESTAMP_KEYS and value is not None
+                else parse_timestamps(value) for key, value in document.items()}
+    if isinstance(document, list):
+        return [parse_timestamps(item) for item in document]
+    return document
+
+
+def describe_document(document: Any, where: str) -> dict[str, Any]:
+    """A saved `aws sagemaker describe-inference-recommendations-job` output, checked and with
+    its timestamps as datetimes; ``where`` names the input in errors."""
+    if not isinstance(document, dict):
+        raise UserError(f"{where} must hold a DescribeInferenceRecommendationsJob response (a JSON object)")
+    missing = [key for key in REQUIRED_DESCRIBE_KEYS if key not in document]
+    if missing:
+        raise UserError(f"{where} is not a DescribeInferenceRecommendationsJob response: "
+                        f"missing {', '.join(missing)}")
+    return without_metadata(parse_timestamps(document))
+
+
+def steps_document(document: Any, name: str, where: str) -> dict[str, Any]:
+    """A saved `aws sagemaker list-inference-recommendations-job-steps` output for job ``name``."""
+    if not isinstance(document, dict) or not isinstance(document.get("Steps"), list):
+        raise UserError(f"{where} must hold a ListInferenceRecommendationsJobSteps response "
+                        "(an object with a Steps list)")
+    others = sorted({step.get("JobName") for step in document["Steps"]} - {name})
+    if others:
+        raise UserError(f"{where} holds steps of job {others[0]}, not {name}")
+    return {"Steps": parse_timestamps(document["Steps"])}
+
+
+def _region_of(arn: str) -> str:
+    parts = arn.split(":")
+    if len(parts) < 6 or parts[0] != "arn" or not parts[3]:
+        raise UserError(f"JobArn {arn!r} is not an ARN with a region")
+    return parts[3]
+
+
+def check_importable(store: JobStore, name: str, status: str | None = None) -> None:
+    if store.get(name) is not None:
+        raise UserError(f"a job named {name} is already in the store {store.home}; nothing imported")
+    if status is not None and status not in TERMINAL_STATUSES:
+        raise UserError(f"job {name} is {status}: only a finished job (COMPLETED, FAILED or STOPPED) can be "
+                       f"imported; wait for it with `irsim aws wait {name}`")
+
+
+def import_job(store: JobStore, describe: Mapping[str, Any], steps: Mapping[str, Any], source: str) -> JobRecord:
+    """Store a finished real job so the offline client answers for it. It is not simulated:
+    its profile is empty, its seed 0, and its extensions say where it came from."""
+    name = describe["JobName"]
+    check_importable(store, name, describe["Status"])
+    request = {key: describe[key] for key in IMPORTED_REQUEST_KEYS if key in describe}
+    # model, seed and benchmarks keep `irsim describe` (present.tables.describe_table) able to show it.
+    extensions = {"source": source, "imported": True, "model": f"n/a (imported from {source}, not simulated)",
+                  "seed": "n/a", "benchmarks": []}
+    try:
+        # One transaction, already in its final state: never seen half-imported.
+        store.insert(name=name, arn=describe["JobArn"], job_type=describe["JobType"], request=request, profile={},
+                     seed=0, region=_region_of(describe["JobArn"]), created=describe["CreationTime"],
+                     status=describe["Status"], describe=dict(describe), steps=dict(steps),
+                     completed=describe.get("CompletionTime"), failure_reason=describe.get("FailureReason"),
+                     extensions=extensions, last_modified=describe["LastModifiedTime"])
+    except JobExists:
+        raise UserError(f"a job named {name} is already in the store {store.home}; nothing imported") from None
+    record = store.get(name)
+    assert record is not None  # inserted just above
+    return record
+
+
+def is_file_source(source: str) -> bool:
+    """A job name cannot hold '.' or '/': anything else, or an existing file, is a path."""
+    return Path(source.removeprefix("file://")).is_file() or not JOB_NAME.fullmatch(source)
+

@@ -1,0 +1,65 @@
+"""The ``irsim`` parser and entry point: every command group registers itself here, and every
+error a command raises becomes one line and an exit code (2 for bad input), never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from botocore.exceptions import ClientError, ParamValidationError
+
+from irsim.cli.awscli import AwsCliUsageError, add_aws_commands, report_aws_error
+from irsim.cli.boto3 import add_boto3_commands
+from irsim.cli.calibrate import add_calibrate_command
+from irsim.cli.jobs import add_job_commands
+from irsim.cli.recommend import add_recommend_command
+from irsim.cli.report import add_report_command
+from irsim.cli.run import add_run_command
+from irsim.cli.simulate import add_simulate_command
+from irsim.cli.sweep import add_sweep_command
+from irsim.errors import UserError
+from irsim.exitcodes import EXIT_INTERRUPTED, EXIT_USAGE
+from pricing import PricingError
+from simulator import InputError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="irsim", description="SageMaker Inference Recommender, simulated offline.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_simulate_command(commands)
+    add_run_command(commands)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", default=None, help="job store folder (default: $IRSIM_HOME or ~/.irsim)")
+    add_job_commands(commands, common)
+    add_aws_commands(commands, common)
+    add_calibrate_command(commands)
+    add_recommend_command(commands)
+    add_sweep_command(commands)
+    add_report_command(commands)
+    add_boto3_commands(commands, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``irsim`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "aws_style", False):
+        try:
+            return args.handler(args)
+        except (ParamValidationError, ClientError, AwsCliUsageError) as exc:
+            return report_aws_error(exc)
+    try:
+        return args.handler(args)
+    except (InputError, PricingError, UserError, ParamValidationError, ClientError) as exc:
+        # A ClientError here is irsim's own validation, worded as the AWS CLI words it.
+        print(f"irsim {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("irsim: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

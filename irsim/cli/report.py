@@ -1,0 +1,22 @@
+"""`irsim report`: one self-contained HTML page for an --out folder."""
+
+from __future__ import annotations
+
+import argparse
+
+from irsim.present.files import write_atomically
+from irsim.present.html import build_report
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    page = build_report(args.folder)
+    write_atomically(args.output, lambda tmp: tmp.write_text(page))
+    print(f"wrote {args.output}")
+    return 0
+
+
+def add_report_command(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser("report", help="one self-contained HTML page for a run, recommend or sweep folder")
+    report.add_argument("folder", metavar="DIR", help="an --out folder of irsim run, recommend or sweep")
+    report.add_argument("-o", "--output", default="report.html", help="the page to write (default report.html)")
+    report.set_defaults(handler=cmd_report)

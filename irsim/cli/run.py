@@ -1,0 +1,72 @@
+"""`irsim run`: a CreateInferenceRecommendationsJob request simulated in this process."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from irsim.cli.argtypes import integer
+from irsim.cli.errors import CliError
+from irsim.inputs import load_json_file
+from irsim.present.formats import dumps
+from irsim.present.outputs import write_outputs
+from irsim.present.progress import progress_printer
+from irsim.present.tables import recommendation_table, replication_table
+from irsim.service.job import execute_job, replicate
+from irsim.service.request import request_traffic_duration_s
+from pricing import Catalogue, catalogue_from_price_list, default_catalogue
+
+
+def load_request(path: str) -> dict:
+    """A CreateInferenceRecommendationsJob request from a JSON file (an object, or exit 2)."""
+    request = load_json_file(path, "JOB")
+    if not isinstance(request, dict):
+        raise CliError(f"JOB: {path} must hold a JSON object (a CreateInferenceRecommendationsJob request)")
+    return request
+
+
+def price_list_catalogue(path: str) -> Catalogue:
+    """The bundled catalogue with prices refreshed from an AWS Price List file."""
+    return catalogue_from_price_list(default_catalogue(), load_json_file(path, "--price-list"), path)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    request = load_request(args.job)
+    catalogue = price_list_catalogue(args.price_list) if args.price_list else None
+    progress = None if args.quiet else progress_printer(request_traffic_duration_s(request))
+    replicated = None
+    if args.replications > 1:
+        result, replicated = replicate(request, args.profile, args.seed, args.region, args.replications,
+                                       catalogue=catalogue, progress=progress)
+    else:
+        result = execute_job(request, args.profile, seed=args.seed, region=args.region, catalogue=catalogue,
+                             progress=progress)
+    if args.out:
+        written = write_outputs(result, Path(args.out), replicated)
+        print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
+    if args.json:
+        print(dumps(result.describe))
+    else:
+        print(recommendation_table(result))
+        if replicated:
+            print(replication_table(replicated))
+    return 0 if result.describe["Status"] == "COMPLETED" else 1
+
+
+def add_run_command(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser("run", help="run a CreateInferenceRecommendationsJob request offline",
+                              description="Simulate an Inference Recommender job (Advanced or Default) and print "
+                                          "its recommendations ranked by CostPerHour.")
+    run.add_argument("job", metavar="JOB.json", help="the request, as boto3 or `aws sagemaker ... --cli-input-json` takes it")
+    run.add_argument("--profile", default="demo", help="profile JSON path, or 'demo' (default)")
+    run.add_argument("--seed", type=integer(0), default=0, help="random seed (default 0)")
+    run.add_argument("--region", default="us-east-1", help="pricing region and JobArn region (default us-east-1)")
+    run.add_argument("--out", metavar="DIR", help="write describe.json, steps.json, irsim.json, metrics.csv, report.png")
+    run.add_argument("--json", action="store_true", help="print the DescribeInferenceRecommendationsJob response")
+    run.add_argument("--price-list", metavar="FILE",
+                     help="refresh prices from an AWS Price List offer file or saved get-products pages")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--replications", type=integer(1), default=1, metavar="R",
+                     help="run R independent seeded replications: means and 95%% intervals (default 1)")
+    run.set_defaults(handler=cmd_run)

@@ -1,0 +1,36 @@
+"""`irsim sweep`: what-if scenarios on Dask."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from irsim.cli.argtypes import integer
+from irsim.cli.errors import CliError
+from irsim.planning.sweep import load_sweep, progress_line, run_sweep, scenarios_summary
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    if args.scheduler and args.workers:
+        raise CliError("give --scheduler ADDRESS or --workers N, not both")
+    sweep = load_sweep(args.sweep)
+    out = Path(args.out)
+    print(f"{len(sweep.scenarios)} scenarios -> {out}" + (" (resuming)" if args.resume else ""), file=sys.stderr)
+    table = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers, resume=args.resume,
+                      progress=progress_line)
+    print(scenarios_summary(table))
+    print(f"wrote {out / 'results.csv'}, {out / 'results.parquet'} and the plots in {out}", file=sys.stderr)
+    return 0 if (table["status"] == "ok").all() else 1
+
+
+def add_sweep_command(commands: argparse._SubParsersAction) -> None:
+    sweep = commands.add_parser("sweep", help="what-if scenarios (rates, SLOs, routing, service-time scale...) on Dask",
+                                description="Expand a base request and axes into scenarios and run the optimizer "
+                                            "on each, on a local Dask cluster or an existing scheduler.")
+    sweep.add_argument("sweep", metavar="SWEEP.json")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (tcp://host:port)")
+    sweep.add_argument("--workers", type=integer(1), default=None, help="local worker processes (default: cores)")
+    sweep.add_argument("--out", default="sweep-output", metavar="DIR", help="results folder (default sweep-output)")
+    sweep.add_argument("--resume", action="store_true", help="skip scenarios whose results are already in DIR")
+    sweep.set_defaults(handler=cmd_sweep)

@@ -1,0 +1,63 @@
+"""The files `irsim run --out` writes: describe.json, steps.json, irsim.json, metrics.csv and
+report.png, staged and moved in whole."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from irsim.present.formats import dumps
+from irsim.present.plots import plot_job_report
+from irsim.service.job import JobResult
+from irsim.service.labels import benchmark_label
+
+
+def metrics_frame(result: JobResult) -> pd.DataFrame:
+    """Per benchmark, per minute: the CloudWatch-shaped series of every scheduled benchmark."""
+    frames = []
+    for item in result.scheduled:
+        outcome = item.outcome
+        frame = outcome.per_minute.copy()
+        frame.insert(0, "EnvironmentParameters", ";".join(f"{k}={v}" for k, v in outcome.spec.environment))
+        frame.insert(0, "InstanceType", outcome.spec.instance_type)
+        frame.insert(0, "benchmark", outcome.spec.index)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def write_outputs(result: JobResult, out_dir: Path, replicated: dict[str, Any] | None = None) -> list[Path]:
+    """describe.json, steps.json, irsim.json (extensions), metrics.csv and report.png.
+
+    Written in a staging folder first, then moved into ``out_dir``: a failure leaves nothing.
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        (staging / "describe.json").write_text(dumps(result.describe) + "\n")
+        (staging / "steps.json").write_text(dumps(result.steps) + "\n")
+        extensions = result.extensions()
+        if replicated:
+            extensions["replications"] = replicated
+        (staging / "irsim.json").write_text(dumps(extensions) + "\n")
+        metrics_frame(result).to_csv(staging / "metrics.csv", index=False)
+        threshold = result.spec.stopping.latency.value_ms if result.spec.stopping.latency else None
+        plot_job_report([(benchmark_label(i.outcome), i.outcome.per_minute,
+                          "COMPLETED" if i.succeeded else "FAILED") for i in result.scheduled],
+                        result.spec.percentile, threshold, f"{result.describe['JobName']}: simulated benchmarks",
+                        staging / "report.png")
+        out_dir.mkdir(exist_ok=True)
+        written = []
+        for path in sorted(staging.iterdir()):
+            target = out_dir / path.name
+            path.replace(target)
+            written.append(target)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+

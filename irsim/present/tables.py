@@ -1,0 +1,166 @@
+"""Console tables: a job's recommendations and steps, replications, a plan, a simulation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from irsim.service.job import JobResult
+from irsim.service.labels import detail_label, endpoint_label, extension_label
+from simulator import SimulationResult
+
+
+def recommendation_table(result: JobResult) -> str:
+    """The recommendations ranked by CostPerHour, with what the AWS shape cannot say."""
+    return describe_table(result.describe, result.extensions())
+
+
+def describe_table(describe: dict[str, Any], extensions: dict[str, Any] | None = None) -> str:
+    """A Describe response as a table ranked by CostPerHour; with irsim's extensions, also
+    whether each entry was calibrated and how sure its price is, and what failed."""
+    thresholds = describe.get("StoppingConditions", {}).get("ModelLatencyThresholds", [])
+    percentile = thresholds[0]["Percentile"] if thresholds and describe["JobType"] == "Advanced" else "P95"
+    title = f"Job {describe['JobName']} ({describe['JobType']}): {describe['Status']}"
+    if extensions:
+        title += f" — model {extensions['model']}, seed {extensions['seed']}"
+    lines = [title]
+    if describe.get("FailureReason"):
+        lines.append(f"FailureReason: {describe['FailureReason']}")
+    benchmarks = extensions["benchmarks"] if extensions else []
+    succeeded = [b for b in benchmarks if b["Status"] == "COMPLETED"]
+    recommendations = describe.get("InferenceRecommendations", [])
+    extras = succeeded if len(succeeded) == len(recommendations) else [None] * len(recommendations)
+    rows = []
+    for recommendation, extra in zip(recommendations, extras):
+        metrics = recommendation["Metrics"]
+        calibrated = "?" if extra is None else "yes" if extra["calibrated"] else "NO (derived)"
+        rows.append(((metrics["CostPerHour"], metrics["CostPerInference"]), endpoint_label(recommendation["EndpointConfiguration"], recommendation["ModelConfiguration"]),
+                     recommendation["EndpointConfiguration"].get("InitialInstanceCount", "-"), metrics["MaxInvocations"],
+                     metrics["ModelLatency"] / 1000.0, metrics["CostPerHour"], metrics["CostPerInference"],
+                     metrics.get("CpuUtilization"), metrics.get("MemoryUtilization"),
+                     calibrated, "?" if extra is None else extra["price_confidence"]))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    if rows:
+        header = (f"{'#':>2}  {'instance type':<34} {'count':>5} {'MaxInvocations':>14} {percentile + ' ms':>8} "
+                  f"{'$/hour':>8} {'$/inference':>12} {'CPU %':>7} {'mem %':>6}  calibrated    price")
+        lines += ["", header, "-" * len(header)]
+        for rank, row in enumerate(rows, start=1):
+            _, label, count, invocations, latency, cost, per_inference, cpu, memory, calibrated, confidence = row
+            lines.append(f"{rank:>2}  {label:<34} {count:>5} {invocations:>14,} {latency:>8.2f} {cost:>8.3f} "
+                         f"{per_inference:>12.3e} {_maybe(cpu, 7)} {_maybe(memory, 6)}  {calibrated:<13} {confidence}")
+        flagged = sorted({row[10] for row in rows} - {"confirmed", "?"})
+        if flagged:
+            lines.append(f"\nPrices marked {', '.join(flagged)} are not confirmed AWS list prices "
+                         "(see pricing/data/PRICES_NOTES.md).")
+        if any(row[9] == "NO (derived)" for row in rows):
+            lines.append("Entries marked NO were derived by scaling rules (calibration/transfer.py), not measured.")
+    for benchmark in benchmarks:
+        for warning in benchmark.get("warnings", []):
+            lines.append(f"WARNING {warning}")
+        if benchmark["Status"] == "FAILED":
+            lines.append(f"FAILED {extension_label(benchmark)}: {benchmark.get('failure_reason')}")
+    for benchmark in (extensions or {}).get("not_scheduled", []):
+        lines.append(f"NOT SCHEDULED {benchmark['InstanceType']}: {benchmark['reason']}")
+    for benchmark in (extensions or {}).get("stopped", []):
+        lines.append(f"STOPPED {benchmark['InstanceType']}: the job was stopped before this benchmark finished")
+    return "\n".join(lines)
+
+
+def _maybe(value: float | None, width: int) -> str:
+    return f"{value:>{width}.1f}" if value is not None else " " * (width - 3) + "n/a"
+
+
+def replication_table(summary: dict[str, Any]) -> str:
+    """Per benchmark: mean and 95 % interval over the replications."""
+    lines = [f"\nOver {summary['replications']} seeded replications (mean [95% interval]):"]
+    for entry in summary["benchmarks"]:
+        parts = []
+        for name, label, fmt in (("per_instance_max_invocations", "per-instance max", "{:,.0f}"),
+                                 ("model_latency_ms", "latency ms", "{:.2f}"), ("count_margin", "count margin", "{:+.1%}")):
+            if name in entry:
+                value = entry[name]
+                parts.append(f"{label} {fmt.format(value['mean'])} [{fmt.format(value['ci95'][0])}, "
+                             f"{fmt.format(value['ci95'][1])}]")
+        count = f", count {entry['count']}" if "count" in entry else ""
+        lines.append(f"  {extension_label(entry):<34} {'; '.join(parts) or 'no replication succeeded'}{count}")
+    return "\n".join(lines)
+
+
+def plan_table(document: Mapping[str, Any]) -> str:
+    """The recommendations best first, with the interval and flags the AWS shape cannot carry."""
+    target = document["Target"]
+    percentile = target["Percentile"]
+    lines = [f"Target: {target['InvocationsPerMinute']:,.0f} invocations/min, {percentile} <= "
+             f"{target['ValueInMilliseconds']:g} ms, {target['Traffic']} traffic, {target['Routing']} routing"]
+    items = {}
+    for item in document["InferenceRecommendations"]:
+        items.setdefault(item["RecommendationId"], item)
+    if document["Details"]:
+        header = (f"{'#':>2}  {'endpoint':<32} {'$/hour':>8} {'$/inference':>12} {percentile + ' ms':>8} "
+                  f"{'95% interval':>17} {'util':>5}  calibrated  price")
+        lines += ["", header, "-" * len(header)]
+    for position, detail in enumerate(document["Details"], start=1):
+        metrics = items[detail["RecommendationId"]]["Metrics"]
+        endpoint = detail_label(detail)
+        utilization = "-" if detail["Utilization"] is None else f"{detail['Utilization']:.0%}"
+        low, high = detail[percentile]["ConfidenceInterval95"]
+        mark = "  <- verified cheapest" if detail["Verified"] else ""
+        lines.append(f"{position:>2}  {endpoint:<32} {metrics['CostPerHour']:>8.3f} {metrics['CostPerInference']:>12.3e} "
+                     f"{detail[percentile]['Milliseconds']:>8.2f} {f'[{low:.2f}, {high:.2f}]':>17} "
+                     f"{utilization:>5}  {'yes' if detail['Calibrated'] else 'NO':<10}  "
+                     f"{','.join(detail['PriceConfidence'])}{mark}")
+    for explanation in document["Explanation"]:
+        lines.append(explanation)
+    for entry in document["Infeasible"]:
+        lines.append(f"INFEASIBLE {entry['InstanceType']}: {entry['Reason']}")
+    if document["NotSimulated"]:
+        lines.append(f"{len(document['NotSimulated'])} type(s) not simulated: their lower-bound cost already exceeds "
+                     "the answer (see --json)")
+    runs = document["Simulations"]
+    lines.append(f"simulations: {runs['run']} run ({runs['without_prescreen']} without the pre-screen), "
+                 f"{runs['verifications']} verification(s)")
+    return "\n".join(lines)
+
+
+def steps_table(steps: Mapping[str, Any]) -> str:
+    """A ListInferenceRecommendationsJobSteps response, one line a benchmark."""
+    lines: list[str] = []
+    lines.append(f"{'#':>2}  {'status':<11} {'instance type':<34} {'MaxInvocations':>14} {'latency ms':>10}  reason")
+    for i, step in enumerate(steps.get("Steps", [])):
+        benchmark = step.get("InferenceBenchmark", {})
+        label = endpoint_label(benchmark.get("EndpointConfiguration", {}), benchmark.get("ModelConfiguration"))
+        metrics = benchmark.get("EndpointMetrics", {})
+        invocations = f"{metrics['MaxInvocations']:,}" if metrics else "-"
+        latency = f"{metrics['ModelLatency'] / 1000:.2f}" if metrics else "-"
+        lines.append(f"{i:>2}  {step['Status']:<11} {label:<34} {invocations:>14} {latency:>10}  "
+              f"{benchmark.get('FailureReason', '')}")
+    return "\n".join(lines)
+
+
+def simulation_summary(result: SimulationResult, model: str, traffic: str) -> str:
+    """The console summary of one simulation, with its per-minute table."""
+    s = result.summary()
+    lat = s["latency_ms"]
+    frame = result.per_minute
+    cpu = frame["CPUUtilization"].mean()
+    memory = frame["MemoryUtilization"].iloc[0] if len(frame) else math.nan
+    lines = [
+        f"irsim simulate: {model} on {result.instance_count} x {result.instance_type} "
+        f"({result.workers} workers each, routing {result.routing}{'' if result.calibrated else ', NOT calibrated'})",
+        f"  traffic          {traffic}, seed {result.seed}",
+        f"  simulated        {result.duration_s:,.0f} s, ended by {result.stop_reason}",
+        f"  completed        {result.completed:,} requests ({s['in_flight']} in flight at the end)",
+        f"  throughput       {result.throughput_per_s:,.1f} /s = {s['invocations_per_minute']:,.0f} invocations/min",
+        f"  ModelLatency ms  mean {lat['mean']:.2f}   p50 {lat['p50']:.2f}   p90 {lat['p90']:.2f}   "
+        f"p95 {lat['p95']:.2f}   p99 {lat['p99']:.2f}",
+        f"  utilization      CPU {cpu:.0f}% (0-100 x vCPU), memory "
+        + ("n/a" if math.isnan(memory) else f"{memory:.0f}%"),
+        *(f"  WARNING          {warning}" for warning in result.warnings),
+        "",
+        "  minute  users  invocations  p95 ms   p99 ms",
+    ]
+    for row in frame.itertuples():
+        lines.append(f"  {row.minute:>6}  {row.Users:>5}  {row.Invocations:>11,}  {row.ModelLatency_p95 / 1000:>7.2f}"
+                     f"  {row.ModelLatency_p99 / 1000:>7.2f}" + ("  (partial)" if row.seconds < 60 else ""))
+    return "\n".join(lines)

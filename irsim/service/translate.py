@@ -1,0 +1,49 @@
+"""The AWS face translates: a validated TrafficPattern or ServerlessConfig becomes the
+simulator's own types, and the simulator's domain field names map back to AWS member names."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from simulator import InputError, Phase, Phases, Stairs
+from simulator.serverless import ServerlessConfig
+
+#: The simulator's field names and the AWS members they come from.
+AWS_MEMBER_OF = {
+    "initial_users": "InitialNumberOfUsers",
+    "spawn_rate_per_min": "SpawnRate",
+    "duration_s": "DurationInSeconds",
+    "number_of_steps": "NumberOfSteps",
+    "users_per_step": "UsersPerStep",
+    "memory_mb": "MemorySizeInMB",
+    "max_concurrency": "MaxConcurrency",
+    "provisioned_concurrency": "ProvisionedConcurrency",
+}
+
+
+def aws_member(field: str) -> str:
+    """The AWS member name of a simulator field (its last dotted part)."""
+    last = field.rsplit(".", 1)[-1]
+    return AWS_MEMBER_OF.get(last, last)
+
+
+def traffic_from_pattern(pattern: Mapping[str, Any]) -> Phases | Stairs:
+    """The simulator's traffic for an AWS ``TrafficPattern`` that passed validation
+    (TrafficType PHASES or STAIRS, integer members)."""
+    if pattern.get("TrafficType", "PHASES") == "STAIRS":
+        stairs = pattern["Stairs"]
+        return Stairs(duration_s=stairs["DurationInSeconds"], number_of_steps=stairs["NumberOfSteps"],
+                      users_per_step=stairs["UsersPerStep"])
+    return Phases(tuple(Phase(initial_users=p["InitialNumberOfUsers"], spawn_rate_per_min=p["SpawnRate"],
+                              duration_s=p["DurationInSeconds"]) for p in pattern["Phases"]))
+
+
+def serverless_from_config(config: Mapping[str, Any]) -> ServerlessConfig:
+    """The simulator's ServerlessConfig for an AWS one; an out-of-range member raises InputError
+    naming the AWS member."""
+    try:
+        return ServerlessConfig(memory_mb=config["MemorySizeInMB"], max_concurrency=config["MaxConcurrency"],
+                                provisioned_concurrency=config.get("ProvisionedConcurrency", 0))
+    except InputError as exc:
+        raise InputError(aws_member(exc.field), exc.message.replace("max_concurrency", "MaxConcurrency")) from None
