@@ -3,26 +3,43 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-fast check bench clean
 
+# What the demo needs: irsim and its runtime dependencies.
 $(STAMP): pyproject.toml
 	@echo "Creating $(VENV) and installing irsim (log: $(VENV)/install.log)"
 	$(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --upgrade pip > $(VENV)/install.log 2>&1 \
-	  && $(BIN)/python -m pip install -e '.[dev,bench,sdk]' >> $(VENV)/install.log 2>&1 \
+	  && $(BIN)/python -m pip install -e . >> $(VENV)/install.log 2>&1 \
 	  || { tail -30 $(VENV)/install.log; echo "install failed: see $(VENV)/install.log"; exit 1; }
 	@touch $(STAMP)
+
+# What the tests, the checks and the benchmarks need on top.
+$(DEV_STAMP): $(STAMP)
+	@echo "Installing the test, check and benchmark extras (log: $(VENV)/install.log)"
+	@$(BIN)/python -m pip install -e '.[dev,bench,sdk]' >> $(VENV)/install.log 2>&1 \
+	  || { tail -30 $(VENV)/install.log; echo "install failed: see $(VENV)/install.log"; exit 1; }
+	@touch $(DEV_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/irsim run examples/seed-advanced-job.json --profile demo --out demo-output/seed-advanced-job
 	@echo
 	$(BIN)/irsim run examples/stairs-job.json --profile demo --out demo-output/stairs-job
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+# The inner loop: everything but the tests marked slow.
+test-fast: $(DEV_STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+check: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: $(DEV_STAMP)
 	$(BIN)/python experiments/bench_engine.py
 
 clean:
