@@ -1,0 +1,270 @@
+"""The house rules, read from the code itself: imports point one way between the top-level
+packages and between the rooms of irsim/, there is no import cycle, no first-party import
+hides inside a function, modules and functions stay small, and only the command line knows
+flag names. Each checker is also run on a small made-up tree to show it can fail."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("simulator", "pricing", "optimizer", "calibration", "irsim")
+
+#: Which top-level packages each may import (besides itself).
+TOP_LEVEL_RULES = {
+    "simulator": set(),
+    "pricing": set(),
+    "calibration": {"simulator"},
+    "optimizer": {"simulator", "pricing"},
+    "irsim": {"simulator", "pricing", "calibration", "optimizer"},
+}
+#: The rooms of irsim/ and which other rooms each may import. The leaf modules (errors,
+#: exitcodes, inputs) may be imported by every room; `irsim` itself is the package's face.
+LEAVES = {"errors", "exitcodes", "inputs"}
+ROOM_RULES = {
+    "service": set(),
+    "durable": {"service"},
+    "present": {"service"},
+    "planning": {"service", "present"},
+    "boto3mode": {"service", "durable"},
+    "cli": {"service", "durable", "present", "planning", "boto3mode"},
+    "__init__": {"service", "durable", "planning"},
+    "__main__": {"cli"},
+}
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 80
+#: The packages whose messages must name domain fields, not command-line flags.
+FLAG_FREE = ("simulator", "pricing", "optimizer", "calibration")
+
+
+@dataclass(frozen=True)
+class Import:
+    source: str      # the importing module, dotted
+    target: str      # the imported module, dotted (resolved to a module of the tree when possible)
+    line: int
+    in_function: bool
+
+
+def modules(root: Path, packages: tuple[str, ...]) -> dict[str, Path]:
+    """Dotted module name -> file, for every .py file of ``packages`` under ``root``."""
+    found = {}
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = list(path.relative_to(root).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            found[".".join(parts)] = path
+    return found
+
+
+def _resolve(name: str, known: dict[str, Path]) -> str:
+    """The longest known module that ``name`` starts with (``a.b.c`` -> ``a.b`` for a
+    function ``c`` of module ``a.b``)."""
+    parts = name.split(".")
+    while parts:
+        candidate = ".".join(parts)
+        if candidate in known:
+            return candidate
+        parts.pop()
+    return name
+
+
+def imports(root: Path, packages: tuple[str, ...]) -> list[Import]:
+    """Every first-party import of the tree, resolved to modules."""
+    known = modules(root, packages)
+    found = []
+    for source, path in known.items():
+        tree = ast.parse(path.read_text(), str(path))
+        in_function: set[int] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                in_function.update(id(inner) for inner in ast.walk(node) if inner is not node)
+        is_package = path.name == "__init__.py"
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = source.split(".") if is_package else source.split(".")[:-1]
+                    anchor = anchor[:len(anchor) - (node.level - 1)]
+                    base = ".".join(anchor + ([base] if base else []))
+                names = [f"{base}.{alias.name}" for alias in node.names]
+            for name in names:
+                if name.split(".")[0] in packages:
+                    found.append(Import(source, _resolve(name, known), node.lineno, id(node) in in_function))
+    return found
+
+
+def _room(module: str) -> str | None:
+    """The room of an irsim module: its sub-package, a leaf, or __init__/__main__."""
+    parts = module.split(".")
+    if parts[0] != "irsim":
+        return None
+    if len(parts) == 1:
+        return "__init__"
+    return parts[1]
+
+
+def forbidden_arrows(found: list[Import]) -> list[str]:
+    """Imports that break the top-level rule or the rooms rule."""
+    problems = []
+    for item in found:
+        source_top, target_top = item.source.split(".")[0], item.target.split(".")[0]
+        where = f"{item.source}:{item.line} imports {item.target}"
+        if source_top != target_top and target_top not in TOP_LEVEL_RULES[source_top]:
+            problems.append(f"{where} ({source_top} may import only {sorted(TOP_LEVEL_RULES[source_top])})")
+            continue
+        source_room, target_room = _room(item.source), _room(item.target)
+        if source_top == target_top == "irsim" and source_room != target_room and target_room not in LEAVES:
+            if source_room in LEAVES:
+                problems.append(f"{where} (the leaf module irsim.{source_room} imports no other room)")
+            elif target_room not in ROOM_RULES.get(source_room or "", set()):
+                problems.append(f"{where} (irsim.{source_room} may import only "
+                                f"{sorted(ROOM_RULES.get(source_room or '', set()) | LEAVES)})")
+    return problems
+
+
+def inner_imports(found: list[Import]) -> list[str]:
+    """First-party imports inside functions (the usual way to hide a cycle)."""
+    return [f"{i.source}:{i.line} imports {i.target} inside a function" for i in found if i.in_function]
+
+
+def cycles(found: list[Import]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    graph: dict[str, set[str]] = {}
+    for item in found:
+        if item.source != item.target:
+            graph.setdefault(item.source, set()).add(item.target)
+            graph.setdefault(item.target, set())
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                components.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return components
+
+
+def oversized(root: Path, packages: tuple[str, ...]) -> list[str]:
+    """Modules over MAX_MODULE_LINES lines and functions over MAX_FUNCTION_LINES lines."""
+    problems = []
+    for module, path in modules(root, packages).items():
+        text = path.read_text()
+        if text.count("\n") > MAX_MODULE_LINES:
+            problems.append(f"{module}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    problems.append(f"{module}.{node.name}: {length} lines")
+    return problems
+
+
+FLAG = re.compile(r"""(?<![\w-])--[a-z][a-z0-9-]*""")
+
+
+def flag_names(root: Path, packages: tuple[str, ...]) -> list[str]:
+    """Command-line flags (``--name``) written in the library packages."""
+    problems = []
+    for module, path in modules(root, packages).items():
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            for flag in FLAG.findall(line):
+                problems.append(f"{module}:{number}: {flag}")
+    return problems
+
+
+# --- the project ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def project_imports() -> list[Import]:
+    return imports(ROOT, PACKAGES)
+
+
+def test_imports_point_one_way(project_imports):
+    assert forbidden_arrows(project_imports) == []
+
+
+def test_no_import_cycle(project_imports):
+    assert cycles(project_imports) == []
+
+
+def test_no_first_party_import_inside_a_function(project_imports):
+    assert inner_imports(project_imports) == []
+
+
+def test_modules_and_functions_stay_small():
+    assert oversized(ROOT, PACKAGES) == []
+
+
+def test_only_the_command_line_names_flags():
+    assert flag_names(ROOT, FLAG_FREE) == []
+
+
+# --- the checkers can fail --------------------------------------------------------------------
+
+def _tree(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def test_checkers_catch_a_forbidden_arrow_a_cycle_and_a_hidden_import(tmp_path):
+    _tree(tmp_path, {
+        "simulator/__init__.py": "",
+        "simulator/engine.py": "from simulator import stats\nimport optimizer.plan\n",
+        "simulator/stats.py": "def f():\n    from simulator import engine\n",
+        "optimizer/__init__.py": "",
+        "optimizer/plan.py": "",
+        "irsim/__init__.py": "",
+        "irsim/service/__init__.py": "",
+        "irsim/service/job.py": "from irsim.cli import app\n",
+        "irsim/cli/__init__.py": "",
+        "irsim/cli/app.py": "from irsim.service import job\n",
+    })
+    found = imports(tmp_path, ("simulator", "optimizer", "irsim"))
+    arrows = forbidden_arrows(found)
+    assert any("simulator.engine" in a and "optimizer.plan" in a for a in arrows)
+    assert any("irsim.service.job" in a and "irsim.cli.app" in a for a in arrows)
+    assert sorted(map(tuple, cycles(found))) == [("irsim.cli.app", "irsim.service.job"),
+                                                 ("simulator.engine", "simulator.stats")]
+    assert inner_imports(found) == ["simulator.stats:2 imports simulator.engine inside a function"]
+
+
+def test_checkers_catch_size_and_flags(tmp_path):
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    _tree(tmp_path, {"pricing/__init__.py": "", "pricing/big.py": f"def long():\n{body}",
+                     "pricing/flags.py": 'MESSAGE = "use --price-list FILE"\nRANGE = "1--3"\n'})
+    assert oversized(tmp_path, ("pricing",)) == [f"pricing.big.long: {MAX_FUNCTION_LINES + 1} lines"]
+    assert flag_names(tmp_path, ("pricing",)) == ["pricing.flags:1: --price-list"]
