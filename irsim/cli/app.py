@@ -41,10 +41,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _options_by_dest(parser: argparse.ArgumentParser, command: Sequence[str]) -> dict[str, str]:
+    """The option string of every argument of the subcommand ``command`` (e.g. ["aws", "wait"]),
+    by its dest: how a library field such as ``instance_type`` is named on the command line."""
+    for name in command:
+        subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subparsers or name not in subparsers[0].choices:
+            break
+        parser = subparsers[0].choices[name]
+    return {action.dest: (action.option_strings[0] if action.option_strings else str(action.metavar or action.dest))
+            for action in parser._actions if action.dest != "help"}
+
+
+def _worded_for_the_command_line(exc: Exception, options: dict[str, str]) -> str:
+    """The error with a library field that is one of the command's arguments named as its flag."""
+    field = getattr(exc, "field", None)
+    if isinstance(field, str) and field in options:
+        return f"{options[field]}: {getattr(exc, 'message', None) or str(exc).removeprefix(field + ': ')}"
+    return str(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``irsim`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    command = [args.command] + ([args.aws_command] if getattr(args, "aws_command", None) else [])
     if getattr(args, "aws_style", False):
         try:
             return args.handler(args)
@@ -54,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except (InputError, PricingError, UserError, ParamValidationError, ClientError) as exc:
         # A ClientError here is irsim's own validation, worded as the AWS CLI words it.
-        print(f"irsim {args.command}: error: {exc}", file=sys.stderr)
+        message = _worded_for_the_command_line(exc, _options_by_dest(parser, command))
+        print(f"irsim {' '.join(command)}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("irsim: interrupted", file=sys.stderr)
