@@ -10,8 +10,8 @@ from simulator.stopping import LatencyThreshold, StoppingConditions
 from simulator.traffic import ConstantUsers, Phase, Phases, PoissonArrivals, Stairs
 
 __all__ = [
-    "ConstantUsers", "DEMO_PROFILE_PATH", "Distribution", "Endpoint", "InputError", "InstanceProfile",
-    "InstanceResources", "LatencyThreshold", "Phase", "Phases", "PoissonArrivals", "Profile", "ROUTING_POLICIES",
+    "DEMO_PROFILE_PATH", "ROUTING_POLICIES", "ConstantUsers", "Distribution", "Endpoint", "InputError",
+    "InstanceProfile", "InstanceResources", "LatencyThreshold", "Phase", "Phases", "PoissonArrivals", "Profile",
     "SimulationResult", "Stairs", "StoppingConditions", "load_profile", "parse_distribution", "simulate",
     "simulate_serverless",
 ]

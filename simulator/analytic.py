@@ -54,11 +54,12 @@ def finite_source(users: int, workers: int, service_s: float, think_s: float) ->
     else:
         log_weights = np.zeros(users + 1)
         for j in range(1, users + 1):
-            log_weights[j] = log_weights[j - 1] + math.log((users - j + 1) / think_s) - math.log(min(j, workers) / service_s)
+            birth, death = (users - j + 1) / think_s, min(j, workers) / service_s
+            log_weights[j] = log_weights[j - 1] + math.log(birth) - math.log(death)
         probabilities = np.exp(log_weights - log_weights.max())
         probabilities /= probabilities.sum()
-    j = np.arange(users + 1)
-    throughput = float(np.sum(probabilities * np.minimum(j, workers) / service_s))
+    in_service = np.minimum(np.arange(users + 1), workers)
+    throughput = float(np.sum(probabilities * in_service / service_s))
     return ClosedSolution(throughput, response_time_law(users, throughput, think_s), probabilities)
 
 

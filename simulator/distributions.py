@@ -8,12 +8,14 @@ dominate the engine's hot loop.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from scipy import optimize, special, stats
 
+from simulator import checks
 from simulator.errors import InputError
 
 FAMILIES = ("exponential", "deterministic", "lognormal", "gamma", "weibull", "empirical")
@@ -41,7 +43,7 @@ class Distribution:
             return {"family": self.family, "mean_ms": self.mean_ms}
         return {"family": self.family, "mean_ms": self.mean_ms, "cv": self.cv}
 
-    def scaled(self, factor: float) -> "Distribution":
+    def scaled(self, factor: float) -> Distribution:
         """The same shape with every value multiplied by ``factor`` (cv unchanged)."""
         return Distribution(self.family, self.mean_ms * factor, self.cv,
                             tuple(s * factor for s in self.samples_ms))
@@ -81,46 +83,45 @@ def _sample_ms(dist: Distribution, rng: np.random.Generator, size: int) -> np.nd
     return rng.choice(np.asarray(dist.samples_ms), size)
 
 
-def _positive_number(spec: Mapping[str, Any], key: str, where: str, upper: float | None = None) -> float:
-    value = spec.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InputError(f"{where}.{key}", f"must be a number > 0, got {value!r}")
-    if value <= 0 or (upper is not None and value > upper):
-        allowed = f"> 0 and <= {upper:g}" if upper is not None else "> 0"
-        raise InputError(f"{where}.{key}", f"must be {allowed}, got {value!r}")
-    return float(value)
+def _allowed_keys(family: str) -> set[str]:
+    """The keys a spec of ``family`` may carry: its parameters and the family itself."""
+    if family == "empirical":
+        return {"family", "samples_ms"}
+    if family in ("exponential", "deterministic"):
+        return {"family", "mean_ms"}
+    return {"family", "mean_ms", "cv"}
+
+
+def _empirical(samples: Any, where: str) -> Distribution:
+    """An empirical distribution from a non-empty list of positive finite milliseconds."""
+    field_name = f"{where}.samples_ms"
+    if not isinstance(samples, (list, tuple)) or not samples or not all(checks.is_number(s) for s in samples):
+        raise InputError(field_name, "must be a non-empty list of numbers > 0")
+    values = np.asarray(samples, dtype=float)
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise InputError(field_name, "must be a non-empty list of numbers > 0")
+    mean = float(values.mean())
+    return Distribution("empirical", mean, float(values.std() / mean), tuple(float(v) for v in values))
 
 
 def parse_distribution(spec: Any, where: str) -> Distribution:
     """Validate a profile's distribution spec (``{"family": ..., ...}``) into a Distribution."""
     if not isinstance(spec, Mapping):
         raise InputError(where, f"must be an object with a 'family', got {spec!r}")
-    family = spec.get("family")
-    if family not in FAMILIES:
-        raise InputError(f"{where}.family", f"must be one of {', '.join(FAMILIES)}; got {family!r}")
-    allowed = {"family", "samples_ms"} if family == "empirical" else (
-        {"family", "mean_ms"} if family in ("exponential", "deterministic") else {"family", "mean_ms", "cv"})
+    family = checks.choice(spec.get("family"), f"{where}.family", FAMILIES)
+    allowed = _allowed_keys(family)
     extra = sorted(set(spec) - allowed)
     if extra:
         raise InputError(f"{where}.{extra[0]}",
                          f"not allowed for family {family!r} (allowed keys: {', '.join(sorted(allowed))})")
     if family == "empirical":
-        samples = spec.get("samples_ms")
-        if not isinstance(samples, (list, tuple)) or not samples:
-            raise InputError(f"{where}.samples_ms", "must be a non-empty list of numbers > 0")
-        values = np.asarray(samples, dtype=float) if all(
-            isinstance(s, (int, float)) and not isinstance(s, bool) for s in samples) else None
-        if values is None or not np.all(np.isfinite(values)) or np.any(values <= 0):
-            raise InputError(f"{where}.samples_ms", "must be a non-empty list of numbers > 0")
-        mean = float(values.mean())
-        cv = float(values.std() / mean)
-        return Distribution("empirical", mean, cv, tuple(float(v) for v in values))
-    mean = _positive_number(spec, "mean_ms", where)
+        return _empirical(spec.get("samples_ms"), where)
+    mean = checks.positive(spec.get("mean_ms"), f"{where}.mean_ms")
     if family == "exponential":
         return Distribution(family, mean, 1.0)
     if family == "deterministic":
         return Distribution(family, mean, 0.0)
-    cv = _positive_number(spec, "cv", where, upper=MAX_CV)
+    cv = checks.positive(spec.get("cv"), f"{where}.cv", maximum=MAX_CV)
     return Distribution(family, mean, cv)
 
 

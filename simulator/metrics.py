@@ -7,8 +7,8 @@ linear interpolation). Latencies are reported in microseconds as CloudWatch does
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd

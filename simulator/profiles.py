@@ -4,18 +4,20 @@ each instance type. Loading validates every field and names the bad one."""
 from __future__ import annotations
 
 import json
-import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
+from simulator import checks
 from simulator.distributions import Distribution, parse_distribution
 from simulator.errors import InputError
 from simulator.serverless import ServerlessProfile, serverless_from_dict
 
 DEMO_PROFILE_PATH = Path(__file__).with_name("profiles") / "xgboost-demo.json"
 MAX_WORKERS = 1024
+MAX_CPU_PER_WORKER = 64.0
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ class InstanceProfile:
     memory_mb: float | None = None
     calibrated: bool = True
     cpu_per_worker: float = 1.0
-    variants: tuple["EnvironmentVariant", ...] = ()
+    variants: tuple[EnvironmentVariant, ...] = ()
     provenance: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -41,7 +43,7 @@ class InstanceProfile:
         observed = self.provenance.get("observed_invocations_per_minute")
         return (float(observed[0]), float(observed[1])) if observed else None
 
-    def for_environment(self, environment: Mapping[str, str]) -> "InstanceProfile":
+    def for_environment(self, environment: Mapping[str, str]) -> InstanceProfile:
         """The entry as it serves under these environment variables: the first variant whose
         ``when`` pairs all hold overrides workers, service time, memory or cpu_per_worker."""
         for variant in self.variants:
@@ -85,7 +87,7 @@ class Profile:
     instances: Mapping[str, InstanceProfile]
     overhead: Distribution | None = None
     provenance: Mapping[str, Any] = field(default_factory=dict)
-    serverless: "ServerlessProfile | None" = None
+    serverless: ServerlessProfile | None = None
 
     def instance(self, instance_type: str) -> InstanceProfile:
         """The entry for ``instance_type``; an InputError lists the covered types if absent."""
@@ -105,43 +107,46 @@ class Profile:
         return out
 
 
+INSTANCE_KEYS = frozenset({"workers", "service_time", "memory_mb", "calibrated", "cpu_per_worker", "variants",
+                           "provenance"})
+
+
 def _instance_from_dict(name: str, spec: Any) -> InstanceProfile:
     where = f"instances.{name}"
     if not isinstance(spec, Mapping):
         raise InputError(where, "must be an object with 'workers' and 'service_time'")
-    known = {"workers", "service_time", "memory_mb", "calibrated", "cpu_per_worker", "variants", "provenance"}
-    extra = sorted(set(spec) - known)
+    extra = sorted(set(spec) - INSTANCE_KEYS)
     if extra:
-        raise InputError(f"{where}.{extra[0]}", f"unknown key (allowed: {', '.join(sorted(known))})")
-    workers = spec.get("workers")
-    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
-        raise InputError(f"{where}.workers", f"must be an integer from 1 to {MAX_WORKERS}, got {workers!r}")
+        raise InputError(f"{where}.{extra[0]}", f"unknown key (allowed: {', '.join(sorted(INSTANCE_KEYS))})")
+    workers = checks.integer(spec.get("workers"), f"{where}.workers", minimum=1, maximum=MAX_WORKERS)
     if "service_time" not in spec:
         raise InputError(f"{where}.service_time", "is required")
     service = parse_distribution(spec["service_time"], f"{where}.service_time")
     memory = spec.get("memory_mb")
-    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, (int, float))
-                               or not math.isfinite(memory) or memory < 0):
-        raise InputError(f"{where}.memory_mb", f"must be a number >= 0, got {memory!r}")
+    memory_mb = None if memory is None else checks.number(memory, f"{where}.memory_mb", minimum=0)
     calibrated = spec.get("calibrated", True)
     if not isinstance(calibrated, bool):
         raise InputError(f"{where}.calibrated", f"must be true or false, got {calibrated!r}")
-    cpu = spec.get("cpu_per_worker", 1.0)
-    if isinstance(cpu, bool) or not isinstance(cpu, (int, float)) or not 0 < cpu <= 64:
-        raise InputError(f"{where}.cpu_per_worker", f"must be a number > 0 and <= 64, got {cpu!r}")
-    provenance = spec.get("provenance", {})
+    cpu = checks.positive(spec.get("cpu_per_worker", 1.0), f"{where}.cpu_per_worker", maximum=MAX_CPU_PER_WORKER)
+    provenance = _instance_provenance(spec.get("provenance", {}), where)
+    variants = spec.get("variants", [])
+    if not isinstance(variants, list):
+        raise InputError(f"{where}.variants", "must be a list of {\"when\": {NAME: VALUE}, ...overrides}")
+    base = InstanceProfile(name, workers, service, memory_mb, calibrated, cpu)
+    return replace(base, variants=tuple(_variant(base, v, f"{where}.variants[{i}]") for i, v in enumerate(variants)),
+                   provenance=dict(provenance))
+
+
+def _instance_provenance(provenance: Any, where: str) -> Mapping[str, Any]:
+    """An entry's provenance object; its observed load range, if given, is [low, high] >= 0."""
     if not isinstance(provenance, Mapping):
         raise InputError(f"{where}.provenance", "must be an object")
     observed = provenance.get("observed_invocations_per_minute")
     if observed is not None and not (isinstance(observed, (list, tuple)) and len(observed) == 2 and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in observed)):
-        raise InputError(f"{where}.provenance.observed_invocations_per_minute", "must be [low, high] invocations per minute")
-    variants = spec.get("variants", [])
-    if not isinstance(variants, list):
-        raise InputError(f"{where}.variants", "must be a list of {\"when\": {NAME: VALUE}, ...overrides}")
-    base = InstanceProfile(name, workers, service, None if memory is None else float(memory), calibrated, float(cpu))
-    return replace(base, variants=tuple(_variant(base, v, f"{where}.variants[{i}]") for i, v in enumerate(variants)),
-                   provenance=dict(provenance))
+            checks.is_number(v) and v >= 0 for v in observed)):
+        raise InputError(f"{where}.provenance.observed_invocations_per_minute",
+                         "must be [low, high] invocations per minute")
+    return provenance
 
 
 def _variant(base: InstanceProfile, spec: Any, where: str) -> EnvironmentVariant:
@@ -193,7 +198,7 @@ def profile_from_dict(document: Any) -> Profile:
     return Profile(model, MappingProxyType(entries), overhead, MappingProxyType(dict(provenance)), serverless)
 
 
-def load_profile(source: "Profile | Mapping[str, Any] | str | Path") -> Profile:
+def load_profile(source: Profile | Mapping[str, Any] | str | Path) -> Profile:
     """A Profile from a Profile, a parsed document, a JSON file path, or the name ``"demo"``."""
     if isinstance(source, Profile):
         return source
@@ -207,5 +212,6 @@ def load_profile(source: "Profile | Mapping[str, Any] | str | Path") -> Profile:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError("profile", f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise InputError("profile",
+                         f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     return profile_from_dict(document)

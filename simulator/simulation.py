@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from simulator import engine, serverless
+from simulator import checks, engine, serverless
 from simulator.endpoint import Endpoint
 from simulator.errors import InputError
 from simulator.metrics import InstanceResources, UtilizationModel, per_minute
@@ -74,13 +75,6 @@ class SimulationResult:
         }
 
 
-def _number(value: Any, field_name: str, minimum: float, strict: bool = True) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-    if not ok or (value <= minimum if strict else value < minimum):
-        raise InputError(field_name, f"must be a number {'>' if strict else '>='} {minimum:g}, got {value!r}")
-    return float(value)
-
-
 def simulate_serverless(profile: Profile | Mapping[str, Any] | str | Path, memory_mb: int, max_concurrency: int,
                         provisioned_concurrency: int = 0, users: int | None = None,
                         arrival_rate_per_s: float | None = None, duration_s: float = 600.0, seed: int = 0,
@@ -126,16 +120,17 @@ def _traffic(users: int | None, arrival_rate_per_s: float | None, traffic: Traff
     if len(given) != 1:
         raise InputError("users/arrival_rate_per_s/traffic",
                          f"give exactly one of users, arrival_rate_per_s or traffic (got {', '.join(given) or 'none'})")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InputError("seed", f"must be an integer >= 0, got {seed!r}")
-    think = _number(think_time_s, "think_time_s", 0.0, strict=False)
-    if traffic is None:
-        duration = _number(duration_s, "duration_s", 0.0)
-        if duration > MAX_DURATION_S:
-            raise InputError("duration_s", f"must be at most {MAX_DURATION_S:g} s, got {duration_s!r}")
-        traffic = ConstantUsers(users, duration) if users is not None else PoissonArrivals.constant(
-            arrival_rate_per_s, duration)
-    return traffic, think
+    checks.seed(seed)
+    think = checks.number(think_time_s, "think_time_s", minimum=0)
+    if traffic is not None:
+        return traffic, think
+    duration = checks.positive(duration_s, "duration_s")
+    if duration > MAX_DURATION_S:
+        raise InputError("duration_s", f"must be at most {MAX_DURATION_S:g} s, got {duration_s!r}")
+    if users is not None:
+        return ConstantUsers(users, duration), think
+    assert arrival_rate_per_s is not None  # exactly one of the three was given
+    return PoissonArrivals.constant(arrival_rate_per_s, duration), think
 
 
 def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: str, instance_count: int = 1,

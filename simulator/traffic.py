@@ -10,23 +10,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Union
+from typing import TypeAlias
 
 import numpy as np
 
+from simulator import checks
 from simulator.errors import InputError
 
 _EPS = 1e-9
-
-
-def _check_duration(value: float, field: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise InputError(field, f"must be a number of seconds > 0, got {value!r}")
-
-
-def _check_users(value: int, field: str, minimum: int = 0) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InputError(field, f"must be an integer >= {minimum}, got {value!r}")
+SECONDS = "a number of seconds"
+USERS_PER_MINUTE = "a number of users per minute"
+REQUESTS_PER_SECOND = "a number of requests per second"
 
 
 @dataclass(frozen=True)
@@ -57,11 +51,10 @@ class Phases:
         if not self.phases:
             raise InputError("phases", "needs at least one phase")
         for i, phase in enumerate(self.phases):
-            _check_users(phase.initial_users, f"phases[{i}].initial_users")
-            rate = phase.spawn_rate_per_min
-            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate < 0:
-                raise InputError(f"phases[{i}].spawn_rate_per_min", f"must be a number of users per minute >= 0, got {rate!r}")
-            _check_duration(phase.duration_s, f"phases[{i}].duration_s")
+            checks.integer(phase.initial_users, f"phases[{i}].initial_users", minimum=0)
+            checks.number(phase.spawn_rate_per_min, f"phases[{i}].spawn_rate_per_min", minimum=0,
+                          what=USERS_PER_MINUTE)
+            checks.positive(phase.duration_s, f"phases[{i}].duration_s", what=SECONDS)
 
     @property
     def duration_s(self) -> float:
@@ -101,9 +94,9 @@ class Stairs:
     users_per_step: int
 
     def __post_init__(self) -> None:
-        _check_duration(self.duration_s, "stairs.duration_s")
-        _check_users(self.number_of_steps, "stairs.number_of_steps", 1)
-        _check_users(self.users_per_step, "stairs.users_per_step", 1)
+        checks.positive(self.duration_s, "stairs.duration_s", what=SECONDS)
+        checks.integer(self.number_of_steps, "stairs.number_of_steps", minimum=1)
+        checks.integer(self.users_per_step, "stairs.users_per_step", minimum=1)
 
     @property
     def step_s(self) -> float:
@@ -126,8 +119,8 @@ class ConstantUsers:
     duration_s: float
 
     def __post_init__(self) -> None:
-        _check_users(self.users, "users", 1)
-        _check_duration(self.duration_s, "duration_s")
+        checks.integer(self.users, "users", minimum=1)
+        checks.positive(self.duration_s, "duration_s", what=SECONDS)
 
     def user_changes(self) -> list[tuple[float, int]]:
         return [(0.0, self.users)]
@@ -148,27 +141,27 @@ class PoissonArrivals:
     duration_s: float
 
     def __post_init__(self) -> None:
-        _check_duration(self.duration_s, "duration_s")
+        checks.positive(self.duration_s, "duration_s", what=SECONDS)
         if not self.rates or self.rates[0][0] != 0:
             raise InputError("rates", "must start with a (0, rate) pair")
         previous = -1.0
         for i, (start, rate) in enumerate(self.rates):
-            if i > 0 and not previous < start < self.duration_s:
-                raise InputError(f"rates[{i}].start_s", f"must increase and stay below duration {self.duration_s:g}, got {start!r}")
-            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate < 0:
-                raise InputError(f"rates[{i}].rate_per_s", f"must be a number of requests per second >= 0, got {rate!r}")
+            if i > 0 and not (checks.is_number(start) and previous < start < self.duration_s):
+                raise InputError(f"rates[{i}].start_s",
+                                 f"must increase and stay below duration {self.duration_s:g}, got {start!r}")
+            checks.number(rate, f"rates[{i}].rate_per_s", minimum=0, what=REQUESTS_PER_SECOND)
             previous = start
 
     @classmethod
-    def constant(cls, rate_per_s: float, duration_s: float) -> "PoissonArrivals":
-        if isinstance(rate_per_s, bool) or not isinstance(rate_per_s, (int, float)) or not rate_per_s > 0:
-            raise InputError("arrival_rate_per_s", f"must be a number of requests per second > 0, got {rate_per_s!r}")
-        return cls(((0.0, float(rate_per_s)),), duration_s)
+    def constant(cls, rate_per_s: float, duration_s: float) -> PoissonArrivals:
+        """One rate for the whole pattern (the ``arrival_rate_per_s`` of ``simulate``)."""
+        rate = checks.positive(rate_per_s, "arrival_rate_per_s", what=REQUESTS_PER_SECOND)
+        return cls(((0.0, rate),), duration_s)
 
     def segments(self) -> list[tuple[float, float, float]]:
         """(start_s, end_s, rate_per_s) for each constant-rate piece."""
         ends = [start for start, _ in self.rates[1:]] + [self.duration_s]
-        return [(start, end, rate) for (start, rate), end in zip(self.rates, ends)]
+        return [(start, end, rate) for (start, rate), end in zip(self.rates, ends, strict=True)]
 
     def arrival_times(self, rng: np.random.Generator) -> np.ndarray:
         """All arrival instants: a Poisson count per segment, placed uniformly (exact)."""
@@ -179,4 +172,4 @@ class PoissonArrivals:
         return np.concatenate(pieces) if pieces else np.empty(0)
 
 
-Traffic = Union[Phases, Stairs, ConstantUsers, PoissonArrivals]
+Traffic: TypeAlias = Phases | Stairs | ConstantUsers | PoissonArrivals

@@ -67,7 +67,7 @@ def test_parameter_maps_match_their_closed_forms():
     (lambda d: d["instances"]["ml.test.large"].update(service_time={"family": "deterministic", "mean_ms": 1, "cv": 0.2}),
      "instances.ml.test.large.service_time.cv", "not allowed"),
     (lambda d: d["instances"]["ml.test.large"].update(workers=0),
-     "instances.ml.test.large.workers", "from 1 to"),
+     "instances.ml.test.large.workers", "must be an integer >= 1 and <= 1024"),
     (lambda d: d["instances"]["ml.test.large"]["service_time"].update(cv=0),
      "instances.ml.test.large.service_time.cv", "> 0 and <= 10"),
     (lambda d: d["instances"]["ml.test.large"].pop("service_time"),
