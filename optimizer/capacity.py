@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy import stats
@@ -105,19 +105,21 @@ def stability_count(rate_per_s: float, entry: InstanceProfile) -> int:
 
 
 def estimate(samples_ms: list[float], utilizations: list[float]) -> Estimate:
+    """The mean of the replications' percentiles with its 95 % Student-t interval."""
     values = np.asarray(samples_ms)
     mean = float(values.mean())
     if len(values) > 1:
         half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
     else:
         half = 0.0
-    return Estimate(mean, mean - half, mean + half, len(values), float(np.mean(utilizations)))
+    return Estimate(percentile_ms=mean, low_ms=mean - half, high_ms=mean + half, replications=len(values),
+                    utilization=float(np.mean(utilizations)))
 
 
 def simulate_instance(entry: InstanceProfile, overhead: Distribution | None, rate_per_s: float,
                       percentile: float, replications: int, seed: int) -> Estimate:
     """One instance under Poisson arrivals at ``rate_per_s``: the percentile over replications."""
-    profile = Profile("capacity", {entry.instance_type: entry}, overhead)
+    profile = Profile("capacity", {entry.instance_type: entry}, overhead=overhead)
     duration = min(MAX_DURATION_S, max(MIN_DURATION_S, MIN_REQUESTS / rate_per_s))
     values, utilizations = [], []
     for replication in range(replications):
@@ -139,42 +141,65 @@ def smallest_count(entry: InstanceProfile, rate_per_s: float, percentile: float,
     alone = service_quantile_ms(entry.service_time, q)
     stable = stability_count(rate_per_s, entry)
     if alone > slo_ms:
-        return CountDecision(entry.instance_type, None, None,
-                             f"its service time alone has P{percentile:g} {alone:.1f} ms > the {slo_ms:g} ms SLO",
-                             0, 0, None)
+        reason = f"its service time alone has P{percentile:g} {alone:.1f} ms > the {slo_ms:g} ms SLO"
+        return CountDecision(instance_type=entry.instance_type, count=None, estimate=None, reason=reason,
+                             simulations=0, naive_simulations=0, analytic_count=None)
     guess = analytic_count(rate_per_s, entry, q, slo_ms)
     start = min(max(guess or stable, stable), max_count)
-    results: dict[int, Estimate] = {}
-
-    def passes(count: int) -> bool:
-        if count not in results:
-            results[count] = evaluate(count)
-        return results[count].meets(slo_ms)
-
+    search = _CountProbe(evaluate, slo_ms)
     # Galloping then bisection: O(log n) simulations even when the proposal is far off.
-    if passes(start):
-        fail, ok = stable - 1, start
+    bracket = search.gallop_down(start, stable - 1) if search.passes(start) else search.gallop_up(start, max_count)
+    if bracket is None:
+        return CountDecision(instance_type=entry.instance_type, count=None, estimate=search.results[max_count],
+                             reason=f"more than {max_count} instances would be needed",
+                             simulations=len(search.results), naive_simulations=max_count - stable + 1,
+                             analytic_count=guess)
+    ok = search.bisect(*bracket)
+    return CountDecision(instance_type=entry.instance_type, count=ok, estimate=search.results[ok], reason=None,
+                         simulations=len(search.results), naive_simulations=ok - stable + 1, analytic_count=guess)
+
+
+class _CountProbe:
+    """Evaluates counts once each (remembering the estimates) and brackets the smallest
+    passing count: the percentile falls as instances are added."""
+
+    def __init__(self, evaluate: Callable[[int], Estimate], slo_ms: float):
+        self.evaluate = evaluate
+        self.slo_ms = slo_ms
+        self.results: dict[int, Estimate] = {}
+
+    def passes(self, count: int) -> bool:
+        if count not in self.results:
+            self.results[count] = self.evaluate(count)
+        return self.results[count].meets(self.slo_ms)
+
+    def gallop_down(self, ok: int, fail: int) -> tuple[int, int]:
+        """From a passing ``ok``, step down by doubling strides while counts pass (never to
+        ``fail`` or below, which is known to fail): the (fail, ok) bracket."""
         step = 1
-        while ok - step > fail and passes(ok - step):
+        while ok - step > fail and self.passes(ok - step):
             ok -= step
             step *= 2
-        fail = max(fail, ok - step)
-    else:
-        fail, ok, step = start, None, 1
-        while ok is None:
+        return max(fail, ok - step), ok
+
+    def gallop_up(self, fail: int, max_count: int) -> tuple[int, int] | None:
+        """From a failing ``fail``, step up by doubling strides until a count passes: the
+        (fail, ok) bracket, or None when even ``max_count`` fails."""
+        step = 1
+        while True:
             probe = min(fail + step, max_count)
-            if passes(probe):
-                ok = probe
-            elif probe == max_count:
-                return CountDecision(entry.instance_type, None, results[probe],
-                                     f"more than {max_count} instances would be needed", len(results),
-                                     max_count - stable + 1, guess)
+            if self.passes(probe):
+                return fail, probe
+            if probe == max_count:
+                return None
+            fail, step = probe, step * 2
+
+    def bisect(self, fail: int, ok: int) -> int:
+        """The smallest passing count in (fail, ok]: fail fails (or is below the stable count), ok passes."""
+        while ok - fail > 1:
+            middle = (fail + ok) // 2
+            if self.passes(middle):
+                ok = middle
             else:
-                fail, step = probe, step * 2
-    while ok - fail > 1:  # invariant: fail fails (or is below the stable count), ok passes
-        middle = (fail + ok) // 2
-        if passes(middle):
-            ok = middle
-        else:
-            fail = middle
-    return CountDecision(entry.instance_type, ok, results[ok], None, len(results), ok - stable + 1, guess)
+                fail = middle
+        return ok

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import pulp
 
@@ -39,6 +39,8 @@ class Constraints:
 
 @dataclass(frozen=True)
 class Solution:
+    """The integer program's allocation: instances per type, its hourly cost and the rate it serves."""
+
     counts: dict[str, int]
     cost_per_hour: float
     capacity_per_s: float
@@ -55,20 +57,20 @@ def solve(options: Sequence[Option], target_per_s: float, constraints: Constrain
         needed = math.ceil(target_per_s / option.rate_per_s) if option.rate_per_s > 0 else 0
         bound = max(needed, constraints.min_instances) + 1
         bounds.append(min(bound, constraints.max_instances) if constraints.max_instances else bound)
-    count = {n: _variable(problem, f"n_{n}", 0, b, "Integer") for n, b in zip(names, bounds)}
+    count = {n: _variable(problem, f"n_{n}", 0, b, "Integer") for n, b in zip(names, bounds, strict=True)}
     chosen = {n: _variable(problem, f"y_{n}", 0, 1, "Binary") for n in names}
-    problem += pulp.lpSum(o.price_per_hour * count[n] for n, o in zip(names, options))
-    problem += pulp.lpSum(o.rate_per_s * count[n] for n, o in zip(names, options)) >= target_per_s
-    for n, b in zip(names, bounds):
+    problem += pulp.lpSum(o.price_per_hour * count[n] for n, o in zip(names, options, strict=True))
+    problem += pulp.lpSum(o.rate_per_s * count[n] for n, o in zip(names, options, strict=True)) >= target_per_s
+    for n, b in zip(names, bounds, strict=True):
         problem += count[n] <= b * chosen[n]
         problem += count[n] >= chosen[n]
     if not constraints.allow_mixed:
         problem += pulp.lpSum(chosen.values()) <= 1
     problem += pulp.lpSum(count.values()) >= constraints.min_instances
     if constraints.budget_per_hour is not None:
-        problem += pulp.lpSum(o.price_per_hour * count[n] for n, o in zip(names, options)) <= \
+        problem += pulp.lpSum(o.price_per_hour * count[n] for n, o in zip(names, options, strict=True)) <= \
             constraints.budget_per_hour + 1e-9
-    index = {o.instance_type: n for n, o in zip(names, options)}
+    index = {o.instance_type: n for n, o in zip(names, options, strict=True)}
     for k, cut in enumerate(constraints.cuts):
         # A failed allocation, and every one it dominates (no more of any of its types, no
         # other type), is cut: some type of it gets more instances, or another type is used.
@@ -86,10 +88,11 @@ def solve(options: Sequence[Option], target_per_s: float, constraints: Constrain
         status = problem.solve(pulp.PULP_CBC_CMD(msg=False))
     if pulp.LpStatus[status] != "Optimal":
         return None
-    counts = {o.instance_type: int(round(count[n].value())) for n, o in zip(names, options)
+    counts = {o.instance_type: round(count[n].value()) for n, o in zip(names, options, strict=True)
               if count[n].value() and round(count[n].value()) > 0}
-    return Solution(counts, sum(o.price_per_hour * counts.get(o.instance_type, 0) for o in options),
-                    sum(o.rate_per_s * counts.get(o.instance_type, 0) for o in options))
+    return Solution(counts=counts,
+                    cost_per_hour=sum(o.price_per_hour * counts.get(o.instance_type, 0) for o in options),
+                    capacity_per_s=sum(o.rate_per_s * counts.get(o.instance_type, 0) for o in options))
 
 
 def _variable(problem: pulp.LpProblem, name: str, low: float, high: float, category: str) -> pulp.LpVariable:

@@ -6,8 +6,8 @@ ranked alternatives (ranking)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -34,6 +34,8 @@ MAX_VERIFICATIONS = 20
 
 @dataclass(frozen=True)
 class Candidate:
+    """An instance type the optimizer may choose, at its hourly price."""
+
     instance_type: str
     price_per_hour: float
 
@@ -62,6 +64,10 @@ class Verified:
 
 @dataclass(frozen=True)
 class Plan:
+    """The optimizer's answer: the verified cheapest endpoint (None when nothing fits), the
+    ranked alternatives and their Pareto front, what happened to every candidate, and what
+    the search cost in simulations."""
+
     chosen: Verified | None
     alternatives: tuple[Verified, ...]
     pareto: tuple[Verified, ...]
@@ -108,10 +114,10 @@ def simulate_endpoint(profile: Profile, counts: Mapping[str, int], target: Targe
             utilizations.append(result.service_ms.sum() / 1000 / duration / (entry.workers * count))
         values.append(float(np.percentile(np.concatenate(latencies), target.percentile)))
         throughputs.append(served)
-    result = estimate(values, utilizations)
+    measured = estimate(values, utilizations)
     if target.closed_users is not None:  # N users must also reach the target rate
-        return replace(result, throughput_per_s=float(np.mean(throughputs)), required_per_s=target.rate_per_s)
-    return result
+        return replace(measured, throughput_per_s=float(np.mean(throughputs)), required_per_s=target.rate_per_s)
+    return measured
 
 
 def _evaluator(profile: Profile, instance_type: str, target: Target, seed: int) -> Callable[[int], Estimate]:
@@ -124,34 +130,70 @@ def _evaluator(profile: Profile, instance_type: str, target: Target, seed: int) 
     return lambda count: simulate_endpoint(profile, {instance_type: count}, target, seed)
 
 
-def plan(profile: Profile, candidates: Sequence[Candidate], target: Target, constraints: Constraints = Constraints(),
-         seed: int = 0, importance: Mapping[str, str] = DEFAULT_IMPORTANCE) -> Plan:
-    """Decide counts per type, solve, verify, rank."""
-    if not candidates:
-        raise InputError("candidates", "no instance type to choose from")
-    prices = {c.instance_type: c.price_per_hour for c in candidates}
+NO_CONSTRAINTS = Constraints()
+
+
+@dataclass(frozen=True)
+class Sized:
+    """A type the search sized: its smallest passing count (before the floor) and what that
+    count's simulation showed."""
+
+    instance_type: str
+    count: int
+    estimate: Estimate
+
+
+@dataclass(frozen=True)
+class CountSearch:
+    """Every candidate's fate before the integer program: sized, infeasible or pruned."""
+
+    decisions: tuple[CountDecision, ...]
+    sized: tuple[Sized, ...]
+    infeasible: tuple[tuple[str, str], ...]
+    pruned: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The verification loop's outcome: the first allocation whose own simulation met the
+    SLO (if any), the allocations cut on the way, and how many endpoints it simulated."""
+
+    chosen: Verified | None
+    cuts: tuple[Mapping[str, int], ...]
+    verifications: int
+
+
+def _fewest(profile: Profile, instance_type: str, target: Target, floor: int) -> int:
+    """The fewest instances of a type the search could end at: its stability bound or the floor."""
+    return max(floor, stability_count(target.rate_per_s, profile.instance(instance_type)))
+
+
+def search_counts(profile: Profile, candidates: Sequence[Candidate], target: Target, constraints: Constraints,
+                  seed: int) -> CountSearch:
+    """Each candidate's smallest passing count, cheapest lower bound first. A type whose service
+    time alone breaks the SLO is infeasible without simulating; one whose fewest instances
+    already cost more than the best found is pruned (single-type endpoints only)."""
     floor = max(1, constraints.min_instances)
 
     def lower_bound(candidate: Candidate) -> float:
-        entry = profile.instance(candidate.instance_type)
-        return candidate.price_per_hour * max(floor, stability_count(target.rate_per_s, entry))
+        return candidate.price_per_hour * _fewest(profile, candidate.instance_type, target, floor)
 
     decisions: list[CountDecision] = []
     infeasible: list[tuple[str, str]] = []
     pruned: list[tuple[str, str]] = []
     best_cost = math.inf
     for candidate in sorted(candidates, key=lambda c: (lower_bound(c), c.instance_type)):
-        alone = service_quantile_ms(profile.instance(candidate.instance_type).service_time, target.percentile / 100)
+        entry = profile.instance(candidate.instance_type)
+        alone = service_quantile_ms(entry.service_time, target.percentile / 100)
         if alone > target.slo_ms:  # analytic: no simulation needed, and never merely "pruned"
             infeasible.append((candidate.instance_type, f"its service time alone has P{target.percentile:g} "
                                                         f"{alone:.1f} ms > the {target.slo_ms:g} ms SLO"))
             continue
         if not constraints.allow_mixed and lower_bound(candidate) > best_cost:
-            fewest = max(floor, stability_count(target.rate_per_s, profile.instance(candidate.instance_type)))
+            fewest = _fewest(profile, candidate.instance_type, target, floor)
             pruned.append((candidate.instance_type, f"not simulated: even {fewest} instance(s), the fewest that keep "
                                                     f"it stable, cost more than the ${best_cost:.3f}/h found"))
             continue
-        entry = profile.instance(candidate.instance_type)
         decision = smallest_count(entry, target.rate_per_s, target.percentile, target.slo_ms,
                                   _evaluator(profile, candidate.instance_type, target, seed))
         decisions.append(decision)
@@ -159,35 +201,38 @@ def plan(profile: Profile, candidates: Sequence[Candidate], target: Target, cons
             infeasible.append((candidate.instance_type, decision.reason or "infeasible"))
             continue
         count = max(decision.count, floor)
-        within_quota = constraints.max_instances is None or count <= constraints.max_instances
-        if within_quota:
+        if constraints.max_instances is None or count <= constraints.max_instances:
             best_cost = min(best_cost, count * candidate.price_per_hour)
-    feasible = [d for d in decisions if d.count is not None]
-    options = [Option(d.instance_type, target.rate_per_s / d.count, prices[d.instance_type]) for d in feasible]
-    simulations = sum(d.simulations for d in decisions) * target.replications
-    # Without the pre-screen: every type searched linearly up from its stability bound.
-    naive = (sum(max(d.naive_simulations, 1) for d in decisions) + len(pruned)) * target.replications
+    sized = tuple(Sized(d.instance_type, d.count, d.estimate) for d in decisions
+                  if d.count is not None and d.estimate is not None)
+    return CountSearch(decisions=tuple(decisions), sized=sized, infeasible=tuple(infeasible), pruned=tuple(pruned))
 
-    chosen, cuts, verifications = None, [], 0
+
+def verify(profile: Profile, options: Sequence[Option], target: Target, constraints: Constraints,
+           seed: int) -> Verification:
+    """Solve, simulate the whole endpoint the solution describes, and cut it if it misses the
+    SLO; at most MAX_VERIFICATIONS rounds."""
+    cuts: list[dict[str, int]] = []
+    verifications = 0
     while verifications < MAX_VERIFICATIONS:
-        solution = solve(options, target.rate_per_s, Constraints(
-            constraints.allow_mixed, constraints.max_instances, constraints.min_instances,
-            constraints.budget_per_hour, tuple(cuts)))
+        solution = solve(options, target.rate_per_s, replace(constraints, cuts=tuple(cuts)))
         if solution is None:
             break
         verifications += 1
         result = simulate_endpoint(profile, solution.counts, target, seed)
         if result.meets(target.slo_ms):
-            chosen = Verified(solution.counts, solution.cost_per_hour, result, solution.capacity_per_s)
-            break
+            chosen = Verified(counts=solution.counts, cost_per_hour=solution.cost_per_hour, estimate=result,
+                              capacity_per_s=solution.capacity_per_s)
+            return Verification(chosen=chosen, cuts=tuple(cuts), verifications=verifications)
         cuts.append(dict(solution.counts))
-    explanation: tuple[str, ...] = ()
-    if chosen is None:
-        explanation = ("No allocation meets the target within the limits; closest misses:",
-                       *closest_misses(options, target.rate_per_s, constraints)) if options else (
-            "No instance type can meet the SLO at any count.",)
+    return Verification(chosen=None, cuts=tuple(cuts), verifications=verifications)
 
-    decided = {d.instance_type: d for d in feasible}
+
+def _single_type_alternatives(sized: Sequence[Sized], options: Sequence[Option], chosen: Verified | None,
+                              floor: int) -> list[Verified]:
+    """Each sized type alone at its count (the verified answer where it is that allocation),
+    plus the answer itself when it mixes types."""
+    decided = {s.instance_type: s for s in sized}
     alternatives = []
     for option in options:
         count = max(decided[option.instance_type].count, floor)
@@ -195,20 +240,53 @@ def plan(profile: Profile, candidates: Sequence[Candidate], target: Target, cons
         if chosen is not None and dict(chosen.counts) == counts:
             alternatives.append(chosen)
             continue
-        alternatives.append(Verified(counts, count * option.price_per_hour, decided[option.instance_type].estimate,
-                                     option.rate_per_s * count))
+        alternatives.append(Verified(counts=counts, cost_per_hour=count * option.price_per_hour,
+                                     estimate=decided[option.instance_type].estimate,
+                                     capacity_per_s=option.rate_per_s * count))
     if chosen is not None and chosen not in alternatives:
         alternatives.append(chosen)
+    return alternatives
+
+
+def _explanation(chosen: Verified | None, options: Sequence[Option], target: Target,
+                 constraints: Constraints) -> tuple[str, ...]:
+    """Why there is no answer (empty when there is one)."""
+    if chosen is not None:
+        return ()
+    if not options:
+        return ("No instance type can meet the SLO at any count.",)
+    return ("No allocation meets the target within the limits; closest misses:",
+            *closest_misses(options, target.rate_per_s, constraints))
+
+
+def plan(profile: Profile, candidates: Sequence[Candidate], target: Target,
+         constraints: Constraints = NO_CONSTRAINTS, seed: int = 0,
+         importance: Mapping[str, str] = DEFAULT_IMPORTANCE) -> Plan:
+    """Decide counts per type, solve, verify, rank."""
+    if not candidates:
+        raise InputError("candidates", "no instance type to choose from")
+    prices = {c.instance_type: c.price_per_hour for c in candidates}
+    floor = max(1, constraints.min_instances)
+    search = search_counts(profile, candidates, target, constraints, seed)
+    options = [Option(s.instance_type, target.rate_per_s / s.count, prices[s.instance_type]) for s in search.sized]
+    simulations = sum(d.simulations for d in search.decisions) * target.replications
+    # Without the pre-screen: every type searched linearly up from its stability bound.
+    naive = (sum(max(d.naive_simulations, 1) for d in search.decisions) + len(search.pruned)) * target.replications
+    outcome = verify(profile, options, target, constraints, seed)
+    chosen = outcome.chosen
+    alternatives = _single_type_alternatives(search.sized, options, chosen, floor)
     by_key = {_key(v.counts): v for v in alternatives}
-    ranked = rank([Alternative(_key(v.counts), v.cost_per_hour, v.estimate.percentile_ms, v.capacity_per_s)
-                   for v in alternatives], importance)
-    front = pareto_front([Alternative(_key(v.counts), v.cost_per_hour, v.estimate.percentile_ms, v.capacity_per_s)
-                          for v in alternatives])
-    ordered = [by_key[a.key] for a in ranked]
+    summaries = [Alternative(_key(v.counts), v.cost_per_hour, v.estimate.percentile_ms, v.capacity_per_s)
+                 for v in alternatives]
+    ordered = [by_key[a.key] for a in rank(summaries, importance)]
     if chosen is not None:  # the proven cheapest answer leads; the rest follow the ranking
         ordered = [chosen] + [v for v in ordered if v is not chosen]
-    return Plan(chosen, tuple(ordered), tuple(by_key[a.key] for a in front), tuple(decisions), tuple(infeasible),
-                tuple(pruned), explanation, simulations + verifications * target.replications, naive, verifications, tuple(cuts))
+    return Plan(chosen=chosen, alternatives=tuple(ordered),
+                pareto=tuple(by_key[a.key] for a in pareto_front(summaries)),
+                decisions=search.decisions, infeasible=search.infeasible, pruned=search.pruned,
+                explanation=_explanation(chosen, options, target, constraints),
+                simulations=simulations + outcome.verifications * target.replications,
+                naive_simulations=naive, verifications=outcome.verifications, failed_verifications=outcome.cuts)
 
 
 def _key(counts: Mapping[str, int]) -> str:

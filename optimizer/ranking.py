@@ -3,8 +3,8 @@ and throughput, and the Pareto front of cost against latency."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from simulator.errors import InputError
 
@@ -23,17 +23,18 @@ class Alternative:
     capacity_per_s: float  # the rate it serves within the SLO (>= the target)
 
 
-def parse_importance(text: str | None) -> dict[str, str]:
-    """``cost=highest,latency=moderate`` -> levels for the three criteria (defaults fill in)."""
+def parse_importance(importance: str | None) -> dict[str, str]:
+    """``cost=highest,latency=moderate`` -> levels for the three criteria (defaults fill in).
+    A bad criterion or level raises InputError naming the field ``importance``."""
     levels = dict(DEFAULT_IMPORTANCE)
-    for item in filter(None, (text or "").split(",")):
+    for item in filter(None, (importance or "").split(",")):
         name, _, level = item.partition("=")
         name, level = name.strip().lower(), level.strip().lower()
         if name not in CRITERIA:
-            raise InputError("--importance", f"criterion {name!r} is not one of {', '.join(CRITERIA)}")
+            raise InputError("importance", f"criterion {name!r} is not one of {', '.join(CRITERIA)}")
         if level not in LEVELS:
-            raise InputError("--importance", f"level {level!r} for {name} is not one of "
-                                             "Lowest, Low, Moderate, High, Highest")
+            raise InputError("importance", f"level {level!r} for {name} is not one of "
+                                           "Lowest, Low, Moderate, High, Highest")
         levels[name] = level
     return levels
 

@@ -9,8 +9,8 @@ and the throttled share.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -40,6 +40,9 @@ def smallest_concurrency(rate_per_s: float, mean_service_s: float, max_throttled
 
 @dataclass(frozen=True)
 class ServerlessOption:
+    """One memory size at the target: its concurrency, cost and checked latency, or why it
+    cannot serve the target (then only ``reason`` and what was known before failing are set)."""
+
     memory_mb: int
     max_concurrency: int | None
     cost_per_hour: float | None
@@ -51,6 +54,12 @@ class ServerlessOption:
     def feasible(self) -> bool:
         return self.reason is None
 
+    @classmethod
+    def unfit(cls, memory_mb: int, reason: str) -> ServerlessOption:
+        """A memory size ruled out before any simulation."""
+        return cls(memory_mb=memory_mb, max_concurrency=None, cost_per_hour=None, estimate=None,
+                   throttled_share=None, reason=reason)
+
 
 def serverless_options(section: ServerlessProfile, rate_per_s: float, percentile: float, slo_ms: float,
                        cost_per_inference: Callable[[int, float], float], replications: int = 3, seed: int = 0,
@@ -61,18 +70,17 @@ def serverless_options(section: ServerlessProfile, rate_per_s: float, percentile
     options = []
     for memory in memory_sizes:
         if memory < section.memory_needed_mb:
-            options.append(ServerlessOption(memory, None, None, None, None,
-                                            f"the model needs {section.memory_needed_mb} MB"))
+            options.append(ServerlessOption.unfit(memory, f"the model needs {section.memory_needed_mb} MB"))
             continue
         service = section.service_at(memory)
         concurrency = smallest_concurrency(rate_per_s, service.mean_ms / 1000.0)
         if concurrency is None:
-            options.append(ServerlessOption(memory, None, None, None, None,
-                                            f"more than {MAX_CONCURRENCY} concurrent environments would be needed"))
+            options.append(ServerlessOption.unfit(
+                memory, f"more than {MAX_CONCURRENCY} concurrent environments would be needed"))
             continue
         duration = max(60.0, MIN_REQUESTS / rate_per_s)
         values, throttled, billed = [], [], []
-        profile = Profile("serverless", {}, None, serverless=section)
+        profile = Profile("serverless", {}, serverless=section)
         for replication in range(replications):
             # Steady state: the environments are already warm, as on a long-running endpoint.
             result = simulate_serverless(profile, memory, concurrency, arrival_rate_per_s=rate_per_s,
@@ -89,5 +97,6 @@ def serverless_options(section: ServerlessProfile, rate_per_s: float, percentile
         elif share > 2 * MAX_THROTTLED:
             reason = f"{share:.2%} of requests throttled"
         cost = cost_per_inference(memory, float(np.mean(billed))) * rate_per_s * 3600
-        options.append(ServerlessOption(memory, concurrency, cost, checked, share, reason))
+        options.append(ServerlessOption(memory_mb=memory, max_concurrency=concurrency, cost_per_hour=cost,
+                                        estimate=checked, throttled_share=share, reason=reason))
     return options
