@@ -3,27 +3,31 @@ simulated timeline, answered in the AWS response shapes."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import math
 import multiprocessing
 import os
 import signal
 import sys
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
 from calibration.transfer import complete_profile
-from irsim.service.benchmark import STOPPED, BenchmarkOutcome, instance_resources, run_benchmark
-from irsim.service.request import JobSpec, parse_request
+from irsim.service.benchmark import STOPPED, BenchmarkOutcome, BenchmarkTask, instance_resources, run_benchmark
+from irsim.service.request import BenchmarkSpec, JobSpec, parse_request
 from irsim.service.responses import ScheduledBenchmark, describe_response, steps_response
-from pricing import Catalogue, PricingError, default_catalogue, serverless_rate
+from pricing import Catalogue, Price, PricingError, ServerlessRate, default_catalogue, serverless_rate
 from simulator import Profile, load_profile
+from simulator.profiles import InstanceProfile
+from simulator.serverless import ServerlessProfile
 
 #: Simulated time to create each benchmark's endpoint before its traffic starts.
 PROVISIONING_S = 300.0
@@ -75,33 +79,34 @@ def _benchmark_seeds(seed: int, count: int) -> list[int]:
     return [int(child.generate_state(1, dtype=np.uint64)[0]) for child in np.random.SeedSequence(seed).spawn(count)]
 
 
-def _run_all(tasks: list[tuple], max_parallel: int, progress: Progress | None) -> list[BenchmarkOutcome]:
-    outcomes: list[BenchmarkOutcome | None] = [None] * len(tasks)
+def _run_all(tasks: list[BenchmarkTask], max_parallel: int, progress: Progress | None) -> list[BenchmarkOutcome]:
+    """Every task's outcome, in task order: in this process, or in up to ``max_parallel``
+    worker processes (``progress`` hears each outcome as it arrives)."""
     processes = min(max_parallel, len(tasks), os.cpu_count() or 1)
     if processes <= 1:
+        outcomes = []
         for i, task in enumerate(tasks):
-            outcomes[i] = run_benchmark(*task)
+            outcomes.append(run_benchmark(task))
             if progress:
                 progress(outcomes[i], i + 1, len(tasks))
-        return outcomes  # type: ignore[return-value]
+        return outcomes
+    arrived: dict[int, BenchmarkOutcome] = {}
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     with ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_die_with_parent) as pool:
-        futures = {pool.submit(run_benchmark, *task): i for i, task in enumerate(tasks)}
+        futures = {pool.submit(run_benchmark, task): i for i, task in enumerate(tasks)}
         for done, future in enumerate(as_completed(futures), start=1):
-            outcomes[futures[future]] = future.result()
+            arrived[futures[future]] = future.result()
             if progress:
-                progress(outcomes[futures[future]], done, len(tasks))
-    return outcomes  # type: ignore[return-value]
+                progress(arrived[futures[future]], done, len(tasks))
+    return [arrived[i] for i in range(len(tasks))]
 
 
 def _die_with_parent() -> None:
     """Benchmark processes end when the process that runs the job does (Linux), so a killed
     job worker leaves none behind waiting on the pool's queue."""
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
 
 
 def schedule(outcomes: list[BenchmarkOutcome], max_parallel: int, traffic_duration_s: float,
@@ -137,35 +142,56 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
     catalogue = catalogue or default_catalogue()
     loaded = load_profile(profile if profile is not None else "demo")
     job = parse_request(request, default_instance_types=loaded.instances)
-
-    def vcpu_of(instance_type: str) -> int | None:
-        spec = catalogue.specs.get(instance_type)
-        return spec.vcpu if spec else None
-
-    loaded = complete_profile(loaded, [b.instance_type for b in job.benchmarks if b.serverless is None], vcpu_of)
-    seeds = _benchmark_seeds(seed, len(job.benchmarks))
-    tasks = [(b, loaded.serverless if b.serverless else loaded.instances[b.instance_type], loaded.overhead,
-              job.traffic, job.stopping, job.percentile, instance_resources(catalogue, b.instance_type), s, interrupt)
-             for b, s in zip(job.benchmarks, seeds)]
+    loaded = complete_profile(loaded, [b.instance_type for b in job.benchmarks if b.serverless is None],
+                              lambda instance_type: _vcpu_of(catalogue, instance_type))
+    tasks = _tasks(job, loaded, catalogue, seed, interrupt)
     outcomes = _run_all(tasks, job.max_parallel if parallel else 1, progress)
     stopped = [o for o in outcomes if o.status == STOPPED]
     finished = [o for o in outcomes if o.status != STOPPED]
     placed, dropped = schedule(finished, job.max_parallel, job.traffic.duration_s, job.job_duration_s)
-    scheduled = []
-    for outcome, start, end in placed:
-        try:
-            config = outcome.spec.serverless
-            price = (serverless_rate(config.memory_mb, region) if config
-                     else catalogue.price(outcome.spec.instance_type, region))
-            error = None
-        except PricingError as exc:
-            price, error = None, str(exc)
-        scheduled.append(ScheduledBenchmark(outcome, start, end, price, error))
-    created = created or datetime.now(timezone.utc).replace(microsecond=0)
+    scheduled = [_priced(outcome, start, end, catalogue, region) for outcome, start, end in placed]
+    created = created or datetime.now(UTC).replace(microsecond=0)
     completed = created + timedelta(seconds=max((end for _, _, end in placed), default=0.0))
-    return JobResult(job, describe_response(job, scheduled, created, completed, region, seed, bool(stopped)),
-                     steps_response(job, scheduled, created, seed, stopped), tuple(scheduled), tuple(dropped),
-                     loaded.model, seed, tuple(stopped))
+    return JobResult(spec=job, describe=describe_response(job, scheduled, created, completed, region, seed,
+                                                          bool(stopped)),
+                     steps=steps_response(job, scheduled, created, seed, stopped), scheduled=tuple(scheduled),
+                     not_scheduled=tuple(dropped), model=loaded.model, seed=seed, stopped=tuple(stopped))
+
+
+def _vcpu_of(catalogue: Catalogue, instance_type: str) -> int | None:
+    spec = catalogue.specs.get(instance_type)
+    return spec.vcpu if spec else None
+
+
+def _tasks(job: JobSpec, profile: Profile, catalogue: Catalogue, seed: int,
+           interrupt: Callable[[], bool] | None) -> list[BenchmarkTask]:
+    """One task per benchmark, each with its own seed and its profile entry."""
+    seeds = _benchmark_seeds(seed, len(job.benchmarks))
+    return [BenchmarkTask(spec=benchmark, entry=_entry(profile, benchmark), overhead=profile.overhead,
+                          traffic=job.traffic, stopping=job.stopping, percentile=job.percentile,
+                          resources=instance_resources(catalogue, benchmark.instance_type), seed=benchmark_seed,
+                          interrupt=interrupt)
+            for benchmark, benchmark_seed in zip(job.benchmarks, seeds, strict=True)]
+
+
+def _entry(profile: Profile, benchmark: BenchmarkSpec) -> InstanceProfile | ServerlessProfile | None:
+    """The profile entry a benchmark simulates: the serverless section, or its instance type's."""
+    return profile.serverless if benchmark.serverless else profile.instances[benchmark.instance_type]
+
+
+def _priced(outcome: BenchmarkOutcome, start: float, end: float, catalogue: Catalogue,
+            region: str) -> ScheduledBenchmark:
+    """A placed benchmark with its price (or why it has none: then it cannot be recommended)."""
+    config = outcome.spec.serverless
+    price: Price | ServerlessRate | None
+    try:
+        price = (serverless_rate(config.memory_mb, region) if config
+                 else catalogue.price(outcome.spec.instance_type, region))
+        error = None
+    except PricingError as exc:
+        price, error = None, str(exc)
+    return ScheduledBenchmark(outcome=outcome, invocation_start_s=start, invocation_end_s=end, price=price,
+                              price_error=error)
 
 
 def run_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] | str | Path | None = None,
@@ -187,23 +213,28 @@ def replicate(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
     target = first.spec.stopping.max_invocations
     summary = []
     for index, benchmark in enumerate(first.spec.benchmarks):
-        outcomes = [o for r in results for o in (i.outcome for i in r.scheduled) if o.spec.index == index
-                    and o.per_instance_max is not None]
+        measurements = [item.outcome.measurement for result in results for item in result.scheduled
+                        if item.outcome.spec.index == index and item.outcome.measurement is not None]
         entry: dict[str, Any] = {"index": index, "InstanceType": benchmark.instance_type,
-                                 "EnvironmentParameters": dict(benchmark.environment), "succeeded": len(outcomes)}
-        values = {"per_instance_max_invocations": [o.per_instance_max for o in outcomes],
-                  "model_latency_ms": [o.model_latency_us / 1000.0 for o in outcomes]}
-        if target and outcomes:
-            counts = [max(1, math.ceil(target / o.per_instance_max)) for o in outcomes]
-            chosen = counts[0]
-            values["count_margin"] = [chosen * o.per_instance_max / target - 1 for o in outcomes]
+                                 "EnvironmentParameters": dict(benchmark.environment),
+                                 "succeeded": len(measurements)}
+        values: dict[str, list[float]] = {
+            "per_instance_max_invocations": [m.per_instance_max for m in measurements],
+            "model_latency_ms": [m.model_latency_us / 1000.0 for m in measurements]}
+        if target and measurements:
+            chosen = max(1, math.ceil(target / measurements[0].per_instance_max))
+            values["count_margin"] = [chosen * m.per_instance_max / target - 1 for m in measurements]
             entry["count"] = chosen
         for name, series in values.items():
-            if not series:
-                continue
-            array = np.asarray(series, dtype=float)
-            half = (float(stats.t.ppf(0.975, len(array) - 1) * array.std(ddof=1) / math.sqrt(len(array)))
-                    if len(array) > 1 else 0.0)
-            entry[name] = {"mean": float(array.mean()), "ci95": [float(array.mean() - half), float(array.mean() + half)]}
+            if series:
+                entry[name] = _mean_and_interval(series)
         summary.append(entry)
     return first, {"replications": replications, "seeds": seeds, "benchmarks": summary}
+
+
+def _mean_and_interval(series: list[float]) -> dict[str, Any]:
+    """The mean and its 95 % Student-t confidence interval (a point for one value)."""
+    array = np.asarray(series, dtype=float)
+    half = (float(stats.t.ppf(0.975, len(array) - 1) * array.std(ddof=1) / math.sqrt(len(array)))
+            if len(array) > 1 else 0.0)
+    return {"mean": float(array.mean()), "ci95": [float(array.mean() - half), float(array.mean() + half)]}

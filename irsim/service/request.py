@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, NoReturn
 
-from botocore.model import Shape
+from botocore.model import ListShape, Shape, StringShape, StructureShape
 
-from irsim.service.awsmodel import operation, validate_params, validation_error
+from irsim.service.awsmodel import input_shape, validate_params, validation_error
 from irsim.service.translate import serverless_from_config, traffic_from_pattern
-from simulator import InputError, LatencyThreshold, Phase, Phases, Stairs, StoppingConditions
+from simulator import InputError, LatencyThreshold, Phase, Phases, Stairs, StoppingConditions, checks
 from simulator.serverless import ServerlessConfig
 
 OPERATION = "CreateInferenceRecommendationsJob"
@@ -65,13 +66,16 @@ class JobSpec:
     job_duration_s: int
 
 
-def _fail(path: str, value: Any, constraint: str) -> None:
+def _fail(path: str, value: Any, constraint: str) -> NoReturn:
     raise validation_error(f"1 validation error detected: Value '{value}' at '{path}' failed to satisfy "
                            f"constraint: {constraint}", OPERATION)
 
 
-def _check_range(path: str, value: int, low: int, high: int) -> None:
-    if not low <= value <= high:
+def _check_range(path: str, value: Any, low: int, high: int) -> None:
+    """An integer from ``low`` to ``high``, refused in the service's words."""
+    try:
+        checks.integer(value, path, minimum=low, maximum=high)
+    except InputError:
         _fail(path, value, f"Member must have value between {low} and {high} (inclusive)")
 
 
@@ -79,34 +83,38 @@ def _walk(shape: Shape, value: Any, path: str) -> None:
     """The service model's constraints botocore leaves to the service: enums, patterns, maxima."""
     kind = shape.type_name
     meta = shape.metadata
-    if kind == "structure":
+    if isinstance(shape, StructureShape):
         for name, member in shape.members.items():
             if name in value:
                 _walk(member, value[name], f"{path}.{name}" if path else name)
-    elif kind == "list":
+    elif isinstance(shape, ListShape):
         if "max" in meta and len(value) > meta["max"]:
             _fail(path, f"list of {len(value)}", f"Member must have length less than or equal to {meta['max']}")
         for i, item in enumerate(value):
             _walk(shape.member, item, f"{path}[{i}]")
     elif kind == "string":
-        if "enum" in meta and value not in meta["enum"]:
-            allowed = ", ".join(meta["enum"]) if len(meta["enum"]) <= 12 else f"{len(meta['enum'])} values, e.g. " \
-                + ", ".join(meta["enum"][:6])
-            _fail(path, value, f"Member must satisfy enum value set: [{allowed}]")
-        if "max" in meta and len(value) > meta["max"]:
-            _fail(path, value, f"Member must have length less than or equal to {meta['max']}")
-        if "pattern" in meta:
-            try:
-                pattern = re.compile(meta["pattern"])
-            except re.error:  # e.g. \p{L} classes Python's re does not know
-                return
-            if not pattern.fullmatch(value):
-                _fail(path, value, f"Member must satisfy regular expression pattern: {meta['pattern']}")
+        _walk_string(meta, value, path)
     elif kind in ("integer", "long"):
         if isinstance(value, bool):  # botocore lets bool through as int; the service would not
             _fail(path, value, "Member must be an integer")
         if "max" in meta and value > meta["max"]:
             _fail(path, value, f"Member must have value less than or equal to {meta['max']}")
+
+
+def _walk_string(meta: Mapping[str, Any], value: str, path: str) -> None:
+    if "enum" in meta and value not in meta["enum"]:
+        allowed = ", ".join(meta["enum"]) if len(meta["enum"]) <= 12 else f"{len(meta['enum'])} values, e.g. " \
+            + ", ".join(meta["enum"][:6])
+        _fail(path, value, f"Member must satisfy enum value set: [{allowed}]")
+    if "max" in meta and len(value) > meta["max"]:
+        _fail(path, value, f"Member must have length less than or equal to {meta['max']}")
+    if "pattern" in meta:
+        try:
+            pattern = re.compile(meta["pattern"])
+        except re.error:  # e.g. \p{L} classes Python's re does not know
+            return
+        if not pattern.fullmatch(value):
+            _fail(path, value, f"Member must satisfy regular expression pattern: {meta['pattern']}")
 
 
 def _require(members: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:
@@ -115,36 +123,49 @@ def _require(members: Mapping[str, Any], keys: tuple[str, ...], where: str) -> N
             _fail(f"{where}.{key}", None, "Member is required")
 
 
+def _check_phases(pattern: Mapping[str, Any], where: str) -> None:
+    """PHASES: the documented ranges, and each phase within 3 users of where the last ended."""
+    phases = pattern.get("Phases")
+    if not phases:
+        _fail(f"{where}.Phases", None, "Member is required when TrafficType is PHASES")
+    if "Stairs" in pattern:
+        _fail(f"{where}.Stairs", "Stairs", "Member must be absent when TrafficType is PHASES")
+    previous_final = None
+    for i, phase in enumerate(phases):
+        _require(phase, ("InitialNumberOfUsers", "SpawnRate", "DurationInSeconds"), f"{where}.Phases[{i}]")
+        users = phase["InitialNumberOfUsers"]
+        if i == 0:
+            _check_range(f"{where}.Phases[0].InitialNumberOfUsers", users, *FIRST_PHASE_USERS_RANGE)
+        _check_range(f"{where}.Phases[{i}].SpawnRate", phase["SpawnRate"], *SPAWN_RATE_RANGE)
+        _check_range(f"{where}.Phases[{i}].DurationInSeconds", phase["DurationInSeconds"], *PHASE_DURATION_RANGE)
+        if previous_final is not None and abs(users - previous_final) > MAX_USER_CHANGE_BETWEEN_PHASES:
+            _fail(f"{where}.Phases[{i}].InitialNumberOfUsers", users,
+                  f"Member must be within {MAX_USER_CHANGE_BETWEEN_PHASES} of the {previous_final} users "
+                  f"Phases[{i - 1}] ends with")
+        previous_final = Phase(initial_users=users, spawn_rate_per_min=phase["SpawnRate"],
+                               duration_s=phase["DurationInSeconds"]).final_users
+
+
+def _check_stairs(pattern: Mapping[str, Any], where: str) -> None:
+    """STAIRS: its members present and its duration in the documented range (the model
+    bounds NumberOfSteps and UsersPerStep)."""
+    stairs = pattern.get("Stairs")
+    if not stairs:
+        _fail(f"{where}.Stairs", None, "Member is required when TrafficType is STAIRS")
+    if "Phases" in pattern:
+        _fail(f"{where}.Phases", "Phases", "Member must be absent when TrafficType is STAIRS")
+    _require(stairs, ("DurationInSeconds", "NumberOfSteps", "UsersPerStep"), f"{where}.Stairs")
+    _check_range(f"{where}.Stairs.DurationInSeconds", stairs["DurationInSeconds"], *PHASE_DURATION_RANGE)
+
+
 def _traffic(pattern: Mapping[str, Any], job_duration_s: int) -> Phases | Stairs:
+    """The one place a TrafficPattern is validated (after the model's types and bounds);
+    what passes, translate.traffic_from_pattern turns into the simulator's traffic."""
     where = "InputConfig.TrafficPattern"
-    kind = pattern.get("TrafficType", "PHASES")
-    if kind == "PHASES":
-        phases = pattern.get("Phases")
-        if not phases:
-            _fail(f"{where}.Phases", None, "Member is required when TrafficType is PHASES")
-        if "Stairs" in pattern:
-            _fail(f"{where}.Stairs", "Stairs", "Member must be absent when TrafficType is PHASES")
-        previous_final = None
-        for i, phase in enumerate(phases):
-            _require(phase, ("InitialNumberOfUsers", "SpawnRate", "DurationInSeconds"), f"{where}.Phases[{i}]")
-            users = phase["InitialNumberOfUsers"]
-            if i == 0:
-                _check_range(f"{where}.Phases[0].InitialNumberOfUsers", users, *FIRST_PHASE_USERS_RANGE)
-            _check_range(f"{where}.Phases[{i}].SpawnRate", phase["SpawnRate"], *SPAWN_RATE_RANGE)
-            _check_range(f"{where}.Phases[{i}].DurationInSeconds", phase["DurationInSeconds"], *PHASE_DURATION_RANGE)
-            if previous_final is not None and abs(users - previous_final) > MAX_USER_CHANGE_BETWEEN_PHASES:
-                _fail(f"{where}.Phases[{i}].InitialNumberOfUsers", users,
-                      f"Member must be within {MAX_USER_CHANGE_BETWEEN_PHASES} of the {previous_final} users "
-                      f"Phases[{i - 1}] ends with")
-            previous_final = Phase(users, phase["SpawnRate"], phase["DurationInSeconds"]).final_users
-    elif kind == "STAIRS":
-        stairs = pattern.get("Stairs")
-        if not stairs:
-            _fail(f"{where}.Stairs", None, "Member is required when TrafficType is STAIRS")
-        if "Phases" in pattern:
-            _fail(f"{where}.Phases", "Phases", "Member must be absent when TrafficType is STAIRS")
-        _require(stairs, ("DurationInSeconds", "NumberOfSteps", "UsersPerStep"), f"{where}.Stairs")
-        _check_range(f"{where}.Stairs.DurationInSeconds", stairs["DurationInSeconds"], *PHASE_DURATION_RANGE)
+    if pattern.get("TrafficType", "PHASES") == "STAIRS":
+        _check_stairs(pattern, where)
+    else:  # the model's enum allows PHASES and STAIRS only
+        _check_phases(pattern, where)
     traffic = traffic_from_pattern(pattern)
     if traffic.duration_s > job_duration_s:
         _fail(f"{where}", f"{traffic.duration_s:g} s of traffic",
@@ -182,7 +203,7 @@ def _environments(configuration: Mapping[str, Any]) -> list[tuple[tuple[str, str
     if not ranges:
         return [()]
     names = [r["Name"] for r in ranges]
-    return [tuple(zip(names, values)) for values in itertools.product(*(r["Value"] for r in ranges))]
+    return [tuple(zip(names, values, strict=True)) for values in itertools.product(*(r["Value"] for r in ranges))]
 
 
 def _check_instance_type(path: str, instance_type: str) -> None:
@@ -195,8 +216,14 @@ def _check_instance_type(path: str, instance_type: str) -> None:
 
 
 def _instance_type_enum() -> list[str]:
-    shape = operation(OPERATION).input_shape.members["InputConfig"].members["EndpointConfigurations"]
-    return shape.member.members["InstanceType"].enum
+    """The InstanceType enum of EndpointConfigurations in botocore's model."""
+    config = input_shape(OPERATION).members["InputConfig"]
+    assert isinstance(config, StructureShape)
+    configurations = config.members["EndpointConfigurations"]
+    assert isinstance(configurations, ListShape) and isinstance(configurations.member, StructureShape)
+    instance_type = configurations.member.members["InstanceType"]
+    assert isinstance(instance_type, StringShape)
+    return instance_type.enum
 
 
 def _serverless(config: Mapping[str, Any], path: str) -> ServerlessConfig:
@@ -206,7 +233,6 @@ def _serverless(config: Mapping[str, Any], path: str) -> ServerlessConfig:
         return serverless_from_config(config)
     except InputError as exc:
         _fail(f"{path}.{exc.field}", config.get(exc.field), f"Member {exc.message}")
-        raise  # unreachable: _fail raises
 
 
 def _endpoint_configurations(configurations: Sequence[Mapping[str, Any]]) -> list[BenchmarkSpec]:
@@ -231,8 +257,9 @@ def _endpoint_configurations(configurations: Sequence[Mapping[str, Any]]) -> lis
             instance_type = configuration["InstanceType"]
             _check_instance_type(f"{path}.InstanceType", instance_type)
         for environment in _environments(configuration):
-            benchmarks.append(BenchmarkSpec(len(benchmarks), instance_type, environment,
-                                            configuration.get("InferenceSpecificationName"), serverless))
+            benchmarks.append(BenchmarkSpec(
+                index=len(benchmarks), instance_type=instance_type, environment=environment,
+                inference_specification_name=configuration.get("InferenceSpecificationName"), serverless=serverless))
     return benchmarks
 
 
@@ -243,7 +270,7 @@ def parse_request(request: Mapping[str, Any], default_instance_types: Iterable[s
     ContainerConfig.SupportedInstanceTypes does not name any (the profile's types).
     """
     validate_params(OPERATION, request)
-    _walk(operation(OPERATION).input_shape, request, "")
+    _walk(input_shape(OPERATION), request, "")
     job_type = request["JobType"]
     config = request["InputConfig"]
     if ("ModelPackageVersionArn" in config) == ("ModelName" in config):

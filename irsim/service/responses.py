@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,18 +58,27 @@ def recommendation_metrics(per_instance_max: int, count: int, price_per_hour: fl
 
 def serverless_metrics(outcome: BenchmarkOutcome, rate: ServerlessRate) -> dict[str, Any]:
     """Serverless: CostPerInference = mean billed duration x the memory size's rate + data
-    processing of the payload; CostPerHour = CostPerInference x MaxInvocations x 60."""
-    per_inference = serverless_cost_per_inference(outcome.mean_billed_ms, rate, outcome.payload_kb)
-    return {"CostPerHour": per_inference * outcome.per_instance_max * 60, "CostPerInference": per_inference,
-            "MaxInvocations": outcome.per_instance_max, "ModelLatency": outcome.model_latency_us,
+    processing of the payload; CostPerHour = CostPerInference x MaxInvocations x 60.
+
+    ``outcome`` is a COMPLETED serverless benchmark (anything with its flat numbers)."""
+    mean_billed_ms, payload_kb, per_instance_max = outcome.mean_billed_ms, outcome.payload_kb, outcome.per_instance_max
+    assert mean_billed_ms is not None and payload_kb is not None and per_instance_max is not None, \
+        "a COMPLETED serverless benchmark completed requests"
+    per_inference = serverless_cost_per_inference(mean_billed_ms, rate, payload_kb)
+    return {"CostPerHour": per_inference * per_instance_max * 60, "CostPerInference": per_inference,
+            "MaxInvocations": per_instance_max, "ModelLatency": outcome.model_latency_us,
             "ModelSetupTime": outcome.model_setup_time_us}
 
 
-def _metrics(outcome: BenchmarkOutcome, count: int, price: Price | ServerlessRate) -> dict[str, Any]:
+def _metrics(outcome: BenchmarkOutcome, count: int, price: Price | ServerlessRate | None) -> dict[str, Any]:
+    """The Metrics of a succeeded benchmark (COMPLETED and priced) at ``count`` instances."""
     if outcome.spec.serverless is not None:
+        assert isinstance(price, ServerlessRate), "a serverless benchmark is priced by its memory size"
         return serverless_metrics(outcome, price)
-    return recommendation_metrics(outcome.per_instance_max, count, price.per_hour, outcome.model_latency_us,
-                                  outcome.cpu_utilization, outcome.memory_utilization)
+    assert isinstance(price, Price), "an instance benchmark is priced by its instance type"
+    measured = outcome.measured()
+    return recommendation_metrics(measured.per_instance_max, count, price.per_hour, measured.model_latency_us,
+                                  measured.cpu_utilization, measured.memory_utilization)
 
 
 def _endpoint_configuration(job: JobSpec, outcome: BenchmarkOutcome, seed: int, count: int) -> dict[str, Any]:
@@ -109,7 +119,7 @@ def job_arn(job: JobSpec, region: str) -> str:
 def _recommendation(job: JobSpec, item: ScheduledBenchmark, created: datetime, seed: int) -> dict[str, Any]:
     outcome = item.outcome
     count = instance_count(job.stopping.max_invocations if job.job_type == "Advanced" else None,
-                           outcome.per_instance_max)
+                           outcome.measured().per_instance_max)
     return {
         "RecommendationId": f"{job.job_name}/{_digest(job.job_name, outcome.spec.index, seed, 'r')[:8]}",
         "Metrics": _metrics(outcome, count, item.price),
@@ -164,7 +174,7 @@ def _step_configuration(job: JobSpec, outcome: BenchmarkOutcome, seed: int) -> d
 
 
 def steps_response(job: JobSpec, scheduled: list[ScheduledBenchmark], created: datetime, seed: int,
-                   stopped: list[BenchmarkOutcome] = ()) -> dict[str, Any]:
+                   stopped: Sequence[BenchmarkOutcome] = ()) -> dict[str, Any]:
     """The ListInferenceRecommendationsJobSteps answer: one BENCHMARK step per scheduled test,
     each as run (one instance), then a STOPPED step for each benchmark a stop cut short."""
     steps = []

@@ -30,12 +30,12 @@ def aws_member(field: str) -> str:
 
 def traffic_from_pattern(pattern: Mapping[str, Any]) -> Phases | Stairs:
     """The simulator's traffic for an AWS ``TrafficPattern`` that passed validation
-    (TrafficType PHASES or STAIRS, integer members)."""
+    (``request.parse_request`` is where its rules live): a translation, no checks of its own."""
     if pattern.get("TrafficType", "PHASES") == "STAIRS":
         stairs = pattern["Stairs"]
         return Stairs(duration_s=stairs["DurationInSeconds"], number_of_steps=stairs["NumberOfSteps"],
                       users_per_step=stairs["UsersPerStep"])
-    return Phases(tuple(Phase(initial_users=p["InitialNumberOfUsers"], spawn_rate_per_min=p["SpawnRate"],
+    return Phases(phases=tuple(Phase(initial_users=p["InitialNumberOfUsers"], spawn_rate_per_min=p["SpawnRate"],
                               duration_s=p["DurationInSeconds"]) for p in pattern["Phases"]))
 
 
