@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import botocore.session
 from botocore.paginate import Paginator
@@ -34,7 +36,7 @@ WORKER_START_GRACE_S = 60.0
 
 
 def client(home: str | Path | None = None, profile: Profile | Mapping[str, Any] | str | Path | None = None,
-           seed: int | None = None, region: str = "us-east-1", create_wait_s: float = 0.0) -> "OfflineSageMakerClient":
+           seed: int | None = None, region: str = "us-east-1", create_wait_s: float = 0.0) -> OfflineSageMakerClient:
     """An offline ``sagemaker`` client. Jobs live under ``home`` (IRSIM_HOME, else ~/.irsim),
     are simulated on ``profile`` (the demo profile by default) with ``seed`` (by default a
     stable hash of the job name) and priced in ``region``.
@@ -84,10 +86,8 @@ class OfflineSageMakerClient:
                                "CreateInferenceRecommendationsJob") from None
         self._start_worker(job.job_name)
         if self.create_wait_s > 0:
-            try:
+            with contextlib.suppress(TimeoutError):
                 self.wait_for_job(job.job_name, poll_s=0.05, timeout_s=self.create_wait_s)
-            except TimeoutError:
-                pass
         return {"JobArn": arn, "ResponseMetadata": _metadata()}
 
     def create_model(self, **kwargs: Any) -> dict[str, Any]:
@@ -125,30 +125,19 @@ class OfflineSageMakerClient:
         validate_params("StopInferenceRecommendationsJob", kwargs)
         name = kwargs["JobName"]
         record = self._job(name, "StopInferenceRecommendationsJob")
-        if not self.store.update(name, status="STOPPING", stop_requested=1,
-                                 only_if_status=("PENDING", "IN_PROGRESS")):
-            if self.store.get(name).status != "STOPPING":
-                raise validation_error(f"Inference recommendations job {name} is {record.status} and cannot be "
+        stopping = self.store.update(name, status="STOPPING", stop_requested=1,
+                                     only_if_status=("PENDING", "IN_PROGRESS"))
+        if not stopping and self._stored(name).status != "STOPPING":
+            raise validation_error(f"Inference recommendations job {name} is {record.status} and cannot be "
                                        "stopped.", "StopInferenceRecommendationsJob")
         return {"ResponseMetadata": _metadata()}
 
     def list_inference_recommendations_jobs(self, **kwargs: Any) -> dict[str, Any]:
         validate_params("ListInferenceRecommendationsJobs", kwargs)
         records = [self._reap(r) for r in self.store.all()]
-        tests: list[Callable[[JobRecord], bool]] = []
-        for key, test in (("CreationTimeAfter", lambda r, v: r.created > v),
-                          ("CreationTimeBefore", lambda r, v: r.created < v),
-                          ("LastModifiedTimeAfter", lambda r, v: r.last_modified > v),
-                          ("LastModifiedTimeBefore", lambda r, v: r.last_modified < v),
-                          ("NameContains", lambda r, v: v in r.name),
-                          ("StatusEquals", lambda r, v: r.status == v),
-                          ("ModelNameEquals", lambda r, v: r.request["InputConfig"].get("ModelName") == v),
-                          ("ModelPackageVersionArnEquals",
-                           lambda r, v: r.request["InputConfig"].get("ModelPackageVersionArn") == v)):
-            if key in kwargs:
-                value = _as_datetime(kwargs[key]) if key.endswith(("After", "Before")) else kwargs[key]
-                tests.append(lambda r, test=test, value=value: test(r, value))
-        records = [r for r in records if all(test(r) for test in tests)]
+        given = {key: _as_datetime(kwargs[key]) if key.endswith(("After", "Before")) else kwargs[key]
+                 for key in _LIST_FILTERS if key in kwargs}
+        records = [r for r in records if all(_LIST_FILTERS[key](r, value) for key, value in given.items())]
         sort_key = {"Name": lambda r: r.name, "Status": lambda r: (r.status, r.created),
                     "CreationTime": lambda r: (r.created, r.name)}[kwargs.get("SortBy", "CreationTime")]
         records.sort(key=sort_key, reverse=kwargs.get("SortOrder", "Descending") == "Descending")
@@ -172,7 +161,7 @@ class OfflineSageMakerClient:
             response["NextToken"] = token
         return {**response, "ResponseMetadata": _metadata()}
 
-    def describe_extensions(self, JobName: str) -> dict[str, Any] | None:  # noqa: N803 (boto3 style)
+    def describe_extensions(self, JobName: str) -> dict[str, Any] | None:  # boto3's parameter name
         """irsim's facts beyond the AWS shape (calibration, price provenance), once finished."""
         return self._job(JobName, "DescribeInferenceRecommendationsJob").extensions
 
@@ -203,15 +192,18 @@ class OfflineSageMakerClient:
     # --- internals ------------------------------------------------------------------------------
 
     def _start_worker(self, name: str) -> None:
-        log = open(self.store.home / f"{name}.worker.log", "ab")
-        try:
+        with open(self.store.home / f"{name}.worker.log", "ab") as log:  # the child keeps its own descriptor
             process = subprocess.Popen([sys.executable, "-m", "irsim.durable.worker", str(self.store.home), name],
                                        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                        close_fds=True)
-        finally:
-            log.close()
         self._workers[name] = process
         self.store.update(name, worker_pid=process.pid, only_if_status=("PENDING",), last_modified=now_utc())
+
+    def _stored(self, name: str) -> JobRecord:
+        """A job known to be in the store (jobs are never deleted)."""
+        record = self.store.get(name)
+        assert record is not None, f"job {name} left the store"
+        return record
 
     def _job(self, name: str, operation_name: str) -> JobRecord:
         record = self.store.get(name)
@@ -235,10 +227,10 @@ class OfflineSageMakerClient:
             return record
         else:
             reason = f"The job's worker process (pid {record.worker_pid}) ended before the job finished."
-        if self.store.update(record.name, status="FAILED", failure_reason=reason, completed=now_utc(),
-                             only_if_status=ACTIVE_STATUSES):
-            return self.store.get(record.name)
-        return self.store.get(record.name)
+        # Only a job still active fails; either way the store has its current state.
+        self.store.update(record.name, status="FAILED", failure_reason=reason, completed=now_utc(),
+                          only_if_status=ACTIVE_STATUSES)
+        return self._stored(record.name)
 
     def _pending_steps(self, record: JobRecord) -> list[dict[str, Any]]:
         """While a job runs: one step per benchmark, finished or IN_PROGRESS (its numbers come
@@ -262,16 +254,27 @@ _METHODS = {
     "create_model": "CreateModel",
 }
 _PAGINATED = ("list_inference_recommendations_jobs", "list_inference_recommendations_job_steps")
+#: ListInferenceRecommendationsJobs' filters: each keeps the records that pass with the given value.
+_LIST_FILTERS: dict[str, Callable[[JobRecord, Any], bool]] = {
+    "CreationTimeAfter": lambda r, v: r.created > v,
+    "CreationTimeBefore": lambda r, v: r.created < v,
+    "LastModifiedTimeAfter": lambda r, v: r.last_modified > v,
+    "LastModifiedTimeBefore": lambda r, v: r.last_modified < v,
+    "NameContains": lambda r, v: v in r.name,
+    "StatusEquals": lambda r, v: r.status == v,
+    "ModelNameEquals": lambda r, v: r.request["InputConfig"].get("ModelName") == v,
+    "ModelPackageVersionArnEquals": lambda r, v: r.request["InputConfig"].get("ModelPackageVersionArn") == v,
+}
 DEFAULT_PAGE = 100
 
 
 def _as_datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, timezone.utc)
+        return datetime.fromtimestamp(value, UTC)
     parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _page(items: list, kwargs: Mapping[str, Any], operation_name: str) -> tuple[list, str | None]:

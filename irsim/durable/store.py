@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ACTIVE_STATUSES = ("PENDING", "IN_PROGRESS", "STOPPING")
 SCHEMA = """
@@ -54,7 +55,7 @@ def default_home() -> Path:
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def encode(document: Any) -> str:
@@ -103,12 +104,14 @@ class JobRecord:
 def _record(row: sqlite3.Row) -> JobRecord:
     def when(text: str | None) -> datetime | None:
         return datetime.fromisoformat(text) if text else None
-    return JobRecord(row["name"], row["arn"], row["job_type"], row["status"], decode(row["request"]),
-                     decode(row["profile"]), row["seed"], row["region"], when(row["created"]),
-                     when(row["last_modified"]), when(row["completed"]), row["failure_reason"],
-                     decode(row["describe"]), decode(row["steps"]), decode(row["extensions"]),
-                     decode(row["progress"]), row["worker_pid"],
-                     row["worker_started"], bool(row["stop_requested"]))
+    return JobRecord(name=row["name"], arn=row["arn"], job_type=row["job_type"], status=row["status"],
+                     request=decode(row["request"]), profile=decode(row["profile"]), seed=row["seed"],
+                     region=row["region"], created=datetime.fromisoformat(row["created"]),
+                     last_modified=datetime.fromisoformat(row["last_modified"]), completed=when(row["completed"]),
+                     failure_reason=row["failure_reason"], describe=decode(row["describe"]),
+                     steps=decode(row["steps"]), extensions=decode(row["extensions"]),
+                     progress=decode(row["progress"]), worker_pid=row["worker_pid"],
+                     worker_started=row["worker_started"], stop_requested=bool(row["stop_requested"]))
 
 
 def _columns(fields: dict[str, Any]) -> dict[str, Any]:

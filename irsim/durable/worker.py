@@ -11,9 +11,11 @@ import os
 import sys
 import time
 import traceback
+from typing import Any
 
 from irsim.durable.processes import process_start_time
 from irsim.durable.store import JobStore, now_utc
+from irsim.service.benchmark import BenchmarkOutcome
 from irsim.service.job import execute_job
 
 STOP_POLL_S = 0.2
@@ -24,15 +26,19 @@ class StopFlag:
     worker that owns the job is gone (a benchmark process must not outlive it)."""
 
     def __init__(self, home: str, name: str, worker_pid: int):
+        self._set(home, name, worker_pid)
+
+    def _set(self, home: str, name: str, worker_pid: int) -> None:
         self.home, self.name, self.worker_pid = home, name, worker_pid
         self._next_check = 0.0
         self._stopped = False
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
+        """Only what names the job: a copy in a benchmark process checks afresh."""
         return {"home": self.home, "name": self.name, "worker_pid": self.worker_pid}
 
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["home"], state["name"], state["worker_pid"])
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._set(state["home"], state["name"], state["worker_pid"])
 
     def __call__(self) -> bool:
         if self._stopped:
@@ -59,7 +65,7 @@ def run(home: str, name: str) -> int:
         store.update(name, worker_pid=pid, worker_started=process_start_time(pid))
     finished: dict[str, str] = {}
 
-    def progress(outcome, done: int, total: int) -> None:
+    def progress(outcome: BenchmarkOutcome, done: int, total: int) -> None:
         finished[str(outcome.spec.index)] = outcome.status
         store.update(name, progress=finished)
 
