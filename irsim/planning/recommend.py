@@ -4,8 +4,9 @@ shape (Metrics at the target rate), with irsim's details kept beside it."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from calibration.transfer import complete_profile
 from irsim.service.request import PERCENTILES, parse_request
@@ -13,14 +14,14 @@ from optimizer import Candidate, Constraints, Target, Verified, parse_importance
 from optimizer.ranking import Alternative, pareto_front, rank
 from optimizer.serverless import ServerlessOption, serverless_options
 from pricing import Catalogue, PricingError, default_catalogue, serverless_cost_per_inference, serverless_rate
-from simulator import InputError, Profile, load_profile
+from simulator import InputError, Profile, checks, load_profile
+from simulator.serverless import ServerlessProfile
 
 
 def _candidate_types(job_types: list[str], profile: Profile, catalogue: Catalogue, which: str) -> list[str]:
     if which == "job":
         return list(dict.fromkeys(job_types))
-    if which != "all":
-        raise InputError("--candidates", f"must be 'job' or 'all', got {which!r}")
+    checks.choice(which, "candidates", ("job", "all"))
     priced = {t for (t, _region) in catalogue.prices}
     return sorted(t for t in set(profile.instances) | priced if not t.startswith("ml.t2."))
 
@@ -41,32 +42,30 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
     conditions = request.get("StoppingConditions", {})
     rate_per_minute = target_per_minute if target_per_minute is not None else conditions.get("MaxInvocations")
     if not rate_per_minute or rate_per_minute <= 0:
-        raise InputError("StoppingConditions.MaxInvocations", "is the target rate (per minute): give it in the "
-                                                              "request or with --target-rate")
+        raise InputError("StoppingConditions.MaxInvocations",
+                         "is the target rate (per minute): give it in the request or pass a target rate")
     percentile_name, slo_ms = _slo(slo, conditions)
     types = _candidate_types([b.instance_type for b in job.benchmarks], loaded, catalogue, candidates)
-    vcpu_of = lambda t: catalogue.specs[t].vcpu if t in catalogue.specs else None  # noqa: E731
-    loaded = complete_profile(loaded, types, vcpu_of)
-    priced, unpriced = [], []
+    loaded = complete_profile(loaded, types, lambda t: catalogue.specs[t].vcpu if t in catalogue.specs else None)
+    priced: list[Candidate] = []
+    unpriced: list[dict[str, Any]] = []
     for instance_type in types:
         try:
             priced.append(Candidate(instance_type, catalogue.price(instance_type, region).per_hour))
         except PricingError as exc:
             unpriced.append({"InstanceType": instance_type, "Reason": str(exc)})
-    target = Target(rate_per_minute / 60.0, PERCENTILES[percentile_name], slo_ms, routing, closed_users, replications)
-    result = plan(loaded, priced, target, Constraints(allow_mixed, max_instances, min_instances, budget_per_hour),
-                  seed, parse_importance(importance))
+    target = Target(rate_per_s=rate_per_minute / 60.0, percentile=PERCENTILES[percentile_name], slo_ms=slo_ms,
+                    routing=routing, closed_users=closed_users, replications=replications)
+    constraints = Constraints(allow_mixed=allow_mixed, max_instances=max_instances, min_instances=min_instances,
+                              budget_per_hour=budget_per_hour)
+    result = plan(loaded, priced, target, constraints, seed, parse_importance(importance))
     rows = [_instance_row(job.job_name, verified, verified is result.chosen, rate_per_minute, percentile_name,
                           loaded, catalogue, region, seed) for verified in result.alternatives]
-    infeasible = [{"InstanceType": t, "Reason": r} for t, r in result.infeasible] + unpriced
+    infeasible: list[dict[str, Any]] = [{"InstanceType": t, "Reason": r} for t, r in result.infeasible] + unpriced
     if serverless:
         if loaded.serverless is None:
-            raise InputError("--serverless", f"profile {loaded.model!r} has no serverless section")
-        section = loaded.serverless
-        price = lambda memory, billed: serverless_cost_per_inference(  # noqa: E731
-            billed, serverless_rate(memory, region), section.payload_kb)
-        for option in serverless_options(section, target.rate_per_s, target.percentile, slo_ms, price,
-                                         replications, seed):
+            raise InputError("serverless", f"profile {loaded.model!r} has no serverless section")
+        for option in _serverless_options(loaded.serverless, target, slo_ms, region, seed):
             if option.feasible:
                 rows.append(_serverless_row(job.job_name, option, rate_per_minute, percentile_name, region, seed))
             else:
@@ -89,6 +88,14 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
                         "verifications": result.verifications,
                         "failed_verifications": [dict(c) for c in result.failed_verifications]},
     }
+
+
+def _serverless_options(section: ServerlessProfile, target: Target, slo_ms: float, region: str,
+                        seed: int) -> list[ServerlessOption]:
+    """Every memory size of the profile's serverless section, sized and checked at the target."""
+    def price(memory_mb: int, billed_ms: float) -> float:
+        return serverless_cost_per_inference(billed_ms, serverless_rate(memory_mb, region), section.payload_kb)
+    return serverless_options(section, target.rate_per_s, target.percentile, slo_ms, price, target.replications, seed)
 
 
 def _ranked(rows: list[dict[str, Any]], importance: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -119,12 +126,13 @@ def _serverless_row(job_name: str, option: ServerlessOption, rate_per_minute: fl
     recommendation_id = f"{job_name}/{hashlib.sha256(f'{key}:{seed}'.encode()).hexdigest()[:8]}"
     digest = hashlib.sha256(recommendation_id.encode()).hexdigest()
     config = {"MemorySizeInMB": option.memory_mb, "MaxConcurrency": option.max_concurrency}
-    estimate = option.estimate
+    estimate, cost_per_hour = option.estimate, option.cost_per_hour
+    assert estimate is not None and cost_per_hour is not None, "a feasible option was sized and simulated"
     item = {"RecommendationId": recommendation_id,
-            "Metrics": {"CostPerHour": option.cost_per_hour,
-                        "CostPerInference": option.cost_per_hour / (rate_per_minute * 60),
-                        "MaxInvocations": int(round(rate_per_minute)),
-                        "ModelLatency": int(round(estimate.percentile_ms * 1000))},
+            "Metrics": {"CostPerHour": cost_per_hour,
+                        "CostPerInference": cost_per_hour / (rate_per_minute * 60),
+                        "MaxInvocations": round(float(rate_per_minute)),
+                        "ModelLatency": round(float(estimate.percentile_ms * 1000))},
             "EndpointConfiguration": {"EndpointName": f"sm-epc-{digest[:24]}", "VariantName": "variant-1",
                                       "ServerlessConfig": config},
             "ModelConfiguration": {}}
@@ -134,7 +142,7 @@ def _serverless_row(job_name: str, option: ServerlessOption, rate_per_minute: fl
                            "Replications": estimate.replications},
               "Utilization": None, "ThrottledShare": option.throttled_share, "CapacityPerMinute": rate_per_minute,
               "Calibrated": True, "PriceConfidence": [serverless_rate(option.memory_mb, region).confidence]}
-    return {"id": recommendation_id, "items": [item], "cost": option.cost_per_hour, "verified": True,
+    return {"id": recommendation_id, "items": [item], "cost": cost_per_hour, "verified": True,
             "latency": estimate.percentile_ms, "capacity": rate_per_minute / 60.0, "detail": detail}
 
 
@@ -147,12 +155,13 @@ def _slo(text: str | None, conditions: Mapping[str, Any]) -> tuple[str, float]:
         except ValueError:
             ms = -1.0
         if name not in PERCENTILES or not ms > 0:
-            raise InputError("--slo", f"must look like P95=100 or P99=50 (percentile P95 or P99, milliseconds > 0), "
-                                      f"got {text!r}")
+            raise InputError("slo", f"must look like P95=100 or P99=50 (percentile P95 or P99, milliseconds > 0), "
+                                    f"got {text!r}")
         return name, ms
     thresholds = conditions.get("ModelLatencyThresholds") or []
     if not thresholds:
-        raise InputError("StoppingConditions.ModelLatencyThresholds", "is the SLO: give it in the request or with --slo")
+        raise InputError("StoppingConditions.ModelLatencyThresholds",
+                         "is the SLO: give it in the request or pass an SLO such as P95=100")
     return thresholds[0]["Percentile"], float(thresholds[0]["ValueInMilliseconds"])
 
 
@@ -170,8 +179,8 @@ def _item(recommendation_id: str, variant: int, instance_type: str, count: int, 
         "RecommendationId": recommendation_id,
         "Metrics": {"CostPerHour": verified.cost_per_hour,
                     "CostPerInference": verified.cost_per_hour / (rate_per_minute * 60),
-                    "MaxInvocations": int(round(rate_per_minute)),
-                    "ModelLatency": int(round(verified.estimate.percentile_ms * 1000)),
+                    "MaxInvocations": round(float(rate_per_minute)),
+                    "ModelLatency": round(float(verified.estimate.percentile_ms * 1000)),
                     "CpuUtilization": round(cpu, 2)},
         "EndpointConfiguration": {"EndpointName": f"sm-epc-{digest[:24]}", "VariantName": f"variant-{variant + 1}",
                                   "InstanceType": instance_type, "InitialInstanceCount": count},
@@ -186,7 +195,8 @@ def _details(recommendation_id: str, verified: Verified, chosen: bool, percentil
         "RecommendationId": recommendation_id,
         "Counts": dict(verified.counts),
         "Verified": chosen,
-        percentile: {"Milliseconds": estimate.percentile_ms, "ConfidenceInterval95": [estimate.low_ms, estimate.high_ms],
+        percentile: {"Milliseconds": estimate.percentile_ms,
+                     "ConfidenceInterval95": [estimate.low_ms, estimate.high_ms],
                      "Replications": estimate.replications},
         "Utilization": estimate.utilization,
         "CapacityPerMinute": verified.capacity_per_s * 60,

@@ -11,9 +11,10 @@ import itertools
 import json
 import os
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ import pandas as pd
 from irsim.planning.recommend import recommend
 from irsim.present.plots import plot_sweep
 from irsim.service.labels import detail_label
-from simulator import InputError, load_profile
+from simulator import InputError, checks, load_profile
 
 AXES = ("target_per_minute", "slo", "routing", "service_scale", "replications", "candidates", "instance_types")
 
@@ -66,15 +67,13 @@ def load_sweep(path: str | Path) -> Sweep:
             raise InputError(f"{path}: axes.{name}", f"is not an axis (allowed: {', '.join(AXES)})")
         if not isinstance(values, list) or not values:
             raise InputError(f"{path}: axes.{name}", "must be a non-empty list of values")
-    seed = document.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InputError(f"{path}: seed", f"must be an integer >= 0, got {seed!r}")
+    seed = checks.seed(document.get("seed", 0), f"{path}: seed")
     names = list(axes)
     combinations = list(itertools.product(*(axes[n] for n in names)))
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(len(combinations))]
     scenarios = []
-    for values, scenario_seed in zip(combinations, seeds):
-        settings = dict(zip(names, values))
+    for values, scenario_seed in zip(combinations, seeds, strict=True):
+        settings = dict(zip(names, values, strict=True))
         key = json.dumps({"settings": settings, "seed": scenario_seed, "base": base}, sort_keys=True, default=str)
         scenarios.append({"id": hashlib.sha256(key.encode()).hexdigest()[:12], "seed": scenario_seed, **settings})
     return Sweep(base, profile, tuple(scenarios))
@@ -124,7 +123,8 @@ def run_scenario(base: Mapping[str, Any], profile: Mapping[str, Any], scenario: 
     target = document["Target"]
     rows = []
     for detail in document["Details"]:
-        item = next(i for i in document["InferenceRecommendations"] if i["RecommendationId"] == detail["RecommendationId"])
+        item = next(i for i in document["InferenceRecommendations"]
+                    if i["RecommendationId"] == detail["RecommendationId"])
         percentile = detail[target["Percentile"]]
         counts = detail["Counts"] or {detail_label(detail): 1}
         rows.append({**common, "status": "ok", "error": "",
@@ -156,7 +156,7 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, scheduler: str | None = None, work
         try:
             client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError, ValueError) as exc:
-            raise InputError("--scheduler", f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
+            raise InputError("scheduler", f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
     else:
         cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
                                dashboard_address=None)
@@ -199,17 +199,23 @@ def progress_line(count: int, total: int, scenario: Mapping[str, Any], status: s
 
 
 def scenarios_summary(table: pd.DataFrame) -> str:
-    """The chosen endpoint of every scenario, one line each."""
+    """The chosen endpoint of every scenario, one line each, then the scenarios that failed."""
     if table.empty:
         return "no scenarios"
-    lines = []
-    chosen = table[table.get("chosen", False) == True]  # noqa: E712 (a pandas mask)
-    order = [c for c in ("slo_ms", "service_scale", "target_per_minute") if c in chosen]
-    for _, row in chosen.sort_values(order).iterrows():
-        scale = f"  service x{row['service_scale']:g}" if "service_scale" in row and row["service_scale"] != 1 else ""
-        lines.append(f"{row['target_per_minute']:>8,.0f}/min  {row['percentile']} <= {row['slo_ms']:>5g} ms{scale}  "
-                     f"{row['endpoint']:<28} ${row['cost_per_hour']:.3f}/h  {row['percentile']} {row['percentile_ms']:.1f} ms")
+    lines = _chosen_lines(table) if "chosen" in table else []  # no column when no scenario answered
     errors = table[table["status"] != "ok"]
     for _, row in errors.iterrows():
         lines.append(f"{row['scenario']}: {row['status']} {row['error']}")
     return "\n".join(lines)
+
+
+def _chosen_lines(table: pd.DataFrame) -> list[str]:
+    chosen = table[table["chosen"].eq(True)]
+    order = [c for c in ("slo_ms", "service_scale", "target_per_minute") if c in chosen]
+    lines = []
+    for _, row in chosen.sort_values(order).iterrows():
+        scale = f"  service x{row['service_scale']:g}" if "service_scale" in row and row["service_scale"] != 1 else ""
+        lines.append(f"{row['target_per_minute']:>8,.0f}/min  {row['percentile']} <= {row['slo_ms']:>5g} ms{scale}  "
+                     f"{row['endpoint']:<28} ${row['cost_per_hour']:.3f}/h  "
+                     f"{row['percentile']} {row['percentile_ms']:.1f} ms")
+    return lines
