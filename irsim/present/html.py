@@ -6,8 +6,9 @@ from __future__ import annotations
 import base64
 import html
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -67,7 +68,8 @@ def _job_sections(folder: Path) -> tuple[str, list[str]]:
     target = describe.get("StoppingConditions", {}).get("MaxInvocations")
     sections = [f"<p>Status <b>{html.escape(describe['Status'])}</b>; SLO {html.escape(slo)}; target "
                 f"{_format(target) if target else '-'} invocations per minute; model "
-                f"{html.escape(str(extensions.get('model', '?')))}, seed {html.escape(str(extensions.get('seed', '?')))}.</p>"]
+                f"{html.escape(str(extensions.get('model', '?')))}, "
+                f"seed {html.escape(str(extensions.get('seed', '?')))}.</p>"]
     rows = []
     for recommendation in sorted(describe.get("InferenceRecommendations", []),
                                  key=lambda r: r["Metrics"]["CostPerHour"]):
@@ -85,7 +87,8 @@ def _job_sections(folder: Path) -> tuple[str, list[str]]:
             cells = [entry["InstanceType"]]
             for name in ("per_instance_max_invocations", "model_latency_ms", "count_margin"):
                 value = entry.get(name)
-                cells.append(f"{value['mean']:,.3g} [{value['ci95'][0]:,.3g}, {value['ci95'][1]:,.3g}]" if value else "-")
+                cells.append(f"{value['mean']:,.3g} [{value['ci95'][0]:,.3g}, {value['ci95'][1]:,.3g}]"
+                             if value else "-")
             rows.append(cells)
         sections.append(f"<h2>Over {replicated['replications']} seeded replications (mean [95% interval])</h2>"
                         + _table(["benchmark", "per-instance max", "latency ms", "count margin"], rows))
@@ -130,8 +133,8 @@ def _sweep_sections(folder: Path) -> tuple[str, list[str]]:
     chosen = ok[ok["chosen"]].sort_values(["slo_ms", "target_per_minute"])
     columns = [c for c in ("target_per_minute", "percentile", "slo_ms", "service_scale", "routing", "endpoint",
                            "cost_per_hour", "percentile_ms") if c in chosen]
-    sections = [f"<p>{table['scenario'].nunique()} scenarios; {int((table.groupby('scenario')['status'].first() != 'ok').sum())} "
-                "without an answer (see results.csv).</p>",
+    unanswered = int((table.groupby("scenario")["status"].first() != "ok").sum())
+    sections = [f"<p>{table['scenario'].nunique()} scenarios; {unanswered} without an answer (see results.csv).</p>",
                 "<h2>The cheapest endpoint of every scenario</h2>" + _table(columns, chosen[columns].values.tolist())]
     for name, title in (("cost_vs_rate.png", "Cost per hour against the target rate"),
                         ("crossover.png", "Where the cheapest choice changes")):

@@ -12,8 +12,8 @@ from irsim.service.labels import detail_label
 from simulator.analytic import allen_cunneen_mean_response_s
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
 
 def plot_per_minute(frame: pd.DataFrame, title: str, path: Path, threshold_ms: float | None = None) -> None:
@@ -48,7 +48,8 @@ def plot_job_report(benchmarks: list[tuple[str, pd.DataFrame, str]], percentile:
     rows = max(1, len(benchmarks))
     fig, axes = plt.subplots(rows, 2, figsize=(11, 2.6 * rows + 0.6), squeeze=False)
     column = f"ModelLatency_p{percentile[1:]}"
-    for (label, frame, status), (left, right) in zip(benchmarks, axes):
+    # strict=False: with no benchmark the figure keeps one empty row
+    for (label, frame, status), (left, right) in zip(benchmarks, axes, strict=False):
         full = frame[frame["seconds"] >= 60.0]
         minutes = full["minute"] + 1
         left.bar(minutes, full["Invocations"], color="tab:blue", alpha=0.8, label="Invocations / min")
@@ -131,7 +132,7 @@ def plot_recommendation(document: dict, path: Path) -> None:
             ax.scatter([value], [cost], s=220, facecolors="none", edgecolors="green", label="verified cheapest")
     front = sorted((p[f"{percentile}Ms"], p["CostPerHour"]) for p in document["Pareto"])
     if len(front) > 1:
-        ax.plot(*zip(*front), linestyle=":", color="grey", label="Pareto front")
+        ax.plot(*zip(*front, strict=True), linestyle=":", color="grey", label="Pareto front")
     ax.axvline(target["ValueInMilliseconds"], color="red", linestyle="--",
                label=f"SLO {percentile} {target['ValueInMilliseconds']:g} ms")
     ax.set_xlabel(f"{percentile} ModelLatency at {target['InvocationsPerMinute']:,.0f} invocations/min (ms)")
@@ -156,7 +157,7 @@ def plot_sweep(table: pd.DataFrame, out_dir: Path) -> list[Path]:
         return written
     slos = sorted(ok["slo_ms"].unique())
     fig, axes = plt.subplots(1, len(slos), figsize=(6 * len(slos), 4.5), squeeze=False)
-    for ax, slo in zip(axes[0], slos):
+    for ax, slo in zip(axes[0], slos, strict=True):
         part = ok[ok["slo_ms"] == slo]
         for instance_type, rows in part.groupby("instance_type"):
             rows = rows.groupby("target_per_minute").agg(cost=("cost_per_hour", "min"), count=("count", "min"),

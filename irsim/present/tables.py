@@ -32,11 +32,13 @@ def describe_table(describe: dict[str, Any], extensions: dict[str, Any] | None =
     recommendations = describe.get("InferenceRecommendations", [])
     extras = succeeded if len(succeeded) == len(recommendations) else [None] * len(recommendations)
     rows = []
-    for recommendation, extra in zip(recommendations, extras):
+    for recommendation, extra in zip(recommendations, extras, strict=True):
         metrics = recommendation["Metrics"]
+        endpoint = recommendation["EndpointConfiguration"]
         calibrated = "?" if extra is None else "yes" if extra["calibrated"] else "NO (derived)"
-        rows.append(((metrics["CostPerHour"], metrics["CostPerInference"]), endpoint_label(recommendation["EndpointConfiguration"], recommendation["ModelConfiguration"]),
-                     recommendation["EndpointConfiguration"].get("InitialInstanceCount", "-"), metrics["MaxInvocations"],
+        rows.append(((metrics["CostPerHour"], metrics["CostPerInference"]),
+                     endpoint_label(endpoint, recommendation["ModelConfiguration"]),
+                     endpoint.get("InitialInstanceCount", "-"), metrics["MaxInvocations"],
                      metrics["ModelLatency"] / 1000.0, metrics["CostPerHour"], metrics["CostPerInference"],
                      metrics.get("CpuUtilization"), metrics.get("MemoryUtilization"),
                      calibrated, "?" if extra is None else extra["price_confidence"]))
@@ -77,7 +79,8 @@ def replication_table(summary: dict[str, Any]) -> str:
     for entry in summary["benchmarks"]:
         parts = []
         for name, label, fmt in (("per_instance_max_invocations", "per-instance max", "{:,.0f}"),
-                                 ("model_latency_ms", "latency ms", "{:.2f}"), ("count_margin", "count margin", "{:+.1%}")):
+                                 ("model_latency_ms", "latency ms", "{:.2f}"),
+                                 ("count_margin", "count margin", "{:+.1%}")):
             if name in entry:
                 value = entry[name]
                 parts.append(f"{label} {fmt.format(value['mean'])} [{fmt.format(value['ci95'][0])}, "
@@ -93,7 +96,7 @@ def plan_table(document: Mapping[str, Any]) -> str:
     percentile = target["Percentile"]
     lines = [f"Target: {target['InvocationsPerMinute']:,.0f} invocations/min, {percentile} <= "
              f"{target['ValueInMilliseconds']:g} ms, {target['Traffic']} traffic, {target['Routing']} routing"]
-    items = {}
+    items: dict[str, Mapping[str, Any]] = {}
     for item in document["InferenceRecommendations"]:
         items.setdefault(item["RecommendationId"], item)
     if document["Details"]:
@@ -106,8 +109,9 @@ def plan_table(document: Mapping[str, Any]) -> str:
         utilization = "-" if detail["Utilization"] is None else f"{detail['Utilization']:.0%}"
         low, high = detail[percentile]["ConfidenceInterval95"]
         mark = "  <- verified cheapest" if detail["Verified"] else ""
-        lines.append(f"{position:>2}  {endpoint:<32} {metrics['CostPerHour']:>8.3f} {metrics['CostPerInference']:>12.3e} "
-                     f"{detail[percentile]['Milliseconds']:>8.2f} {f'[{low:.2f}, {high:.2f}]':>17} "
+        lines.append(f"{position:>2}  {endpoint:<32} {metrics['CostPerHour']:>8.3f} "
+                     f"{metrics['CostPerInference']:>12.3e} {detail[percentile]['Milliseconds']:>8.2f} "
+                     f"{f'[{low:.2f}, {high:.2f}]':>17} "
                      f"{utilization:>5}  {'yes' if detail['Calibrated'] else 'NO':<10}  "
                      f"{','.join(detail['PriceConfidence'])}{mark}")
     for explanation in document["Explanation"]:
@@ -160,7 +164,8 @@ def simulation_summary(result: SimulationResult, model: str, traffic: str) -> st
         "",
         "  minute  users  invocations  p95 ms   p99 ms",
     ]
-    for row in frame.itertuples():
-        lines.append(f"  {row.minute:>6}  {row.Users:>5}  {row.Invocations:>11,}  {row.ModelLatency_p95 / 1000:>7.2f}"
-                     f"  {row.ModelLatency_p99 / 1000:>7.2f}" + ("  (partial)" if row.seconds < 60 else ""))
+    for row in frame.to_dict("records"):
+        lines.append(f"  {row['minute']:>6}  {row['Users']:>5}  {row['Invocations']:>11,}  "
+                     f"{row['ModelLatency_p95'] / 1000:>7.2f}  {row['ModelLatency_p99'] / 1000:>7.2f}"
+                     + ("  (partial)" if row["seconds"] < 60 else ""))
     return "\n".join(lines)
