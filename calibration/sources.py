@@ -12,14 +12,16 @@ import hashlib
 import io
 import json
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from simulator.checks import is_number
 from simulator.errors import InputError
 
 #: CloudWatch metric -> the unit it must carry and the column prefix it becomes.
@@ -78,7 +80,7 @@ def file_hash(path: str | Path) -> SourceFile:
     return SourceFile(str(path), hashlib.sha256(Path(path).read_bytes()).hexdigest())
 
 
-# --- Inference Recommender results ------------------------------------------------------------
+# Inference Recommender results
 
 def _percentile_of(describe: Mapping[str, Any]) -> tuple[str, float | None]:
     thresholds = describe.get("StoppingConditions", {}).get("ModelLatencyThresholds") or []
@@ -116,9 +118,11 @@ def read_describe(source: str | Path | Mapping[str, Any]) -> tuple[list[Benchmar
             raise InputError(origin.path, f"InferenceRecommendations[{i}] lacks numeric MaxInvocations, "
                                           "ModelLatency or InitialInstanceCount") from None
         observations.append(BenchmarkObservation(
-            endpoint["InstanceType"], _environment(recommendation.get("ModelConfiguration", {})),
-            max_invocations / max(count, 1), latency_us / 1000.0, percentile, threshold,
-            metrics.get("CpuUtilization"), metrics.get("MemoryUtilization"), origin.path))
+            instance_type=endpoint["InstanceType"],
+            environment=_environment(recommendation.get("ModelConfiguration", {})),
+            per_instance_max_invocations=max_invocations / max(count, 1), model_latency_ms=latency_us / 1000.0,
+            percentile=percentile, threshold_ms=threshold, cpu_utilization=metrics.get("CpuUtilization"),
+            memory_utilization=metrics.get("MemoryUtilization"), source=origin.path))
     return observations, origin
 
 
@@ -138,15 +142,18 @@ def read_steps(source: str | Path | Mapping[str, Any], percentile: str = "P95",
             continue
         other = benchmark.get("Metrics", {})
         observations.append(BenchmarkObservation(
-            endpoint["InstanceType"], _environment(benchmark.get("ModelConfiguration", {})),
-            float(metrics["MaxInvocations"]), float(metrics["ModelLatency"]) / 1000.0, percentile, threshold_ms,
-            other.get("CpuUtilization"), other.get("MemoryUtilization"), origin.path))
+            instance_type=endpoint["InstanceType"],
+            environment=_environment(benchmark.get("ModelConfiguration", {})),
+            per_instance_max_invocations=float(metrics["MaxInvocations"]),
+            model_latency_ms=float(metrics["ModelLatency"]) / 1000.0, percentile=percentile,
+            threshold_ms=threshold_ms, cpu_utilization=other.get("CpuUtilization"),
+            memory_utilization=other.get("MemoryUtilization"), source=origin.path))
     if not observations:
         raise InputError(origin.path, "has no COMPLETED BENCHMARK step with EndpointMetrics")
     return observations, origin
 
 
-# --- CloudWatch -----------------------------------------------------------------------------
+# CloudWatch
 
 def _timestamp(value: Any, where: str) -> pd.Timestamp:
     try:
@@ -170,10 +177,10 @@ def _check_metric(metric: str, unit: str | None, where: str) -> None:
 
 
 def _value(value: Any, where: str) -> float:
-    number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
-    if not math.isfinite(number):
+    """A datapoint's value: a finite number (JSON's NaN and Infinity are not)."""
+    if not is_number(value) or not math.isfinite(value):
         raise InputError(where, f"has a value that is not a finite number: {value!r}")
-    return number
+    return float(value)
 
 
 def _metric_statistics(document: Mapping[str, Any], origin: SourceFile) -> dict[tuple[pd.Timestamp, str], float]:
@@ -218,20 +225,22 @@ def _metric_data(document: Mapping[str, Any], origin: SourceFile) -> dict[tuple[
         statistic = stat["Stat"]
         stamps, numbers = result.get("Timestamps", []), result.get("Values", [])
         if len(stamps) != len(numbers):
-            raise InputError(origin.path, f"result {result['Id']} has {len(stamps)} timestamps for {len(numbers)} values")
-        for stamp, value in zip(stamps, numbers):
+            raise InputError(origin.path,
+                             f"result {result['Id']} has {len(stamps)} timestamps for {len(numbers)} values")
+        for stamp, value in zip(stamps, numbers, strict=True):
             values[(_timestamp(stamp, origin.path), _column(metric, statistic))] = _value(value, origin.path)
     if not values:
         raise InputError(origin.path, "has no datapoints")
     return values
 
 
-def read_cloudwatch(sources: Iterable[str | Path | Mapping[str, Any]]) -> tuple[pd.DataFrame, list[SourceFile]]:
+def read_cloudwatch(cloudwatch: Iterable[str | Path | Mapping[str, Any]]) -> tuple[pd.DataFrame, list[SourceFile]]:
     """One row per timestamp, one column per metric and statistic (e.g. ``ModelLatency_p99``),
-    from any number of get-metric-statistics / get-metric-data files, combined by timestamp."""
+    from any number of get-metric-statistics / get-metric-data files (or parsed documents),
+    combined by timestamp."""
     values: dict[tuple[pd.Timestamp, str], float] = {}
     origins = []
-    for source in sources:
+    for source in cloudwatch:
         documents, origin = _load_json(source, "CloudWatch get-metric-statistics or get-metric-data output")
         origins.append(origin)
         for document in documents if isinstance(documents, list) else [documents]:
@@ -243,7 +252,7 @@ def read_cloudwatch(sources: Iterable[str | Path | Mapping[str, Any]]) -> tuple[
                 raise InputError(origin.path, "is not CloudWatch output (expected Label + Datapoints from "
                                               "get-metric-statistics, or MetricDataResults from get-metric-data)")
     if not values:
-        raise InputError("--cloudwatch", "no datapoints in the given files")
+        raise InputError("cloudwatch", "no datapoints in the given files")
     series = pd.Series(values)
     frame = series.unstack()
     frame.index.name = "Timestamp"
@@ -290,7 +299,7 @@ def export_get_metric_statistics(per_minute: pd.DataFrame, start: datetime, inst
     return documents
 
 
-# --- raw samples --------------------------------------------------------------------------------
+# Raw samples
 
 def read_samples(source: str | Path) -> tuple[np.ndarray, SourceFile]:
     """Per-request latencies in milliseconds: CSV (a column named latency_ms, or a single
@@ -341,4 +350,4 @@ def _is_number(text: str) -> bool:
 
 
 def utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

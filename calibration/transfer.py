@@ -14,8 +14,8 @@ A derived entry starts from a measured reference entry:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import Callable, Mapping
 
 from simulator.errors import InputError
 from simulator.profiles import InstanceProfile, Profile
@@ -40,14 +40,23 @@ def _service_factor(name: str) -> float:
     return FAMILY_SERVICE_FACTOR.get(family(name), 1.0)
 
 
+def _with_known_vcpus(names: Iterable[str], vcpu_of: Callable[[str], int | None]) -> list[tuple[str, int]]:
+    """(name, vCPUs) for each name whose vCPU count is known (and not 0)."""
+    known = []
+    for name in names:
+        vcpu = vcpu_of(name)
+        if vcpu:
+            known.append((name, vcpu))
+    return known
+
+
 def derive_instance(profile: Profile, instance_type: str, vcpu_of: Callable[[str], int | None]) -> InstanceProfile:
     """An uncalibrated entry for ``instance_type`` scaled from the profile's nearest entry."""
     target_vcpu = vcpu_of(instance_type)
     if target_vcpu is None:
         raise InputError("instance_type", f"{instance_type!r} is neither in profile {profile.model!r} nor in the "
                          "instance catalogue, so no entry can be derived for it")
-    candidates = [(name, vcpu_of(name)) for name in profile.instances]
-    candidates = [(name, vcpu) for name, vcpu in candidates if vcpu]
+    candidates = _with_known_vcpus(profile.instances, vcpu_of)
     if not candidates:
         raise InputError("profile", "no entry of the profile has known vCPUs to scale from")
     target_family = family(instance_type)
