@@ -7,22 +7,28 @@ A price that is not ``confirmed`` is reported as such; a missing price is an err
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 DATA_DIR = Path(__file__).with_name("data")
 DEFAULT_REGION = "us-east-1"
 
 
 class PricingError(LookupError):
-    """An instance type or price the catalogue does not have."""
+    """An instance type or price the catalogue does not have, or a malformed price list;
+    ``field`` names the parameter or the path to the bad part, as InputError does."""
 
     def __init__(self, field: str, message: str):
         self.field = field
+        self.message = message
         super().__init__(f"{field}: {message}")
+
+    def __reduce__(self) -> tuple[type[PricingError], tuple[str, str]]:
+        # Rebuilt from (field, message), so the error survives a process pool's pickling.
+        return type(self), (self.field, self.message)
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,7 @@ def _traffic(users: int | None, arrival_rate_per_s: float | None, traffic: Traff
     if len(given) != 1:
         raise InputError("users/arrival_rate_per_s/traffic",
                          f"give exactly one of users, arrival_rate_per_s or traffic (got {', '.join(given) or 'none'})")
-    checks.seed(seed)
+    checks.integer(seed, "seed", minimum=0)  # any size: jobs derive 64-bit seeds for their tests
     think = checks.number(think_time_s, "think_time_s", minimum=0)
     if traffic is not None:
         return traffic, think
