@@ -12,7 +12,7 @@ Both give ``{(instance_type, region): Price}`` with confidence ``"confirmed"``, 
 :func:`refresh_catalogue` lays over a :class:`~pricing.catalogue.Catalogue`.
 
 Which records count as a hosting instance price
------------------------------------------------
+===============================================
 Attribute names were checked against public third-party code that reads these files (not
 against an AWS specification). SageMaker ``"ML Instance"`` products carry ``component``
 (e.g. ``"Hosting"``, ``"Training"``, ``"studio-jupyterlab"``), ``platoinstancetype`` (the
@@ -51,7 +51,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 from pricing.catalogue import Price, PricingError
 
@@ -60,7 +60,7 @@ FORMAT_VERSION = "aws_v1"
 CONFIDENCE = "confirmed"
 HOSTING = "hosting"
 
-PathOrDocument = Union[str, os.PathLike, Mapping[str, Any]]
+PathOrDocument: TypeAlias = str | os.PathLike | Mapping[str, Any]
 Prices = dict[tuple[str, str], Price]
 
 _HOURLY_UNITS = frozenset({"hrs", "hr", "hour", "hours"})
@@ -117,7 +117,7 @@ class _Record:
     source: str
 
 
-# ----------------------------------------------------------------------------- public API
+# Public API
 
 def read_offer_file(path_or_dict: PathOrDocument, region: str | None = None) -> Prices:
     """Hosting prices from an AWS Price List bulk offer file for ``AmazonSageMaker``.
@@ -190,7 +190,7 @@ def read_get_products_pages(pages: Any, region: str | None = None) -> Prices:
     return _collect(records(), region)
 
 
-# ----------------------------------------------------------------------------- selection
+# Selection
 
 def _collect(records: Iterable[_Record], region: str | None) -> Prices:
     """Hosting prices of ``records`` (in ``region`` if given); conflicting prices raise."""
@@ -320,7 +320,7 @@ def _get_products_record(item: Any, path: str) -> _Record:
     )
 
 
-# ----------------------------------------------------------------------------- helpers
+# Helpers
 
 def _load(source: PathOrDocument, what: str) -> Any:
     """A parsed document: ``source`` itself if already parsed, else the JSON file it names."""

@@ -59,7 +59,7 @@ def fetch_get_products_pages(client: Any, region: str | None = None,
         queries = [base_filters]
     else:
         names = list(dict.fromkeys(instance_types))
-        queries = [base_filters + [_term_match("instanceName", name)] for name in names]
+        queries = [[*base_filters, _term_match("instanceName", name)] for name in names]
     paginator = client.get_paginator("get_products")
     pages: list[dict[str, Any]] = []
     for filters in queries:

@@ -46,6 +46,10 @@ def serverless_rate(memory_mb: int, region: str = DEFAULT_REGION) -> ServerlessR
     try:
         return _rates()[(region, memory_mb)]
     except KeyError:
+        sizes = sorted(m for (r, m) in _rates() if r == region)
+        if sizes:  # the region is known: the memory size is what is missing
+            raise PricingError("memory_mb", f"no serverless rate for {memory_mb} MB in {region} (known sizes: "
+                                            f"{', '.join(map(str, sizes))} MB)") from None
         known = sorted({r for (r, _) in _rates()})
         raise PricingError("region", f"no serverless rate for {memory_mb} MB in {region} (known regions: "
                                      f"{', '.join(known)})") from None
@@ -59,4 +63,5 @@ def billed_ms(service_ms: float) -> int:
 def serverless_cost_per_inference(mean_billed_ms: float, rate: ServerlessRate, payload_kb: float) -> float:
     """Compute (billed duration x the memory size's per-second rate) plus data processing
     (request and response payload, per GB)."""
-    return mean_billed_ms / 1000.0 * rate.compute_usd_per_second + payload_kb / KB_PER_GB * rate.data_processing_usd_per_gb
+    compute = mean_billed_ms / 1000.0 * rate.compute_usd_per_second
+    return compute + payload_kb / KB_PER_GB * rate.data_processing_usd_per_gb
