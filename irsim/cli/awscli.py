@@ -105,7 +105,7 @@ def add_aws_commands(commands: argparse._SubParsersAction, common: argparse.Argu
     aws.add_argument("--cli-input-json", help="the request as JSON, or file://PATH")
 
     def aws_command(name: str, handler, options: list[str], **extra) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, parents=[common, aws] + extra.get("parents", []),
+        sub = commands.add_parser(name, parents=[common, aws, *extra.get("parents", [])],
                                   help=f"as `aws sagemaker {name}`")
         for option in options:
             sub.add_argument(option)

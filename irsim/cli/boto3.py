@@ -176,8 +176,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     source = args.source if from_file else "aws"
     record = import_job(store, describe, steps, source)
     recommendations = len((record.describe or {}).get("InferenceRecommendations", []))
+    steps_count = len((record.steps or {}).get("Steps", []))
     print(f"imported {record.name} ({record.job_type}, {record.status}, {recommendations} recommendations, "
-          f"{len(record.steps['Steps'])} steps) from {source} into {store.path}")
+          f"{steps_count} steps) from {source} into {store.path}")
     return 0
 
 

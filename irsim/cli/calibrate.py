@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from calibration.fit import Calibration, calibrate_cloudwatch, calibrate_results, calibrate_samples
 from calibration.sources import read_cloudwatch, read_describe, read_samples, read_steps
@@ -19,7 +20,7 @@ from pricing import default_catalogue
 from simulator import InputError, Profile, load_profile
 
 
-def _calibrate(args: argparse.Namespace) -> tuple[Calibration, list[dict], object]:
+def _calibrate(args: argparse.Namespace) -> tuple[Calibration, list[dict], pd.DataFrame | None]:
     spec = default_catalogue().specs.get(args.instance_type)
     sources: list[dict] = []
     observations = []
@@ -56,10 +57,9 @@ def _calibrate(args: argparse.Namespace) -> tuple[Calibration, list[dict], objec
             report.append(f"Inference Recommender reported {observation.per_instance_max_invocations:,.0f} "
                           f"invocations/min per instance at {observation.percentile} "
                           f"{observation.model_latency_ms:.2f} ms ({observation.source})")
-    calibration = Calibration(calibration.entry, calibration.overhead, calibration.service,
-                              calibration.workers_determined, tuple(report),
-                              {**calibration.provenance, "sources": sources,
-                               "created": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    calibration = replace(calibration, report=tuple(report),
+                          provenance={**calibration.provenance, "sources": sources,
+                                      "created": datetime.now(UTC).isoformat(timespec="seconds")})
     return calibration, sources, frame
 
 
@@ -72,9 +72,10 @@ def _merged(calibration: Calibration, output: Path, model: str | None) -> Profil
         instances = {**base.instances, entry.instance_type: entry}
         overhead = calibration.overhead or base.overhead
         provenance = dict(base.provenance)
-        return Profile(model or base.model, instances, overhead, provenance)
+        return Profile(model=model or base.model, instances=instances, overhead=overhead, provenance=provenance)
     provenance = {"source": "irsim calibrate", "created": calibration.provenance["created"]}
-    return Profile(model or "calibrated-model", {entry.instance_type: entry}, calibration.overhead, provenance)
+    return Profile(model=model or "calibrated-model", instances={entry.instance_type: entry},
+                   overhead=calibration.overhead, provenance=provenance)
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:

@@ -69,7 +69,8 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     kwargs = {"StatusEquals": args.status} if args.status else {}
-    jobs = offline_client(args).get_paginator("list_inference_recommendations_jobs").paginate(**kwargs).build_full_result()
+    paginator = offline_client(args).get_paginator("list_inference_recommendations_jobs")
+    jobs = paginator.paginate(**kwargs).build_full_result()
     if args.json:
         print_response(jobs)
         return 0

@@ -58,11 +58,13 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser("run", help="run a CreateInferenceRecommendationsJob request offline",
                               description="Simulate an Inference Recommender job (Advanced or Default) and print "
                                           "its recommendations ranked by CostPerHour.")
-    run.add_argument("job", metavar="JOB.json", help="the request, as boto3 or `aws sagemaker ... --cli-input-json` takes it")
+    run.add_argument("job", metavar="JOB.json",
+                     help="the request, as boto3 or `aws sagemaker ... --cli-input-json` takes it")
     run.add_argument("--profile", default="demo", help="profile JSON path, or 'demo' (default)")
     run.add_argument("--seed", type=integer(0), default=0, help="random seed (default 0)")
     run.add_argument("--region", default="us-east-1", help="pricing region and JobArn region (default us-east-1)")
-    run.add_argument("--out", metavar="DIR", help="write describe.json, steps.json, irsim.json, metrics.csv, report.png")
+    run.add_argument("--out", metavar="DIR",
+                     help="write describe.json, steps.json, irsim.json, metrics.csv, report.png")
     run.add_argument("--json", action="store_true", help="print the DescribeInferenceRecommendationsJob response")
     run.add_argument("--price-list", metavar="FILE",
                      help="refresh prices from an AWS Price List offer file or saved get-products pages")

@@ -44,8 +44,9 @@ def client(home: str | Path | None = None, profile: Profile | Mapping[str, Any] 
     ``create_wait_s`` > 0 makes ``create`` wait up to that long for the job to finish (it
     still runs in its own process): callers that poll slowly, such as the SageMaker SDK's
     ``right_size`` (every 120 s), then find it done at their first look."""
-    return OfflineSageMakerClient(JobStore(home), load_profile(profile if profile is not None else "demo"),
-                                  seed, region, create_wait_s)
+    loaded = load_profile(profile if profile is not None else "demo")
+    return OfflineSageMakerClient(store=JobStore(home), profile=loaded, seed=seed, region=region,
+                                  create_wait_s=create_wait_s)
 
 
 def _account(role_arn: str) -> str:

@@ -51,7 +51,8 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
     unpriced: list[dict[str, Any]] = []
     for instance_type in types:
         try:
-            priced.append(Candidate(instance_type, catalogue.price(instance_type, region).per_hour))
+            priced.append(Candidate(instance_type=instance_type,
+                                    price_per_hour=catalogue.price(instance_type, region).per_hour))
         except PricingError as exc:
             unpriced.append({"InstanceType": instance_type, "Reason": str(exc)})
     target = Target(rate_per_s=rate_per_minute / 60.0, percentile=PERCENTILES[percentile_name], slo_ms=slo_ms,
@@ -72,7 +73,7 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
                 infeasible.append({"ServerlessConfig": {"MemorySizeInMB": option.memory_mb}, "Reason": option.reason})
     rows = _ranked(rows, parse_importance(importance))
     items = [item for row in rows for item in row["items"]]
-    front = pareto_front([Alternative(r["id"], r["cost"], r["latency"], r["capacity"]) for r in rows])
+    front = pareto_front([_alternative(row) for row in rows])
     return {
         "InferenceRecommendations": items,
         "Details": [row["detail"] for row in rows],
@@ -98,13 +99,19 @@ def _serverless_options(section: ServerlessProfile, target: Target, slo_ms: floa
     return serverless_options(section, target.rate_per_s, target.percentile, slo_ms, price, target.replications, seed)
 
 
+def _alternative(row: Mapping[str, Any]) -> Alternative:
+    """A row as the ranking sees it: cost, latency and capacity."""
+    return Alternative(key=row["id"], cost_per_hour=row["cost"], latency_ms=row["latency"],
+                       capacity_per_s=row["capacity"])
+
+
 def _ranked(rows: list[dict[str, Any]], importance: Mapping[str, str]) -> list[dict[str, Any]]:
     """The verified cheapest first (real-time or serverless), the rest in ranking order."""
     verified = [r for r in rows if r["verified"]]
     chosen = min(verified, key=lambda r: (r["cost"], r["latency"])) if verified else None
     for row in rows:
         row["detail"]["Verified"] = row is chosen
-    order = rank([Alternative(r["id"], r["cost"], r["latency"], r["capacity"]) for r in rows], importance)
+    order = rank([_alternative(row) for row in rows], importance)
     by_id = {r["id"]: r for r in rows}
     ranked = [by_id[a.key] for a in order]
     return ([chosen] if chosen else []) + [r for r in ranked if r is not chosen]

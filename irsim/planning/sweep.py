@@ -76,7 +76,7 @@ def load_sweep(path: str | Path) -> Sweep:
         settings = dict(zip(names, values, strict=True))
         key = json.dumps({"settings": settings, "seed": scenario_seed, "base": base}, sort_keys=True, default=str)
         scenarios.append({"id": hashlib.sha256(key.encode()).hexdigest()[:12], "seed": scenario_seed, **settings})
-    return Sweep(base, profile, tuple(scenarios))
+    return Sweep(base=base, profile=profile, scenarios=tuple(scenarios))
 
 
 def _scaled(profile: Mapping[str, Any], factor: float) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
-from calibration.fit import QUANTILES, light_load_minutes, per_instance_invocations, quantile_ms
+from calibration.fit import QUANTILES, Calibration, light_load_minutes, per_instance_invocations, quantile_ms
 from irsim.service.labels import detail_label
 from simulator.analytic import allen_cunneen_mean_response_s
 
@@ -73,7 +73,8 @@ def plot_job_report(benchmarks: list[tuple[str, pd.DataFrame, str]], percentile:
     plt.close(fig)
 
 
-def plot_calibration(calibration, frame: pd.DataFrame | None, instance_count: int, path: Path) -> None:
+def plot_calibration(calibration: Calibration, frame: pd.DataFrame | None, instance_count: int,
+                     path: Path) -> None:
     """Left: observed light-load percentiles against the fitted family's. Right: mean latency
     against load, observed minutes and the fitted M/G/c curve."""
 

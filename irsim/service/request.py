@@ -191,7 +191,7 @@ def _stopping(conditions: Mapping[str, Any], job_type: str) -> tuple[StoppingCon
         if value is None:
             _fail(f"{where}.ModelLatencyThresholds[0].ValueInMilliseconds", None, "Member is required")
         _check_range(f"{where}.ModelLatencyThresholds[0].ValueInMilliseconds", value, 1, 3_600_000)
-        latency = LatencyThreshold(PERCENTILES[percentile], float(value))
+        latency = LatencyThreshold(percentile=PERCENTILES[percentile], value_ms=float(value))
     flat = conditions.get("FlatInvocations", "Stop" if job_type == "Default" else "Continue")
     return StoppingConditions(max_invocations=max_invocations, latency=latency,
                               stop_on_flat_invocations=flat == "Stop"), percentile
