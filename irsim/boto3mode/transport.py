@@ -27,7 +27,7 @@ DEFAULT_POLL_S = 60.0
 class AwsFailure(Exception):
     """A call to the real service failed: what to print and the exit code."""
 
-    def __init__(self, cause: Exception, exit_code: int, hint: str = ""):
+    def __init__(self, cause: Exception, exit_code: int, hint: str = "") -> None:
         super().__init__(str(cause))
         self.cause, self.exit_code, self.hint = cause, exit_code, hint
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,8 +105,9 @@ def add_aws_commands(commands: argparse._SubParsersAction, common: argparse.Argu
     aws = argparse.ArgumentParser(add_help=False)
     aws.add_argument("--cli-input-json", help="the request as JSON, or file://PATH")
 
-    def aws_command(name: str, handler, options: list[str], **extra) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, parents=[common, aws, *extra.get("parents", [])],
+    def aws_command(name: str, handler: Callable[[argparse.Namespace], int], options: list[str],
+                    parents: Sequence[argparse.ArgumentParser] = ()) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common, aws, *parents],
                                   help=f"as `aws sagemaker {name}`")
         for option in options:
             sub.add_argument(option)
@@ -128,8 +130,6 @@ def add_aws_commands(commands: argparse._SubParsersAction, common: argparse.Argu
     for sub in (jobs, steps):
         for option in pagination:
             sub.add_argument(option, type=int)
-
-
 
 
 def report_aws_error(exc: Exception) -> int:

@@ -66,7 +66,7 @@ class OfflineSageMakerClient:
     """The Inference Recommender subset of boto3's ``sagemaker`` client, simulated."""
 
     def __init__(self, store: JobStore, profile: Profile, seed: int | None, region: str,
-                 create_wait_s: float = 0.0):
+                 create_wait_s: float = 0.0) -> None:
         self.store, self.profile, self.seed, self.region = store, profile, seed, region
         self.create_wait_s = create_wait_s
         self.meta = SimpleNamespace(region_name=region, service_model=service_model(),

@@ -133,7 +133,7 @@ class JobExists(Exception):
 class JobStore:
     """Jobs in ``home/jobs.sqlite3``. Safe to use from several processes at once."""
 
-    def __init__(self, home: str | Path | None = None):
+    def __init__(self, home: str | Path | None = None) -> None:
         self.home = Path(home) if home is not None else default_home()
         self.home.mkdir(parents=True, exist_ok=True)
         self.path = self.home / "jobs.sqlite3"

@@ -25,7 +25,7 @@ class StopFlag:
     """Picklable ``interrupt`` for a stored job: true once a stop was requested, or once the
     worker that owns the job is gone (a benchmark process must not outlive it)."""
 
-    def __init__(self, home: str, name: str, worker_pid: int):
+    def __init__(self, home: str, name: str, worker_pid: int) -> None:
         self._set(home, name, worker_pid)
 
     def _set(self, home: str, name: str, worker_pid: int) -> None:

@@ -6,12 +6,13 @@ import sys
 from typing import TextIO
 
 from irsim.service.benchmark import BenchmarkOutcome
+from irsim.service.job import Progress
 from irsim.service.labels import benchmark_label
 
 BAR_WIDTH = 24
 
 
-def progress_printer(traffic_duration_s: float, stream: TextIO | None = None):
+def progress_printer(traffic_duration_s: float, stream: TextIO | None = None) -> Progress:
     """A callback that draws one bar per finished benchmark: how much of the traffic ran."""
 
     def show(outcome: BenchmarkOutcome, done: int, total: int) -> None:
