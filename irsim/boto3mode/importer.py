@@ -11,6 +11,7 @@ from typing import Any
 
 from irsim.durable.store import JobExists, JobRecord, JobStore
 from irsim.errors import UserError
+from simulator import checks
 
 TERMINAL_STATUSES = ("COMPLETED", "FAILED", "STOPPED")
 #: Request members rebuilt from a Describe response when a real job is imported.
@@ -30,7 +31,7 @@ def without_metadata(response: Mapping[str, Any]) -> dict[str, Any]:
 def _timestamp(key: str, value: Any) -> datetime:
     if isinstance(value, datetime):
         moment = value
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+    elif checks.is_number(value):
         moment = datetime.fromtimestamp(value, UTC)  # cli_timestamp_format = none
     else:
         try:
