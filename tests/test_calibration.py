@@ -2,7 +2,7 @@
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from irsim.present.formats import dumps
 from simulator import InputError, InstanceResources, Stairs, load_profile, parse_distribution, simulate
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 TYPE = "ml.c5.xlarge"
 
 
@@ -97,11 +97,11 @@ def test_describe_and_steps_readers_from_aws_cli_style_files(tmp_path):
     describe, steps = tmp_path / "describe.json", tmp_path / "steps.json"
     describe.write_text(dumps(result.describe))  # timestamps as strings, as the AWS CLI prints them
     steps.write_text(dumps(result.steps))
-    observations, origin = read_describe(describe)
+    observations, _ = read_describe(describe)
     by_type = {(o.instance_type, o.environment): o for o in observations}
     c5 = by_type[("ml.c5.large", ())]
-    recommendation = [r for r in result.describe["InferenceRecommendations"]
-                      if r["EndpointConfiguration"]["InstanceType"] == "ml.c5.large"][0]
+    recommendation = next(r for r in result.describe["InferenceRecommendations"]
+                          if r["EndpointConfiguration"]["InstanceType"] == "ml.c5.large")
     count = recommendation["EndpointConfiguration"]["InitialInstanceCount"]
     assert c5.per_instance_max_invocations == recommendation["Metrics"]["MaxInvocations"] / count
     assert c5.percentile == "P99" and c5.threshold_ms == 20
@@ -151,7 +151,8 @@ def test_quantile_matching_is_exact_on_exact_quantiles(family, cv):
 
 # --- the round trip ----------------------------------------------------------------------------
 
-@settings(max_examples=int(__import__("os").environ.get("ROUND_TRIP_EXAMPLES", 6)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(__import__("os").environ.get("ROUND_TRIP_EXAMPLES", 6)), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(family=st.sampled_from(["lognormal", "gamma", "weibull", "exponential"]), mean_ms=st.floats(4.0, 30.0),
        cv=st.floats(0.3, 1.5), workers=st.integers(1, 6), seed=st.integers(0, 1000))
 def test_round_trip_recovers_the_parameters_and_predicts_unseen_load(family, mean_ms, cv, workers, seed):

@@ -103,7 +103,7 @@ def test_the_answer_is_never_a_configuration_that_failed_verification(monkeypatc
 
 def brute_force(options, target, constraints):
     best = None
-    bounds = [range(0, max(math.ceil(target / o.rate_per_s), constraints.min_instances) + 2) for o in options]
+    bounds = [range(max(math.ceil(target / o.rate_per_s), constraints.min_instances) + 2) for o in options]
     for counts in itertools.product(*bounds):
         used = [n for n in counts if n]
         if not constraints.allow_mixed and len(used) > 1:
@@ -112,9 +112,9 @@ def brute_force(options, target, constraints):
             continue
         if constraints.max_instances is not None and any(n > constraints.max_instances for n in counts):
             continue
-        if sum(o.rate_per_s * n for o, n in zip(options, counts)) < target - 1e-9:
+        if sum(o.rate_per_s * n for o, n in zip(options, counts, strict=True)) < target - 1e-9:
             continue
-        cost = sum(o.price_per_hour * n for o, n in zip(options, counts))
+        cost = sum(o.price_per_hour * n for o, n in zip(options, counts, strict=True))
         if constraints.budget_per_hour is not None and cost > constraints.budget_per_hour + 1e-9:
             continue
         if best is None or cost < best - 1e-9:
@@ -151,8 +151,9 @@ def test_pareto_front_and_importance():
     ranked = rank(alternatives, parse_importance("cost=highest,latency=lowest,throughput=lowest"))
     assert [a.key for a in ranked] == ["a", "d", "b", "c"]
     assert rank(alternatives, parse_importance("cost=lowest,latency=highest,throughput=lowest"))[0].key == "b"
-    with pytest.raises(InputError, match="Lowest, Low, Moderate, High, Highest"):
+    with pytest.raises(InputError, match="Lowest, Low, Moderate, High, Highest") as info:
         parse_importance("cost=urgent")
+    assert info.value.field == "importance"  # the domain field; only the command line knows --importance
 
 
 # --- the API and the CLI ----------------------------------------------------------------------------

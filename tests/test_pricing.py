@@ -258,7 +258,7 @@ def test_conflicting_prices_for_one_type_and_region_raise(offer):
     doc["products"][twin] = copy.deepcopy(doc["products"][C5_USE1])
     doc["terms"]["OnDemand"][twin] = json.loads(json.dumps(doc["terms"]["OnDemand"][C5_USE1])
                                                 .replace("0.2040000000", "0.3000000000"))
-    with pytest.raises(PricingError, match="conflicting hosting prices for ml.c5.xlarge"):
+    with pytest.raises(PricingError, match=r"conflicting hosting prices for ml\.c5\.xlarge"):
         read_offer_file(doc)
 
 
@@ -291,11 +291,11 @@ def _dimension_path(sku: str) -> list:
     (["terms", "OnDemand", C5_USE1], [], f"terms.OnDemand.{C5_USE1}"),
     (["terms", "OnDemand", C5_USE1, f"{C5_USE1}.JRTCKXETXF", "priceDimensions"], KeyError,
      f"terms.OnDemand.{C5_USE1}.{C5_USE1}.JRTCKXETXF.priceDimensions"),
-    (_dimension_path(C5_USE1) + ["unit"], KeyError, f"{C5_USE1}.JRTCKXETXF.6YS6EN2CT7.unit"),
-    (_dimension_path(C5_USE1) + ["pricePerUnit"], KeyError, f"{C5_USE1}.JRTCKXETXF.6YS6EN2CT7.pricePerUnit"),
-    (_dimension_path(C5_USE1) + ["pricePerUnit"], {"USD": "cheap"}, "pricePerUnit.USD"),
-    (_dimension_path(C5_USE1) + ["pricePerUnit"], {"USD": "-0.2"}, "pricePerUnit.USD"),
-    (_dimension_path(C5_USE1) + ["pricePerUnit"], {"USD": None}, "pricePerUnit.USD"),
+    ([*_dimension_path(C5_USE1), "unit"], KeyError, f"{C5_USE1}.JRTCKXETXF.6YS6EN2CT7.unit"),
+    ([*_dimension_path(C5_USE1), "pricePerUnit"], KeyError, f"{C5_USE1}.JRTCKXETXF.6YS6EN2CT7.pricePerUnit"),
+    ([*_dimension_path(C5_USE1), "pricePerUnit"], {"USD": "cheap"}, "pricePerUnit.USD"),
+    ([*_dimension_path(C5_USE1), "pricePerUnit"], {"USD": "-0.2"}, "pricePerUnit.USD"),
+    ([*_dimension_path(C5_USE1), "pricePerUnit"], {"USD": None}, "pricePerUnit.USD"),
 ])
 def test_malformed_offer_raises_pricing_error_with_path(offer, path, value, field):
     with pytest.raises(PricingError) as info:

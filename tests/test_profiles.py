@@ -2,6 +2,7 @@
 
 import json
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -64,7 +65,8 @@ def test_parameter_maps_match_their_closed_forms():
      "instances.ml.test.large.service_time.family", "exponential, deterministic, lognormal"),
     (lambda d: d["instances"]["ml.test.large"]["service_time"].update(mean_ms=-1),
      "instances.ml.test.large.service_time.mean_ms", "> 0"),
-    (lambda d: d["instances"]["ml.test.large"].update(service_time={"family": "deterministic", "mean_ms": 1, "cv": 0.2}),
+    (lambda d: d["instances"]["ml.test.large"].update(
+        service_time={"family": "deterministic", "mean_ms": 1, "cv": 0.2}),
      "instances.ml.test.large.service_time.cv", "not allowed"),
     (lambda d: d["instances"]["ml.test.large"].update(workers=0),
      "instances.ml.test.large.workers", "must be an integer >= 1 and <= 1024"),
@@ -102,3 +104,11 @@ def test_unreadable_and_malformed_files(tmp_path):
     bad.write_text('{"model": "x",\n "instances": }')
     with pytest.raises(InputError, match="line 2 column"):
         load_profile(bad)
+
+
+def test_input_errors_survive_pickling():
+    """A bad input found in a worker process reaches the caller as the same InputError."""
+    with pytest.raises(InputError) as info:
+        load_profile("demo").instance("ml.p9.huge")
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert type(copy) is InputError and (copy.field, copy.message) == (info.value.field, info.value.message)
