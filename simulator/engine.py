@@ -1,29 +1,31 @@
-"""The event loop: users and arrivals against an endpoint, on SimPy's Environment.
+"""The event loop of real-time endpoints: users and arrivals against K instances.
 
-SimPy's event queue is the scheduler, but the hot path avoids processes and Resources:
-each request costs one scheduled event (its completion; plus one for the caller's delay
-when overhead or think time is on). Completion events are pooled and re-armed, random
-draws come in numpy blocks, and per-request measurements go into plain lists that become
-numpy arrays at the end.
+Each request costs one heap entry (its completion; plus one for the caller's delay when
+overhead or think time is on) on the harness's :class:`~simulator.harness.Loop`: no
+processes, no Resources, no event objects. A completion's entry carries the request as a
+``(instance, arrival time, service time)`` tuple, random draws come in numpy blocks, and
+per-request measurements go into raw double arrays that become numpy arrays at the end.
 """
 
 from __future__ import annotations
 
-import heapq
 from array import array
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from heapq import heappush
+from typing import Any
 
 import numpy as np
-import simpy
-from simpy.events import NORMAL, Event
 
 from simulator.distributions import Distribution
 from simulator.endpoint import Endpoint
-from simulator.harness import MinuteClock, Population, blocks, drive, new_event
+from simulator.harness import NORMAL, Loop, MinuteClock, Population, blocks, drive
 from simulator.stopping import MinuteSummary, StoppingConditions
 from simulator.traffic import PoissonArrivals, Traffic
+
+#: A request in service: (instance, arrival time, service time), all it needs at completion.
+Request = tuple[int, float, float]
 
 
 @dataclass(frozen=True)
@@ -61,22 +63,23 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
     service_rng, overhead_rng, routing_rng, think_rng, arrival_rng = (
         np.random.Generator(np.random.PCG64(s)) for s in seed_seq.spawn(5))
 
-    env = simpy.Environment()
-    heap, eid, push = env._queue, env._eid, heapq.heappush
+    loop = Loop()
+    heap, sequence, push = loop.heap, loop.sequence, heappush
     instances, workers = endpoint.instance_count, endpoint.workers
     service_dist = endpoint.service_time
-    next_service = blocks(lambda n: service_dist.sample_s(service_rng, n)).__next__
+    next_service: Callable[[], float] = blocks(lambda n: service_dist.sample_s(service_rng, n)).__next__
     spread = instances > 1
-    route = (blocks(lambda n: routing_rng.integers(0, instances, n)).__next__
-             if spread and endpoint.routing == "random" else None)
+    route: Callable[[], int] | None = (blocks(lambda n: routing_rng.integers(0, instances, n)).__next__
+                                       if spread and endpoint.routing == "random" else None)
     least_outstanding = spread and endpoint.routing == "least_outstanding_requests"
     next_overhead = blocks(lambda n: overhead.sample_s(overhead_rng, n)).__next__ if overhead else None
     next_think = (blocks(lambda n: think_rng.exponential(think_time_s, n)).__next__
                   if think_time_s > 0 else None)
     delayed = next_overhead is not None or next_think is not None
+    closed_loop = not isinstance(traffic, PoissonArrivals)
 
     busy = [0] * instances
-    waiting = [deque() for _ in range(instances)]
+    waiting: list[deque[float]] = [deque() for _ in range(instances)]
     instance_ids = range(instances)
     # array('d') keeps raw doubles: no float object survives a record.
     completion_s, latency_s, service_s, overhead_s = (array("d") for _ in range(4))
@@ -84,8 +87,6 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
     record_completion, record_latency = completion_s.append, latency_s.append
     record_service, record_instance = service_s.append, instance_log.append
     record_overhead = overhead_s.append
-    free_completions: list[Event] = []
-    free_delays: list[Event] = []
     population = Population()
     issued = 0
 
@@ -99,13 +100,8 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
             inst = 0
         if busy[inst] < workers:
             busy[inst] += 1
-            ev = free_completions.pop() if free_completions else new_event(env)
             s = next_service()
-            ev.instance = inst
-            ev.arrival = now
-            ev.service = s
-            ev.callbacks = complete_callbacks
-            push(heap, (now + s, NORMAL, next(eid), ev))
+            push(heap, (now + s, NORMAL, next(sequence), complete, (inst, now, s)))
         else:
             waiting[inst].append(now)
 
@@ -114,25 +110,20 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
         issued += 1
         arrive(now)
 
-    def complete(ev: Event) -> None:
+    def complete(now: float, request: Request) -> None:
         """A request finishes: record it, start the next queued one, let its user go on."""
         nonlocal issued
-        now = env._now
-        inst = ev.instance
+        inst, arrival, service = request
         record_completion(now)
-        record_latency(now - ev.arrival)
-        record_service(ev.service)
+        record_latency(now - arrival)
+        record_service(service)
         record_instance(inst)
         queue = waiting[inst]
         if queue:
             s = next_service()
-            ev.arrival = queue.popleft()
-            ev.service = s
-            ev.callbacks = complete_callbacks
-            push(heap, (now + s, NORMAL, next(eid), ev))
+            push(heap, (now + s, NORMAL, next(sequence), complete, (inst, queue.popleft(), s)))
         else:
             busy[inst] -= 1
-            free_completions.append(ev)
         if closed_loop:
             if population.retire:
                 population.leaves()
@@ -143,39 +134,31 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
                     record_overhead(delay)
                 if next_think is not None:
                     delay += next_think()
-                d = free_delays.pop() if free_delays else new_event(env)
-                d.callbacks = delay_callbacks
-                push(heap, (now + delay, NORMAL, next(eid), d))
+                push(heap, (now + delay, NORMAL, next(sequence), delay_over, None))
             else:
                 issued += 1
                 arrive(now)
         elif next_overhead is not None:
             record_overhead(next_overhead())
 
-    def delay_over(ev: Event) -> None:
-        free_delays.append(ev)
+    def delay_over(now: float, _: Any) -> None:
         if not population.leaves():
-            send(env._now)
+            send(now)
 
-    complete_callbacks = [complete]
-    delay_callbacks = [delay_over]
-    closed_loop = not isinstance(traffic, PoissonArrivals)
-    drive(env, traffic, population, send, arrival_rng)
-    clock = MinuteClock(env, traffic, stopping, interrupt, latency_s)
+    drive(loop, traffic, population, send, arrival_rng)
+    clock = MinuteClock(loop, traffic, stopping, interrupt, latency_s)
     clock.run()
 
-    in_service = sum(busy)
-    queued = sum(len(q) for q in waiting)
     return EngineOutput(
         completion_s=np.frombuffer(completion_s, dtype=float),
         latency_s=np.frombuffer(latency_s, dtype=float),
         service_s=np.frombuffer(service_s, dtype=float),
         overhead_s=np.frombuffer(overhead_s, dtype=float),
         instance=np.frombuffer(instance_log, dtype=np.int32),
-        end_s=float(env.now),
+        end_s=float(loop.now),
         stop_reason=clock.reason,
         issued=issued,
-        in_service=in_service,
-        queued=queued,
+        in_service=sum(busy),
+        queued=sum(len(q) for q in waiting),
         minutes=tuple(clock.minutes),
     )

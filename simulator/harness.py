@@ -1,18 +1,28 @@
-"""What every engine needs around its hot path: the users the traffic asks for, the arrival
-stream, and the minute clock that judges the stopping conditions and ends the run."""
+"""What every engine needs around its hot path: the event loop, the users the traffic asks
+for, the arrival stream, and the minute clock that judges the stopping conditions and ends
+the run.
+
+The event loop is our own, not SimPy's. The engines used SimPy only as a binary heap: to
+reach a million requests per second they pushed ``(time, priority, eid, event)`` tuples onto
+``Environment._queue`` themselves, bypassing processes, Resources and even ``schedule``, so
+they depended on private attributes any SimPy release may change. What remains is the
+loop Vidur's ``Simulator.run`` writes out: pop the earliest entry, call its action. Entries
+order exactly as SimPy's did (time, then URGENT before NORMAL, then scheduling order), so a
+seed gives the same run as it did on SimPy. SimPy stays in the benchmarks as the idiomatic
+baseline.
+"""
 
 from __future__ import annotations
 
 import gc
-import heapq
 import math
 from array import array
-from itertools import chain
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from heapq import heappop, heappush
+from itertools import chain, count
+from typing import Any
 
 import numpy as np
-import simpy
-from simpy.events import NORMAL, URGENT, Event
 
 from simulator.stopping import JOB_STOPPED, TRAFFIC_ENDED, MinuteSummary, StoppingConditions, stop_reason
 from simulator.traffic import PoissonArrivals, Traffic
@@ -20,12 +30,75 @@ from simulator.traffic import PoissonArrivals, Traffic
 MINUTE_S = 60.0
 BLOCK = 1 << 15  # random draws per numpy call
 
+URGENT = 0  # at one instant, URGENT entries run before NORMAL ones (SimPy's values and order)
+NORMAL = 1
 
-def blocks(draw: Callable[[int], np.ndarray]) -> Iterator[float]:
+#: What an entry does when its time comes: called with the time and the entry's payload.
+Action = Callable[[float, Any], None]
+#: A heap entry: (time, priority, sequence number, action, payload). The unique sequence
+#: number breaks ties in scheduling order, so actions and payloads are never compared.
+Entry = tuple[float, int, int, Action, Any]
+
+
+class _Stopped(Exception):
+    """Raised by the stop entry's action to leave the loop (costs nothing per event)."""
+
+
+class Loop:
+    """A discrete-event loop: a heap of entries, run until the run is stopped.
+
+    Engines push entries onto ``heap`` directly in their hot paths
+    (``heappush(loop.heap, (t, NORMAL, next(loop.sequence), action, payload))``): both are
+    public, and :meth:`at` is the same thing spelled as a call.
+    """
+
+    __slots__ = ("heap", "now", "sequence", "stopping")
+
+    def __init__(self) -> None:
+        self.heap: list[Entry] = []
+        self.sequence = count()
+        self.now = 0.0  # the time of the entry that ended the run, once it has run
+        self.stopping = False
+
+    def at(self, time_s: float, action: Action, payload: Any = None, priority: int = NORMAL) -> None:
+        """Call ``action(time_s, payload)`` at ``time_s``."""
+        heappush(self.heap, (time_s, priority, next(self.sequence), action, payload))
+
+    def stop(self, now: float) -> None:
+        """End the run once the entries already due at ``now`` with NORMAL priority have run
+        (as a SimPy event triggered at ``now`` would); later calls change nothing."""
+        if not self.stopping:
+            self.stopping = True
+            self.at(now, _stop)
+
+    def run(self) -> None:
+        """Run entries in order until :meth:`stop`'s entry comes up. The run allocates millions
+        of short-lived tuples and grows long arrays; the cyclic collector would rescan them
+        again and again for nothing, so it is off meanwhile."""
+        heap, pop = self.heap, heappop
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            while True:
+                now, _, _, action, payload = pop(heap)
+                action(now, payload)
+        except _Stopped:
+            self.now = now
+        finally:
+            if collecting:
+                gc.enable()
+
+
+def _stop(now: float, payload: Any) -> None:
+    raise _Stopped
+
+
+def blocks(draw: Callable[[int], np.ndarray]) -> Iterator[Any]:
     """An endless iterator over values drawn ``BLOCK`` at a time: the engines' hot paths call
-    its C-speed ``__next__`` instead of numpy once per request."""
+    its C-speed ``__next__`` instead of numpy once per request. The values are Python floats
+    or ints, as ``draw``'s array holds; callers annotate which."""
 
-    def generate():
+    def generate() -> Iterator[list[Any]]:
         while True:
             yield draw(BLOCK).tolist()
 
@@ -62,43 +135,26 @@ class Population:
         return False
 
 
-def new_event(env: simpy.Environment) -> Event:
-    """A bare, already-successful event the engines re-arm by setting ``callbacks``."""
-    ev = Event(env)
-    ev._ok = True
-    ev._value = None
-    return ev
-
-
-def at(env: simpy.Environment, time_s: float, callback: Callable[[Event], None], priority: int = URGENT) -> Event:
-    ev = new_event(env)
-    ev.callbacks = [callback]
-    env.schedule(ev, priority, time_s - env.now)
-    return ev
-
-
-def drive(env: simpy.Environment, traffic: Traffic, population: Population, send: Callable[[float], None],
+def drive(loop: Loop, traffic: Traffic, population: Population, send: Callable[[float], None],
           arrival_rng: np.random.Generator) -> None:
     """Schedule the traffic: user-count changes (closed) or every Poisson arrival (open).
     ``send(now)`` issues one request."""
     if not isinstance(traffic, PoissonArrivals):
         for time_s, users in traffic.user_changes():
-            at(env, time_s, lambda _, users=users: population.resize(users, lambda: send(env._now)), NORMAL)
+            loop.at(time_s, lambda now, users: population.resize(users, lambda: send(now)), users)
         return
     arrival_iter = iter(traffic.arrival_times(arrival_rng).tolist())
-    heap, eid, push = env._queue, env._eid, heapq.heappush
+    heap, sequence = loop.heap, loop.sequence
 
-    def next_arrival(ev: Event) -> None:
-        send(env._now)
+    def next_arrival(now: float, _: Any) -> None:
+        send(now)
         t = next(arrival_iter, None)
         if t is not None:
-            ev.callbacks = callbacks
-            push(heap, (t, NORMAL, next(eid), ev))
+            heappush(heap, (t, NORMAL, next(sequence), next_arrival, None))
 
-    callbacks = [next_arrival]
     first = next(arrival_iter, None)
     if first is not None:
-        at(env, first, next_arrival, NORMAL)
+        loop.at(first, next_arrival)
 
 
 class MinuteClock:
@@ -106,25 +162,19 @@ class MinuteClock:
     percentile over the minute's completions in ``latency_s``) and ends the run when one
     holds, when ``interrupt()`` says so, or when the traffic ends."""
 
-    def __init__(self, env: simpy.Environment, traffic: Traffic, stopping: StoppingConditions,
+    def __init__(self, loop: Loop, traffic: Traffic, stopping: StoppingConditions,
                  interrupt: Callable[[], bool] | None, latency_s: array):
-        self.env, self.traffic, self.stopping, self.interrupt = env, traffic, stopping, interrupt
+        self.loop, self.traffic, self.stopping, self.interrupt = loop, traffic, stopping, interrupt
         self.latency_s = latency_s
         self.minutes: list[MinuteSummary] = []
         self.reason = TRAFFIC_ENDED
         self._cursor = 0
-        self._end = env.event()
         self._users_at = getattr(traffic, "users_at", None)
         if traffic.duration_s >= MINUTE_S:
-            at(env, MINUTE_S, self._tick)
-        at(env, traffic.duration_s, lambda _: self._finish(), NORMAL)
+            loop.at(MINUTE_S, self._tick, priority=URGENT)
+        loop.at(traffic.duration_s, lambda now, _: loop.stop(now))
 
-    def _finish(self) -> None:
-        if not self._end.triggered:
-            self._end.succeed()
-
-    def _tick(self, ev: Event) -> None:
-        now = self.env._now
+    def _tick(self, now: float, _: Any) -> None:
         first, last = self._cursor, len(self.latency_s)
         self._cursor = last
         value = math.nan
@@ -140,18 +190,10 @@ class MinuteClock:
             reason = JOB_STOPPED
         if reason is not None:
             self.reason = reason
-            self._finish()
+            self.loop.stop(now)
         elif now + MINUTE_S <= self.traffic.duration_s + 1e-9:
-            ev.callbacks = [self._tick]
-            self.env.schedule(ev, URGENT, MINUTE_S)
+            self.loop.at(now + MINUTE_S, self._tick, priority=URGENT)
 
     def run(self) -> None:
-        """Run the environment to the end. The run allocates millions of short-lived tuples and
-        grows long arrays; the cyclic collector would rescan them again and again for nothing."""
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            self.env.run(until=self._end)
-        finally:
-            if collecting:
-                gc.enable()
+        """Run the loop to the end of the traffic or the first stopping condition."""
+        self.loop.run()

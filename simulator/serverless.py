@@ -16,24 +16,26 @@ Semantics (documented in the README):
 
 from __future__ import annotations
 
-import heapq
 from array import array
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from heapq import heappush
+from typing import Any
 
 import numpy as np
-import simpy
-from simpy.events import NORMAL, Event
 
 from simulator.distributions import Distribution, parse_distribution
 from simulator.errors import InputError
-from simulator.harness import MinuteClock, Population, blocks, drive, new_event
+from simulator.harness import NORMAL, Loop, MinuteClock, Population, blocks, drive
 from simulator.stopping import MinuteSummary, StoppingConditions
 from simulator.traffic import PoissonArrivals, Traffic
 
 MEMORY_SIZES_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 MAX_CONCURRENCY = 200
+
+#: An invocation in its environment: (service time, setup time, on a provisioned environment?).
+Invocation = tuple[float, float, bool]
 
 
 @dataclass(frozen=True)
@@ -108,13 +110,12 @@ class ServerlessConfig:
     def __post_init__(self) -> None:
         if self.memory_mb not in MEMORY_SIZES_MB:
             raise InputError("memory_mb", f"must be one of {', '.join(map(str, MEMORY_SIZES_MB))}"
-                                                                f" (1024 to 6144 in steps of 1024), got {self.memory_mb!r}")
+                                          f" (1024 to 6144 in steps of 1024), got {self.memory_mb!r}")
         if not 1 <= self.max_concurrency <= MAX_CONCURRENCY:
-            raise InputError("max_concurrency", f"must be 1 to {MAX_CONCURRENCY}, got "
-                                                                f"{self.max_concurrency!r}")
+            raise InputError("max_concurrency", f"must be 1 to {MAX_CONCURRENCY}, got {self.max_concurrency!r}")
         if not 0 <= self.provisioned_concurrency <= self.max_concurrency:
-            raise InputError("provisioned_concurrency",
-                             f"must be 0 to max_concurrency ({self.max_concurrency}), got {self.provisioned_concurrency!r}")
+            raise InputError("provisioned_concurrency", f"must be 0 to max_concurrency ({self.max_concurrency}), "
+                                                        f"got {self.provisioned_concurrency!r}")
 
     @property
     def label(self) -> str:
@@ -148,7 +149,7 @@ def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, 
     would be); they are reclaimed after the idle timeout like any other."""
     if config.memory_mb < profile.memory_needed_mb:
         raise InputError("memory_mb", f"{config.memory_mb} MB is less than the "
-                                                            f"{profile.memory_needed_mb} MB the model needs")
+                                      f"{profile.memory_needed_mb} MB the model needs")
     stopping = stopping or StoppingConditions()
     seed_seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     service_rng, setup_rng, overhead_rng, think_rng, backoff_rng, arrival_rng = (
@@ -160,8 +161,8 @@ def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, 
     next_think = blocks(lambda n: think_rng.exponential(think_time_s, n)).__next__ if think_time_s > 0 else None
     next_backoff = blocks(lambda n: backoff_rng.exponential(profile.backoff_ms / 1000.0, n)).__next__
 
-    env = simpy.Environment()
-    heap, eid, push = env._queue, env._eid, heapq.heappush
+    loop = Loop()
+    heap, sequence = loop.heap, loop.sequence
     completion_s, latency_s, setup_s, overhead_s, throttle_s = (array("d") for _ in range(5))
     closed_loop = not isinstance(traffic, PoissonArrivals)
     population = Population()
@@ -170,19 +171,12 @@ def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, 
     state = {"busy": 0, "provisioned_idle": config.provisioned_concurrency, "attempts": 0}
     timeout = profile.idle_timeout_s
 
-    def later(delay: float, callback: Callable[[Event], None], **attributes: Any) -> None:
-        ev = new_event(env)
-        ev.callbacks = [callback]
-        for key, value in attributes.items():
-            setattr(ev, key, value)
-        push(heap, (env._now + delay, NORMAL, next(eid), ev))
-
     def attempt(now: float) -> None:
         state["attempts"] += 1
         if state["busy"] >= limit:
             throttle_s.append(now)
             if closed_loop:
-                later(next_backoff(), lambda ev: retry())
+                heappush(heap, (now + next_backoff(), NORMAL, next(sequence), retry, None))
             return
         state["busy"] += 1
         provisioned = state["provisioned_idle"] > 0
@@ -197,36 +191,36 @@ def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, 
             else:
                 setup = next_setup()
         s = next_service()
-        later(setup + s, complete, service=s, setup=setup, provisioned=provisioned)
+        heappush(heap, (now + (setup + s), NORMAL, next(sequence), complete, (s, setup, provisioned)))
 
-    def retry() -> None:
+    def retry(now: float, _: Any) -> None:
         if not population.leaves():
-            attempt(env._now)
+            attempt(now)
 
-    def complete(ev: Event) -> None:
-        now = env._now
+    def complete(now: float, request: Invocation) -> None:
+        service, setup, provisioned = request
         state["busy"] -= 1
-        if ev.provisioned:
+        if provisioned:
             state["provisioned_idle"] += 1
         else:
             warm.append(now)
         delay = next_overhead() if next_overhead else 0.0
         completion_s.append(now)
-        latency_s.append(ev.service)
-        setup_s.append(ev.setup)
-        overhead_s.append(delay + ev.setup)
+        latency_s.append(service)
+        setup_s.append(setup)
+        overhead_s.append(delay + setup)
         if closed_loop and not population.leaves():
             if next_think is not None:
                 delay += next_think()
             if delay > 0:
-                later(delay, lambda _: retry())
+                heappush(heap, (now + delay, NORMAL, next(sequence), retry, None))
             else:
                 attempt(now)
 
-    drive(env, traffic, population, attempt, arrival_rng)
-    clock = MinuteClock(env, traffic, stopping, interrupt, latency_s)
+    drive(loop, traffic, population, attempt, arrival_rng)
+    clock = MinuteClock(loop, traffic, stopping, interrupt, latency_s)
     clock.run()
     return ServerlessOutput(
         np.frombuffer(completion_s), np.frombuffer(latency_s), np.frombuffer(setup_s), np.frombuffer(overhead_s),
-        np.frombuffer(throttle_s), float(env.now), clock.reason, state["attempts"], state["busy"],
+        np.frombuffer(throttle_s), float(loop.now), clock.reason, state["attempts"], state["busy"],
         tuple(clock.minutes))
