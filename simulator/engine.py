@@ -21,6 +21,7 @@ import numpy as np
 from simulator.distributions import Distribution
 from simulator.endpoint import Endpoint
 from simulator.harness import NORMAL, Loop, MinuteClock, Population, blocks, drive
+from simulator.routing import LeastOutstanding
 from simulator.stopping import MinuteSummary, StoppingConditions
 from simulator.traffic import PoissonArrivals, Traffic
 
@@ -71,7 +72,10 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
     spread = instances > 1
     route: Callable[[], int] | None = (blocks(lambda n: routing_rng.integers(0, instances, n)).__next__
                                        if spread and endpoint.routing == "random" else None)
-    least_outstanding = spread and endpoint.routing == "least_outstanding_requests"
+    # Outstanding at an instance = in service + queued there: +1 at take(), -1 at release().
+    least = LeastOutstanding(instances) if spread and endpoint.routing == "least_outstanding_requests" else None
+    take = least.take if least is not None else None
+    release = least.release if least is not None else None
     next_overhead = blocks(lambda n: overhead.sample_s(overhead_rng, n)).__next__ if overhead else None
     next_think = (blocks(lambda n: think_rng.exponential(think_time_s, n)).__next__
                   if think_time_s > 0 else None)
@@ -80,7 +84,6 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
 
     busy = [0] * instances
     waiting: list[deque[float]] = [deque() for _ in range(instances)]
-    instance_ids = range(instances)
     # array('d') keeps raw doubles: no float object survives a record.
     completion_s, latency_s, service_s, overhead_s = (array("d") for _ in range(4))
     instance_log = array("i")
@@ -94,8 +97,8 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
         """A request reaches the endpoint: route it, start it or queue it."""
         if route is not None:
             inst = route()
-        elif least_outstanding:
-            inst = min(instance_ids, key=lambda i: busy[i] + len(waiting[i]))
+        elif take is not None:
+            inst = take()
         else:
             inst = 0
         if busy[inst] < workers:
@@ -118,6 +121,8 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
         record_latency(now - arrival)
         record_service(service)
         record_instance(inst)
+        if release is not None:
+            release(inst)
         queue = waiting[inst]
         if queue:
             s = next_service()
