@@ -34,11 +34,17 @@ class ServerlessRate:
 def _rates() -> dict[tuple[str, int], ServerlessRate]:
     with open(DATA_DIR / "sagemaker_serverless_prices.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return {(row["region"], int(row["memory_mb"])): ServerlessRate(
-        row["region"], int(row["memory_mb"]), float(row["compute_usd_per_second"]),
-        float(row["data_processing_usd_per_gb"]),
-        float(row["provisioned_concurrency_usd_per_second"]) if row["provisioned_concurrency_usd_per_second"] else None,
-        row["source"], row["confidence"]) for row in rows}
+    return {(row["region"], int(row["memory_mb"])): _rate_from_row(row) for row in rows}
+
+
+def _rate_from_row(row: dict[str, str]) -> ServerlessRate:
+    """One CSV row; an empty provisioned-concurrency cell is an unknown figure (None), not 0."""
+    provisioned = row["provisioned_concurrency_usd_per_second"]
+    return ServerlessRate(region=row["region"], memory_mb=int(row["memory_mb"]),
+                          compute_usd_per_second=float(row["compute_usd_per_second"]),
+                          data_processing_usd_per_gb=float(row["data_processing_usd_per_gb"]),
+                          provisioned_usd_per_second=float(provisioned) if provisioned else None,
+                          source=row["source"], confidence=row["confidence"])
 
 
 def serverless_rate(memory_mb: int, region: str = DEFAULT_REGION) -> ServerlessRate:

@@ -132,7 +132,8 @@ def _instance_from_dict(name: str, spec: Any) -> InstanceProfile:
     variants = spec.get("variants", [])
     if not isinstance(variants, list):
         raise InputError(f"{where}.variants", "must be a list of {\"when\": {NAME: VALUE}, ...overrides}")
-    base = InstanceProfile(name, workers, service, memory_mb, calibrated, cpu)
+    base = InstanceProfile(instance_type=name, workers=workers, service_time=service, memory_mb=memory_mb,
+                           calibrated=calibrated, cpu_per_worker=cpu)
     return replace(base, variants=tuple(_variant(base, v, f"{where}.variants[{i}]") for i, v in enumerate(variants)),
                    provenance=dict(provenance))
 
@@ -195,7 +196,8 @@ def profile_from_dict(document: Any) -> Profile:
     serverless = None
     if document.get("serverless") is not None:
         serverless = serverless_from_dict(document["serverless"])
-    return Profile(model, MappingProxyType(entries), overhead, MappingProxyType(dict(provenance)), serverless)
+    return Profile(model=model, instances=MappingProxyType(entries), overhead=overhead,
+                   provenance=MappingProxyType(dict(provenance)), serverless=serverless)
 
 
 def load_profile(source: Profile | Mapping[str, Any] | str | Path) -> Profile:

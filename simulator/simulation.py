@@ -88,12 +88,13 @@ def simulate_serverless(profile: Profile | Mapping[str, Any] | str | Path, memor
     loaded = load_profile(profile)
     if loaded.serverless is None:
         raise InputError("serverless", f"profile {loaded.model!r} has no serverless section")
-    config = serverless.ServerlessConfig(memory_mb, max_concurrency, provisioned_concurrency)
+    config = serverless.ServerlessConfig(memory_mb=memory_mb, max_concurrency=max_concurrency,
+                                         provisioned_concurrency=provisioned_concurrency)
     traffic, think = _traffic(users, arrival_rate_per_s, traffic, duration_s, seed, think_time_s)
     out = serverless.run(config, loaded.serverless, traffic, seed=seed, overhead=loaded.overhead, think_time_s=think,
                          stopping=stopping, interrupt=interrupt, warm_environments=warm_environments)
-    frame = per_minute(out.completion_s, out.latency_s, out.latency_s, out.overhead_s, out.end_s, 1,
-                       None if isinstance(traffic, PoissonArrivals) else traffic.users_at)
+    frame = per_minute(out.completion_s, out.latency_s, out.latency_s, out.overhead_s, out.end_s, instance_count=1,
+                       users_at=None if isinstance(traffic, PoissonArrivals) else traffic.users_at)
     frame["CPUUtilization"] = np.nan  # serverless endpoints report no CPU
     edges = np.append(frame["start_s"].to_numpy(), out.end_s)
     frame["Invocation4XXErrors"] = np.histogram(out.throttle_s, bins=edges)[0] if len(edges) > 1 else 0
@@ -144,13 +145,15 @@ def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: s
     loaded = load_profile(profile)
     entry = loaded.instance(instance_type)
     traffic, think = _traffic(users, arrival_rate_per_s, traffic, duration_s, seed, think_time_s)
-    endpoint = Endpoint(instance_type, instance_count, entry.workers, entry.service_time, routing,
-                        entry.cpu_per_worker)
+    endpoint = Endpoint(instance_type=instance_type, instance_count=instance_count, workers=entry.workers,
+                        service_time=entry.service_time, routing=routing, cpu_per_worker=entry.cpu_per_worker)
     out = engine.run(endpoint, traffic, seed=seed, overhead=loaded.overhead, think_time_s=think,
                      stopping=stopping, interrupt=interrupt)
     frame = per_minute(out.completion_s, out.latency_s, out.service_s, out.overhead_s, out.end_s,
-                       instance_count, None if isinstance(traffic, PoissonArrivals) else traffic.users_at,
-                       UtilizationModel(entry.cpu_per_worker, entry.memory_mb, resources))
+                       instance_count=instance_count,
+                       users_at=None if isinstance(traffic, PoissonArrivals) else traffic.users_at,
+                       utilization=UtilizationModel(cpu_per_worker=entry.cpu_per_worker,
+                                                    model_memory_mb=entry.memory_mb, resources=resources))
     warnings = _extrapolation_warnings(entry, out.minutes, instance_count)
     return SimulationResult(
         instance_type=instance_type, instance_count=instance_count, workers=entry.workers, routing=routing,
