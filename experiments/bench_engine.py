@@ -22,8 +22,16 @@ Engines:
 4. heapq: the pure-Python floor, a heap of completion times and a deque FIFO.
 
 Each engine runs several times and the best (shortest) wall time is reported. Then
-irsim's wall time on horizon/10 and on the full horizon shows whether it scales linearly,
-and two targets are judged: irsim >= 1.0 M requests per wall second, irsim >= 5x SimPy.
+irsim's wall time on horizon/10 and on the full horizon shows whether it scales linearly.
+
+Routing at scale: irsim on K = 64 and 256 instances, each loaded as the reference model
+(20 users per 4-worker instance, so 20K users), with random routing and with
+least-outstanding-requests routing, on horizon/K simulated seconds (about as many requests
+as the reference run). Least-outstanding routing's rate is reported against random
+routing's at the same K, measured in the same process.
+
+Three targets are judged: irsim >= 1.0 M requests per wall second, irsim >= 5x SimPy, and
+least-outstanding routing at 256 instances at least half as fast as random routing.
 
 Usage: .venv/bin/python experiments/bench_engine.py [--quick] [--markdown PATH]
 """
@@ -38,12 +46,14 @@ import platform
 import sys
 import time
 from collections import deque
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from heapq import heappush, heapreplace
 from importlib.metadata import version
 from itertools import chain
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any
 
 import ciw
 import numpy as np
@@ -58,6 +68,9 @@ BLOCK = 1 << 15  # service times drawn per numpy call (irsim's engine uses the s
 AGREEMENT_TOLERANCE = 0.02
 TARGET_RATE = 1.0e6  # irsim requests per wall second
 TARGET_SPEEDUP = 5.0  # irsim over idiomatic SimPy
+ROUTING_INSTANCES = (64, 256)
+ROUTING_POLICIES = ("random", "least_outstanding_requests")
+TARGET_ROUTING_RATIO = 0.5  # least-outstanding over random routing's rate, at the largest K
 
 
 @dataclass(frozen=True)
@@ -129,13 +142,15 @@ class Engine:
 
 # --- the engines -------------------------------------------------------------------------
 
-def run_irsim(model: Model, horizon_s: float, seed: int) -> Measurement:
-    """irsim's public entry point with per-minute metrics and every stopping condition on."""
+def run_irsim(model: Model, horizon_s: float, seed: int, instances: int = 1, routing: str = "random") -> Measurement:
+    """irsim's public entry point with per-minute metrics and every stopping condition on;
+    ``instances`` instances each get the model's users."""
     stopping = StoppingConditions(max_invocations=10**9, latency=LatencyThreshold(95, 1e6),
                                   stop_on_flat_invocations=True)
     profile = model.profile()
     start = time.perf_counter()
-    result = simulate(profile, "ml.ref", users=model.users, duration_s=horizon_s, seed=seed, stopping=stopping)
+    result = simulate(profile, "ml.ref", instance_count=instances, users=model.users * instances,
+                      duration_s=horizon_s, seed=seed, routing=routing, stopping=stopping)
     wall = time.perf_counter() - start
     if result.duration_s != horizon_s:
         raise RuntimeError(f"irsim stopped early at {result.duration_s} s: {result.stop_reason}")
@@ -168,7 +183,7 @@ def run_simpy(model: Model, horizon_s: float, seed: int) -> Measurement:
     workers = simpy.Resource(env, capacity=model.workers)
     latencies: list[float] = []
 
-    def user() -> Iterator[simpy.Event]:
+    def user() -> Generator[simpy.Event, Any, None]:
         while True:
             issued = env.now
             with workers.request() as request:
@@ -263,16 +278,18 @@ def table_rows(results: Sequence[Result]) -> list[list[str]]:
     return rows
 
 
-def text_table(rows: Sequence[Sequence[str]]) -> str:
+def text_table(rows: Sequence[Sequence[str]], left: int = 1) -> str:
+    """Columns padded to their widest cell: the first ``left`` flush left, the others right."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+    lines = ["  ".join(cell.ljust(w) if i < left else cell.rjust(w)
+                       for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def markdown_table(rows: Sequence[Sequence[str]]) -> str:
-    align = ["---"] + ["--:"] * (len(rows[0]) - 1)
+def markdown_table(rows: Sequence[Sequence[str]], left: int = 1) -> str:
+    align = ["---"] * left + ["--:"] * (len(rows[0]) - left)
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
     return "\n".join(lines)
@@ -307,13 +324,40 @@ def scaling_lines(model: Model, irsim: Engine, full: Result) -> list[str]:
     ]
 
 
-def target_lines(irsim: Result, simpy_result: Result) -> list[str]:
+def routing_results(model: Model, horizon_s: float) -> dict[tuple[int, str], Result]:
+    """irsim on each of ROUTING_INSTANCES instances with each routing policy, horizon / K each."""
+    results = {}
+    for instances in ROUTING_INSTANCES:
+        for routing in ROUTING_POLICIES:
+            runner = partial(run_irsim, instances=instances, routing=routing)
+            engine = Engine(f"irsim K={instances} {routing}", runner, 3)
+            results[instances, routing] = best_of(engine, model, horizon_s / instances)
+            print(f"  ... {engine.name}: {results[instances, routing].rate / 1e6:.3f} M req/s", file=sys.stderr,
+                  flush=True)
+    return results
+
+
+def routing_rows(results: dict[tuple[int, str], Result]) -> list[list[str]]:
+    rows = [["instances", "routing", "users", "sim s", "requests", "wall s", "M req/s", "vs random", "runs"]]
+    for (instances, routing), r in results.items():
+        ratio = r.rate / results[instances, "random"].rate
+        rows.append([str(instances), routing, f"{instances * Model().users:,}", f"{r.horizon_s:g}",
+                     f"{r.best.requests:,}", f"{r.best.wall_s:.3f}", f"{r.rate / 1e6:.3f}", f"{ratio:.2f}x",
+                     f"best of {r.repeats}"])
+    return rows
+
+
+def target_lines(irsim: Result, simpy_result: Result, routing: dict[tuple[int, str], Result]) -> list[str]:
     speedup = irsim.rate / simpy_result.rate
+    largest = max(ROUTING_INSTANCES)
+    ratio = routing[largest, "least_outstanding_requests"].rate / routing[largest, "random"].rate
     return [
         f"Target: irsim >= {TARGET_RATE / 1e6:.1f} M requests/s: {irsim.rate / 1e6:.3f} M/s "
         f"-> {'PASS' if irsim.rate >= TARGET_RATE else 'FAIL'}",
         f"Target: irsim >= {TARGET_SPEEDUP:g}x idiomatic SimPy: {speedup:.2f}x "
         f"-> {'PASS' if speedup >= TARGET_SPEEDUP else 'FAIL'}",
+        f"Target: least-outstanding routing at {largest} instances within {1 / TARGET_ROUTING_RATIO:g}x of random "
+        f"routing: {ratio:.2f}x random's rate -> {'PASS' if ratio >= TARGET_ROUTING_RATIO else 'FAIL'}",
     ]
 
 
@@ -343,16 +387,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = table_rows(results)
     agreement, agreed = agreement_lines(model, results)
     scaling = scaling_lines(model, irsim, results[0])
-    targets = target_lines(results[0], results[1])
+    routing = routing_results(model, horizon)
+    routing_table = routing_rows(routing)
+    routing_title = (f"Routing at scale: K instances of the model with {model.users} users each, "
+                     f"{horizon:g}/K simulated s (best of each):")
+    targets = target_lines(results[0], results[1], routing)
 
     print(text_table(rows))
-    for block in (agreement, scaling, targets):
+    for block in (agreement, scaling):
         print()
         print("\n".join(block))
+    print()
+    print(routing_title)
+    print(text_table(routing_table, left=2))
+    print()
+    print("\n".join(targets))
 
     if args.markdown:
         sections = ["# irsim engine benchmark", "\n".join(f"- {line}" for line in header), markdown_table(rows)]
-        sections += ["```\n" + "\n".join(block) + "\n```" for block in (agreement, scaling, targets)]
+        sections += ["```\n" + "\n".join(block) + "\n```" for block in (agreement, scaling)]
+        sections += [routing_title, markdown_table(routing_table, left=2), "```\n" + "\n".join(targets) + "\n```"]
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text("\n\n".join(sections) + "\n")
         print(f"\nMarkdown written to {args.markdown}")
