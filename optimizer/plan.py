@@ -120,7 +120,8 @@ def simulate_endpoint(profile: Profile, counts: Mapping[str, int], target: Targe
     return measured
 
 
-def _evaluator(profile: Profile, instance_type: str, target: Target, seed: int) -> Callable[[int], Estimate]:
+def count_evaluator(profile: Profile, instance_type: str, target: Target, seed: int) -> Callable[[int], Estimate]:
+    """``count -> Estimate`` for one type at the target: the simulations a count search runs."""
     entry = profile.instance(instance_type)
     if target.routing == "random" and target.closed_users is None:
         # Random routing splits a Poisson stream into independent Poisson streams: one
@@ -195,7 +196,7 @@ def search_counts(profile: Profile, candidates: Sequence[Candidate], target: Tar
                                                     f"it stable, cost more than the ${best_cost:.3f}/h found"))
             continue
         decision = smallest_count(entry, target.rate_per_s, target.percentile, target.slo_ms,
-                                  _evaluator(profile, candidate.instance_type, target, seed))
+                                  count_evaluator(profile, candidate.instance_type, target, seed))
         decisions.append(decision)
         if decision.count is None:
             infeasible.append((candidate.instance_type, decision.reason or "infeasible"))
