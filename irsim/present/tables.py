@@ -41,16 +41,25 @@ def describe_table(describe: dict[str, Any], extensions: dict[str, Any] | None =
                      endpoint.get("InitialInstanceCount", "-"), metrics["MaxInvocations"],
                      metrics["ModelLatency"] / 1000.0, metrics["CostPerHour"], metrics["CostPerInference"],
                      metrics.get("CpuUtilization"), metrics.get("MemoryUtilization"),
-                     calibrated, "?" if extra is None else extra["price_confidence"]))
+                     calibrated, "?" if extra is None else extra["price_confidence"],
+                     None if extra is None else extra.get("production_check")))
     rows.sort(key=lambda r: (r[0], r[1]))
+    if extensions and extensions.get("headline"):
+        lines.append(headline_line(extensions["headline"]))
     if rows:
         header = (f"{'#':>2}  {'instance type':<34} {'count':>5} {'MaxInvocations':>14} {percentile + ' ms':>8} "
-                  f"{'$/hour':>8} {'$/inference':>12} {'CPU %':>7} {'mem %':>6}  calibrated    price")
+                  f"{'$/hour':>8} {'$/inference':>12} {'CPU %':>7} {'mem %':>6}  calibrated    price       "
+                  f"{'in production':<18}")
         lines += ["", header, "-" * len(header)]
+        notes = []
         for rank, row in enumerate(rows, start=1):
-            _, label, count, invocations, latency, cost, per_inference, cpu, memory, calibrated, confidence = row
+            _, label, count, invocations, latency, cost, per_inference, cpu, memory, calibrated, confidence, check = row
             lines.append(f"{rank:>2}  {label:<34} {count:>5} {invocations:>14,} {latency:>8.2f} {cost:>8.3f} "
-                         f"{per_inference:>12.3e} {_maybe(cpu, 7)} {_maybe(memory, 6)}  {calibrated:<13} {confidence}")
+                         f"{per_inference:>12.3e} {_maybe(cpu, 7)} {_maybe(memory, 6)}  {calibrated:<13} "
+                         f"{confidence:<11} {_production_cell(check)}")
+            if check and check.get("meets_threshold") is False:
+                notes.append(f"#{rank} {label}: {production_failure(check)}")
+        lines += ["", *notes] if notes else []
         flagged = sorted({row[10] for row in rows} - {"confirmed", "?"})
         if flagged:
             lines.append(f"\nPrices marked {', '.join(flagged)} are not confirmed AWS list prices "
@@ -67,6 +76,36 @@ def describe_table(describe: dict[str, Any], extensions: dict[str, Any] | None =
     for benchmark in (extensions or {}).get("stopped", []):
         lines.append(f"STOPPED {benchmark['InstanceType']}: the job was stopped before this benchmark finished")
     return "\n".join(lines)
+
+
+def _production_cell(check: Mapping[str, Any] | None) -> str:
+    """The row's production check in a few characters: the percentile and the verdict."""
+    if not check:
+        return "-"
+    value = "unstable" if check["percentile_ms"] is None else f"{check['percentile_ms']:,.1f} ms"
+    verdict = {True: "meets", False: "FAILS", None: ""}[check["meets_threshold"]]
+    return f"{value} {verdict}".strip()
+
+
+def production_failure(check: Mapping[str, Any]) -> str:
+    """In words: the AWS-method count misses the threshold under production traffic, and what does not."""
+    if check["percentile_ms"] is None:
+        reached = f"cannot keep up (utilization {check['utilization']:.0%}: the queue grows without bound)"
+    else:
+        reached = (f"reach {check['percentile']} {check['percentile_ms']:,.1f} ms > {check['threshold_ms']:g} ms "
+                   f"(utilization {check['utilization']:.0%})")
+    advice = (f"{check['smallest_passing_count']} would meet it" if check["smallest_passing_count"]
+              else f"no count meets it ({check['reason']})")
+    return (f"{check['count']} instance(s) at {check['rate_per_minute']:,.0f} invocations/min of open (Poisson) "
+            f"traffic {reached}; {advice}.")
+
+
+def headline_line(headline: Mapping[str, Any]) -> str:
+    """One line: the cheapest recommendation that meets the threshold in production."""
+    aws = "" if headline["count"] == headline["aws_count"] else f" (the AWS method says {headline['aws_count']})"
+    threshold = f"{headline['percentile']} <= {headline['threshold_ms']:g} ms"
+    return (f"Cheapest that meets {threshold} in production at {headline['rate_per_minute']:,.0f} invocations/min: "
+            f"{headline['count']} x {headline['InstanceType']}, ${headline['cost_per_hour']:.3f}/hour{aws}")
 
 
 def _maybe(value: float | None, width: int) -> str:

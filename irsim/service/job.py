@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,10 @@ from scipy import stats
 
 from calibration.transfer import complete_profile
 from irsim.service.benchmark import STOPPED, BenchmarkOutcome, BenchmarkTask, instance_resources, run_benchmark
+from irsim.service.production import cheapest_passing, check_recommendations, checkable
 from irsim.service.request import BenchmarkSpec, JobSpec, parse_request
 from irsim.service.responses import ScheduledBenchmark, describe_response, steps_response
+from optimizer.production import ProductionCheck
 from pricing import Catalogue, Price, PricingError, ServerlessRate, default_catalogue, serverless_rate
 from simulator import Profile, load_profile
 from simulator.profiles import InstanceProfile
@@ -47,6 +49,7 @@ class JobResult:
     model: str
     seed: int
     stopped: tuple[BenchmarkOutcome, ...] = ()
+    production: Mapping[int, ProductionCheck] = field(default_factory=dict)  # by benchmark index
 
     def extensions(self) -> dict[str, Any]:
         """irsim-only facts kept outside the AWS shapes: calibration, price provenance, stop reasons."""
@@ -67,11 +70,27 @@ class JobResult:
                 "per_instance_max_invocations": item.outcome.per_instance_max,
                 "best_minute": item.outcome.best_minute,
                 "warnings": list(item.outcome.warnings),
+                **({"production_check": self.production[item.outcome.spec.index].to_document()}
+                   if item.outcome.spec.index in self.production else {}),
             } for item in self.scheduled],
+            "headline": self.headline(),
             "not_scheduled": [{"index": o.spec.index, "InstanceType": o.spec.instance_type,
                                "reason": "would not finish within JobDurationInSeconds"} for o in self.not_scheduled],
             "stopped": [{"index": o.spec.index, "InstanceType": o.spec.instance_type} for o in self.stopped],
         }
+
+
+    def headline(self) -> dict[str, Any] | None:
+        """The cheapest recommendation that meets the threshold in production, at the count
+        that does (None when no recommendation was checked or none can pass)."""
+        found = cheapest_passing(checkable(self.spec, self.scheduled), self.production)
+        if found is None:
+            return None
+        recommendation, check, count = found
+        return {"index": recommendation.index, "InstanceType": recommendation.instance_type, "count": count,
+                "aws_count": recommendation.count, "cost_per_hour": count * recommendation.price_per_hour,
+                "percentile": f"P{check.percentile:g}", "threshold_ms": check.threshold_ms,
+                "rate_per_minute": check.rate_per_minute}
 
 
 def _benchmark_seeds(seed: int, count: int) -> list[int]:
@@ -131,13 +150,15 @@ def schedule(outcomes: list[BenchmarkOutcome], max_parallel: int, traffic_durati
 def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] | str | Path | None = None,
                 seed: int = 0, region: str = "us-east-1", *, progress: Progress | None = None,
                 created: datetime | None = None, parallel: bool = True,
-                catalogue: Catalogue | None = None, interrupt: Callable[[], bool] | None = None) -> JobResult:
+                catalogue: Catalogue | None = None, interrupt: Callable[[], bool] | None = None,
+                production: bool = True) -> JobResult:
     """Validate ``request``, simulate its benchmarks and build the AWS answers.
 
     ``catalogue`` supplies specs and prices (default: the bundled one; see
     ``pricing.refresh_catalogue`` for prices read from an AWS Price List). ``interrupt``
     (picklable when benchmarks run in processes) is asked every simulated minute whether
     the job was stopped: then the job is STOPPED and keeps the benchmarks that finished.
+    ``production`` runs the production check of every recommendation (skipped for a stopped job).
     """
     catalogue = catalogue or default_catalogue()
     loaded = load_profile(profile if profile is not None else "demo")
@@ -152,10 +173,12 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
     scheduled = [_priced(outcome, start, end, catalogue, region) for outcome, start, end in placed]
     created = created or datetime.now(UTC).replace(microsecond=0)
     completed = created + timedelta(seconds=max((end for _, _, end in placed), default=0.0))
+    checks = check_recommendations(job, scheduled, loaded, seed) if production and not stopped else {}
     return JobResult(spec=job, describe=describe_response(job, scheduled, created, completed, region, seed,
                                                           bool(stopped)),
                      steps=steps_response(job, scheduled, created, seed, stopped), scheduled=tuple(scheduled),
-                     not_scheduled=tuple(dropped), model=loaded.model, seed=seed, stopped=tuple(stopped))
+                     not_scheduled=tuple(dropped), model=loaded.model, seed=seed, stopped=tuple(stopped),
+                     production=checks)
 
 
 def _vcpu_of(catalogue: Catalogue, instance_type: str) -> int | None:
