@@ -1,11 +1,30 @@
-"""Shared builders for the test-suite: small profiles and batch-means statistics."""
+"""Shared builders for the test-suite: small profiles, batch-means statistics, and the command
+line run in-process."""
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+from irsim.cli.app import main
+
+WHOLLY_SLOW = re.compile(r"^pytestmark = pytest\.mark\.slow$", re.MULTILINE)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With ``-m "not slow"`` (``make test-fast``), a test module marked slow as a whole
+    (``pytestmark = pytest.mark.slow``) is not even imported: importing the SageMaker SDK
+    alone takes seconds. Any other selection collects everything as usual."""
+    if " ".join(config.option.markexpr.split()) != "not slow" or collection_path.suffix != ".py":
+        return None
+    if collection_path.name.startswith("test_") and WHOLLY_SLOW.search(collection_path.read_text()):
+        return True
+    return None
 
 
 def make_profile(family: str = "exponential", mean_ms: float = 20.0, cv: float | None = None,
@@ -30,3 +49,20 @@ def batch_mean_and_se(values: np.ndarray, batches: int = 30) -> tuple[float, flo
 @pytest.fixture
 def profile_factory():
     return make_profile
+
+
+@pytest.fixture
+def cli(capsys) -> Callable[..., tuple[int, str, str]]:
+    """``cli(*argv)`` runs ``irsim *argv`` in this process and returns (exit code, stdout, stderr).
+    Arguments may be paths or numbers. A usage error argparse rejects (it raises SystemExit)
+    gives the exit code the console script would, as a command's own error does."""
+
+    def run(*argv: object) -> tuple[int, str, str]:
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:
+            code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -3,6 +3,9 @@
 Each tolerance comes from the run's own sampling error: batch means over the run give a
 standard error, and a simulated value must lie within 4.5 of them of the exact value
 (false-alarm rate ~1e-5 per check), plus nothing else.
+
+Every oracle keeps one cheap case in the fast run (`make test-fast`); the heavier cases of
+the same law are marked slow.
 """
 
 import numpy as np
@@ -29,7 +32,11 @@ def throughput_mean_and_se(completion_s: np.ndarray, start: float, end: float, b
     return float(rates.mean()), float(rates.std(ddof=1) / np.sqrt(batches))
 
 
-@pytest.mark.parametrize("users, workers, think_s", [(10, 4, 0.05), (3, 2, 0.1), (30, 4, 0.02)])
+SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize("users, workers, think_s", [pytest.param(10, 4, 0.05, marks=SLOW), (3, 2, 0.1),
+                                                     pytest.param(30, 4, 0.02, marks=SLOW)])
 def test_mva_with_think_time(users, workers, think_s):
     service_s = 0.02
     exact = analytic.mva(users, workers, service_s, think_s)
@@ -42,7 +49,7 @@ def test_mva_with_think_time(users, workers, think_s):
     assert_close(*batch_mean_and_se(latency), exact.response_s)
 
 
-@pytest.mark.parametrize("users, workers", [(20, 4), (6, 1), (8, 8)])
+@pytest.mark.parametrize("users, workers", [pytest.param(20, 4, marks=SLOW), (6, 1), pytest.param(8, 8, marks=SLOW)])
 def test_zero_think_latency_law_at_p50_p95_p99(users, workers):
     service_s = 0.02
     result = simulate(make_profile("exponential", service_s * 1000, workers=workers), "ml.test.large",
@@ -54,7 +61,8 @@ def test_zero_think_latency_law_at_p50_p95_p99(users, workers):
         assert_close(*batch_mean_and_se((latency <= exact_quantile).astype(float)), q)
 
 
-@pytest.mark.parametrize("rate, workers", [(150.0, 4), (40.0, 1), (350.0, 8)])
+@pytest.mark.parametrize("rate, workers", [pytest.param(150.0, 4, marks=SLOW), (40.0, 1),
+                                           pytest.param(350.0, 8, marks=SLOW)])
 def test_open_poisson_matches_erlang_c(rate, workers):
     service_s = 0.02
     result = simulate(make_profile("exponential", service_s * 1000, workers=workers), "ml.test.large",
@@ -69,13 +77,14 @@ def test_open_poisson_matches_erlang_c(rate, workers):
 def test_random_routing_splits_poisson_traffic_into_independent_mmc_queues():
     service_s, workers, instances, rate = 0.02, 2, 3, 240.0
     result = simulate(make_profile("exponential", service_s * 1000, workers=workers), "ml.test.large",
-                      instance_count=instances, arrival_rate_per_s=rate, duration_s=1200, seed=9)
+                      instance_count=instances, arrival_rate_per_s=rate, duration_s=600, seed=9)
     latency, _ = steady(result)
     assert_close(*batch_mean_and_se(latency), analytic.mmc_mean_response_s(rate / instances, workers, service_s))
 
 
-@pytest.mark.parametrize("family, cv", [("lognormal", 0.5), ("gamma", 2.0), ("deterministic", None),
-                                        ("weibull", 0.7)])
+@pytest.mark.parametrize("family, cv", [pytest.param("lognormal", 0.5, marks=SLOW), ("gamma", 2.0),
+                                        pytest.param("deterministic", None, marks=SLOW),
+                                        pytest.param("weibull", 0.7, marks=SLOW)])
 def test_response_time_law_for_non_exponential_service(family, cv):
     users, workers, think_s, service_s, duration = 12, 3, 0.03, 0.02, 1200.0
     result = simulate(make_profile(family, service_s * 1000, cv, workers=workers), "ml.test.large",
@@ -89,9 +98,13 @@ def test_response_time_law_for_non_exponential_service(family, cv):
     assert x <= analytic.throughput_bound(users, service_s, think_s, workers) + Z_LIMIT * x_se
 
 
-def test_allen_cunneen_is_exact_for_exponential_and_close_for_low_cv():
+def test_allen_cunneen_is_exact_for_exponential():
     assert analytic.allen_cunneen_mean_response_s(150, 4, 0.02, 1.0) == pytest.approx(
         analytic.mmc_mean_response_s(150, 4, 0.02))
+
+
+@pytest.mark.slow
+def test_allen_cunneen_is_close_for_low_cv():
     result = simulate(make_profile("lognormal", 20.0, 0.5, workers=4), "ml.test.large",
                       arrival_rate_per_s=150.0, duration_s=1200, seed=4)
     approx = analytic.allen_cunneen_mean_response_s(150, 4, 0.02, 0.5)

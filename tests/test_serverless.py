@@ -5,24 +5,29 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_job import CREATED, assert_valid_aws_shapes
 
 import pricing
-from irsim import execute_job
+from irsim import execute_job, recommend
 from irsim.service.responses import serverless_metrics
-from simulator import InputError, simulate_serverless
-from simulator.distributions import Distribution
-from simulator.serverless import ServerlessProfile
+from optimizer.serverless import erlang_b, smallest_concurrency
+from simulator import ConstantUsers, InputError, Phase, Phases, PoissonArrivals, simulate_serverless
+from simulator.distributions import Distribution, parse_distribution
+from simulator.serverless import ServerlessConfig, ServerlessProfile, run, serverless_from_dict
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def profile(service_ms=20.0, setup_ms=500.0, idle_timeout_s=100.0, backoff_ms=100.0, setup_family="deterministic"):
     setup = {"family": setup_family, "mean_ms": setup_ms, **({"cv": 0.4} if setup_family != "deterministic" else {})}
-    return {"model": "serverless-test", "instances": {"ml.c5.large": {"workers": 1, "service_time": {
-        "family": "exponential", "mean_ms": 5}}},
-            "serverless": {"reference_memory_mb": 2048, "service_time": {"family": "exponential", "mean_ms": service_ms},
+    return {"model": "serverless-test",
+            "instances": {"ml.c5.large": {"workers": 1, "service_time": {"family": "exponential", "mean_ms": 5}}},
+            "serverless": {"reference_memory_mb": 2048,
+                           "service_time": {"family": "exponential", "mean_ms": service_ms},
                            "model_setup_time": setup, "idle_timeout_s": idle_timeout_s, "backoff_ms": backoff_ms,
                            "payload_kb": 10}}
 
@@ -55,6 +60,50 @@ def test_throttled_users_obey_conservation_and_the_response_time_law():
     assert users / (served / duration) == pytest.approx(cycle, rel=0.03)
     # Never more than MaxConcurrency at once: the served rate is at most limit / E[S].
     assert served / duration <= limit / 0.020 * 1.02
+
+
+def busy_at(out, t):
+    """Requests holding an environment at ``t`` among the completed ones: each held its
+    environment from its start (completion - service - setup) to its completion."""
+    starts = np.sort(out.completion_s - out.latency_s - out.setup_s)
+    return np.searchsorted(starts, t, "right") - np.searchsorted(out.completion_s, t, "right")
+
+
+serverless_traffic = st.one_of(
+    st.builds(ConstantUsers, st.integers(1, 20), st.integers(60, 180)),
+    st.builds(PoissonArrivals.constant, st.floats(0.5, 60.0), st.integers(60, 180)),
+    st.lists(st.builds(Phase, st.integers(1, 20), st.integers(0, 3), st.integers(60, 120)), min_size=1,
+             max_size=3).map(lambda phases: Phases(tuple(phases))))
+
+
+@settings(max_examples=15, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(traffic=serverless_traffic, limit=st.integers(1, 8), provisioned=st.integers(0, 8), warm=st.integers(0, 8),
+       idle_timeout_s=st.sampled_from([1.0, 600.0]), think_s=st.sampled_from([0.0, 0.05]), overhead=st.booleans(),
+       seed=st.integers(0, 2 ** 32 - 1))
+def test_attempts_are_conserved_and_never_more_than_max_concurrency_run(traffic, limit, provisioned, warm,
+                                                                          idle_timeout_s, think_s, overhead, seed):
+    """attempts = completed + throttled + in service, at the end of any run. An attempt either
+    takes an environment (in service from then on, its cold-start setup included, until it
+    completes) or is throttled at once, counted once in ``throttle_s``; a throttled user's
+    retry after its backoff is a new attempt, and a user backing off or thinking holds none
+    (an open arrival throttled is lost). At every instant at most MaxConcurrency requests
+    hold an environment, and an attempt is throttled only when exactly MaxConcurrency do."""
+    section = serverless_from_dict(profile(service_ms=200.0, setup_ms=300.0, idle_timeout_s=idle_timeout_s,
+                                           backoff_ms=200.0, setup_family="lognormal")["serverless"])
+    config = ServerlessConfig(2048, limit, min(provisioned, limit))
+    extra = parse_distribution({"family": "exponential", "mean_ms": 5.0}, "overhead") if overhead else None
+    out = run(config, section, traffic, seed=seed, overhead=extra, think_time_s=think_s, warm_environments=warm)
+    assert out.attempts == out.completion_s.size + out.throttle_s.size + out.in_service
+    assert 0 <= out.in_service <= limit
+    # Completed requests alone, at each of their starts (just after it: one that ended at that
+    # instant has freed its environment), never exceed the limit.
+    starts = out.completion_s - out.latency_s - out.setup_s
+    assert np.all(busy_at(out, starts + 1e-9) <= limit)
+    # At a throttle the limit was reached: the completed requests holding an environment then,
+    # plus at most the ones still in service at the end, make exactly MaxConcurrency.
+    at_throttles = busy_at(out, out.throttle_s + 1e-9)
+    assert np.all(at_throttles <= limit) and np.all(at_throttles + out.in_service >= limit)
 
 
 def test_compute_scales_with_memory_up_to_the_speedup_cap():
@@ -101,11 +150,13 @@ def test_a_job_with_serverless_configurations_answers_in_the_aws_shape():
     assert {"ColdStarts", "ModelSetupTime_Average", "Invocation4XXErrors"} <= set(frame.columns)
 
 
-def test_erlang_b_sizes_concurrency_and_the_optimizer_weighs_serverless():
-    from irsim import recommend
-    from optimizer.serverless import erlang_b, smallest_concurrency
+def test_erlang_b_sizes_concurrency():
     assert erlang_b(1, 1.0) == pytest.approx(0.5) and erlang_b(2, 1.0) == pytest.approx(0.2)  # textbook values
     assert smallest_concurrency(100.0, 0.02) == next(m for m in range(1, 201) if erlang_b(m, 2.0) <= 0.001)
+
+
+@pytest.mark.slow
+def test_the_optimizer_weighs_serverless():
     request = json.loads((EXAMPLES / "seed-advanced-job.json").read_text())
     document = recommend(request, "demo", serverless=True)
     first = document["InferenceRecommendations"][0]
