@@ -136,6 +136,7 @@ def test_shortlist_accepts_the_describe_dict_and_a_new_name(seed_request, seed_r
     assert seed_request["InputConfig"]["ResourceLimit"] == {"MaxNumberOfTests": 10, "MaxParallelOfTests": 3}
 
 
+@pytest.mark.slow
 def test_shortlist_pins_environment_parameters_and_breaks_cost_ties(stairs_result):
     request = json.loads(STAIRS_JOB.read_text())
     recommendations = stairs_result.describe["InferenceRecommendations"]
@@ -197,6 +198,7 @@ def test_dry_run_prints_the_request_and_creates_no_client(seed_request, seed_res
     assert DRY_RUN_NOTE in err and "ml.c5.xlarge" in err
 
 
+@pytest.mark.slow
 def test_yes_creates_the_job_through_boto3(seed_request, seed_result, stubbed, use_client, tmp_path, capsys):
     client, stubber = stubbed
     expected = shortlist_request(seed_request, seed_result, 2, job_name="xgb-real")
@@ -209,6 +211,7 @@ def test_yes_creates_the_job_through_boto3(seed_request, seed_result, stubbed, u
     assert regions == [None] and DRY_RUN_NOTE not in err
 
 
+@pytest.mark.slow
 def test_a_service_error_exits_254_worded_as_aws(stubbed, use_client, tmp_path, capsys):
     client, stubber = stubbed
     stubber.add_client_error("create_inference_recommendations_job", service_error_code="ResourceLimitExceeded",
@@ -241,6 +244,7 @@ def test_no_recommendation_exits_2(seed_request, no_boto3, tmp_path, capsys):
     assert "has no recommended configuration" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_bad_input_exits_2(no_boto3, tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text('{"JobName": ')

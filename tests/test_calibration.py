@@ -92,6 +92,7 @@ def test_malformed_cloudwatch_names_the_file_and_the_problem(tmp_path, content, 
     assert info.value.field.startswith(str(path)) and words in str(info.value)
 
 
+@pytest.mark.slow
 def test_describe_and_steps_readers_from_aws_cli_style_files(tmp_path):
     result = execute_job(json.loads((EXAMPLES / "stairs-job.json").read_text()), "demo", seed=0)
     describe, steps = tmp_path / "describe.json", tmp_path / "steps.json"
@@ -151,6 +152,7 @@ def test_quantile_matching_is_exact_on_exact_quantiles(family, cv):
 
 # --- the round trip ----------------------------------------------------------------------------
 
+@pytest.mark.slow
 @settings(max_examples=int(__import__("os").environ.get("ROUND_TRIP_EXAMPLES", 6)), deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(family=st.sampled_from(["lognormal", "gamma", "weibull", "exponential"]), mean_ms=st.floats(4.0, 30.0),
@@ -176,6 +178,7 @@ def test_round_trip_recovers_the_parameters_and_predicts_unseen_load(family, mea
     assert predicted.percentile_ms(95) == pytest.approx(actual.percentile_ms(95), rel=0.10)
 
 
+@pytest.mark.slow
 def test_results_alone_fix_only_the_capacity():
     result = execute_job(json.loads((EXAMPLES / "stairs-job.json").read_text()), "demo", seed=0)
     observations, _ = read_describe(result.describe)
@@ -211,6 +214,7 @@ def test_transfer_scales_workers_by_vcpu_and_service_by_generation():
 
 # --- the CLI ------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_calibrate_writes_a_profile_and_merges_into_an_existing_one(tmp_path, capsys):
     metrics = tmp_path / "metrics.json"
     metrics.write_text(json.dumps(cloudwatch_of(true_profile(), ramp_for(true_profile()))))
@@ -251,6 +255,7 @@ def test_calibrate_needs_a_source(tmp_path, capsys):
     assert not (tmp_path / "p.json").exists()
 
 
+@pytest.mark.slow
 def test_no_light_load_minute_is_flagged():
     truth = true_profile("exponential", 5.0, None, 2)
     frame, _ = read_cloudwatch(cloudwatch_of(truth, Stairs(180, 3, 4)))  # 4 users from the first minute

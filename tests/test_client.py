@@ -72,6 +72,7 @@ def validates(method: str, response: dict, params: dict) -> None:
         getattr(client, method)(**params)
 
 
+@pytest.mark.slow
 def test_job_created_in_one_process_completes_and_is_read_from_another(home):
     job = home / "job.json"
     job.write_text(json.dumps(seed_request()))
@@ -93,6 +94,7 @@ def test_job_created_in_one_process_completes_and_is_read_from_another(home):
     assert offline.describe["InferenceRecommendations"] == final["InferenceRecommendations"]
 
 
+@pytest.mark.slow
 def test_create_returns_at_once_and_duplicate_names_are_refused(home):
     client = irsim.client(home=home)
     response = client.create_inference_recommendations_job(**seed_request("dup"))
@@ -105,6 +107,7 @@ def test_create_returns_at_once_and_duplicate_names_are_refused(home):
     client.wait_for_job("dup", timeout_s=60)
 
 
+@pytest.mark.slow
 def test_stop_mid_run_keeps_the_finished_steps(home):
     client = irsim.client(home=home)
     client.create_inference_recommendations_job(**long_request("long"))
@@ -124,6 +127,7 @@ def test_stop_mid_run_keeps_the_finished_steps(home):
     assert info.value.response["Error"]["Code"] == "ValidationException"
 
 
+@pytest.mark.slow
 def test_a_killed_worker_leaves_the_job_failed_and_the_store_readable(home):
     client = irsim.client(home=home)
     client.create_inference_recommendations_job(**long_request("killed"))
@@ -138,6 +142,7 @@ def test_a_killed_worker_leaves_the_job_failed_and_the_store_readable(home):
     assert [(j["JobName"], j["Status"]) for j in listed] == [("killed", "FAILED")]
 
 
+@pytest.mark.slow
 def test_list_filters_sorting_and_pagination(home):
     client = irsim.client(home=home)
     for name in ("alpha-1", "beta-2", "alpha-3"):
@@ -187,6 +192,7 @@ def test_unknown_jobs_and_bad_parameters_raise_as_boto3_does(home):
 
 # --- the CLI ------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_short_commands(home, capsys):
     job = home / "job.json"
     job.write_text(json.dumps(seed_request("short")))
@@ -204,6 +210,7 @@ def test_short_commands(home, capsys):
     assert "ResourceNotFound" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_aws_cli_shaped_commands_and_exit_codes(home, capsys):
     request = seed_request("aws-job")
     config, conditions = home / "input.json", home / "stop.json"
@@ -249,6 +256,7 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_benchmark_processes_die_with_a_killed_worker(home):
     request = long_request("parallel")

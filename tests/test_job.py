@@ -79,6 +79,7 @@ def test_seed_job_recommendations_satisfy_the_formulas_exactly(seed_result):
         assert isinstance(metrics["ModelLatency"], int)
 
 
+@pytest.mark.slow
 def test_per_instance_max_is_the_best_minute_within_the_threshold():
     request = json.loads((EXAMPLES / "stairs-job.json").read_text())
     result = execute_job(request, "demo", seed=3, created=CREATED)
@@ -119,6 +120,7 @@ def test_describe_and_steps_pass_botocore_output_validation(seed_result):
     assert [s["StepType"] for s in seed_result.steps["Steps"]] == ["BENCHMARK"] * 3
 
 
+@pytest.mark.slow
 def test_region_changes_the_arn_and_the_price():
     result = execute_job(seed_request(), "demo", region="eu-west-1", created=CREATED)
     assert ":eu-west-1:" in result.describe["JobArn"]
@@ -129,6 +131,7 @@ def test_region_changes_the_arn_and_the_price():
 
 # --- determinism --------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_same_seed_same_answer_serial_or_parallel():
     request = json.loads((EXAMPLES / "stairs-job.json").read_text())
     parallel = execute_job(request, "demo", seed=7, created=CREATED, parallel=True)
@@ -147,6 +150,7 @@ def slow_profile():
         "ml.r5.xlarge": {"workers": 4, "service_time": {"family": "lognormal", "mean_ms": 5, "cv": 0.5}}}}
 
 
+@pytest.mark.slow
 def test_a_configuration_over_the_threshold_at_the_lowest_load_fails_its_step_only():
     result = execute_job(seed_request(), slow_profile(), created=CREATED)
     describe = result.describe
@@ -172,6 +176,7 @@ def test_the_job_fails_only_when_no_benchmark_succeeds():
     assert_valid_aws_shapes(result)
 
 
+@pytest.mark.slow
 def test_benchmarks_that_would_not_finish_within_the_job_duration_are_not_scheduled():
     request = seed_request()
     request["InputConfig"]["ResourceLimit"]["MaxParallelOfTests"] = 1
@@ -187,6 +192,7 @@ def test_benchmarks_that_would_not_finish_within_the_job_duration_are_not_schedu
     assert result.describe["CompletionTime"] == second["InvocationEndTime"]
 
 
+@pytest.mark.slow
 def test_a_type_without_a_price_fails_its_step_and_is_never_priced_zero():
     request = seed_request()
     request["InputConfig"]["EndpointConfigurations"].append({"InstanceType": "ml.c6g.xlarge"})
@@ -205,6 +211,7 @@ def test_unprofiled_types_are_derived_and_flagged_not_calibrated():
     assert benchmark["calibrated"] is False and benchmark["Status"] == "COMPLETED"
 
 
+@pytest.mark.slow
 def test_default_job_tests_every_profiled_type_with_count_one():
     request = {"JobName": "default-job", "JobType": "Default",
                "RoleArn": "arn:aws:iam::111122223333:role/Role",
@@ -217,6 +224,7 @@ def test_default_job_tests_every_profiled_type_with_count_one():
     assert_valid_aws_shapes(result)
 
 
+@pytest.mark.slow
 def test_run_job_returns_the_describe_response():
     describe = run_job(seed_request(), "demo", seed=0)
     assert describe["Status"] == "COMPLETED" and isinstance(describe["CreationTime"], datetime)
@@ -224,6 +232,7 @@ def test_run_job_returns_the_describe_response():
 
 # --- the CLI ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_irsim_run_writes_every_output(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", str(EXAMPLES / "seed-advanced-job.json"), "--out", str(out), "--seed", "1"]) == 0
@@ -268,6 +277,7 @@ def test_irsim_run_param_validation_error_exits_2(tmp_path, capsys):
     assert "Missing required parameter" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_irsim_run_uses_refreshed_prices_from_a_price_list(tmp_path, capsys):
     offer = json.loads((Path(__file__).parent / "data" / "pricing" / "sagemaker_offer_excerpt.json").read_text())
     changed = 0
@@ -310,6 +320,7 @@ def test_a_stopped_job_keeps_the_benchmarks_that_finished():
     assert_valid_aws_shapes(result)
 
 
+@pytest.mark.slow
 def test_replications_give_means_and_intervals_and_keep_the_first_answer(tmp_path, capsys):
     from irsim.service.job import replicate
     request = json.loads((EXAMPLES / "stairs-job.json").read_text())

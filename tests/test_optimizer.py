@@ -79,6 +79,7 @@ def test_a_type_whose_service_time_alone_breaks_the_slo_is_infeasible():
     assert result.chosen.counts == {"ml.c5.xlarge": 1}
 
 
+@pytest.mark.slow
 def test_the_answer_is_never_a_configuration_that_failed_verification(monkeypatch):
     profile = exponential_profile({"ml.c5.large": (2, 10.0), "ml.c5.xlarge": (4, 10.0)})
     real = plan_module.simulate_endpoint
@@ -167,6 +168,7 @@ def big_request():
     return request
 
 
+@pytest.mark.slow
 def test_recommend_document_shapes_and_determinism():
     document = irsim.recommend(big_request(), seed=3)
     assert document == irsim.recommend(big_request(), seed=3)
@@ -179,6 +181,7 @@ def test_recommend_document_shapes_and_determinism():
     assert set(document) >= {"InferenceRecommendations", "Infeasible", "Pareto"}
 
 
+@pytest.mark.slow
 def test_recommend_cli(tmp_path, capsys):
     job = tmp_path / "job.json"
     job.write_text(json.dumps(big_request()))
@@ -196,6 +199,7 @@ def test_recommend_cli(tmp_path, capsys):
     assert "closest misses" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_least_outstanding_routing_and_closed_traffic_use_whole_endpoint_simulations():
     profile = exponential_profile({"ml.c5.large": (1, 20.0)})
     candidates = [Candidate("ml.c5.large", 0.1)]

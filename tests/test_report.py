@@ -14,6 +14,7 @@ import pytest
 
 from irsim.cli.app import main
 
+pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

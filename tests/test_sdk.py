@@ -17,6 +17,7 @@ from sagemaker.session import Session  # noqa: E402
 
 import irsim  # noqa: E402
 
+pytestmark = pytest.mark.slow
 ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
 
 

@@ -29,6 +29,7 @@ def table_of(path: Path) -> pd.DataFrame:
     return table.sort_values(["scenario", "endpoint"]).reset_index(drop=True)
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_workers_or_on_the_scheduler(tmp_path):
     from dask.distributed import LocalCluster
 
@@ -50,6 +51,7 @@ def test_results_do_not_depend_on_workers_or_on_the_scheduler(tmp_path):
         assert chosen[(rate, 100.0)] <= chosen[(rate, 20.0)]
 
 
+@pytest.mark.slow
 def test_a_failing_scenario_is_recorded_and_resume_skips_finished_ones(tmp_path, capsys):
     axes = {"instance_types": [["ml.c5.large"], ["ml.x9.large"]], "target_per_minute": [3000], "replications": [2]}
     path = write_sweep(tmp_path, axes)
@@ -79,6 +81,7 @@ def test_bad_sweep_files_exit_2(tmp_path, capsys, document, words):
     assert words in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_exits_2_and_writes_nothing(tmp_path, capsys):
     path = write_sweep(tmp_path, {"target_per_minute": [3000]})
     assert main(["sweep", str(path), "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "out")]) == 2
