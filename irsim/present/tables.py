@@ -113,20 +113,35 @@ def _maybe(value: float | None, width: int) -> str:
 
 
 def replication_table(summary: dict[str, Any]) -> str:
-    """Per benchmark: mean and 95 % interval over the replications."""
+    """Per benchmark: mean and 95 % interval over the replications; first what a user acts on
+    (the production check), then the test procedure's own figures."""
     lines = [f"\nOver {summary['replications']} seeded replications (mean [95% interval]):"]
     for entry in summary["benchmarks"]:
-        parts = []
-        for name, label, fmt in (("per_instance_max_invocations", "per-instance max", "{:,.0f}"),
-                                 ("model_latency_ms", "latency ms", "{:.2f}"),
-                                 ("count_margin", "count margin", "{:+.1%}")):
-            if name in entry:
-                value = entry[name]
-                parts.append(f"{label} {fmt.format(value['mean'])} [{fmt.format(value['ci95'][0])}, "
-                             f"{fmt.format(value['ci95'][1])}]")
+        percentile = entry.get("production_percentile", "percentile")
+        acted_on = _intervals(entry, (("production_percentile_ms", f"{percentile} ms", "{:.2f}"),
+                                      ("smallest_passing_count", "smallest passing count", "{:.1f}")))
+        procedure = _intervals(entry, (("per_instance_max_invocations", "per-instance max", "{:,.0f}"),
+                                       ("model_latency_ms", "latency ms", "{:.2f}"),
+                                       ("count_margin", "count margin", "{:+.1%}")))
+        at = f" at {entry['production_count']} instance(s)" if "production_count" in entry else ""
+        label = f"  {extension_label(entry):<34} "
+        if acted_on:
+            lines.append(f"{label}in production{at}: {'; '.join(acted_on)}")
+            label = " " * len(label)
         count = f", count {entry['count']}" if "count" in entry else ""
-        lines.append(f"  {extension_label(entry):<34} {'; '.join(parts) or 'no replication succeeded'}{count}")
+        lines.append(f"{label}test procedure: {'; '.join(procedure) or 'no replication succeeded'}{count}")
     return "\n".join(lines)
+
+
+def _intervals(entry: Mapping[str, Any], fields: tuple[tuple[str, str, str], ...]) -> list[str]:
+    """``label mean [low, high]`` for each field the entry has."""
+    parts = []
+    for name, label, fmt in fields:
+        if name in entry:
+            value = entry[name]
+            parts.append(f"{label} {fmt.format(value['mean'])} [{fmt.format(value['ci95'][0])}, "
+                         f"{fmt.format(value['ci95'][1])}]")
+    return parts
 
 
 def plan_table(document: Mapping[str, Any]) -> str:

@@ -25,7 +25,7 @@ from irsim.service.benchmark import STOPPED, BenchmarkOutcome, BenchmarkTask, in
 from irsim.service.production import cheapest_passing, check_recommendations, checkable
 from irsim.service.request import BenchmarkSpec, JobSpec, parse_request
 from irsim.service.responses import ScheduledBenchmark, describe_response, steps_response
-from optimizer.production import ProductionCheck
+from optimizer.production import ProductionCheck, production_check
 from pricing import Catalogue, Price, PricingError, ServerlessRate, default_catalogue, serverless_rate
 from simulator import Profile, load_profile
 from simulator.profiles import InstanceProfile
@@ -50,6 +50,7 @@ class JobResult:
     seed: int
     stopped: tuple[BenchmarkOutcome, ...] = ()
     production: Mapping[int, ProductionCheck] = field(default_factory=dict)  # by benchmark index
+    profile: Profile | None = None  # the profile the benchmarks ran on (unmeasured types derived)
 
     def extensions(self) -> dict[str, Any]:
         """irsim-only facts kept outside the AWS shapes: calibration, price provenance, stop reasons."""
@@ -178,7 +179,7 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
                                                           bool(stopped)),
                      steps=steps_response(job, scheduled, created, seed, stopped), scheduled=tuple(scheduled),
                      not_scheduled=tuple(dropped), model=loaded.model, seed=seed, stopped=tuple(stopped),
-                     production=checks)
+                     production=checks, profile=loaded)
 
 
 def _vcpu_of(catalogue: Catalogue, instance_type: str) -> int | None:
@@ -227,32 +228,47 @@ def replicate(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
               region: str, replications: int, **options: Any) -> tuple[JobResult, dict[str, Any]]:
     """Run the job ``replications`` times with independent seeds (the first is ``seed`` itself,
     so its answer is the one a single run gives) and summarise, per benchmark, the mean and
-    95 % confidence interval of the per-instance max, the latency and the count's margin
-    (count x per-instance max / MaxInvocations - 1). The summary stays outside the AWS shapes."""
-
+    95 % confidence interval of what a user acts on: the production percentile at the count the
+    first run recommends, and the smallest count that meets the threshold in production. The
+    test procedure's own figures (per-instance max, latency, the count's margin) are kept too,
+    marked as such: the per-instance max is a discrete, often bimodal statistic of one test.
+    The summary stays outside the AWS shapes."""
     seeds = [seed] + [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(replications - 1)]
-    results = [execute_job(request, profile, s, region, **options) for s in seeds]
-    first = results[0]
-    target = first.spec.stopping.max_invocations
-    summary = []
-    for index, benchmark in enumerate(first.spec.benchmarks):
-        measurements = [item.outcome.measurement for result in results for item in result.scheduled
-                        if item.outcome.spec.index == index and item.outcome.measurement is not None]
-        entry: dict[str, Any] = {"index": index, "InstanceType": benchmark.instance_type,
-                                 "EnvironmentParameters": dict(benchmark.environment),
-                                 "succeeded": len(measurements)}
-        values: dict[str, list[float]] = {
-            "per_instance_max_invocations": [m.per_instance_max for m in measurements],
-            "model_latency_ms": [m.model_latency_us / 1000.0 for m in measurements]}
-        if target and measurements:
-            chosen = max(1, math.ceil(target / measurements[0].per_instance_max))
-            values["count_margin"] = [chosen * m.per_instance_max / target - 1 for m in measurements]
-            entry["count"] = chosen
-        for name, series in values.items():
-            if series:
-                entry[name] = _mean_and_interval(series)
-        summary.append(entry)
+    first = execute_job(request, profile, seed, region, **options)
+    results = [first] + [execute_job(request, profile, s, region, production=False, **options) for s in seeds[1:]]
+    summary = [_replicated_benchmark(first, results, seeds, index) for index in range(len(first.spec.benchmarks))]
     return first, {"replications": replications, "seeds": seeds, "benchmarks": summary}
+
+
+def _replicated_benchmark(first: JobResult, results: list[JobResult], seeds: list[int], index: int) -> dict[str, Any]:
+    """One benchmark's summary over the replications (see ``replicate``)."""
+    benchmark = first.spec.benchmarks[index]
+    target = first.spec.stopping.max_invocations
+    measurements = [item.outcome.measurement for result in results for item in result.scheduled
+                    if item.outcome.spec.index == index and item.outcome.measurement is not None]
+    entry: dict[str, Any] = {"index": index, "InstanceType": benchmark.instance_type,
+                             "EnvironmentParameters": dict(benchmark.environment), "succeeded": len(measurements)}
+    values: dict[str, list[float]] = {
+        "per_instance_max_invocations": [m.per_instance_max for m in measurements],
+        "model_latency_ms": [m.model_latency_us / 1000.0 for m in measurements]}
+    if target and measurements:
+        chosen = max(1, math.ceil(target / measurements[0].per_instance_max))
+        values["count_margin"] = [chosen * m.per_instance_max / target - 1 for m in measurements]
+        entry["count"] = chosen
+    check = first.production.get(index)
+    if check is not None and first.profile is not None:
+        checks = [check] + [production_check(first.profile, check.instance_type, check.count, check.rate_per_minute,
+                                             check.percentile, check.threshold_ms, routing=check.routing, seed=s)
+                            for s in seeds[1:]]
+        entry["production_count"] = check.count
+        entry["production_percentile"] = f"P{check.percentile:g}"
+        values["production_percentile_ms"] = [c.percentile_ms for c in checks if c.estimate is not None]
+        values["smallest_passing_count"] = [float(c.smallest_passing_count) for c in checks
+                                            if c.smallest_passing_count is not None]
+    for name, series in values.items():
+        if series:
+            entry[name] = _mean_and_interval(series)
+    return entry
 
 
 def _mean_and_interval(series: list[float]) -> dict[str, Any]:
