@@ -4,7 +4,7 @@ Each request costs one heap entry (its completion; plus one for the caller's del
 overhead or think time is on) on the harness's :class:`~simulator.harness.Loop`: no
 processes, no Resources, no event objects. A completion's entry carries the request as a
 ``(instance, arrival time, service time)`` tuple, random draws come in numpy blocks, and
-per-request measurements go into raw double arrays that become numpy arrays at the end.
+per-request measurements go into raw arrays that become numpy arrays at the end.
 """
 
 from __future__ import annotations
@@ -46,6 +46,45 @@ class EngineOutput:
     minutes: tuple[MinuteSummary, ...]
 
 
+@dataclass(frozen=True)
+class _Draws:
+    """The run's random draws, each the C-speed ``__next__`` of a stream drawn in numpy blocks;
+    None where the run needs none (one instance, no overhead, no think time)."""
+
+    service: Callable[[], float]
+    route: Callable[[], int] | None
+    overhead: Callable[[], float] | None
+    think: Callable[[], float] | None
+    arrival_rng: np.random.Generator
+
+    @classmethod
+    def seeded(cls, seed: int | np.random.SeedSequence, endpoint: Endpoint, overhead: Distribution | None,
+               think_time_s: float) -> _Draws:
+        """One independent generator per stream, spawned from ``seed`` in a fixed order."""
+        seed_seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        service_rng, overhead_rng, routing_rng, think_rng, arrival_rng = (
+            np.random.Generator(np.random.PCG64(s)) for s in seed_seq.spawn(5))
+        instances, service = endpoint.instance_count, endpoint.service_time
+        routed = instances > 1 and endpoint.routing == "random"
+        return cls(
+            blocks(lambda n: service.sample_s(service_rng, n)).__next__,
+            blocks(lambda n: routing_rng.integers(0, instances, n)).__next__ if routed else None,
+            blocks(lambda n: overhead.sample_s(overhead_rng, n)).__next__ if overhead else None,
+            blocks(lambda n: think_rng.exponential(think_time_s, n)).__next__ if think_time_s > 0 else None,
+            arrival_rng)
+
+
+class _Records:
+    """Per completed request, in completion order. ``array`` keeps raw doubles and ints: no
+    Python number survives a record."""
+
+    __slots__ = ("completion_s", "instance", "latency_s", "overhead_s", "service_s")
+
+    def __init__(self) -> None:
+        self.completion_s, self.latency_s, self.service_s, self.overhead_s = (array("d") for _ in range(4))
+        self.instance = array("i")
+
+
 def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSequence = 0,
         overhead: Distribution | None = None, think_time_s: float = 0.0,
         stopping: StoppingConditions | None = None,
@@ -59,39 +98,50 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
     exponential think time of mean ``think_time_s``, and invoke again. A user the traffic
     removes finishes its in-flight request first.
     """
-    stopping = stopping or StoppingConditions()
-    seed_seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    service_rng, overhead_rng, routing_rng, think_rng, arrival_rng = (
-        np.random.Generator(np.random.PCG64(s)) for s in seed_seq.spawn(5))
+    draws = _Draws.seeded(seed, endpoint, overhead, think_time_s)
+    loop, records, population = Loop(), _Records(), Population()
+    busy = [0] * endpoint.instance_count
+    waiting: list[deque[float]] = [deque() for _ in busy]
+    arrive = _requests(loop, endpoint, draws, records, population, busy, waiting,
+                       closed_loop=not isinstance(traffic, PoissonArrivals))
+    drive(loop, traffic, population, arrive, draws.arrival_rng)
+    clock = MinuteClock(loop, traffic, stopping or StoppingConditions(), interrupt, records.latency_s)
+    clock.run()
 
-    loop = Loop()
+    in_service, queued = sum(busy), sum(len(q) for q in waiting)
+    return EngineOutput(
+        completion_s=np.frombuffer(records.completion_s, dtype=float),
+        latency_s=np.frombuffer(records.latency_s, dtype=float),
+        service_s=np.frombuffer(records.service_s, dtype=float),
+        overhead_s=np.frombuffer(records.overhead_s, dtype=float),
+        instance=np.frombuffer(records.instance, dtype=np.int32),
+        end_s=float(loop.now),
+        stop_reason=clock.reason,
+        # every request issued has completed, is in service or is queued
+        issued=len(records.completion_s) + in_service + queued,
+        in_service=in_service,
+        queued=queued,
+        minutes=tuple(clock.minutes),
+    )
+
+
+def _requests(loop: Loop, endpoint: Endpoint, draws: _Draws, records: _Records, population: Population,
+              busy: list[int], waiting: list[deque[float]], *, closed_loop: bool) -> Callable[[float], None]:
+    """The hot path: ``arrive(now)`` for a request reaching the endpoint, and what happens at
+    its completion. ``busy`` and ``waiting`` (per instance: requests in service, arrival
+    times of queued requests) change in place."""
     heap, sequence, push = loop.heap, loop.sequence, heappush
-    instances, workers = endpoint.instance_count, endpoint.workers
-    service_dist = endpoint.service_time
-    next_service: Callable[[], float] = blocks(lambda n: service_dist.sample_s(service_rng, n)).__next__
-    spread = instances > 1
-    route: Callable[[], int] | None = (blocks(lambda n: routing_rng.integers(0, instances, n)).__next__
-                                       if spread and endpoint.routing == "random" else None)
+    workers = endpoint.workers
+    next_service, route, next_overhead, next_think = draws.service, draws.route, draws.overhead, draws.think
+    delayed = next_overhead is not None or next_think is not None
     # Outstanding at an instance = in service + queued there: +1 at take(), -1 at release().
-    least = LeastOutstanding(instances) if spread and endpoint.routing == "least_outstanding_requests" else None
+    least = (LeastOutstanding(endpoint.instance_count)
+             if endpoint.instance_count > 1 and endpoint.routing == "least_outstanding_requests" else None)
     take = least.take if least is not None else None
     release = least.release if least is not None else None
-    next_overhead = blocks(lambda n: overhead.sample_s(overhead_rng, n)).__next__ if overhead else None
-    next_think = (blocks(lambda n: think_rng.exponential(think_time_s, n)).__next__
-                  if think_time_s > 0 else None)
-    delayed = next_overhead is not None or next_think is not None
-    closed_loop = not isinstance(traffic, PoissonArrivals)
-
-    busy = [0] * instances
-    waiting: list[deque[float]] = [deque() for _ in range(instances)]
-    # array('d') keeps raw doubles: no float object survives a record.
-    completion_s, latency_s, service_s, overhead_s = (array("d") for _ in range(4))
-    instance_log = array("i")
-    record_completion, record_latency = completion_s.append, latency_s.append
-    record_service, record_instance = service_s.append, instance_log.append
-    record_overhead = overhead_s.append
-    population = Population()
-    issued = 0
+    record_completion, record_latency = records.completion_s.append, records.latency_s.append
+    record_service, record_instance = records.service_s.append, records.instance.append
+    record_overhead = records.overhead_s.append
 
     def arrive(now: float) -> None:
         """A request reaches the endpoint: route it, start it or queue it."""
@@ -108,14 +158,8 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
         else:
             waiting[inst].append(now)
 
-    def send(now: float) -> None:
-        nonlocal issued
-        issued += 1
-        arrive(now)
-
     def complete(now: float, request: Request) -> None:
         """A request finishes: record it, start the next queued one, let its user go on."""
-        nonlocal issued
         inst, arrival, service = request
         record_completion(now)
         record_latency(now - arrival)
@@ -141,29 +185,12 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
                     delay += next_think()
                 push(heap, (now + delay, NORMAL, next(sequence), delay_over, None))
             else:
-                issued += 1
                 arrive(now)
         elif next_overhead is not None:
             record_overhead(next_overhead())
 
     def delay_over(now: float, _: Any) -> None:
         if not population.leaves():
-            send(now)
+            arrive(now)
 
-    drive(loop, traffic, population, send, arrival_rng)
-    clock = MinuteClock(loop, traffic, stopping, interrupt, latency_s)
-    clock.run()
-
-    return EngineOutput(
-        completion_s=np.frombuffer(completion_s, dtype=float),
-        latency_s=np.frombuffer(latency_s, dtype=float),
-        service_s=np.frombuffer(service_s, dtype=float),
-        overhead_s=np.frombuffer(overhead_s, dtype=float),
-        instance=np.frombuffer(instance_log, dtype=np.int32),
-        end_s=float(loop.now),
-        stop_reason=clock.reason,
-        issued=issued,
-        in_service=sum(busy),
-        queued=sum(len(q) for q in waiting),
-        minutes=tuple(clock.minutes),
-    )
+    return arrive

@@ -139,6 +139,34 @@ class ServerlessOutput:
     minutes: tuple[MinuteSummary, ...]
 
 
+@dataclass(frozen=True)
+class _Draws:
+    """The run's random draws, each the C-speed ``__next__`` of a stream drawn in numpy blocks;
+    None where the run needs none (no overhead, no think time)."""
+
+    service: Callable[[], float]
+    setup: Callable[[], float]
+    backoff: Callable[[], float]
+    overhead: Callable[[], float] | None
+    think: Callable[[], float] | None
+    arrival_rng: np.random.Generator
+
+    @classmethod
+    def seeded(cls, seed: int | np.random.SeedSequence, service: Distribution, profile: ServerlessProfile,
+               overhead: Distribution | None, think_time_s: float) -> _Draws:
+        """One independent generator per stream, spawned from ``seed`` in a fixed order."""
+        seed_seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        service_rng, setup_rng, overhead_rng, think_rng, backoff_rng, arrival_rng = (
+            np.random.Generator(np.random.PCG64(s)) for s in seed_seq.spawn(6))
+        return cls(
+            blocks(lambda n: service.sample_s(service_rng, n)).__next__,
+            blocks(lambda n: profile.model_setup_time.sample_s(setup_rng, n)).__next__,
+            blocks(lambda n: backoff_rng.exponential(profile.backoff_ms / 1000.0, n)).__next__,
+            blocks(lambda n: overhead.sample_s(overhead_rng, n)).__next__ if overhead else None,
+            blocks(lambda n: think_rng.exponential(think_time_s, n)).__next__ if think_time_s > 0 else None,
+            arrival_rng)
+
+
 def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, *,
         seed: int | np.random.SeedSequence = 0, overhead: Distribution | None = None, think_time_s: float = 0.0,
         stopping: StoppingConditions | None = None, interrupt: Callable[[], bool] | None = None,
@@ -150,17 +178,9 @@ def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, 
     if config.memory_mb < profile.memory_needed_mb:
         raise InputError("memory_mb", f"{config.memory_mb} MB is less than the "
                                       f"{profile.memory_needed_mb} MB the model needs")
-    stopping = stopping or StoppingConditions()
-    seed_seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    service_rng, setup_rng, overhead_rng, think_rng, backoff_rng, arrival_rng = (
-        np.random.Generator(np.random.PCG64(s)) for s in seed_seq.spawn(6))
-    service = profile.service_at(config.memory_mb)
-    next_service = blocks(lambda n: service.sample_s(service_rng, n)).__next__
-    next_setup = blocks(lambda n: profile.model_setup_time.sample_s(setup_rng, n)).__next__
-    next_overhead = blocks(lambda n: overhead.sample_s(overhead_rng, n)).__next__ if overhead else None
-    next_think = blocks(lambda n: think_rng.exponential(think_time_s, n)).__next__ if think_time_s > 0 else None
-    next_backoff = blocks(lambda n: backoff_rng.exponential(profile.backoff_ms / 1000.0, n)).__next__
-
+    draws = _Draws.seeded(seed, profile.service_at(config.memory_mb), profile, overhead, think_time_s)
+    next_service, next_setup, next_backoff = draws.service, draws.setup, draws.backoff
+    next_overhead, next_think = draws.overhead, draws.think
     loop = Loop()
     heap, sequence = loop.heap, loop.sequence
     completion_s, latency_s, setup_s, overhead_s, throttle_s = (array("d") for _ in range(5))
@@ -217,8 +237,8 @@ def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, 
             else:
                 attempt(now)
 
-    drive(loop, traffic, population, attempt, arrival_rng)
-    clock = MinuteClock(loop, traffic, stopping, interrupt, latency_s)
+    drive(loop, traffic, population, attempt, draws.arrival_rng)
+    clock = MinuteClock(loop, traffic, stopping or StoppingConditions(), interrupt, latency_s)
     clock.run()
     return ServerlessOutput(
         np.frombuffer(completion_s), np.frombuffer(latency_s), np.frombuffer(setup_s), np.frombuffer(overhead_s),
