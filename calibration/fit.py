@@ -1,11 +1,11 @@
 """Fitting a service profile entry to measurements.
 
-- Service time: from raw samples by maximum likelihood (lognormal, gamma, Weibull,
-  exponential; the lowest AIC wins), or from CloudWatch percentiles by quantile matching
-  over the light-load minutes (latency flat as load grows: queueing negligible).
-- Workers: c = round(X_sat x E[S]) when throughput saturated (latency kept growing while
-  invocations stayed flat); otherwise the c whose M/G/c (Allen-Cunneen) mean latency best
-  follows the observed growth, reported as not determined.
+- CloudWatch minutes: the worker count, the service-time family, mean and cv are fitted
+  together to every minute's mean and percentiles (simulated moments, ``moments``), the fit
+  profiled over c with a confidence set for c (``workers``). c is determined only when the
+  set holds one value; otherwise the entry holds the member most conservative for capacity.
+- Raw samples fix the service time by maximum likelihood (lognormal, gamma, Weibull,
+  exponential; the lowest AIC wins); with CloudWatch minutes as well only c is fitted.
 - Overhead latency, CPU per busy worker (CPUUtilization = 100 x busy workers x k) and memory.
 - From Inference Recommender results alone: only the capacity c / E[S] is determined.
 """
@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from calibration.closedloop import Service
+from calibration.moments import MIN_FIT_REQUESTS, observed_minutes
+from calibration.report import workers_provenance, workers_report
 from calibration.sources import BenchmarkObservation
-from simulator.analytic import allen_cunneen_mean_response_s
+from calibration.workers import WorkersProfile, profile_workers
 from simulator.distributions import Distribution, quantile_ms
 from simulator.errors import InputError
 from simulator.profiles import InstanceProfile
@@ -30,8 +33,6 @@ from simulator.profiles import InstanceProfile
 FAMILIES = ("lognormal", "gamma", "weibull", "exponential")
 QUANTILES = (50, 90, 95, 99)
 LIGHT_LOAD_TOLERANCE = 0.05   # a light minute's median latency is within 5 % of the lightest ones'
-SATURATED_LATENCY_RATIO = 1.5  # queueing clearly present
-PLATEAU_TOLERANCE = 0.05       # saturated minutes' throughput within 5 % of the best
 DEFAULT_CV = 0.5
 DEFAULT_OVERHEAD_CV = 0.5
 
@@ -62,6 +63,23 @@ class Calibration:
     workers_determined: bool
     report: tuple[str, ...]
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    workers: WorkersProfile | None = None  # the fit profiled over c (CloudWatch minutes only)
+
+
+def check_finite(calibration: Calibration) -> None:
+    """Every number the entry and overhead carry is finite and positive (a profile that
+    would not load is never produced)."""
+    numbers = {"mean_ms": calibration.entry.service_time.mean_ms, "cv": calibration.entry.service_time.cv,
+               "cpu_per_worker": calibration.entry.cpu_per_worker}
+    if calibration.overhead is not None:
+        numbers["overhead mean_ms"] = calibration.overhead.mean_ms
+    if calibration.entry.memory_mb is not None:
+        numbers["memory_mb"] = calibration.entry.memory_mb + 1.0
+    bad = {name: value for name, value in numbers.items() if not (math.isfinite(value) and value > 0)}
+    if bad:
+        listed = ", ".join(f"{name} {value!r}" for name, value in bad.items())
+        raise InputError("cloudwatch", f"the fit gave numbers that are not finite and positive ({listed}): "
+                                       "the data cannot be fitted")
 
 
 # Service-time distributions
@@ -138,81 +156,9 @@ def light_load_minutes(cloudwatch: pd.DataFrame, invocations: pd.Series) -> pd.S
     return valid & (median <= lowest * (1 + LIGHT_LOAD_TOLERANCE))
 
 
-@dataclass(frozen=True)
-class WorkersEstimate:
-    """Workers per instance, and whether saturation determined them or a latency fit guessed."""
-
-    workers: int
-    determined: bool
-    saturation_per_s: float | None
-    saturated_requests: float  # invocations in the saturated minutes (0 when not saturated)
-    note: str
-
-
-def estimate_workers(frame: pd.DataFrame, invocations: pd.Series, service: DistributionFit,
-                     baseline_latency_us: float) -> WorkersEstimate:
-    """Workers from saturation if the data saturated, else the best M/G/c fit of latency growth.
-
-    Saturated: among the minutes with clear queueing (latency >= 1.5 x light load), the more
-    queued half did not serve more than the less queued half (within 5 %).
-    """
-    throughput = invocations / 60.0
-    latency = frame["ModelLatency_Average"]
-    mean_s = service.mean_ms / 1000.0
-    loaded = latency >= SATURATED_LATENCY_RATIO * baseline_latency_us
-    best = throughput.max()
-    if loaded.sum() >= 2:
-        by_latency = throughput[loaded][latency[loaded].sort_values().index]
-        half = max(1, len(by_latency) // 2)
-        less, more = by_latency.iloc[:half], by_latency.iloc[half:]
-        if more.mean() <= less.mean() * (1 + PLATEAU_TOLERANCE):
-            saturation = float(more.mean())
-            workers = max(1, round(saturation * mean_s))
-            return WorkersEstimate(workers=workers, determined=True, saturation_per_s=saturation,
-                                   saturated_requests=float(more.sum() * 60.0),
-                                   note=f"saturated at {saturation * 60:,.0f} invocations/min: c = X_sat x E[S] = "
-                                        f"{saturation * mean_s:.2f}")
-    lower = max(1, math.ceil(best * mean_s * (1 - PLATEAU_TOLERANCE)))  # a noisy minute may exceed c / E[S]
-    candidates = range(lower, 4 * lower + 4)
-
-    def error(c: int) -> float:
-        predicted = [allen_cunneen_mean_response_s(x, c, mean_s, service.cv) for x in throughput]
-        residual = [(math.log(p * 1e6) - math.log(o)) for p, o in zip(predicted, latency, strict=True)
-                    if math.isfinite(p)]
-        return float(np.mean(np.square(residual))) if residual else math.inf
-
-    workers = min(candidates, key=error)
-    return WorkersEstimate(workers=workers, determined=False, saturation_per_s=None, saturated_requests=0.0,
-                           note=f"never saturated (at most {best * 60:,.0f} invocations/min): c >= {lower}; "
-                                f"c = {workers} fits the latency growth best (M/G/c), not determined")
-
-
 def _weighted(values: pd.Series, weights: pd.Series) -> float:
     mask = values.notna() & weights.notna()
     return float(np.average(values[mask], weights=weights[mask])) if mask.any() else math.nan
-
-
-def _light_load_service(cloudwatch: pd.DataFrame, light: pd.Series, weights: pd.Series, baseline_us: float,
-                        samples_ms: np.ndarray | None) -> DistributionFit:
-    """The service time: by maximum likelihood over raw samples when there are any, else by
-    matching the light-load minutes' percentiles."""
-    if samples_ms is not None:
-        return fit_samples(samples_ms)
-    observed = {p: _weighted(cloudwatch.loc[light, f"ModelLatency_p{p}"], weights) / 1000.0
-                for p in QUANTILES if f"ModelLatency_p{p}" in cloudwatch}
-    return fit_quantiles(baseline_us / 1000.0, observed)
-
-
-def _pooled_with_saturation(service: DistributionFit, workers: int, saturation_per_s: float,
-                            light_requests: float, saturated_requests: float) -> tuple[DistributionFit, str]:
-    """Saturated minutes measure c / E[S] over many more requests: pool both estimates of the
-    mean, each weighted by its request count (its variance ~ cv^2 / n)."""
-    saturation_mean_ms = workers / saturation_per_s * 1000.0
-    pooled = (light_requests * service.mean_ms + saturated_requests * saturation_mean_ms) / (
-        light_requests + saturated_requests)
-    line = (f"mean pooled with saturation: light load {service.mean_ms:.3f} ms, c / X_sat "
-            f"{saturation_mean_ms:.3f} ms ({saturated_requests:,.0f} requests) -> {pooled:.3f} ms")
-    return replace(service, mean_ms=pooled), line
 
 
 def _overhead(cloudwatch: pd.DataFrame, invocations: pd.Series) -> tuple[Distribution | None, list[str]]:
@@ -251,6 +197,17 @@ def _memory_mb(cloudwatch: pd.DataFrame, instance_memory_mb: float | None) -> tu
     return memory_mb, [f"memory: {percent:.1f}% of {instance_memory_mb:,.0f} MiB = {memory_mb:,.0f} MiB"]
 
 
+def _service_fit(profile: WorkersProfile, fixed: DistributionFit | None) -> DistributionFit:
+    """The chosen member's service law as a DistributionFit (goodness: chi2 by family at its c)."""
+    if fixed is not None:
+        return fixed
+    service = profile.chosen.service
+    return DistributionFit(family=service.family, mean_ms=service.mean_ms,
+                           cv=1.0 if service.family == "exponential" else service.cv,
+                           method="simulated moments over all minutes",
+                           goodness={f: round(v, 2) for f, v in profile.by_family[profile.chosen.workers].items()})
+
+
 def calibrate_cloudwatch(cloudwatch: pd.DataFrame, instance_type: str, instance_count: int,
                          instance_memory_mb: float | None, samples_ms: np.ndarray | None = None,
                          vcpu: int | None = None) -> Calibration:
@@ -260,47 +217,41 @@ def calibrate_cloudwatch(cloudwatch: pd.DataFrame, instance_type: str, instance_
     if "ModelLatency_Average" not in cloudwatch:
         raise InputError("cloudwatch", "needs ModelLatency with the Average statistic")
     invocations = per_instance_invocations(cloudwatch, instance_count)
-    light = light_load_minutes(cloudwatch, invocations)
-    weights = invocations[light]
-    baseline = _weighted(cloudwatch.loc[light, "ModelLatency_Average"], weights)
-    service = _light_load_service(cloudwatch, light, weights, baseline, samples_ms)
-    workers = estimate_workers(cloudwatch, invocations, service, baseline)
-    light_requests = float(weights.sum())
-    report = [f"light-load minutes: {int(light.sum())} of {len(cloudwatch)} ({light_requests:,.0f} requests, "
-              f"latency flat within {LIGHT_LOAD_TOLERANCE:.0%}); service time by {service.method}: "
-              f"{service.family}, mean {service.mean_ms:.3f} ms, cv {service.cv:.3f}",
-              "goodness by family: " + ", ".join(f"{f} {v:g}" for f, v in service.goodness.items()),
-              f"workers: {workers.workers} ({workers.note})"]
-    saturation = workers.saturation_per_s  # set exactly when saturation determined the workers
-    if saturation is not None:
-        lightest_share = float(invocations[light].min() / 60.0 / saturation)
-        if lightest_share >= 0.8:
-            report.append(f"WARNING: the lightest minute already ran at {lightest_share:.0%} of saturation: queueing "
-                          "may inflate the service time and workers; add minutes at lower load")
-        if samples_ms is None:
-            service, line = _pooled_with_saturation(service, workers.workers, saturation, light_requests,
-                                                    workers.saturated_requests)
-            report.append(line)
+    minutes = observed_minutes(cloudwatch, invocations)
+    if len(minutes.users) == 0:
+        raise InputError("cloudwatch", f"has no minute with at least {MIN_FIT_REQUESTS} invocations and a "
+                                       "ModelLatency Average")
+    fixed = fit_samples(samples_ms) if samples_ms is not None else None
+    profile = profile_workers(minutes, None if fixed is None else
+                              Service(fixed.family, fixed.mean_ms, fixed.cv))
+    service = _service_fit(profile, fixed)
+    workers = profile.chosen.workers
+    report = workers_report(profile, minutes, len(cloudwatch))
+    report.append(f"service time by {service.method}: {service.family}, mean {service.mean_ms:.3f} ms, "
+                  f"cv {service.cv:.3f}")
+    report.append(("AIC" if fixed is not None else f"chi2 at c = {workers}") + " by family: "
+                  + ", ".join(f"{f} {v:g}" for f, v in service.goodness.items()))
     overhead, lines = _overhead(cloudwatch, invocations)
-    report += lines
-    cpu_per_worker, lines = _cpu_per_worker(cloudwatch, invocations, service.mean_ms, workers.workers, vcpu)
+    report += lines or ["overhead: OverheadLatency not given; the time between a response and the next request "
+                        "is taken as 0 (user counts N = X x mean latency)"]
+    cpu_per_worker, lines = _cpu_per_worker(cloudwatch, invocations, service.mean_ms, workers, vcpu)
     report += lines
     memory_mb, lines = _memory_mb(cloudwatch, instance_memory_mb)
     report += lines
-    entry = InstanceProfile(instance_type=instance_type, workers=workers.workers, service_time=service.distribution(),
+    entry = InstanceProfile(instance_type=instance_type, workers=workers, service_time=service.distribution(),
                             memory_mb=memory_mb, calibrated=True,
                             cpu_per_worker=round(min(max(cpu_per_worker, 0.01), 64.0), 4))
-    stamps = cloudwatch.index
     provenance = {
-        "method": "cloudwatch" + (" + samples" if samples_ms is not None else ""),
-        "time_window": [str(stamps.min()), str(stamps.max())],
+        "method": "cloudwatch, simulated moments" + (" + samples" if samples_ms is not None else ""),
+        "time_window": [str(cloudwatch.index.min()), str(cloudwatch.index.max())],
         "minutes": len(cloudwatch),
         "observed_invocations_per_minute": [float(invocations.min()), float(invocations.max())],
-        "light_load_requests": light_requests,
-        "workers_determined": workers.determined,
+        **workers_provenance(profile),
     }
-    return Calibration(entry=entry, overhead=overhead, service=service, workers_determined=workers.determined,
-                       report=tuple(report), provenance=provenance)
+    calibration = Calibration(entry=entry, overhead=overhead, service=service, workers_determined=profile.determined,
+                              report=tuple(report), provenance=provenance, workers=profile)
+    check_finite(calibration)
+    return calibration
 
 
 def calibrate_samples(samples_ms: np.ndarray, instance_type: str, workers: int) -> Calibration:

@@ -223,7 +223,7 @@ def test_calibrate_writes_a_profile_and_merges_into_an_existing_one(tmp_path, ca
     assert main(["calibrate", "--instance-type", TYPE, "--cloudwatch", str(metrics), "-o", str(output),
                  "--plot", str(tmp_path / "fit.png")]) == 0
     report = capsys.readouterr().out
-    assert "workers        4 (determined)" in report and "lognormal" in report
+    assert "workers        4 (determined; confidence set {4})" in report and "lognormal" in report
     merged = load_profile(output)
     assert "ml.c5.large" in merged.instances  # the rest of the demo profile is kept
     entry = merged.instance(TYPE)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from calibration.fit import Calibration, calibrate_cloudwatch, calibrate_results, calibrate_samples
+from calibration.report import candidates_text
 from calibration.sources import read_cloudwatch, read_describe, read_samples, read_steps
 from irsim.cli.argtypes import integer
 from irsim.present.files import write_atomically
@@ -78,6 +79,18 @@ def _merged(calibration: Calibration, output: Path, model: str | None) -> Profil
                    overhead=calibration.overhead, provenance=provenance)
 
 
+def _workers_text(calibration: Calibration) -> str:
+    """c, whether the data determined it, and the confidence set when there is one."""
+    workers = calibration.entry.workers
+    profile = calibration.workers
+    if profile is None:
+        return f"{workers} ({'determined' if calibration.workers_determined else 'NOT determined'})"
+    if profile.determined:
+        return f"{workers} (determined; confidence set {candidates_text(profile)})"
+    return (f"{workers} (NOT determined; confidence set {candidates_text(profile)}; the entry holds the member "
+            "most conservative for capacity)")
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     calibration, sources, frame = _calibrate(args)
     output = Path(args.output)
@@ -86,7 +99,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"irsim calibrate: {entry.instance_type} from {len(sources)} file(s)")
     print(f"  service time   {calibration.service.family}, mean {entry.service_time.mean_ms:.3f} ms, "
           f"cv {entry.service_time.cv:.3f} ({calibration.service.method})")
-    print(f"  workers        {entry.workers} ({'determined' if calibration.workers_determined else 'NOT determined'})")
+    print(f"  workers        {_workers_text(calibration)}")
     observed = calibration.provenance.get("observed_invocations_per_minute")
     if observed:
         print(f"  data range     {observed[0]:,.0f} to {observed[1]:,.0f} invocations/min per instance")
