@@ -66,7 +66,7 @@ class Calibration:
     workers: WorkersProfile | None = None  # the fit profiled over c (CloudWatch minutes only)
 
 
-def check_finite(calibration: Calibration) -> None:
+def check_finite(calibration: Calibration, field_name: str = "cloudwatch") -> None:
     """Every number the entry and overhead carry is finite and positive (a profile that
     would not load is never produced)."""
     numbers = {"mean_ms": calibration.entry.service_time.mean_ms, "cv": calibration.entry.service_time.cv,
@@ -78,7 +78,7 @@ def check_finite(calibration: Calibration) -> None:
     bad = {name: value for name, value in numbers.items() if not (math.isfinite(value) and value > 0)}
     if bad:
         listed = ", ".join(f"{name} {value!r}" for name, value in bad.items())
-        raise InputError("cloudwatch", f"the fit gave numbers that are not finite and positive ({listed}): "
+        raise InputError(field_name, f"the fit gave numbers that are not finite and positive ({listed}): "
                                        "the data cannot be fitted")
 
 
@@ -106,18 +106,28 @@ def fit_quantiles(mean_ms: float, quantiles: Mapping[int, float]) -> Distributio
 
 
 def fit_samples(samples_ms: np.ndarray) -> DistributionFit:
-    """Maximum likelihood for each family (location 0); the lowest AIC wins."""
+    """Maximum likelihood for each family (location 0); the lowest AIC wins. A family whose
+    fit fails or is degenerate is left out; samples that show no spread fit none."""
     x = np.asarray(samples_ms, dtype=float)
+    if x.size < 2 or float(np.std(x)) <= 1e-9 * float(np.mean(x)):
+        raise InputError("samples", f"all {x.size} samples are {x[0]:g} ms: a distribution needs their spread")
     candidates = {"lognormal": stats.lognorm, "gamma": stats.gamma, "weibull": stats.weibull_min,
                   "exponential": stats.expon}
     aic: dict[str, float] = {}
     fitted: dict[str, Any] = {}
     for family, dist in candidates.items():
-        params = dist.fit(x, floc=0)
-        log_likelihood = float(np.sum(dist.logpdf(x, *params)))
-        free = len(params) - 1  # the location is fixed
-        aic[family] = 2 * free - 2 * log_likelihood
-        fitted[family] = dist(*params)
+        try:
+            params = dist.fit(x, floc=0)
+            log_likelihood = float(np.sum(dist.logpdf(x, *params)))
+        except (ValueError, RuntimeError, FloatingPointError):
+            continue
+        model = dist(*params)
+        if not (math.isfinite(log_likelihood) and math.isfinite(float(model.mean())) and float(model.std()) > 0):
+            continue
+        aic[family] = 2 * (len(params) - 1) - 2 * log_likelihood  # the location is fixed
+        fitted[family] = model
+    if not aic:
+        raise InputError("samples", "no service-time family fits these samples")
     family = min(aic, key=lambda f: aic[f])
     model = fitted[family]
     mean, sd = float(model.mean()), float(model.std())
@@ -222,11 +232,13 @@ def calibrate_cloudwatch(cloudwatch: pd.DataFrame, instance_type: str, instance_
         raise InputError("cloudwatch", f"has no minute with at least {MIN_FIT_REQUESTS} invocations and a "
                                        "ModelLatency Average")
     fixed = fit_samples(samples_ms) if samples_ms is not None else None
-    profile = profile_workers(minutes, None if fixed is None else
-                              Service(fixed.family, fixed.mean_ms, fixed.cv))
+    try:
+        profile = profile_workers(minutes, None if fixed is None else Service(fixed.family, fixed.mean_ms, fixed.cv))
+    except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, OverflowError, FloatingPointError) as exc:
+        raise InputError("cloudwatch", f"cannot be fitted ({type(exc).__name__}: {exc})") from exc
     service = _service_fit(profile, fixed)
     workers = profile.chosen.workers
-    report = workers_report(profile, minutes, len(cloudwatch))
+    report = list(cloudwatch.attrs.get("notes", [])) + workers_report(profile, minutes, len(cloudwatch))
     report.append(f"service time by {service.method}: {service.family}, mean {service.mean_ms:.3f} ms, "
                   f"cv {service.cv:.3f}")
     report.append(("AIC" if fixed is not None else f"chi2 at c = {workers}") + " by family: "
@@ -262,8 +274,10 @@ def calibrate_samples(samples_ms: np.ndarray, instance_type: str, workers: int) 
               f"{service.mean_ms:.3f} ms, cv {service.cv:.3f}",
               "AIC by family: " + ", ".join(f"{f} {v:g}" for f, v in service.goodness.items()),
               f"workers: {workers} (assumed: samples alone do not determine them)")
-    return Calibration(entry=entry, overhead=None, service=service, workers_determined=False, report=report,
-                       provenance={"method": "samples", "samples": len(samples_ms)})
+    calibration = Calibration(entry=entry, overhead=None, service=service, workers_determined=False, report=report,
+                              provenance={"method": "samples", "samples": len(samples_ms)})
+    check_finite(calibration, "samples")
+    return calibration
 
 
 def calibrate_results(observations: Sequence[BenchmarkObservation], instance_type: str,

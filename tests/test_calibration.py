@@ -77,7 +77,7 @@ def test_get_metric_data_with_its_queries():
     ('{"Label": "ModelLatency", "Datapoints": [{"Timestamp": "2026-01-01T00:00:00Z", "Average": NaN, '
      '"Unit": "Microseconds"}]}', "not a finite number"),
     ('{"Label": "ModelLatency", "Datapoints": [{"Timestamp": "2026-01-01T00:00:00Z", "Average": 5, '
-     '"Unit": "Milliseconds"}]}', "expected Microseconds"),
+     '"Unit": "Bytes"}]}', "expected Microseconds or Milliseconds or Seconds"),
     ('{"Label": "DiskUtilization", "Datapoints": [{"Timestamp": "2026-01-01T00:00:00Z", "Average": 5, '
      '"Unit": "Percent"}]}', "cannot be used"),
     ('{"JobName": "x", "InputConfig": {}}', "is not CloudWatch output"),
@@ -124,7 +124,7 @@ def test_samples_readers(tmp_path):
         np.testing.assert_allclose(read_samples(path)[0], values)
     bad = tmp_path / "bad.csv"
     bad.write_text("latency_ms\n" + "\n".join(["5"] * 30 + ["-1"]))
-    with pytest.raises(InputError, match="finite positive"):
+    with pytest.raises(InputError, match=r"bad\.csv:32: latency_ms -1\.0 is not a latency"):
         read_samples(bad)
     few = tmp_path / "few.csv"
     few.write_text("latency_ms\n1\n2\n")

@@ -19,6 +19,7 @@ from irsim.present.files import write_atomically
 from irsim.present.plots import plot_calibration
 from pricing import default_catalogue
 from simulator import InputError, Profile, load_profile
+from simulator.profiles import profile_from_dict
 
 
 def _calibrate(args: argparse.Namespace) -> tuple[Calibration, list[dict], pd.DataFrame | None]:
@@ -92,8 +93,10 @@ def _workers_text(calibration: Calibration) -> str:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    calibration, sources, frame = _calibrate(args)
     output = Path(args.output)
+    if output.is_dir():
+        raise InputError("output", f"{output} is a folder; give a profile file to write")
+    calibration, sources, frame = _calibrate(args)
     profile = _merged(calibration, output, args.model)
     entry = calibration.entry
     print(f"irsim calibrate: {entry.instance_type} from {len(sources)} file(s)")
@@ -105,11 +108,26 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"  data range     {observed[0]:,.0f} to {observed[1]:,.0f} invocations/min per instance")
     for line in calibration.report:
         print(f"  - {line}")
-    if args.plot:
-        write_atomically(args.plot, lambda tmp: plot_calibration(calibration, frame, args.instance_count, tmp))
-    write_atomically(output, lambda tmp: tmp.write_text(json.dumps(profile.to_dict(), indent=2) + "\n"))
+    text = _checked_text(profile)
+    try:
+        if args.plot:
+            write_atomically(args.plot, lambda tmp: plot_calibration(calibration, frame, args.instance_count, tmp))
+        write_atomically(output, lambda tmp: tmp.write_text(text))
+    except OSError as exc:
+        raise InputError("output", f"cannot write {exc.filename or output}: {exc.strerror or exc}") from None
     print(f"wrote {output}" + (f" and {args.plot}" if args.plot else ""))
     return 0
+
+
+def _checked_text(profile: Profile) -> str:
+    """The profile as it will be written, read back as a profile first: a document that
+    would not load (a non-finite number, a bad field) is never written."""
+    try:
+        text = json.dumps(profile.to_dict(), indent=2, allow_nan=False) + "\n"
+    except ValueError:
+        raise InputError("calibrate", "the fitted profile holds a number that is not finite; nothing written") from None
+    profile_from_dict(json.loads(text))
+    return text
 
 
 def add_calibrate_command(commands: argparse._SubParsersAction) -> None:
