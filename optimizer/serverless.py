@@ -1,14 +1,20 @@
 """Serverless candidates for the optimizer: per memory size, the smallest MaxConcurrency that
 keeps throttling rare at the target rate, and its cost, proven by simulation.
 
-Open Poisson traffic against MaxConcurrency environments is a loss system, and its blocking
-probability is Erlang B(M, rate x E[S]) whatever the service distribution: that picks M.
-Simulation replications then check the latency percentile (service time only: no queueing)
-and the throttled share.
+Open Poisson traffic against MaxConcurrency environments is a loss system. A request that
+starts cold holds its slot for the model's setup time plus its service, so the sizing law is
+Erlang B(M, rate x (E[S] + p E[setup])), with p the share of cold starts at steady state
+(``simulator.analytic.cold_start_fraction``: the idle timeout against the arrivals each
+environment sees). It is exact when p is known (no idle timeout: every start cold; a long
+one at steady state: none) and an approximation in between, so simulation replications from
+a warm start check the steady state and raise MaxConcurrency while the simulated throttled
+share is above the target. A second simulation starts from zero (every environment cold)
+and reports the first minute's throttled share: the transient the steady state hides.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -16,49 +22,156 @@ import numpy as np
 
 from optimizer.capacity import MIN_REQUESTS, Estimate, estimate, seed_for
 from simulator import Profile, simulate_serverless
+from simulator.analytic import cold_start_fraction, erlang_b, serverless_blocking
 from simulator.serverless import MAX_CONCURRENCY, MEMORY_SIZES_MB, ServerlessProfile
 
+__all__ = ["MAX_THROTTLED", "ServerlessOption", "cold_concurrency", "erlang_b", "first_minute_concurrency",
+           "serverless_options", "smallest_concurrency"]
+
 MAX_THROTTLED = 0.001  # at most 0.1 % of requests throttled at the target rate
+MAX_RAISES = 10        # environments the steady-state simulation may add beyond the law
+FIRST_MINUTE_S = 60.0
+FIRST_MINUTE_REQUESTS = 6_000        # arrivals pooled over the first-minute replications ...
+MAX_FIRST_MINUTE_REPLICATIONS = 20   # ... with at most this many replications at low rates
 
 
-def erlang_b(servers: int, offered_load: float) -> float:
-    """Blocking probability of an M/G/c/c loss system (insensitive to the service law)."""
-    blocking = 1.0
-    for k in range(1, servers + 1):
-        blocking = offered_load * blocking / (k + offered_load * blocking)
-    return blocking
+def smallest_concurrency(rate_per_s: float, mean_service_s: float, setup_s: float = 0.0,
+                         idle_timeout_s: float = math.inf, max_throttled: float = MAX_THROTTLED) -> int | None:
+    """The fewest environments whose throttled share by the sizing law,
+    Erlang B(M, rate (S + p U)) with p = ``cold_start_fraction``, is at most ``max_throttled``.
+
+    The search starts where Erlang B on the service time alone is met (p >= 0, so no fewer
+    will do); with no setup time or an infinite idle timeout it is that Erlang B answer."""
+    lower = next((m for m in range(1, MAX_CONCURRENCY + 1)
+                  if erlang_b(m, rate_per_s * mean_service_s) <= max_throttled), None)
+    if lower is None or setup_s <= 0:
+        return lower
+    return next((m for m in range(lower, MAX_CONCURRENCY + 1)
+                 if serverless_blocking(rate_per_s, mean_service_s, setup_s, idle_timeout_s, m) <= max_throttled),
+                None)
 
 
-def smallest_concurrency(rate_per_s: float, mean_service_s: float, max_throttled: float = MAX_THROTTLED) -> int | None:
-    """The fewest environments that keep Erlang B blocking at or below ``max_throttled``."""
-    load = rate_per_s * mean_service_s
-    for servers in range(1, MAX_CONCURRENCY + 1):
-        if erlang_b(servers, load) <= max_throttled:
-            return servers
-    return None
+def cold_concurrency(rate_per_s: float, mean_service_s: float, setup_s: float,
+                     max_throttled: float = MAX_THROTTLED) -> int | None:
+    """The fewest environments that keep throttling within ``max_throttled`` even if every
+    start were cold: Erlang B(M, rate (S + U)). Starting from zero every environment is
+    cold, so this bounds the concurrency the first minute from zero asks for."""
+    load = rate_per_s * (mean_service_s + setup_s)
+    return next((m for m in range(1, MAX_CONCURRENCY + 1) if erlang_b(m, load) <= max_throttled), None)
+
+
+@dataclass(frozen=True)
+class SteadyRun:
+    """What steady-state replications at one MaxConcurrency measured (after the warm-up)."""
+
+    percentiles_ms: list[float]
+    throttled_share: float
+    cold_start_fraction: float
+    billed_ms: float
 
 
 @dataclass(frozen=True)
 class ServerlessOption:
-    """One memory size at the target: its concurrency, cost and checked latency, or why it
-    cannot serve the target (then only ``reason`` and what was known before failing are set)."""
+    """One memory size at the target: its concurrency, cost, checked latency and throttling,
+    or why it cannot serve the target (then ``reason`` and what was known before failing).
+
+    ``law_concurrency`` is the sizing law's MaxConcurrency; ``max_concurrency`` the one the
+    steady-state simulation accepted (larger when the law was optimistic).
+    ``throttled_share_predicted`` is the law's share at ``max_concurrency``;
+    ``throttled_share_steady`` the simulated one at steady state (warm start, warm-up cut);
+    ``throttled_share_first_minute`` the simulated first minute from zero (all environments
+    cold). ``first_minute_concurrency`` is the smallest MaxConcurrency whose simulated first
+    minute from zero also meets the target (None if not even the platform's limit does)."""
 
     memory_mb: int
     max_concurrency: int | None
     cost_per_hour: float | None
     estimate: Estimate | None
-    throttled_share: float | None
     reason: str | None  # why it cannot serve the target
+    law_concurrency: int | None = None
+    first_minute_concurrency: int | None = None
+    cold_start_fraction_predicted: float | None = None
+    cold_start_fraction_steady: float | None = None
+    throttled_share_predicted: float | None = None
+    throttled_share_steady: float | None = None
+    throttled_share_first_minute: float | None = None
 
     @property
     def feasible(self) -> bool:
         return self.reason is None
 
+    @property
+    def throttled_share(self) -> float | None:
+        """The steady-state throttled share (the name before the first-minute figure)."""
+        return self.throttled_share_steady
+
     @classmethod
     def unfit(cls, memory_mb: int, reason: str) -> ServerlessOption:
         """A memory size ruled out before any simulation."""
-        return cls(memory_mb=memory_mb, max_concurrency=None, cost_per_hour=None, estimate=None,
-                   throttled_share=None, reason=reason)
+        return cls(memory_mb=memory_mb, max_concurrency=None, cost_per_hour=None, estimate=None, reason=reason)
+
+
+def steady_run(profile: Profile, memory_mb: int, concurrency: int, rate_per_s: float, percentile: float,
+               replications: int, seed: int) -> SteadyRun:
+    """Replications from a warm start (every environment warm, as on a long-running endpoint).
+
+    Each replication measures at least MIN_REQUESTS requests. Idle environments are
+    reclaimed after the idle timeout, so when twice the timeout fits in that span, the first
+    2 x idle timeout (whole minutes) run before it and are not counted. A longer timeout is
+    counted whole: the warm start then stands for the steady state's pool, which with many
+    arrivals per timeout holds nearly every environment."""
+    assert profile.serverless is not None
+    measured = max(FIRST_MINUTE_S, MIN_REQUESTS / rate_per_s)
+    reach = 2.0 * profile.serverless.idle_timeout_s
+    warmup = FIRST_MINUTE_S * math.ceil(reach / FIRST_MINUTE_S) if reach <= measured else 0.0
+    values, billed = [], []
+    throttled = cold = served = 0
+    for replication in range(replications):
+        result = simulate_serverless(profile, memory_mb, concurrency, arrival_rate_per_s=rate_per_s,
+                                     duration_s=warmup + measured, warm_environments=concurrency,
+                                     seed=seed_for("serverless", memory_mb, replication, seed))
+        values.append(result.percentile_ms(percentile))
+        billed.append(float(np.mean(np.ceil(result.service_ms - 1e-9))))
+        kept = result.per_minute[result.per_minute["start_s"] >= warmup - 1e-9]
+        throttled += int(kept["Invocation4XXErrors"].sum())
+        served += int(kept["Invocations"].sum())
+        cold += int(kept["ColdStarts"].sum())
+    return SteadyRun(percentiles_ms=values, throttled_share=throttled / max(1, served + throttled),
+                     cold_start_fraction=cold / max(1, served), billed_ms=float(np.mean(billed)))
+
+
+def first_minute_share(profile: Profile, memory_mb: int, concurrency: int, rate_per_s: float, seed: int) -> float:
+    """The throttled share of the first minute from zero (no environment warm), pooled over
+    enough replications for FIRST_MINUTE_REQUESTS arrivals (at least 2, at most
+    MAX_FIRST_MINUTE_REPLICATIONS)."""
+    count = min(MAX_FIRST_MINUTE_REPLICATIONS, max(2, math.ceil(FIRST_MINUTE_REQUESTS / (FIRST_MINUTE_S * rate_per_s))))
+    throttled = issued = 0
+    for replication in range(count):
+        result = simulate_serverless(profile, memory_mb, concurrency, arrival_rate_per_s=rate_per_s,
+                                     duration_s=FIRST_MINUTE_S, warm_environments=0,
+                                     seed=seed_for("serverless-first-minute", memory_mb, replication, seed))
+        throttled += result.throttled
+        issued += result.issued
+    return throttled / max(1, issued)
+
+
+def first_minute_concurrency(profile: Profile, memory_mb: int, rate_per_s: float, lowest: int, seed: int) -> int | None:
+    """The smallest MaxConcurrency from ``lowest`` up whose simulated first minute from zero
+    throttles at most MAX_THROTTLED: a bisection (the same seeds at every concurrency) below
+    the all-cold law's answer (``cold_concurrency``), which bounds it."""
+    assert profile.serverless is not None
+    service_s = profile.serverless.service_at(memory_mb).mean_ms / 1000.0
+    bound = cold_concurrency(rate_per_s, service_s, profile.serverless.model_setup_time.mean_ms / 1000.0)
+    high = max(lowest, min(bound or MAX_CONCURRENCY, MAX_CONCURRENCY))
+    if first_minute_share(profile, memory_mb, high, rate_per_s, seed) > MAX_THROTTLED:
+        return None
+    while lowest < high:
+        middle = (lowest + high) // 2
+        if first_minute_share(profile, memory_mb, middle, rate_per_s, seed) <= MAX_THROTTLED:
+            high = middle
+        else:
+            lowest = middle + 1
+    return high
 
 
 def serverless_options(section: ServerlessProfile, rate_per_s: float, percentile: float, slo_ms: float,
@@ -72,31 +185,42 @@ def serverless_options(section: ServerlessProfile, rate_per_s: float, percentile
         if memory < section.memory_needed_mb:
             options.append(ServerlessOption.unfit(memory, f"the model needs {section.memory_needed_mb} MB"))
             continue
-        service = section.service_at(memory)
-        concurrency = smallest_concurrency(rate_per_s, service.mean_ms / 1000.0)
-        if concurrency is None:
-            options.append(ServerlessOption.unfit(
-                memory, f"more than {MAX_CONCURRENCY} concurrent environments would be needed"))
-            continue
-        duration = max(60.0, MIN_REQUESTS / rate_per_s)
-        values, throttled, billed = [], [], []
-        profile = Profile("serverless", {}, serverless=section)
-        for replication in range(replications):
-            # Steady state: the environments are already warm, as on a long-running endpoint.
-            result = simulate_serverless(profile, memory, concurrency, arrival_rate_per_s=rate_per_s,
-                                         duration_s=duration, seed=seed_for("serverless", memory, replication, seed),
-                                         warm_environments=concurrency)
-            values.append(result.percentile_ms(percentile))
-            throttled.append(result.throttled / max(1, result.issued))
-            billed.append(float(np.mean(np.ceil(result.service_ms - 1e-9))))
-        checked = estimate(values, [0.0] * len(values))
-        share = float(np.mean(throttled))
-        reason = None
-        if not checked.meets(slo_ms):
-            reason = f"P{percentile:g} {checked.percentile_ms:.1f} ms (up to {checked.high_ms:.1f}) > {slo_ms:g} ms"
-        elif share > 2 * MAX_THROTTLED:
-            reason = f"{share:.2%} of requests throttled"
-        cost = cost_per_inference(memory, float(np.mean(billed))) * rate_per_s * 3600
-        options.append(ServerlessOption(memory_mb=memory, max_concurrency=concurrency, cost_per_hour=cost,
-                                        estimate=checked, throttled_share=share, reason=reason))
+        options.append(_option(section, memory, rate_per_s, percentile, slo_ms, cost_per_inference,
+                               replications, seed))
     return options
+
+
+def _option(section: ServerlessProfile, memory: int, rate_per_s: float, percentile: float, slo_ms: float,
+            cost_per_inference: Callable[[int, float], float], replications: int, seed: int) -> ServerlessOption:
+    """One memory size: MaxConcurrency by the law, raised while the steady-state simulation
+    throttles more than the target; then the first minute from zero, and the concurrency that
+    would keep it within the target too."""
+    service_s = section.service_at(memory).mean_ms / 1000.0
+    setup_s = section.model_setup_time.mean_ms / 1000.0
+    timeout = section.idle_timeout_s
+    law = smallest_concurrency(rate_per_s, service_s, setup_s, timeout)
+    if law is None:
+        return ServerlessOption.unfit(memory, f"more than {MAX_CONCURRENCY} concurrent environments would be needed")
+    profile = Profile("serverless", {}, serverless=section)
+    concurrency = law
+    steady = steady_run(profile, memory, concurrency, rate_per_s, percentile, replications, seed)
+    while steady.throttled_share > MAX_THROTTLED and concurrency < min(MAX_CONCURRENCY, law + MAX_RAISES):
+        concurrency += 1
+        steady = steady_run(profile, memory, concurrency, rate_per_s, percentile, replications, seed)
+    checked = estimate(steady.percentiles_ms, [0.0] * len(steady.percentiles_ms))
+    reason = None
+    if not checked.meets(slo_ms):
+        reason = f"P{percentile:g} {checked.percentile_ms:.1f} ms (up to {checked.high_ms:.1f}) > {slo_ms:g} ms"
+    elif steady.throttled_share > MAX_THROTTLED:
+        reason = f"{steady.throttled_share:.2%} of requests throttled at steady state"
+    first_minute = first_minute_share(profile, memory, concurrency, rate_per_s, seed)
+    return ServerlessOption(
+        memory_mb=memory, max_concurrency=concurrency, law_concurrency=law,
+        cost_per_hour=cost_per_inference(memory, steady.billed_ms) * rate_per_s * 3600, estimate=checked,
+        reason=reason,
+        cold_start_fraction_predicted=cold_start_fraction(rate_per_s, service_s, setup_s, timeout, concurrency),
+        cold_start_fraction_steady=steady.cold_start_fraction,
+        throttled_share_predicted=serverless_blocking(rate_per_s, service_s, setup_s, timeout, concurrency),
+        throttled_share_steady=steady.throttled_share, throttled_share_first_minute=first_minute,
+        first_minute_concurrency=concurrency if first_minute <= MAX_THROTTLED else
+        first_minute_concurrency(profile, memory, rate_per_s, concurrency + 1, seed))

@@ -35,7 +35,8 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
     """The cheapest verified endpoint for the request's MaxInvocations and latency threshold
     (or ``target_per_minute`` and ``slo`` such as ``"P99=50"``), alternatives ranked, the
     Pareto front, and the types that cannot serve. ``serverless`` also weighs every memory
-    size of the profile's serverless section (MaxConcurrency sized by Erlang B)."""
+    size of the profile's serverless section (MaxConcurrency sized by Erlang B with the cold
+    starts' setup inside the holding time, checked at steady state and from zero)."""
     catalogue = catalogue or default_catalogue()
     loaded = load_profile(profile if profile is not None else "demo")
     job = parse_request(request, default_instance_types=loaded.instances)
@@ -147,7 +148,15 @@ def _serverless_row(job_name: str, option: ServerlessOption, rate_per_minute: fl
               percentile: {"Milliseconds": estimate.percentile_ms,
                            "ConfidenceInterval95": [estimate.low_ms, estimate.high_ms],
                            "Replications": estimate.replications},
-              "Utilization": None, "ThrottledShare": option.throttled_share, "CapacityPerMinute": rate_per_minute,
+              "Utilization": None, "ThrottledShare": option.throttled_share_steady,
+              "ThrottledSharePredicted": option.throttled_share_predicted,
+              "ThrottledShareSteady": option.throttled_share_steady,
+              "ThrottledShareFirstMinute": option.throttled_share_first_minute,
+              "ColdStartFractionPredicted": option.cold_start_fraction_predicted,
+              "ColdStartFractionSteady": option.cold_start_fraction_steady,
+              "MaxConcurrencyByLaw": option.law_concurrency,
+              "MaxConcurrencyFirstMinute": option.first_minute_concurrency,
+              "CapacityPerMinute": rate_per_minute,
               "Calibrated": True, "PriceConfidence": [serverless_rate(option.memory_mb, region).confidence]}
     return {"id": recommendation_id, "items": [item], "cost": cost_per_hour, "verified": True,
             "latency": estimate.percentile_ms, "capacity": rate_per_minute / 60.0, "detail": detail}
