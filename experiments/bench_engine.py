@@ -71,6 +71,7 @@ TARGET_SPEEDUP = 5.0  # irsim over idiomatic SimPy
 ROUTING_INSTANCES = (64, 256)
 ROUTING_POLICIES = ("random", "least_outstanding_requests")
 TARGET_ROUTING_RATIO = 0.5  # least-outstanding over random routing's rate, at the largest K
+SHARED_BELOW = 0.9  # irsim's CPU share under which the report says the machine was shared
 
 
 @dataclass(frozen=True)
@@ -99,12 +100,24 @@ class Model:
         return {"model": "reference", "instances": {"ml.ref": {"workers": self.workers, "service_time": service}}}
 
 
+class Stopwatch:
+    """Wall and CPU seconds since it started. On a shared machine the CPU share (CPU / wall)
+    says how much of the wall time the run actually had a core for."""
+
+    def __init__(self) -> None:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def elapsed(self) -> tuple[float, float]:
+        return time.perf_counter() - self._wall, time.process_time() - self._cpu
+
+
 @dataclass(frozen=True)
 class Measurement:
-    """One timed run: completed requests, wall seconds, mean latency in simulated seconds."""
+    """One timed run: completed requests, wall and CPU seconds, mean latency in simulated seconds."""
 
     requests: int
     wall_s: float
+    cpu_s: float
     mean_latency_s: float
 
 
@@ -121,6 +134,11 @@ class Result:
     def rate(self) -> float:
         """Completed requests per wall second."""
         return self.best.requests / self.best.wall_s
+
+    @property
+    def cpu_share(self) -> float:
+        """CPU seconds over wall seconds of the best run: 1.0 when nothing else competed."""
+        return self.best.cpu_s / self.best.wall_s
 
     @property
     def throughput_per_s(self) -> float:
@@ -148,13 +166,13 @@ def run_irsim(model: Model, horizon_s: float, seed: int, instances: int = 1, rou
     stopping = StoppingConditions(max_invocations=10**9, latency=LatencyThreshold(95, 1e6),
                                   stop_on_flat_invocations=True)
     profile = model.profile()
-    start = time.perf_counter()
+    watch = Stopwatch()
     result = simulate(profile, "ml.ref", instance_count=instances, users=model.users * instances,
                       duration_s=horizon_s, seed=seed, routing=routing, stopping=stopping)
-    wall = time.perf_counter() - start
+    wall, cpu = watch.elapsed()
     if result.duration_s != horizon_s:
         raise RuntimeError(f"irsim stopped early at {result.duration_s} s: {result.stop_reason}")
-    return Measurement(result.completed, wall, float(result.latency_ms.mean()) / 1000.0)
+    return Measurement(result.completed, wall, cpu, float(result.latency_ms.mean()) / 1000.0)
 
 
 def service_stream(model: Model, seed: int) -> Callable[[], float]:
@@ -177,7 +195,7 @@ def service_stream(model: Model, seed: int) -> Callable[[], float]:
 
 def run_simpy(model: Model, horizon_s: float, seed: int) -> Measurement:
     """Idiomatic SimPy: a process per user around a ``Resource``; latencies into a list."""
-    start = time.perf_counter()
+    watch = Stopwatch()
     next_service = service_stream(model, seed)
     env = simpy.Environment()
     workers = simpy.Resource(env, capacity=model.workers)
@@ -194,15 +212,15 @@ def run_simpy(model: Model, horizon_s: float, seed: int) -> Measurement:
     for _ in range(model.users):
         env.process(user())
     env.run(until=horizon_s)
-    wall = time.perf_counter() - start
-    return Measurement(len(latencies), wall, sum(latencies) / len(latencies))
+    wall, cpu = watch.elapsed()
+    return Measurement(len(latencies), wall, cpu, sum(latencies) / len(latencies))
 
 
 def run_ciw(model: Model, horizon_s: float, seed: int) -> Measurement:
     """Ciw with a closed loop emulated: one batch of N customers at t = 0, no other arrival
     (the next inter-arrival time is infinite), and routing back to node 1 with probability 1."""
     mu, sigma = model.lognormal_mu_sigma
-    start = time.perf_counter()
+    watch = Stopwatch()
     network = ciw.create_network(
         arrival_distributions=[ciw.dists.Sequential([0.0, math.inf])],
         batching_distributions=[ciw.dists.Deterministic(model.users)],
@@ -213,11 +231,11 @@ def run_ciw(model: Model, horizon_s: float, seed: int) -> Measurement:
     ciw.seed(seed)
     simulation = ciw.Simulation(network)
     simulation.simulate_until_max_time(horizon_s)
-    wall = time.perf_counter() - start
+    wall, cpu = watch.elapsed()
     # Counting is not timed: Ciw already holds every record, there is nothing left to build.
     records = simulation.get_all_records(only=["service"])
     latency = sum(r.waiting_time + r.service_time for r in records)
-    return Measurement(len(records), wall, latency / len(records))
+    return Measurement(len(records), wall, cpu, latency / len(records))
 
 
 def run_heapq(model: Model, horizon_s: float, seed: int) -> Measurement:
@@ -227,7 +245,7 @@ def run_heapq(model: Model, horizon_s: float, seed: int) -> Measurement:
     that just finished always has work: the new request joins the queue's tail and the
     worker takes the queue's head.
     """
-    start = time.perf_counter()
+    watch = Stopwatch()
     next_service = service_stream(model, seed)
     busy: list[tuple[float, float]] = []
     waiting: deque[float] = deque()
@@ -245,8 +263,8 @@ def run_heapq(model: Model, horizon_s: float, seed: int) -> Measurement:
         record(now - issued)
         enqueue(now)
         heapreplace(busy, (now + next_service(), dequeue()))
-    wall = time.perf_counter() - start
-    return Measurement(len(latencies), wall, sum(latencies) / len(latencies))
+    wall, cpu = watch.elapsed()
+    return Measurement(len(latencies), wall, cpu, sum(latencies) / len(latencies))
 
 
 # --- measuring ---------------------------------------------------------------------------
@@ -264,17 +282,18 @@ def header_lines() -> list[str]:
     return [
         f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.platform()}",
         f"simpy {simpy.__version__}, ciw {ciw.__version__}, numpy {np.__version__}, irsim {version('irsim')}",
-        f"os.cpu_count() = {os.cpu_count()}",
+        f"os.cpu_count() = {os.cpu_count()}, load average at start {os.getloadavg()[0]:.2f} "
+        "(other processes competing for the cores lower wall rates; see CPU share)",
     ]
 
 
 def table_rows(results: Sequence[Result]) -> list[list[str]]:
     irsim = results[0]
-    rows = [["engine", "sim s", "requests", "wall s", "M req/s", "irsim speedup", "runs"]]
+    rows = [["engine", "sim s", "requests", "wall s", "CPU share", "M req/s", "irsim speedup", "runs"]]
     for r in results:
         speedup = "-" if r is irsim else f"{irsim.rate / r.rate:.2f}x"
         rows.append([r.engine, f"{r.horizon_s:g}", f"{r.best.requests:,}", f"{r.best.wall_s:.3f}",
-                     f"{r.rate / 1e6:.3f}", speedup, f"best of {r.repeats}"])
+                     f"{r.cpu_share:.0%}", f"{r.rate / 1e6:.3f}", speedup, f"best of {r.repeats}"])
     return rows
 
 
@@ -338,12 +357,13 @@ def routing_results(model: Model, horizon_s: float) -> dict[tuple[int, str], Res
 
 
 def routing_rows(results: dict[tuple[int, str], Result]) -> list[list[str]]:
-    rows = [["instances", "routing", "users", "sim s", "requests", "wall s", "M req/s", "vs random", "runs"]]
+    rows = [["instances", "routing", "users", "sim s", "requests", "wall s", "CPU share", "M req/s", "vs random",
+             "runs"]]
     for (instances, routing), r in results.items():
         ratio = r.rate / results[instances, "random"].rate
         rows.append([str(instances), routing, f"{instances * Model().users:,}", f"{r.horizon_s:g}",
-                     f"{r.best.requests:,}", f"{r.best.wall_s:.3f}", f"{r.rate / 1e6:.3f}", f"{ratio:.2f}x",
-                     f"best of {r.repeats}"])
+                     f"{r.best.requests:,}", f"{r.best.wall_s:.3f}", f"{r.cpu_share:.0%}", f"{r.rate / 1e6:.3f}",
+                     f"{ratio:.2f}x", f"best of {r.repeats}"])
     return rows
 
 
@@ -351,7 +371,7 @@ def target_lines(irsim: Result, simpy_result: Result, routing: dict[tuple[int, s
     speedup = irsim.rate / simpy_result.rate
     largest = max(ROUTING_INSTANCES)
     ratio = routing[largest, "least_outstanding_requests"].rate / routing[largest, "random"].rate
-    return [
+    lines = [
         f"Target: irsim >= {TARGET_RATE / 1e6:.1f} M requests/s: {irsim.rate / 1e6:.3f} M/s "
         f"-> {'PASS' if irsim.rate >= TARGET_RATE else 'FAIL'}",
         f"Target: irsim >= {TARGET_SPEEDUP:g}x idiomatic SimPy: {speedup:.2f}x "
@@ -359,6 +379,11 @@ def target_lines(irsim: Result, simpy_result: Result, routing: dict[tuple[int, s
         f"Target: least-outstanding routing at {largest} instances within {1 / TARGET_ROUTING_RATIO:g}x of random "
         f"routing: {ratio:.2f}x random's rate -> {'PASS' if ratio >= TARGET_ROUTING_RATIO else 'FAIL'}",
     ]
+    if irsim.cpu_share < SHARED_BELOW:
+        lines.append(f"The machine was shared: irsim's best run had a core {irsim.cpu_share:.0%} of its wall time; "
+                     f"per CPU second it ran {irsim.best.requests / irsim.best.cpu_s / 1e6:.3f} M requests "
+                     "(an estimate of the wall rate on an idle machine, not a measurement of it).")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
