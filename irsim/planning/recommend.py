@@ -10,7 +10,7 @@ from typing import Any
 
 from calibration.transfer import complete_profile
 from irsim.service.request import PERCENTILES, parse_request
-from optimizer import Candidate, Constraints, Target, Verified, parse_importance, plan
+from optimizer import Candidate, Constraints, Plan, Target, Verified, parse_importance, plan
 from optimizer.ranking import Alternative, pareto_front, rank
 from optimizer.serverless import ServerlessOption, serverless_options
 from pricing import Catalogue, PricingError, default_catalogue, serverless_cost_per_inference, serverless_rate
@@ -46,7 +46,10 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
         raise InputError("StoppingConditions.MaxInvocations",
                          "is the target rate (per minute): give it in the request or pass a target rate")
     percentile_name, slo_ms = _slo(slo, conditions)
-    types = _candidate_types([b.instance_type for b in job.benchmarks], loaded, catalogue, candidates)
+    # A job's serverless endpoint configurations are weighed as serverless options, not instance types.
+    serverless = serverless or any(b.serverless is not None for b in job.benchmarks)
+    types = _candidate_types([b.instance_type for b in job.benchmarks if b.serverless is None], loaded, catalogue,
+                             candidates)
     loaded = complete_profile(loaded, types, lambda t: catalogue.specs[t].vcpu if t in catalogue.specs else None)
     priced: list[Candidate] = []
     unpriced: list[dict[str, Any]] = []
@@ -60,7 +63,8 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
                     routing=routing, closed_users=closed_users, replications=replications)
     constraints = Constraints(allow_mixed=allow_mixed, max_instances=max_instances, min_instances=min_instances,
                               budget_per_hour=budget_per_hour)
-    result = plan(loaded, priced, target, constraints, seed, parse_importance(importance))
+    result = (plan(loaded, priced, target, constraints, seed, parse_importance(importance)) if priced or not serverless
+              else NOTHING_PLANNED)
     rows = [_instance_row(job.job_name, verified, verified is result.chosen, rate_per_minute, percentile_name,
                           loaded, catalogue, region, seed) for verified in result.alternatives]
     infeasible: list[dict[str, Any]] = [{"InstanceType": t, "Reason": r} for t, r in result.infeasible] + unpriced
@@ -90,6 +94,11 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
                         "verifications": result.verifications,
                         "failed_verifications": [dict(c) for c in result.failed_verifications]},
     }
+
+
+#: The plan of a request that has serverless options only (no instance type to size).
+NOTHING_PLANNED = Plan(chosen=None, alternatives=(), pareto=(), decisions=(), infeasible=(), pruned=(), explanation=(),
+                       simulations=0, naive_simulations=0, verifications=0)
 
 
 def _serverless_options(section: ServerlessProfile, target: Target, slo_ms: float, region: str,

@@ -28,7 +28,7 @@ def describe_table(describe: dict[str, Any], extensions: dict[str, Any] | None =
     if describe.get("FailureReason"):
         lines.append(f"FailureReason: {describe['FailureReason']}")
     benchmarks = extensions["benchmarks"] if extensions else []
-    succeeded = [b for b in benchmarks if b["Status"] == "COMPLETED"]
+    succeeded = [b for b in benchmarks if b["Status"] == "COMPLETED" and "EndpointName" not in b]
     recommendations = describe.get("InferenceRecommendations", [])
     extras = succeeded if len(succeeded) == len(recommendations) else [None] * len(recommendations)
     rows = []
@@ -66,6 +66,13 @@ def describe_table(describe: dict[str, Any], extensions: dict[str, Any] | None =
                          "(see pricing/data/PRICES_NOTES.md).")
         if any(row[9] == "NO (derived)" for row in rows):
             lines.append("Entries marked NO were derived by scaling rules (calibration/transfer.py), not measured.")
+    for performance in describe.get("EndpointPerformances", []):
+        metrics = performance["Metrics"]
+        lines.append(f"EXISTING ENDPOINT {performance['EndpointInfo']['EndpointName']}: MaxInvocations "
+                     f"{metrics['MaxInvocations']:,}/min, ModelLatency {percentile} "
+                     f"{metrics['ModelLatency'] / 1000:.2f} ms")
+    for warning in (extensions or {}).get("warnings", []):
+        lines.append(f"WARNING {warning}")
     for benchmark in benchmarks:
         for warning in benchmark.get("warnings", []):
             lines.append(f"WARNING {warning}")
@@ -168,10 +175,13 @@ def plan_table(document: Mapping[str, Any]) -> str:
                      f"{f'[{low:.2f}, {high:.2f}]':>17} "
                      f"{utilization:>5}  {'yes' if detail['Calibrated'] else 'NO':<10}  "
                      f"{','.join(detail['PriceConfidence'])}{mark}")
+        if detail.get("ServerlessConfig") and detail.get("ThrottledShareSteady") is not None:
+            lines.append(f"    {_throttling(detail)}")
     for explanation in document["Explanation"]:
         lines.append(explanation)
     for entry in document["Infeasible"]:
-        lines.append(f"INFEASIBLE {entry['InstanceType']}: {entry['Reason']}")
+        what = entry.get("InstanceType") or f"serverless {entry.get('ServerlessConfig', {}).get('MemorySizeInMB')} MB"
+        lines.append(f"INFEASIBLE {what}: {entry['Reason']}")
     if document["NotSimulated"]:
         lines.append(f"{len(document['NotSimulated'])} type(s) not simulated: their lower-bound cost already exceeds "
                      "the answer (see --json)")
@@ -179,6 +189,20 @@ def plan_table(document: Mapping[str, Any]) -> str:
     lines.append(f"simulations: {runs['run']} run ({runs['without_prescreen']} without the pre-screen), "
                  f"{runs['verifications']} verification(s)")
     return "\n".join(lines)
+
+
+def _throttling(detail: Mapping[str, Any]) -> str:
+    """A serverless row's throttling: steady state (simulated, and the sizing law's figure) and
+    the first minute from cold, with the MaxConcurrency that would keep that minute in bounds."""
+    first_minute = detail.get("ThrottledShareFirstMinute")
+    text = (f"throttled: {detail['ThrottledShareSteady']:.2%} at steady state (the sizing law with cold starts: "
+            f"{detail.get('ThrottledSharePredicted', float('nan')):.2%})")
+    if first_minute is not None:
+        enough = detail.get("MaxConcurrencyFirstMinute")
+        text += (f"; {first_minute:.2%} in the first minute from cold"
+                 + (f" (MaxConcurrency {enough} keeps it within 0.1%)" if enough else
+                    " (no MaxConcurrency up to 200 keeps it within 0.1%)"))
+    return text
 
 
 def steps_table(steps: Mapping[str, Any]) -> str:
