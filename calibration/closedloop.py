@@ -222,31 +222,32 @@ def no_queue_stats(level: Level, overhead_ms: float) -> LevelStats:
 
 # --- the lockstep simulation ---------------------------------------------------------------------
 
-def _streams(keys: Sequence[tuple[int, int]], steps: int, seed: int) -> dict[tuple[int, int], tuple[_Base,
-                                                                                                  np.ndarray]]:
-    """Per (users, workers): service uniforms and overhead normals, from its own seeded stream."""
+def _streams(users: Sequence[int], steps: int, seed: int) -> dict[int, tuple[_Base, np.ndarray]]:
+    """Per user count: service uniforms and overhead normals from its own seeded stream. Every
+    candidate (workers, family, mean, cv) at that user count draws from the same stream, so
+    their predictions differ by the candidates, not by the luck of the draw."""
     out = {}
-    for users, workers in dict.fromkeys(keys):
-        rng = np.random.default_rng(np.random.SeedSequence([seed, users, workers]))
-        out[(users, workers)] = (_Base(rng.random(steps)), rng.standard_normal(steps))
+    for n in dict.fromkeys(users):
+        rng = np.random.default_rng(np.random.SeedSequence([seed, n]))
+        out[n] = (_Base(rng.random(steps)), rng.standard_normal(steps))
     return out
 
 
 def _draw_matrices(levels: Sequence[Level], steps: int, overhead_ms: float, overhead_cv: float,
                    seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(steps x systems) service and overhead times in ms, common random numbers per level."""
-    streams = _streams([(lv.users, lv.workers) for lv in levels], steps, seed)
-    unit_cache: dict[tuple[int, int, str, float], np.ndarray] = {}
+    """(steps x systems) service and overhead times in ms, common random numbers per user count."""
+    streams = _streams([lv.users for lv in levels], steps, seed)
+    unit_cache: dict[tuple[int, str, float], np.ndarray] = {}
     service = np.empty((steps, len(levels)))
     overhead = np.zeros((steps, len(levels)))
     mu, sigma = lognormal_parameters(1.0, overhead_cv) if overhead_ms > 0 else (0.0, 0.0)
     for j, level in enumerate(levels):
-        key = (level.users, level.workers, level.service.family, round(level.service.cv, 6))
+        key = (level.users, level.service.family, round(level.service.cv, 6))
         if key not in unit_cache:
-            unit_cache[key] = _from_base(level.service.family, level.service.cv, streams[key[:2]][0])
+            unit_cache[key] = _from_base(level.service.family, level.service.cv, streams[level.users][0])
         service[:, j] = unit_cache[key] * level.service.mean_ms
         if overhead_ms > 0:
-            overhead[:, j] = overhead_ms * np.exp(mu + sigma * streams[key[:2]][1])
+            overhead[:, j] = overhead_ms * np.exp(mu + sigma * streams[level.users][1])
     return service, overhead
 
 

@@ -228,14 +228,17 @@ def _series_of(documents: Any, origin: SourceFile) -> list[Series]:
 
 # --- periods, units, minutes -----------------------------------------------------------------------
 
-def period_of(series: Series) -> float:
+def period_of(series: Series, others: float | None = None) -> float:
     """The series' period: the declared one, checked against the timestamps, or the
-    smallest step between timestamps; every step must be a multiple of it."""
+    smallest step between timestamps; every step must be a multiple of it. A single
+    datapoint without a Period takes ``others``, the one period every other series shows."""
     stamps = sorted(series.values)
     steps = [(b - a).total_seconds() for a, b in itertools.pairwise(stamps)]
     if not steps and series.declared_period_s is None:
-        raise InputError(series.where, f"{series.column} has a single datapoint and no Period: its period cannot "
-                                       "be told")
+        if others is None:
+            raise InputError(series.where, f"{series.column} has a single datapoint and no Period: its period "
+                                           "cannot be told")
+        return others
     period = series.declared_period_s or min(steps)
     if any(abs(step / period - round(step / period)) > 1e-6 for step in steps):
         raise InputError(series.where, f"{series.column}: timestamps {min(steps):g} s apart do not fit a {period:g} s "
@@ -297,7 +300,10 @@ def _minute_columns(series: list[Series]) -> tuple[dict[tuple[pd.Timestamp, str]
     """Every series on whole minutes, latencies in microseconds; and notes on what was
     aggregated. Other periods than 60 s and its divisors are refused."""
     factors = _check_units(series)
-    periods = {id(s): period_of(s) for s in series}
+    told = {id(s): period_of(s) for s in series if len(s.values) > 1 or s.declared_period_s}
+    common = set(told.values())
+    others = common.pop() if len(common) == 1 else None
+    periods = {id(s): told.get(id(s)) or period_of(s, others) for s in series}
     for s in series:
         period = periods[id(s)]
         if period > MINUTE_S or MINUTE_S % period > 1e-9:

@@ -8,9 +8,11 @@ more data would tell them apart.
 2. Each c is fitted with each service family (lognormal first for every c; gamma, Weibull
    and exponential for the c within a wide band of the best) by simulated moments
    (``calibration.moments``); chi2(c) is the best over families.
-3. Confidence set: the c with chi2(c) - min chi2 <= phi x chi2_1(0.99), where
-   phi = max(1, min chi2 / degrees of freedom) widens the set as much as the best fit
-   itself misses (a likelihood-ratio set made robust to a model that is only close).
+3. Confidence set: the c with chi2(c) - min chi2 <= phi x chi2_1(0.99) + the simulations'
+   allowance, where phi = max(1, min chi2 / degrees of freedom) widens the set as much as
+   the best fit itself misses (a likelihood-ratio set made robust to a model that is only
+   close) and the allowance covers the simulated predictions' own noise (the 99% point of
+   the difference of two candidates' simulation parts); the set is the interval of such c.
 4. c is determined only when the set holds one value. Otherwise the entry holds the member
    with the lowest open-traffic capacity at a tight P99 (the most conservative for
    capacity), and the report says at which user count a ramp minute would separate them.
@@ -122,6 +124,21 @@ def _dispersion(best: CandidateFit, parameters: int) -> tuple[int, float]:
     return df, max(1.0, best.chi2 / df)
 
 
+def allowance(fit: CandidateFit, best: CandidateFit) -> float:
+    """How far a candidate's chi-square may lie above the best's by the two simulations' own
+    noise alone: the 99% point of the difference of their simulation parts (each with
+    variance 2 x its simulation share), independent at worst."""
+    return float(stats.norm.ppf(CONFIDENCE)) * math.sqrt(2.0 * (fit.simulation_share + best.simulation_share))
+
+
+def confidence_set(per_worker: dict[int, CandidateFit], best: CandidateFit, threshold: float) -> tuple[int, ...]:
+    """Every c from the smallest to the largest whose chi-square is within the threshold (plus
+    the simulations' allowance) of the best: the set is an interval (a c between two
+    plausible ones is kept, the conservative reading of a noisy profile)."""
+    inside = [c for c, fit in per_worker.items() if fit.chi2 - best.chi2 <= threshold + allowance(fit, best)]
+    return tuple(c for c in sorted(per_worker) if min(inside) <= c <= max(inside))
+
+
 def _fit_workers(minutes: Minutes, workers: Sequence[int], fixed: Service | None) -> list[CandidateFit]:
     """Every candidate's fit. Lognormal first for every c; the other families then for the
     c whose lognormal fit is within HOPELESS x sqrt(phi) x chi2_1(0.99) of the best (a family
@@ -151,7 +168,7 @@ def profile_workers(minutes: Minutes, fixed: Service | None = None) -> WorkersPr
     best = min(per_worker.values(), key=lambda f: f.chi2)
     df, phi = _dispersion(best, parameters)
     threshold = phi * float(stats.chi2.ppf(CONFIDENCE, 1))
-    members = tuple(c for c in sorted(per_worker) if per_worker[c].chi2 - best.chi2 <= threshold)
+    members = confidence_set(per_worker, best, threshold)
     open_above = open_above and members[-1] == workers[-1]
     chosen, slo, capacities = _most_conservative([per_worker[c] for c in members], minutes.overhead_ms)
     separation = None if len(members) == 1 and not open_above else separating_load(
