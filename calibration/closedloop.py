@@ -46,11 +46,14 @@ class Service:
 
 @dataclass(frozen=True)
 class Level:
-    """One closed loop to evaluate: ``users`` users against ``workers`` workers."""
+    """One closed loop to evaluate: ``users`` users against ``workers`` workers. ``delay_ms``
+    is time each request spends outside the workers on top of the overhead (a constant:
+    network and HTTP handling that ModelLatency may hold); the statistics exclude it."""
 
     users: int
     workers: int
     service: Service
+    delay_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -248,6 +251,7 @@ def _draw_matrices(levels: Sequence[Level], steps: int, overhead_ms: float, over
         service[:, j] = unit_cache[key] * level.service.mean_ms
         if overhead_ms > 0:
             overhead[:, j] = overhead_ms * np.exp(mu + sigma * streams[level.users][1])
+        overhead[:, j] += level.delay_ms
     return service, overhead
 
 
@@ -324,7 +328,7 @@ def simulate_levels(levels: Sequence[Level], overhead_ms: float, overhead_cv: fl
     queued = []
     for i, level in enumerate(levels):
         if level.users <= level.workers:
-            out[i] = no_queue_stats(level, overhead_ms)
+            out[i] = no_queue_stats(level, overhead_ms + level.delay_ms)
         else:
             queued.append(i)
     for group in _groups(queued, levels):

@@ -35,6 +35,7 @@ QUANTILES = (50, 90, 95, 99)
 LIGHT_LOAD_TOLERANCE = 0.05   # a light minute's median latency is within 5 % of the lightest ones'
 DEFAULT_CV = 0.5
 DEFAULT_OVERHEAD_CV = 0.5
+DELAY_REPORTED = 0.01         # a latency outside the workers below 1 % of the service time is noise
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,20 @@ def _overhead(cloudwatch: pd.DataFrame, invocations: pd.Series) -> tuple[Distrib
         f"overhead: mean {mean_overhead_ms:.3f} ms (cv not in CloudWatch averages: {DEFAULT_OVERHEAD_CV} assumed)"]
 
 
+def _with_delay(overhead: Distribution | None, delay_ms: float,
+                mean_service_ms: float) -> tuple[Distribution | None, list[str]]:
+    """Latency outside the workers (network, HTTP handling inside ModelLatency) moves into the
+    overhead: the profile's loop then cycles as the measured one did; simulated ModelLatency
+    is lower by it (the profile has no place for it)."""
+    if delay_ms <= DELAY_REPORTED * mean_service_ms:
+        return overhead, []
+    base = overhead.mean_ms if overhead is not None else 0.0
+    moved = Distribution("lognormal", base + delay_ms, overhead.cv if overhead is not None else DEFAULT_OVERHEAD_CV)
+    return moved, [f"latency outside the workers: {delay_ms:.3f} ms of ModelLatency no worker is busy with (network, "
+                   f"HTTP handling); moved into the overhead ({base:.3f} -> {base + delay_ms:.3f} ms) so the loop "
+                   "cycles as measured; simulated ModelLatency is lower by it"]
+
+
 def _cpu_per_worker(cloudwatch: pd.DataFrame, invocations: pd.Series, mean_service_ms: float, workers: int,
                     vcpu: int | None) -> tuple[float, list[str]]:
     """vCPUs per busy worker k, by least squares of CPUUtilization = 100 x busy x k over the
@@ -246,6 +261,8 @@ def calibrate_cloudwatch(cloudwatch: pd.DataFrame, instance_type: str, instance_
     overhead, lines = _overhead(cloudwatch, invocations)
     report += lines or ["overhead: OverheadLatency not given; the time between a response and the next request "
                         "is taken as 0 (user counts N = X x mean latency)"]
+    overhead, lines = _with_delay(overhead, profile.chosen.delay_ms, service.mean_ms)
+    report += lines
     cpu_per_worker, lines = _cpu_per_worker(cloudwatch, invocations, service.mean_ms, workers, vcpu)
     report += lines
     memory_mb, lines = _memory_mb(cloudwatch, instance_memory_mb)
@@ -259,6 +276,7 @@ def calibrate_cloudwatch(cloudwatch: pd.DataFrame, instance_type: str, instance_
         "minutes": len(cloudwatch),
         "observed_invocations_per_minute": [float(invocations.min()), float(invocations.max())],
         **workers_provenance(profile),
+        "latency_outside_workers_ms": round(profile.chosen.delay_ms, 4),
     }
     calibration = Calibration(entry=entry, overhead=overhead, service=service, workers_determined=profile.determined,
                               report=tuple(report), provenance=provenance, workers=profile)

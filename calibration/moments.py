@@ -12,7 +12,9 @@ simulation's). The minutes are independent, so the chi-squares add.
 A candidate's mean is fitted by scaling (a run at mean m0 rescaled to m is exact but for
 the overhead-to-service ratio, so the reference is re-centred when m moves), its cv by
 quadratic interpolation between runs at three cvs (common random numbers keep the
-statistics smooth in cv).
+statistics smooth in cv), and a constant latency outside the workers d >= 0 (network and
+HTTP handling that ModelLatency holds but no worker is busy with: it shifts every
+statistic and lengthens the loop like overhead) by shifting, re-centred like the mean.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ MIN_FIT_REQUESTS = 20     # a minute with fewer requests says too little to fit
 CV_STEP = 1.25            # the cv grid: cv0 / 1.25, cv0, cv0 x 1.25
 MEAN_TRUST = 0.04         # re-centre when the fitted mean leaves m0 by more than this
 CV_BOUNDS = (0.05, 4.0)
+DELAY_SHARE = 0.5         # the latency outside the workers is at most half the lowest minute's mean latency
 DEFAULT_START_CV = 0.5
 ROUNDS = 4
 STAT_COLUMNS = ("ModelLatency_Average", "ModelLatency_p50", "ModelLatency_p90", "ModelLatency_p95",
@@ -95,6 +98,8 @@ class Candidate:
     mean_ms: float           # the reference mean the runs use (m0)
     cv: float                # the centre of the cv grid
     fixed: bool = False      # the service law is known (raw samples): nothing to fit
+    delay_ms: float = 0.0    # the reference latency outside the workers the runs use (d0)
+    free_delay: bool = False  # fit the latency outside the workers too (else it stays at delay_ms)
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,8 @@ class CandidateFit:
     chi2: float
     terms: int               # statistics compared
     converged: bool
+    simulation_share: float = 0.0  # sum over the statistics of (simulation variance / total variance)^2
+    delay_ms: float = 0.0          # latency outside the workers: ModelLatency = delay + wait + service
 
 
 def _cvs(candidate: Candidate) -> tuple[float, ...]:
@@ -116,7 +123,7 @@ def _cvs(candidate: Candidate) -> tuple[float, ...]:
 
 def levels_for(candidate: Candidate, users: Sequence[int]) -> list[Level]:
     """Every (cv, users) run the candidate needs, in the order _predictor reads them."""
-    return [Level(n, candidate.workers, Service(candidate.family, candidate.mean_ms, cv))
+    return [Level(n, candidate.workers, Service(candidate.family, candidate.mean_ms, cv), candidate.delay_ms)
             for cv in _cvs(candidate) for n in users]
 
 
@@ -154,9 +161,10 @@ class Predictor:
         self.simulation = (((1 - w) ** 2 * inverse_n[:, low])[..., None, None] * covariance[:, low]
                            + (w ** 2 * inverse_n[:, high])[..., None, None] * covariance[:, high])
 
-    def at(self, mean_ms: float, cv: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def at(self, mean_ms: float, cv: float, delay_ms: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(values, covariance per request, simulation covariance) for each minute: values
-        quadratic in log cv through the runs, covariances linear between the nearest two."""
+        quadratic in log cv through the runs, covariances linear between the nearest two;
+        the latency outside the workers shifts every statistic."""
         if len(self.log_cvs) == 1:
             value_w = cov_w = np.ones(1)
         else:
@@ -168,7 +176,7 @@ class Predictor:
             cov_w = np.zeros(3)
             cov_w[k], cov_w[k + 1] = 1.0 - t, t
         scale = mean_ms ** 2
-        return (np.tensordot(value_w, self.values, axes=1) * mean_ms,
+        return (np.tensordot(value_w, self.values, axes=1) * mean_ms + delay_ms,
                 np.tensordot(cov_w, self.covariance, axes=1) * scale,
                 np.tensordot(cov_w, self.simulation, axes=1) * scale)
 
@@ -188,34 +196,57 @@ def chi_square(minutes: Minutes, predicted: np.ndarray, covariance: np.ndarray,
     return float(np.sum(residual * solved)), int(present.sum())
 
 
-def fit_candidate(candidate: Candidate, predictor: Predictor, minutes: Minutes) -> tuple[CandidateFit, Candidate]:
-    """The best (mean, cv) near the candidate's reference; and the re-centred candidate to run
-    next when the best lies outside the region the runs describe (the same when inside)."""
+def simulation_share(minutes: Minutes, covariance: np.ndarray, simulation: np.ndarray) -> float:
+    """How much of the chi-square is the simulation's own noise: the sum over the compared
+    statistics of its variance's share, squared (a chi-square's variance is twice its terms)."""
+    present = np.isfinite(minutes.values)
+    own = np.einsum("mkk->mk", simulation)
+    total = np.einsum("mkk->mk", covariance) / minutes.requests[:, None] + own
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(present & (total > 0), own / total, 0.0)
+    return float(np.sum(share ** 2))
+
+
+def _search(candidate: Candidate, predictor: Predictor, minutes: Minutes) -> tuple[float, float, float]:
+    """The (mean, cv, delay) with the smallest chi-square near the candidate's reference."""
+    m0, cv0, d0 = candidate.mean_ms, candidate.cv, candidate.delay_ms
+    if candidate.fixed:
+        return m0, cv0, d0
 
     def objective(point: np.ndarray) -> float:
-        mean, cv = math.exp(point[0]), math.exp(point[1])
-        return chi_square(minutes, *predictor.at(mean, cv))[0]
+        return chi_square(minutes, *predictor.at(math.exp(point[0]), math.exp(point[1]), point[2]))[0]
 
-    m0, cv0 = candidate.mean_ms, candidate.cv
-    start = np.array([math.log(m0), math.log(cv0)])
     cvs = _cvs(candidate)
-    if candidate.fixed:
-        best = start
-    else:
-        cv_low, cv_high = (math.log(cv0), math.log(cv0)) if len(cvs) == 1 else \
-            (math.log(cvs[0]) - 0.1, math.log(cvs[-1]) + 0.1)
-        bounds = [(start[0] - 2.5 * MEAN_TRUST, start[0] + 2.5 * MEAN_TRUST), (cv_low, cv_high)]
-        result = optimize.minimize(objective, start, method="Nelder-Mead", bounds=bounds,
-                                   options={"xatol": 1e-4, "fatol": 1e-3, "maxfev": 400})
-        best = result.x
-    mean, cv = math.exp(best[0]), math.exp(best[1])
-    chi2, terms = chi_square(minutes, *predictor.at(mean, cv))
+    cv_low, cv_high = (math.log(cv0), math.log(cv0)) if len(cvs) == 1 else \
+        (math.log(cvs[0]) - 0.1, math.log(cvs[-1]) + 0.1)
+    delay_cap = max(0.0, DELAY_SHARE * float(np.nanmin(minutes.values[:, 0])))
+    delays = (max(0.0, d0 - 2.5 * MEAN_TRUST * m0), min(delay_cap, d0 + 2.5 * MEAN_TRUST * m0)) \
+        if candidate.free_delay else (d0, d0)
+    bounds = [(math.log(m0) - 2.5 * MEAN_TRUST, math.log(m0) + 2.5 * MEAN_TRUST), (cv_low, cv_high), delays]
+    start = np.array([math.log(m0), math.log(cv0), min(max(d0, bounds[2][0]), bounds[2][1])])
+    steps = np.array([0.02, 0.1 if len(cvs) > 1 else 0.0, 0.02 * m0 if bounds[2][1] > bounds[2][0] else 0.0])
+    simplex = np.vstack([start] + [start + np.eye(3)[k] * (steps[k] or 1e-9) for k in range(3)])
+    result = optimize.minimize(objective, start, method="Nelder-Mead", bounds=bounds,
+                               options={"xatol": 1e-4, "fatol": 1e-3, "maxfev": 600, "initial_simplex": simplex})
+    return math.exp(result.x[0]), math.exp(result.x[1]), float(result.x[2])
+
+
+def fit_candidate(candidate: Candidate, predictor: Predictor, minutes: Minutes) -> tuple[CandidateFit, Candidate]:
+    """The best (mean, cv, delay) near the candidate's reference; and the re-centred candidate
+    to run next when the best lies outside the region the runs describe (the same when
+    inside)."""
+    m0, d0 = candidate.mean_ms, candidate.delay_ms
+    mean, cv, delay = _search(candidate, predictor, minutes)
+    predicted, covariance, simulation = predictor.at(mean, cv, delay)
+    chi2, terms = chi_square(minutes, predicted, covariance, simulation)
+    cvs = _cvs(candidate)
     cv_inside = len(cvs) == 1 or cvs[0] * 1.06 <= cv <= cvs[-1] / 1.06
-    inside = candidate.fixed or (abs(mean / m0 - 1) <= MEAN_TRUST and cv_inside)
+    inside = candidate.fixed or (abs(mean / m0 - 1) <= MEAN_TRUST and cv_inside and abs(delay - d0) <= MEAN_TRUST * m0)
     fit = CandidateFit(workers=candidate.workers, service=Service(candidate.family, mean, cv), chi2=chi2, terms=terms,
-                       converged=inside)
+                       converged=inside, simulation_share=simulation_share(minutes, covariance, simulation),
+                       delay_ms=delay)
     clamped_cv = min(max(cv, CV_BOUNDS[0]), CV_BOUNDS[1])
-    return fit, (candidate if inside else replace(candidate, mean_ms=mean, cv=clamped_cv))
+    return fit, (candidate if inside else replace(candidate, mean_ms=mean, cv=clamped_cv, delay_ms=delay))
 
 
 def fit_all(candidates: Sequence[Candidate], minutes: Minutes, overhead_cv: float, requests: int, seed: int,

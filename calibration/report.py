@@ -53,6 +53,10 @@ def workers_report(profile: WorkersProfile, minutes: Minutes, total_minutes: int
              f"confidence set for c ({CONFIDENCE:.0%}, chi2 - min <= {profile.threshold:.1f}): "
              f"{candidates_text(profile)}",
              _chosen_line(profile)]
+    if profile.delay_test is not None:
+        without, freed, kept = profile.delay_test
+        lines.append(f"latency outside the workers (network, HTTP inside ModelLatency): best chi2 {without:,.1f} "
+                     f"without, {freed:,.1f} with it -> " + ("fitted for every c" if kept else "not needed (0)"))
     separation = _separation_line(profile)
     if separation:
         lines.append(separation)

@@ -70,6 +70,7 @@ class WorkersProfile:
     capacity_slo_ms: float
     capacities: dict[int, float]        # member -> open-traffic rate (per s) at P99 <= capacity_slo_ms
     capped: bool                        # candidates stopped at MAX_WORKERS
+    delay_test: tuple[float, float, bool] | None  # best chi2 without and with a latency outside the workers; kept?
     separation: Separation | None
 
     @property
@@ -103,11 +104,13 @@ def candidate_workers(minutes: Minutes) -> tuple[list[int], bool, bool]:
     return list(range(1, workers + 1)), open_above, workers >= MAX_WORKERS and not open_above
 
 
-def _candidates(minutes: Minutes, workers: Sequence[int], families: Sequence[str]) -> list[Candidate]:
+def _candidates(minutes: Minutes, workers: Sequence[int], families: Sequence[str],
+                free_delay: bool) -> list[Candidate]:
     out: list[Candidate] = []
     for c in workers:
         mean = starting_mean(minutes, c)
-        out.extend(Candidate(workers=c, family=f, mean_ms=mean, cv=starting_cv(minutes, c, f, mean)) for f in families)
+        out.extend(Candidate(workers=c, family=f, mean_ms=mean, cv=starting_cv(minutes, c, f, mean),
+                             free_delay=free_delay) for f in families)
     return out
 
 
@@ -139,7 +142,8 @@ def confidence_set(per_worker: dict[int, CandidateFit], best: CandidateFit, thre
     return tuple(c for c in sorted(per_worker) if min(inside) <= c <= max(inside))
 
 
-def _fit_workers(minutes: Minutes, workers: Sequence[int], fixed: Service | None) -> list[CandidateFit]:
+def _fit_workers(minutes: Minutes, workers: Sequence[int], fixed: Service | None,
+                 free_delay: bool = False) -> list[CandidateFit]:
     """Every candidate's fit. Lognormal first for every c; the other families then for the
     c whose lognormal fit is within HOPELESS x sqrt(phi) x chi2_1(0.99) of the best (a family
     changes a fit by far less than that, and each family run costs as much as the first;
@@ -149,13 +153,24 @@ def _fit_workers(minutes: Minutes, workers: Sequence[int], fixed: Service | None
         candidates = [Candidate(workers=c, family=fixed.family, mean_ms=fixed.mean_ms, cv=fixed.cv, fixed=True)
                       for c in workers]
         return fit_all(candidates, minutes, OVERHEAD_CV, SIMULATED_REQUESTS, SEED, hopeless=HOPELESS * quantile)
-    fits = fit_all(_candidates(minutes, workers, FIT_FAMILIES[:1]), minutes, OVERHEAD_CV, SIMULATED_REQUESTS, SEED,
-                   hopeless=HOPELESS * quantile)
+    fits = fit_all(_candidates(minutes, workers, FIT_FAMILIES[:1], free_delay), minutes, OVERHEAD_CV,
+                   SIMULATED_REQUESTS, SEED, hopeless=HOPELESS * quantile)
     best = min(fits, key=lambda f: f.chi2)
     margin = HOPELESS * quantile * math.sqrt(_dispersion(best, 2)[1])
     band = [f.workers for f in fits if f.chi2 <= best.chi2 + margin]
-    return fits + fit_all(_candidates(minutes, band, FIT_FAMILIES[1:]), minutes, OVERHEAD_CV, SIMULATED_REQUESTS,
-                          SEED, hopeless=margin)
+    return fits + fit_all(_candidates(minutes, band, FIT_FAMILIES[1:], free_delay), minutes, OVERHEAD_CV,
+                          SIMULATED_REQUESTS, SEED, hopeless=margin)
+
+
+def needs_delay(minutes: Minutes, fits: Sequence[CandidateFit]) -> tuple[bool, float]:
+    """Does a latency outside the workers improve the best fit beyond chance (a likelihood-
+    ratio test of the nested model, widened by the dispersion)? And the best chi2 with it."""
+    best = min(fits, key=lambda f: f.chi2)
+    trial = Candidate(workers=best.workers, family=best.service.family, mean_ms=best.service.mean_ms,
+                      cv=best.service.cv, free_delay=True)
+    freed = fit_all([trial], minutes, OVERHEAD_CV, SIMULATED_REQUESTS, SEED)[0]
+    phi = _dispersion(best, 2)[1]
+    return best.chi2 - freed.chi2 > phi * float(stats.chi2.ppf(CONFIDENCE, 1)) + allowance(freed, best), freed.chi2
 
 
 def profile_workers(minutes: Minutes, fixed: Service | None = None) -> WorkersProfile:
@@ -164,6 +179,13 @@ def profile_workers(minutes: Minutes, fixed: Service | None = None) -> WorkersPr
     workers, open_above, capped = candidate_workers(minutes)
     fits = _fit_workers(minutes, workers, fixed)
     parameters = 0 if fixed is not None else 2
+    delay_test = None
+    if fixed is None:
+        needed, freed_chi2 = needs_delay(minutes, fits)
+        delay_test = (min(f.chi2 for f in fits), freed_chi2, needed)
+        if needed:
+            fits = _fit_workers(minutes, workers, fixed, free_delay=True)
+            parameters = 3
     per_worker = _best_per_worker(fits)
     best = min(per_worker.values(), key=lambda f: f.chi2)
     df, phi = _dispersion(best, parameters)
@@ -180,6 +202,7 @@ def profile_workers(minutes: Minutes, fixed: Service | None = None) -> WorkersPr
                           candidates=members,
                           open_above=open_above, best=best, chosen=chosen, degrees_of_freedom=df, dispersion=phi,
                           threshold=threshold, capacity_slo_ms=slo, capacities=capacities, capped=capped,
+                          delay_test=delay_test,
                           separation=separation)
 
 
@@ -229,7 +252,7 @@ def separating_load(members: Sequence[CandidateFit], minutes: Minutes) -> Separa
     top = min(MAX_SEPARATION_USERS, max(2 * math.ceil(float(minutes.users.max())),
                                         max(m.workers for m in shortlist) + 2))
     users = list(range(1, top + 1))
-    levels = [Level(n, m.workers, m.service) for m in shortlist for n in users]
+    levels = [Level(n, m.workers, m.service, m.delay_ms) for m in shortlist for n in users]
     results = simulate_levels(levels, minutes.overhead_ms, OVERHEAD_CV, SIMULATED_REQUESTS, SEED + 1)
     table = {(m.workers, n): results[i * len(users) + k] for i, m in enumerate(shortlist) for k, n in enumerate(users)}
     best: Separation | None = None
@@ -238,7 +261,7 @@ def separating_load(members: Sequence[CandidateFit], minutes: Minutes) -> Separa
         for a, b in combinations(shortlist, 2):
             sa, sb = table[(a.workers, n)], table[(b.workers, n)]
             requests = 60.0 * (sa.throughput_per_s + sb.throughput_per_s) / 2.0
-            delta = sa.values - sb.values
+            delta = (sa.values + a.delay_ms) - (sb.values + b.delay_ms)
             noise = (sa.covariance + sb.covariance) / 2.0 / requests
             noise += (sa.covariance / sa.requests + sb.covariance / sb.requests)
             chi2 = float(delta @ np.linalg.solve(noise + np.eye(len(delta)) * 1e-12, delta))

@@ -15,6 +15,7 @@ Usage: .venv/bin/python experiments/real_server/generate.py [--out tests/data/re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -48,10 +49,8 @@ def _raise_priority() -> None:
     try:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(20))
     except (OSError, AttributeError):
-        try:
+        with contextlib.suppress(OSError):
             os.nice(-20)
-        except OSError:
-            pass
 
 
 def start_server(port: int) -> subprocess.Popen[bytes]:
