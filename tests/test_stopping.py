@@ -27,12 +27,15 @@ def test_max_invocations_stops_when_reached():
     assert stop_reason(minutes((1000, 5, 1, 1)), conditions) == st.MAX_INVOCATIONS
 
 
+RAMP = ((1000, 1, 1, 1), (2000, 1, 2, 2), (3000, 1, 3, 3))  # 1 user a minute, 1000 Invocations per user
+
+
 @pytest.mark.parametrize("rows, expected", [
-    (((100, 1, 1, 2), (200, 1, 2, 3), (209, 1, 3, 4)), st.FLAT_INVOCATIONS),   # +4.5% while users grew
-    (((100, 1, 1, 2), (200, 1, 2, 3), (211, 1, 3, 4)), None),                  # +5.5%: still climbing
-    (((100, 1, 3, 3), (200, 1, 3, 3), (200, 1, 3, 3)), None),                  # users did not grow
-    (((100, 1, 1, 2), (200, 1, 2, 3)), None),                                  # not enough minutes yet
-    (((250, 1, 1, 2), (200, 1, 2, 3), (260, 1, 3, 4)), st.FLAT_INVOCATIONS),   # compared with the window's max
+    ((*RAMP, (3000, 1, 4, 4), (3000, 1, 5, 5)), st.FLAT_INVOCATIONS),  # the users added over the window add nothing
+    ((*RAMP, (4000, 1, 4, 4), (5000, 1, 5, 5)), None),                 # in proportion
+    ((*RAMP, (3700, 1, 4, 4), (4300, 1, 5, 5)), None),                 # added users still bring over half
+    (((3000, 1, 3, 3),) * 5, None),                                    # users did not grow
+    (RAMP[:2], None),                                                  # no minute before the window yet
 ])
 def test_flat_invocations_plateau_rule(rows, expected):
     conditions = StoppingConditions(stop_on_flat_invocations=True)
@@ -40,11 +43,16 @@ def test_flat_invocations_plateau_rule(rows, expected):
     assert stop_reason(minutes(*rows), StoppingConditions()) is None  # FlatInvocations=Continue
 
 
-def test_flat_window_and_tolerance_are_tunable():
-    rows = minutes((100, 1, 1, 2), (200, 1, 2, 3), (209, 1, 3, 4))
-    assert stop_reason(rows, StoppingConditions(stop_on_flat_invocations=True, flat_tolerance=0.01)) is None
-    assert stop_reason(rows[1:], StoppingConditions(stop_on_flat_invocations=True, flat_window_min=1)) == \
+def test_flat_window_gain_and_noise_are_tunable():
+    slowing = minutes(*RAMP, (3700, 1, 4, 4), (4300, 1, 5, 5))
+    assert stop_reason(slowing, StoppingConditions(stop_on_flat_invocations=True, flat_min_gain=0.8)) == \
         st.FLAT_INVOCATIONS
+    flat = minutes(*RAMP, (3000, 1, 4, 4))
+    assert stop_reason(flat, StoppingConditions(stop_on_flat_invocations=True)) is None
+    assert stop_reason(flat, StoppingConditions(stop_on_flat_invocations=True, flat_window_min=1)) == \
+        st.FLAT_INVOCATIONS
+    assert stop_reason(flat, StoppingConditions(stop_on_flat_invocations=True, flat_window_min=1,
+                                                flat_noise_sigmas=30.0)) is None
 
 
 def test_best_minute_is_the_largest_count_within_the_threshold():
@@ -58,7 +66,8 @@ def test_best_minute_is_the_largest_count_within_the_threshold():
 @pytest.mark.parametrize("bad, field", [
     (lambda: StoppingConditions(max_invocations=0), "MaxInvocations"),
     (lambda: StoppingConditions(flat_window_min=0), "flat_window_min"),
-    (lambda: StoppingConditions(flat_tolerance=2), "flat_tolerance"),
+    (lambda: StoppingConditions(flat_min_gain=1), "flat_min_gain"),
+    (lambda: StoppingConditions(flat_noise_sigmas=-1), "flat_noise_sigmas"),
     (lambda: LatencyThreshold(95, 0), "ValueInMilliseconds"),
 ])
 def test_bad_conditions_name_the_field(bad, field):
