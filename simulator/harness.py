@@ -29,13 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from simulator.stopping import JOB_STOPPED, TRAFFIC_ENDED, MinuteSummary, StoppingConditions, stop_reason
+from simulator.traffic import PoissonArrivals, Traffic
+
 #: How far before a minute's boundary its last users are read: well above the 1e-9 s the
 #: traffic shapes add before flooring, so a user added exactly at the boundary counts for the
 #: next minute, not this one.
 LAST_INSTANT_S = 1e-6
-
-from simulator.stopping import JOB_STOPPED, TRAFFIC_ENDED, MinuteSummary, StoppingConditions, stop_reason
-from simulator.traffic import PoissonArrivals, Traffic
 
 MINUTE_S = 60.0
 BLOCK = 1 << 15  # random draws per numpy call
@@ -194,7 +194,8 @@ class MinuteClock:
         users_at = self._users_at
         start = now - MINUTE_S
         self.minutes.append(MinuteSummary(len(self.minutes), last - first, value,
-                                          users_at(start) if users_at else 0, users_at(now - LAST_INSTANT_S) if users_at else 0))
+                                          users_at(start) if users_at else 0,
+                                          users_at(now - LAST_INSTANT_S) if users_at else 0))
         reason = stop_reason(self.minutes, self.stopping)
         if reason is None and self.interrupt is not None and self.interrupt():
             reason = JOB_STOPPED
