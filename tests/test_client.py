@@ -1,5 +1,6 @@
 """The offline boto3-compatible client and its durable jobs, across real processes."""
 
+import contextlib
 import json
 import os
 import signal
@@ -48,10 +49,8 @@ def home(tmp_path):
     yield tmp_path
     for record in JobStore(tmp_path).all():
         if record.worker_pid and record.status in ("PENDING", "IN_PROGRESS", "STOPPING"):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(record.worker_pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def wait_until(predicate, timeout_s: float = 60.0, poll_s: float = 0.05):
@@ -88,9 +87,10 @@ def test_job_created_in_one_process_completes_and_is_read_from_another(home):
     steps = client.list_inference_recommendations_job_steps(JobName="seed-job")
     validates("list_inference_recommendations_job_steps", steps, {"JobName": "seed-job"})
     assert [s["Status"] for s in steps["Steps"]] == ["COMPLETED"] * 3
-    # The same request run synchronously with the stored seed gives the same recommendations.
+    # The same request run synchronously with the stored seed and times gives the same recommendations.
     record = JobStore(home).get("seed-job")
-    offline = irsim.execute_job(seed_request(), "demo", seed=record.seed, created=record.created)
+    offline = irsim.execute_job(seed_request(), "demo", seed=record.seed, created=record.created,
+                                completed=final["CompletionTime"])
     assert offline.describe["InferenceRecommendations"] == final["InferenceRecommendations"]
 
 

@@ -3,7 +3,7 @@ Stubber), determinism, failures, the JobDurationInSeconds budget, and `irsim run
 
 import json
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -17,7 +17,9 @@ from irsim.service.job import PROVISIONING_S
 from irsim.service.responses import instance_count, recommendation_metrics
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-CREATED = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+CREATED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+#: A completion time for answers compared across runs (by default a job completes at the wall clock).
+COMPLETED = CREATED + timedelta(hours=1)
 
 
 def seed_request() -> dict:
@@ -113,11 +115,29 @@ def test_describe_and_steps_pass_botocore_output_validation(seed_result):
     assert describe["InputConfig"] == seed_request()["InputConfig"]
     assert describe["StoppingConditions"] == seed_request()["StoppingConditions"]
     assert describe["CreationTime"] == CREATED
-    for recommendation in describe["InferenceRecommendations"]:
-        # Three tests in parallel (MaxParallelOfTests 3): all start after provisioning.
-        assert recommendation["InvocationStartTime"] == CREATED + timedelta(seconds=PROVISIONING_S)
-        assert recommendation["InvocationEndTime"] <= describe["CompletionTime"]
+    # Three tests in parallel (MaxParallelOfTests 3): all start together, after provisioning.
+    assert len({r["InvocationStartTime"] for r in describe["InferenceRecommendations"]}) == 1
+    assert all(r["InvocationEndTime"] <= describe["CompletionTime"] for r in describe["InferenceRecommendations"])
     assert [s["StepType"] for s in seed_result.steps["Steps"]] == ["BENCHMARK"] * 3
+
+
+def test_no_timestamp_lies_after_the_wall_clock_and_the_timeline_ends_at_completion(seed_result):
+    """The simulated timeline keeps each benchmark's order and duration, placed so that it has
+    ended when the job completes (the wall clock by default), so no timestamp is in the future."""
+    before = datetime.now(UTC)
+    describe, steps = seed_result.describe, seed_result.steps["Steps"]
+    stamps = [describe["CreationTime"], describe["CompletionTime"], describe["LastModifiedTime"],
+              *(b[key] for b in [s["InferenceBenchmark"] for s in steps]
+                for key in ("InvocationStartTime", "InvocationEndTime"))]
+    assert max(stamps) <= before
+    assert max(s["InferenceBenchmark"]["InvocationEndTime"] for s in steps) == describe["CompletionTime"]
+    for item, step in zip(seed_result.scheduled, steps, strict=True):
+        benchmark = step["InferenceBenchmark"]
+        assert (benchmark["InvocationEndTime"] - benchmark["InvocationStartTime"]).total_seconds() == \
+            pytest.approx(item.invocation_end_s - item.invocation_start_s, abs=1e-3)
+    fixed = execute_job(seed_request(), "demo", seed=0, created=CREATED, completed=COMPLETED).describe
+    assert fixed["CompletionTime"] == fixed["LastModifiedTime"] == COMPLETED
+    assert max(r["InvocationEndTime"] for r in fixed["InferenceRecommendations"]) == COMPLETED
 
 
 @pytest.mark.slow
@@ -134,10 +154,10 @@ def test_region_changes_the_arn_and_the_price():
 @pytest.mark.slow
 def test_same_seed_same_answer_serial_or_parallel():
     request = json.loads((EXAMPLES / "stairs-job.json").read_text())
-    parallel = execute_job(request, "demo", seed=7, created=CREATED, parallel=True)
-    serial = execute_job(request, "demo", seed=7, created=CREATED, parallel=False)
+    parallel = execute_job(request, "demo", seed=7, created=CREATED, completed=COMPLETED, parallel=True)
+    serial = execute_job(request, "demo", seed=7, created=CREATED, completed=COMPLETED, parallel=False)
     assert parallel.describe == serial.describe and parallel.steps == serial.steps
-    other = execute_job(request, "demo", seed=8, created=CREATED, parallel=False)
+    other = execute_job(request, "demo", seed=8, created=CREATED, completed=COMPLETED, parallel=False)
     assert other.describe != serial.describe
 
 
@@ -160,7 +180,7 @@ def test_a_configuration_over_the_threshold_at_the_lowest_load_fails_its_step_on
     failed = [s for s in result.steps["Steps"] if s["Status"] == "FAILED"]
     assert len(failed) == 1
     reason = failed[0]["InferenceBenchmark"]["FailureReason"]
-    assert "ml.m5.xlarge" == failed[0]["InferenceBenchmark"]["EndpointConfiguration"]["InstanceType"]
+    assert failed[0]["InferenceBenchmark"]["EndpointConfiguration"]["InstanceType"] == "ml.m5.xlarge"
     assert "P95" in reason and "100 ms threshold" in reason and "lowest load" in reason
     assert_valid_aws_shapes(result)
 
@@ -197,9 +217,10 @@ def test_a_type_without_a_price_fails_its_step_and_is_never_priced_zero():
     request = seed_request()
     request["InputConfig"]["EndpointConfigurations"].append({"InstanceType": "ml.c6g.xlarge"})
     result = execute_job(request, "demo", created=CREATED)
-    step = [s for s in result.steps["Steps"]
-            if s["InferenceBenchmark"]["EndpointConfiguration"]["InstanceType"] == "ml.c6g.xlarge"][0]
-    assert step["Status"] == "FAILED" and "no hourly price for ml.c6g.xlarge" in step["InferenceBenchmark"]["FailureReason"]
+    step = next(s for s in result.steps["Steps"]
+                if s["InferenceBenchmark"]["EndpointConfiguration"]["InstanceType"] == "ml.c6g.xlarge")
+    assert step["Status"] == "FAILED"
+    assert "no hourly price for ml.c6g.xlarge" in step["InferenceBenchmark"]["FailureReason"]
     assert all(r["Metrics"]["CostPerHour"] > 0 for r in result.describe["InferenceRecommendations"])
 
 
@@ -296,8 +317,10 @@ def test_irsim_run_uses_refreshed_prices_from_a_price_list(tmp_path, capsys):
     assert main(["run", str(EXAMPLES / "seed-advanced-job.json"), "--quiet", "--price-list", str(price_list),
                  "--out", str(out)]) == 0
     describe = json.loads((out / "describe.json").read_text())
-    c5 = [r for r in describe["InferenceRecommendations"] if r["EndpointConfiguration"]["InstanceType"] == "ml.c5.xlarge"]
-    assert c5[0]["Metrics"]["CostPerHour"] == pytest.approx(0.3 * c5[0]["EndpointConfiguration"]["InitialInstanceCount"])
+    c5 = [r for r in describe["InferenceRecommendations"]
+          if r["EndpointConfiguration"]["InstanceType"] == "ml.c5.xlarge"]
+    assert c5[0]["Metrics"]["CostPerHour"] == \
+        pytest.approx(0.3 * c5[0]["EndpointConfiguration"]["InitialInstanceCount"])
     extension = json.loads((out / "irsim.json").read_text())["benchmarks"][0]
     assert extension["price_confidence"] == "confirmed" and "Price List" in extension["price_source"]
 
@@ -324,8 +347,8 @@ def test_a_stopped_job_keeps_the_benchmarks_that_finished():
 def test_replications_give_means_and_intervals_and_keep_the_first_answer(tmp_path, capsys):
     from irsim.service.job import replicate
     request = json.loads((EXAMPLES / "stairs-job.json").read_text())
-    first, summary = replicate(request, "demo", 3, "us-east-1", 4, created=CREATED)
-    assert first.describe == execute_job(request, "demo", seed=3, created=CREATED).describe
+    first, summary = replicate(request, "demo", 3, "us-east-1", 4, created=CREATED, completed=COMPLETED)
+    assert first.describe == execute_job(request, "demo", seed=3, created=CREATED, completed=COMPLETED).describe
     assert summary["replications"] == 4 and len(set(summary["seeds"])) == 4
     for entry in summary["benchmarks"]:
         values = entry["per_instance_max_invocations"]

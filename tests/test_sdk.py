@@ -1,11 +1,15 @@
-"""irsim.client() as the sagemaker_client of the SageMaker Python SDK (v2): right_size runs a
-simulated job and gets its recommendations. Nothing reaches AWS: the SDK only talks to the
-offline client, and its boto session has dummy credentials."""
+"""irsim.client() as the sagemaker_client of the SageMaker Python SDK (v2), and
+irsim.sagemaker_session(): right_size runs a simulated job and gets its recommendations, deploy
+creates an offline endpoint from them. Nothing reaches AWS: the SDK only talks to the offline
+client, and its boto session has dummy credentials (irsim.sagemaker_session's answers the log
+reads offline and sends nothing)."""
 
 import os
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 sagemaker = pytest.importorskip("sagemaker", reason="the `sdk` extra (SageMaker Python SDK v2) is not installed")
@@ -38,19 +42,22 @@ def sdk_session(home):
 
 
 def advanced_arguments(job_name):
-    return dict(job_name=job_name, sample_payload_url="s3://bucket/payload.tar.gz",
-                supported_content_types=["text/csv"], framework="XGBOOST",
-                hyperparameter_ranges=[{"instance_types": CategoricalParameter(["ml.c5.xlarge", "ml.m5.xlarge"]),
-                                        "OMP_NUM_THREADS": CategoricalParameter(["1", "2"])}],
-                phases=[Phase(120, 1, 1)], max_invocations=1000,
-                model_latency_thresholds=[ModelLatencyThreshold("P95", 100)], max_tests=4, max_parallel_tests=2,
-                log_level="Quiet")
+    return {"job_name": job_name, "sample_payload_url": "s3://bucket/payload.tar.gz",
+            "supported_content_types": ["text/csv"], "framework": "XGBOOST",
+            "hyperparameter_ranges": [{"instance_types": CategoricalParameter(["ml.c5.xlarge", "ml.m5.xlarge"]),
+                                       "OMP_NUM_THREADS": CategoricalParameter(["1", "2"])}],
+            "phases": [Phase(120, 1, 1)], "max_invocations": 1000,
+            "model_latency_thresholds": [ModelLatencyThreshold("P95", 100)], "max_tests": 4,
+            "max_parallel_tests": 2, "log_level": "Quiet"}
 
 
 def test_model_package_right_size_runs_an_advanced_job(tmp_path):
     client, session = sdk_session(tmp_path)
-    package = ModelPackage(role=ROLE, sagemaker_session=session,
-                           model_package_arn="arn:aws:sagemaker:us-east-1:111122223333:model-package/xgboost/1")
+    client.create_model_package_group(ModelPackageGroupName="xgboost")
+    arn = client.create_model_package(ModelPackageGroupName="xgboost", InferenceSpecification={
+        "Containers": [{"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgboost:1"}],
+        "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]})["ModelPackageArn"]
+    package = ModelPackage(role=ROLE, sagemaker_session=session, model_package_arn=arn)
     package.right_size(**advanced_arguments("sdk-package-job"))
     recommendations = package.inference_recommendations
     assert len(recommendations) == 4
@@ -67,7 +74,87 @@ def test_model_right_size_creates_the_model_then_runs_a_default_job(tmp_path):
     model.right_size(job_name="sdk-default-job", sample_payload_url="s3://bucket/payload.tar.gz",
                      supported_content_types=["text/csv"], supported_instance_types=["ml.c5.large", "ml.m5.large"],
                      framework="XGBOOST", log_level="Quiet")
-    assert client.store.model("xgboost-model") is not None
+    assert client.describe_model(ModelName="xgboost-model")["PrimaryContainer"]["ModelDataUrl"] == \
+        "s3://bucket/model.tar.gz"
     described = client.describe_inference_recommendations_job(JobName="sdk-default-job")
     assert described["JobType"] == "Default" and described["InputConfig"]["ModelName"] == "xgboost-model"
     assert [r["EndpointConfiguration"]["InitialInstanceCount"] for r in model.inference_recommendations] == [1, 1]
+
+
+# --- the whole journey with irsim.sagemaker_session and the SDK's default arguments ---------------
+
+def validates(method, response, params):
+    real = boto3.client("sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(real) as stub:
+        stub.add_response(method, {k: v for k, v in response.items() if k != "ResponseMetadata"}, params)
+        getattr(real, method)(**params)
+
+
+def deployed_variant(session, endpoint_name):
+    """The endpoint's one variant as its configuration says (type and count), Stubber-checked."""
+    client = session.sagemaker_client
+    endpoint = client.describe_endpoint(EndpointName=endpoint_name)
+    validates("describe_endpoint", endpoint, {"EndpointName": endpoint_name})
+    assert endpoint["EndpointStatus"] == "InService"
+    config = client.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    validates("describe_endpoint_config", config, {"EndpointConfigName": endpoint["EndpointConfigName"]})
+    [variant] = config["ProductionVariants"]
+    assert endpoint["ProductionVariants"][0]["CurrentInstanceCount"] == variant["InitialInstanceCount"]
+    return variant
+
+
+def test_model_right_size_with_the_default_log_level_then_deploy_the_recommendation(tmp_path, capsys):
+    session = irsim.sagemaker_session(home=tmp_path)
+    model = Model(image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/xgboost:1", role=ROLE,
+                  model_data="s3://bucket/model.tar.gz", name="xgb-journey", sagemaker_session=session)
+    arguments = advanced_arguments("sdk-journey")
+    del arguments["log_level"]  # the SDK's default, "Verbose": it reads the job's CloudWatch Logs
+    arguments["max_invocations"] = 20000  # more than one instance serves it
+    model.right_size(**arguments)
+    out = capsys.readouterr().out
+    assert "Retrieved logStream: sdk-journey/execution" in out and "Inference recommendations job sdk-journey" in out
+    chosen = max(model.inference_recommendations, key=lambda r: r["EndpointConfiguration"]["InitialInstanceCount"])
+    recommended = chosen["EndpointConfiguration"]
+    assert recommended["InitialInstanceCount"] > 1
+    model.deploy(inference_recommendation_id=chosen["RecommendationId"])
+    variant = deployed_variant(session, model.endpoint_name)
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == \
+        (recommended["InstanceType"], recommended["InitialInstanceCount"])
+    # The SDK reuses the model right_size created (CreateModel answers "already existing", as the service does).
+    assert variant["ModelName"] == "xgb-journey"
+
+
+def test_model_package_right_size_then_deploy(tmp_path):
+    """The demo profile's package group is implied, as the bundled examples use it."""
+    session = irsim.sagemaker_session(home=tmp_path)
+    arn = "arn:aws:sagemaker:us-east-1:111122223333:model-package/xgboost-demo/1"
+    package = ModelPackage(role=ROLE, sagemaker_session=session, model_package_arn=arn)
+    package.right_size(**advanced_arguments("sdk-package-deploy"))
+    package.deploy()  # the SDK deploys the last real-time recommendation
+    last = package.inference_recommendations[-1]["EndpointConfiguration"]
+    variant = deployed_variant(session, package.endpoint_name)
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == \
+        (last["InstanceType"], last["InitialInstanceCount"])
+    by_id = ModelPackage(role=ROLE, sagemaker_session=session, model_package_arn=arn)
+    first = package.inference_recommendations[0]
+    by_id.deploy(inference_recommendation_id=first["RecommendationId"])
+    variant = deployed_variant(session, by_id.endpoint_name)
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == \
+        (first["EndpointConfiguration"]["InstanceType"], first["EndpointConfiguration"]["InitialInstanceCount"])
+
+
+def test_boto3_idioms_the_sdk_relies_on(tmp_path):
+    session = irsim.sagemaker_session(home=tmp_path)
+    sm = session.sagemaker_client
+    try:
+        sm.describe_inference_recommendations_job(JobName="never-created")
+    except sm.exceptions.ResourceNotFound as error:
+        assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    else:
+        pytest.fail("no ResourceNotFound")
+    model = Model(image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/xgboost:1", role=ROLE,
+                  model_data="s3://bucket/model.tar.gz", name="xgb-idioms", sagemaker_session=session)
+    # The SDK catches ResourceNotFound for the unknown job, then asks DescribeModel, which (as the
+    # service does) answers a missing model with a ValidationException.
+    with pytest.raises(ClientError, match="Could not find model"):
+        model.deploy(inference_recommendation_id="never-created/abcdefgh")

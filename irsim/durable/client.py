@@ -14,21 +14,24 @@ import hashlib
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import botocore.session
 from botocore.paginate import Paginator
+from botocore.utils import parse_to_aware_datetime
 
+from irsim.durable.endpoints import RESOURCE_METHODS, EndpointOperations
 from irsim.durable.processes import process_alive
 from irsim.durable.store import ACTIVE_STATUSES, JobExists, JobRecord, JobStore, now_utc
-from irsim.service.awsmodel import client_error, operation, service_model, validate_params, validation_error
+from irsim.service.awsmodel import client_error, client_exceptions, operation, service_model, validation_error
+from irsim.service.awsmodel import with_metadata as _with_metadata
+from irsim.service.constraints import validate_request
 from irsim.service.request import parse_request
-from irsim.service.responses import job_arn
+from irsim.service.responses import job_arn, running_steps
 from simulator import Profile, load_profile
 
 #: A PENDING job whose worker never recorded itself after this long is failed.
@@ -49,21 +52,14 @@ def client(home: str | Path | None = None, profile: Profile | Mapping[str, Any] 
                                   create_wait_s=create_wait_s)
 
 
-def _account(role_arn: str) -> str:
-    parts = role_arn.split(":")
-    return parts[4] if len(parts) > 4 and parts[4] else "000000000000"
-
-
-def _metadata() -> dict[str, Any]:
-    return {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}
-
-
 def _name_seed(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big")
 
 
-class OfflineSageMakerClient:
-    """The Inference Recommender subset of boto3's ``sagemaker`` client, simulated."""
+class OfflineSageMakerClient(EndpointOperations):
+    """The Inference Recommender subset of boto3's ``sagemaker`` client, simulated, with the
+    models, packages and endpoints around it (irsim/durable/resources.py, endpoints.py) and
+    boto3's ``exceptions`` (the modeled error classes every call raises)."""
 
     def __init__(self, store: JobStore, profile: Profile, seed: int | None, region: str,
                  create_wait_s: float = 0.0) -> None:
@@ -72,11 +68,14 @@ class OfflineSageMakerClient:
         self.meta = SimpleNamespace(region_name=region, service_model=service_model(),
                                     method_to_api_mapping=_METHODS)
         self._workers: dict[str, subprocess.Popen] = {}
+        self.exceptions = client_exceptions()
 
     # --- jobs ---------------------------------------------------------------------------
 
     def create_inference_recommendations_job(self, **kwargs: Any) -> dict[str, Any]:
-        job = parse_request(kwargs, default_instance_types=self.profile.instances)
+        job = parse_request(kwargs, default_instance_types=self.profile.instances,
+                            endpoints=self.deployed_endpoints())
+        self.check_job_model(job)
         arn = job_arn(job, self.region)
         seed = self.seed if self.seed is not None else _name_seed(job.job_name)
         try:
@@ -89,22 +88,10 @@ class OfflineSageMakerClient:
         if self.create_wait_s > 0:
             with contextlib.suppress(TimeoutError):
                 self.wait_for_job(job.job_name, poll_s=0.05, timeout_s=self.create_wait_s)
-        return {"JobArn": arn, "ResponseMetadata": _metadata()}
-
-    def create_model(self, **kwargs: Any) -> dict[str, Any]:
-        """Records the model (the SDK's ``Model.right_size`` creates one before its job);
-        nothing is deployed."""
-        validate_params("CreateModel", kwargs)
-        name = kwargs["ModelName"]
-        arn = f"arn:aws:sagemaker:{self.region}:{_account(kwargs.get('ExecutionRoleArn', ''))}:model/{name.lower()}"
-        try:
-            self.store.insert_model(name, arn, kwargs, now_utc())
-        except JobExists:
-            raise validation_error(f'Cannot create already existing model "{arn}".', "CreateModel") from None
-        return {"ModelArn": arn, "ResponseMetadata": _metadata()}
+        return _with_metadata({"JobArn": arn})
 
     def describe_inference_recommendations_job(self, **kwargs: Any) -> dict[str, Any]:
-        validate_params("DescribeInferenceRecommendationsJob", kwargs)
+        validate_request("DescribeInferenceRecommendationsJob", kwargs)
         record = self._job(kwargs["JobName"], "DescribeInferenceRecommendationsJob")
         if record.describe is not None:
             response = dict(record.describe)
@@ -120,10 +107,10 @@ class OfflineSageMakerClient:
                 response["FailureReason"] = record.failure_reason
             if record.completed:
                 response["CompletionTime"] = record.completed
-        return {**response, "ResponseMetadata": _metadata()}
+        return _with_metadata(response)
 
     def stop_inference_recommendations_job(self, **kwargs: Any) -> dict[str, Any]:
-        validate_params("StopInferenceRecommendationsJob", kwargs)
+        validate_request("StopInferenceRecommendationsJob", kwargs)
         name = kwargs["JobName"]
         record = self._job(name, "StopInferenceRecommendationsJob")
         stopping = self.store.update(name, status="STOPPING", stop_requested=1,
@@ -131,12 +118,12 @@ class OfflineSageMakerClient:
         if not stopping and self._stored(name).status != "STOPPING":
             raise validation_error(f"Inference recommendations job {name} is {record.status} and cannot be "
                                        "stopped.", "StopInferenceRecommendationsJob")
-        return {"ResponseMetadata": _metadata()}
+        return _with_metadata({})
 
     def list_inference_recommendations_jobs(self, **kwargs: Any) -> dict[str, Any]:
-        validate_params("ListInferenceRecommendationsJobs", kwargs)
+        validate_request("ListInferenceRecommendationsJobs", kwargs)
         records = [self._reap(r) for r in self.store.all()]
-        given = {key: _as_datetime(kwargs[key]) if key.endswith(("After", "Before")) else kwargs[key]
+        given = {key: parse_to_aware_datetime(kwargs[key]) if key.endswith(("After", "Before")) else kwargs[key]
                  for key in _LIST_FILTERS if key in kwargs}
         records = [r for r in records if all(_LIST_FILTERS[key](r, value) for key, value in given.items())]
         sort_key = {"Name": lambda r: r.name, "Status": lambda r: (r.status, r.created),
@@ -146,10 +133,10 @@ class OfflineSageMakerClient:
         response: dict[str, Any] = {"InferenceRecommendationsJobs": [_summary(r) for r in page]}
         if token:
             response["NextToken"] = token
-        return {**response, "ResponseMetadata": _metadata()}
+        return _with_metadata(response)
 
     def list_inference_recommendations_job_steps(self, **kwargs: Any) -> dict[str, Any]:
-        validate_params("ListInferenceRecommendationsJobSteps", kwargs)
+        validate_request("ListInferenceRecommendationsJobSteps", kwargs)
         record = self._job(kwargs["JobName"], "ListInferenceRecommendationsJobSteps")
         steps = list(record.steps["Steps"]) if record.steps else self._pending_steps(record)
         if "Status" in kwargs:
@@ -160,7 +147,7 @@ class OfflineSageMakerClient:
         response: dict[str, Any] = {"Steps": page}
         if token:
             response["NextToken"] = token
-        return {**response, "ResponseMetadata": _metadata()}
+        return _with_metadata(response)
 
     def describe_extensions(self, JobName: str) -> dict[str, Any] | None:  # boto3's parameter name
         """irsim's facts beyond the AWS shape (calibration, price provenance), once finished."""
@@ -234,16 +221,10 @@ class OfflineSageMakerClient:
         return self._stored(record.name)
 
     def _pending_steps(self, record: JobRecord) -> list[dict[str, Any]]:
-        """While a job runs: one step per benchmark, finished or IN_PROGRESS (its numbers come
-        when the job ends and its timeline is known)."""
-        status = "IN_PROGRESS" if record.status in ACTIVE_STATUSES else record.status
-        finished = record.progress or {}
-        job = parse_request(record.request, default_instance_types=record.profile["instances"])
-        return [{"StepType": "BENCHMARK", "JobName": record.name, "Status": finished.get(str(b.index), status),
-                 "InferenceBenchmark": {"ModelConfiguration": {}, "EndpointConfiguration": {
-                     "EndpointName": f"pending-{b.index}", "VariantName": f"pending-{b.index}",
-                     "InstanceType": b.instance_type, "InitialInstanceCount": 1}}}
-                for b in job.benchmarks]
+        """Before a job ends: its steps as responses.running_steps shapes them."""
+        job = parse_request(record.request, default_instance_types=record.profile["instances"],
+                            endpoints=self.deployed_endpoints())
+        return running_steps(job, record.seed, record.status, record.progress or {})
 
 
 _METHODS = {
@@ -252,7 +233,7 @@ _METHODS = {
     "stop_inference_recommendations_job": "StopInferenceRecommendationsJob",
     "list_inference_recommendations_jobs": "ListInferenceRecommendationsJobs",
     "list_inference_recommendations_job_steps": "ListInferenceRecommendationsJobSteps",
-    "create_model": "CreateModel",
+    **RESOURCE_METHODS,
 }
 _PAGINATED = ("list_inference_recommendations_jobs", "list_inference_recommendations_job_steps")
 #: ListInferenceRecommendationsJobs' filters: each keeps the records that pass with the given value.
@@ -267,15 +248,6 @@ _LIST_FILTERS: dict[str, Callable[[JobRecord, Any], bool]] = {
     "ModelPackageVersionArnEquals": lambda r, v: r.request["InputConfig"].get("ModelPackageVersionArn") == v,
 }
 DEFAULT_PAGE = 100
-
-
-def _as_datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, UTC)
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _page(items: list, kwargs: Mapping[str, Any], operation_name: str) -> tuple[list, str | None]:

@@ -13,7 +13,9 @@ import time
 import traceback
 from typing import Any
 
+from irsim.durable.endpoints import deployed_endpoints
 from irsim.durable.processes import process_start_time
+from irsim.durable.resourcestore import ResourceStore
 from irsim.durable.store import JobStore, now_utc
 from irsim.service.benchmark import BenchmarkOutcome
 from irsim.service.job import execute_job
@@ -71,7 +73,8 @@ def run(home: str, name: str) -> int:
 
     try:
         result = execute_job(record.request, record.profile, seed=record.seed, region=record.region,
-                             created=record.created, interrupt=StopFlag(home, name, pid), progress=progress)
+                             created=record.created, interrupt=StopFlag(home, name, pid), progress=progress,
+                             endpoints=deployed_endpoints(ResourceStore(store)))
     except Exception as exc:  # the job fails; the store keeps a readable reason
         traceback.print_exc()
         store.update(name, status="FAILED", failure_reason=f"Internal error: {type(exc).__name__}: {exc}"[:1024],

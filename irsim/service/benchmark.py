@@ -144,8 +144,9 @@ class BenchmarkTask:
 
 
 def run_benchmark(task: BenchmarkTask) -> BenchmarkOutcome:
-    """Simulate the benchmark and apply DESIGN.md's per-instance max rule. A benchmark
-    ``interrupt`` ends (its job was stopped) is STOPPED and yields no numbers."""
+    """Simulate the benchmark and apply DESIGN.md's per-instance max rule (for an existing
+    endpoint, the whole endpoint's best minute, its instances behind the default routing). A
+    benchmark ``interrupt`` ends (its job was stopped) is STOPPED and yields no numbers."""
     spec = task.spec
     if task.interrupt is not None and task.interrupt():
         return BenchmarkOutcome.stopped(spec, calibrated=getattr(task.entry, "calibrated", True))
@@ -162,8 +163,8 @@ def run_benchmark(task: BenchmarkTask) -> BenchmarkOutcome:
         entry = task.entry.for_environment(dict(spec.environment))
         calibrated = entry.calibrated
         result = simulate(Profile(model="benchmark", instances={spec.instance_type: entry}, overhead=task.overhead),
-                          spec.instance_type, traffic=task.traffic, stopping=task.stopping, seed=task.seed,
-                          resources=task.resources, interrupt=task.interrupt)
+                          spec.instance_type, instance_count=spec.instance_count, traffic=task.traffic,
+                          stopping=task.stopping, seed=task.seed, resources=task.resources, interrupt=task.interrupt)
     if result.stop_reason == JOB_STOPPED:
         return BenchmarkOutcome.stopped(spec, calibrated=calibrated, duration_s=result.duration_s,
                                         per_minute=result.per_minute)

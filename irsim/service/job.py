@@ -23,7 +23,7 @@ from scipy import stats
 from calibration.transfer import complete_profile
 from irsim.service.benchmark import STOPPED, BenchmarkOutcome, BenchmarkTask, instance_resources, run_benchmark
 from irsim.service.production import cheapest_passing, check_recommendations, checkable
-from irsim.service.request import BenchmarkSpec, JobSpec, parse_request
+from irsim.service.request import BenchmarkSpec, DeployedEndpoint, JobSpec, parse_request
 from irsim.service.responses import ScheduledBenchmark, describe_response, steps_response
 from optimizer.production import ProductionCheck, production_check
 from pricing import Catalogue, Price, PricingError, ServerlessRate, default_catalogue, serverless_rate
@@ -59,6 +59,8 @@ class JobResult:
             "benchmarks": [{
                 "index": item.outcome.spec.index,
                 "InstanceType": item.outcome.spec.instance_type,
+                **({"EndpointName": item.outcome.spec.endpoint.name,
+                    "InstanceCount": item.outcome.spec.instance_count} if item.outcome.spec.endpoint else {}),
                 "EnvironmentParameters": dict(item.outcome.spec.environment),
                 "Status": "COMPLETED" if item.succeeded else "FAILED",
                 "failure_reason": item.outcome.failure_reason or item.price_error,
@@ -78,6 +80,7 @@ class JobResult:
             "not_scheduled": [{"index": o.spec.index, "InstanceType": o.spec.instance_type,
                                "reason": "would not finish within JobDurationInSeconds"} for o in self.not_scheduled],
             "stopped": [{"index": o.spec.index, "InstanceType": o.spec.instance_type} for o in self.stopped],
+            "warnings": list(self.spec.warnings),
         }
 
 
@@ -152,7 +155,8 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
                 seed: int = 0, region: str = "us-east-1", *, progress: Progress | None = None,
                 created: datetime | None = None, parallel: bool = True,
                 catalogue: Catalogue | None = None, interrupt: Callable[[], bool] | None = None,
-                production: bool = True) -> JobResult:
+                production: bool = True, completed: datetime | None = None,
+                endpoints: Mapping[str, DeployedEndpoint] | None = None) -> JobResult:
     """Validate ``request``, simulate its benchmarks and build the AWS answers.
 
     ``catalogue`` supplies specs and prices (default: the bundled one; see
@@ -160,10 +164,16 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
     (picklable when benchmarks run in processes) is asked every simulated minute whether
     the job was stopped: then the job is STOPPED and keeps the benchmarks that finished.
     ``production`` runs the production check of every recommendation (skipped for a stopped job).
+    ``endpoints`` are the existing endpoints InputConfig.Endpoints may name, by name.
+
+    Time: CreationTime is ``created`` (default: now); the job completes at ``completed``
+    (default: the wall clock once the benchmarks are simulated; never before ``created``), and
+    the simulated timeline is placed so that it has ended then: the benchmarks keep their
+    simulated order and durations, and no timestamp lies after the wall clock.
     """
     catalogue = catalogue or default_catalogue()
     loaded = load_profile(profile if profile is not None else "demo")
-    job = parse_request(request, default_instance_types=loaded.instances)
+    job = parse_request(request, default_instance_types=loaded.instances, endpoints=endpoints)
     loaded = complete_profile(loaded, [b.instance_type for b in job.benchmarks if b.serverless is None],
                               lambda instance_type: _vcpu_of(catalogue, instance_type))
     tasks = _tasks(job, loaded, catalogue, seed, interrupt)
@@ -173,11 +183,13 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
     placed, dropped = schedule(finished, job.max_parallel, job.traffic.duration_s, job.job_duration_s)
     scheduled = [_priced(outcome, start, end, catalogue, region) for outcome, start, end in placed]
     created = created or datetime.now(UTC).replace(microsecond=0)
-    completed = created + timedelta(seconds=max((end for _, _, end in placed), default=0.0))
+    completed = max(created, completed or datetime.now(UTC))
+    origin = completed - timedelta(seconds=max((end for _, _, end in placed), default=0.0))
     checks = check_recommendations(job, scheduled, loaded, seed) if production and not stopped else {}
     return JobResult(spec=job, describe=describe_response(job, scheduled, created, completed, region, seed,
-                                                          bool(stopped)),
-                     steps=steps_response(job, scheduled, created, seed, stopped), scheduled=tuple(scheduled),
+                                                          bool(stopped), origin=origin),
+                     steps=steps_response(job, scheduled, created, seed, stopped, origin=origin),
+                     scheduled=tuple(scheduled),
                      not_scheduled=tuple(dropped), model=loaded.model, seed=seed, stopped=tuple(stopped),
                      production=checks, profile=loaded)
 

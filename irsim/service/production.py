@@ -33,7 +33,8 @@ def checkable(job: JobSpec, scheduled: Sequence[ScheduledBenchmark]) -> list[Rec
     found = []
     for item in scheduled:
         outcome = item.outcome
-        if not item.succeeded or outcome.spec.serverless is not None or outcome.per_instance_max is None:
+        if (not item.succeeded or outcome.spec.serverless is not None or outcome.spec.endpoint is not None
+                or outcome.per_instance_max is None):  # an existing endpoint is measured, not recommended
             continue
         price = getattr(item.price, "per_hour", None)
         assert price is not None, "a succeeded instance benchmark has an hourly price"

@@ -10,25 +10,27 @@ documented ranges of Inference Recommender.
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from botocore.model import ListShape, Shape, StringShape, StructureShape
+from botocore.model import ListShape, StringShape, StructureShape
 
-from irsim.service.awsmodel import input_shape, validate_params, validation_error
+from irsim.service.awsmodel import input_shape, validation_error
+from irsim.service.constraints import fail, validate_request
 from irsim.service.translate import serverless_from_config, traffic_from_pattern
-from simulator import InputError, LatencyThreshold, Phase, Phases, Stairs, StoppingConditions, checks
+from simulator import InputError, LatencyThreshold, Phases, Stairs, StoppingConditions, checks
 from simulator.serverless import ServerlessConfig
 
 OPERATION = "CreateInferenceRecommendationsJob"
 DEFAULT_JOB_DURATION_S = 7200
 MAX_JOB_DURATION_S = 18000
 PHASE_DURATION_RANGE = (120, 3600)
-FIRST_PHASE_USERS_RANGE = (1, 3)
+#: InitialNumberOfUsers as the API reference and the developer guide document it for a phase:
+#: enforced for the first phase; a later phase outside it is accepted with a warning (AWS's own
+#: SDK integration test starts a second phase at 14 users against the real service).
+PHASE_USERS_RANGE = (1, 3)
 SPAWN_RATE_RANGE = (0, 3)
-MAX_USER_CHANGE_BETWEEN_PHASES = 3
 TESTS_RANGE = (1, 10)
 MAX_INVOCATIONS_RANGE = (1, 30000)
 PERCENTILES = {"P95": 95.0, "P99": 99.0}
@@ -40,13 +42,36 @@ DEFAULT_TRAFFIC_PATTERN = {"TrafficType": "PHASES",
 
 @dataclass(frozen=True)
 class BenchmarkSpec:
-    """One load test: one instance of one type with one set of environment parameters."""
+    """One load test: one instance of one type with one set of environment parameters, or an
+    existing endpoint as deployed (``endpoint``: its variant's type and instance count)."""
 
     index: int
     instance_type: str  # for a serverless benchmark, its label ("serverless 2048 MB x5")
     environment: tuple[tuple[str, str], ...] = ()
     inference_specification_name: str | None = None
     serverless: ServerlessConfig | None = None
+    endpoint: DeployedEndpoint | None = None
+
+    @property
+    def instance_count(self) -> int:
+        return self.endpoint.variants[0].instance_count if self.endpoint else 1
+
+
+@dataclass(frozen=True)
+class DeployedVariant:
+    """A production variant of an existing endpoint as deployed."""
+
+    name: str
+    instance_type: str | None  # None for a serverless variant
+    instance_count: int
+
+
+@dataclass(frozen=True)
+class DeployedEndpoint:
+    """An existing endpoint a job may name in InputConfig.Endpoints."""
+
+    name: str
+    variants: tuple[DeployedVariant, ...]
 
 
 @dataclass(frozen=True)
@@ -64,11 +89,11 @@ class JobSpec:
     benchmarks: tuple[BenchmarkSpec, ...]
     max_parallel: int
     job_duration_s: int
+    warnings: tuple[str, ...] = ()  # accepted, but outside what AWS documents
 
 
 def _fail(path: str, value: Any, constraint: str) -> NoReturn:
-    raise validation_error(f"1 validation error detected: Value '{value}' at '{path}' failed to satisfy "
-                           f"constraint: {constraint}", OPERATION)
+    fail(OPERATION, path, value, constraint)
 
 
 def _check_range(path: str, value: Any, low: int, high: int) -> None:
@@ -79,71 +104,35 @@ def _check_range(path: str, value: Any, low: int, high: int) -> None:
         _fail(path, value, f"Member must have value between {low} and {high} (inclusive)")
 
 
-def _walk(shape: Shape, value: Any, path: str) -> None:
-    """The service model's constraints botocore leaves to the service: enums, patterns, maxima."""
-    kind = shape.type_name
-    meta = shape.metadata
-    if isinstance(shape, StructureShape):
-        for name, member in shape.members.items():
-            if name in value:
-                _walk(member, value[name], f"{path}.{name}" if path else name)
-    elif isinstance(shape, ListShape):
-        if "max" in meta and len(value) > meta["max"]:
-            _fail(path, f"list of {len(value)}", f"Member must have length less than or equal to {meta['max']}")
-        for i, item in enumerate(value):
-            _walk(shape.member, item, f"{path}[{i}]")
-    elif kind == "string":
-        _walk_string(meta, value, path)
-    elif kind in ("integer", "long"):
-        if isinstance(value, bool):  # botocore lets bool through as int; the service would not
-            _fail(path, value, "Member must be an integer")
-        if "max" in meta and value > meta["max"]:
-            _fail(path, value, f"Member must have value less than or equal to {meta['max']}")
-
-
-def _walk_string(meta: Mapping[str, Any], value: str, path: str) -> None:
-    if "enum" in meta and value not in meta["enum"]:
-        allowed = ", ".join(meta["enum"]) if len(meta["enum"]) <= 12 else f"{len(meta['enum'])} values, e.g. " \
-            + ", ".join(meta["enum"][:6])
-        _fail(path, value, f"Member must satisfy enum value set: [{allowed}]")
-    if "max" in meta and len(value) > meta["max"]:
-        _fail(path, value, f"Member must have length less than or equal to {meta['max']}")
-    if "pattern" in meta:
-        try:
-            pattern = re.compile(meta["pattern"])
-        except re.error:  # e.g. \p{L} classes Python's re does not know
-            return
-        if not pattern.fullmatch(value):
-            _fail(path, value, f"Member must satisfy regular expression pattern: {meta['pattern']}")
-
-
 def _require(members: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:
     for key in keys:
         if key not in members:
             _fail(f"{where}.{key}", None, "Member is required")
 
 
-def _check_phases(pattern: Mapping[str, Any], where: str) -> None:
-    """PHASES: the documented ranges, and each phase within 3 users of where the last ended."""
+def _check_phases(pattern: Mapping[str, Any], where: str) -> list[str]:
+    """PHASES: the documented ranges. InitialNumberOfUsers 1-3 is enforced for the first phase;
+    a later phase outside it is accepted with a warning (returned). No rule ties a phase's
+    start to the count the previous phase ended with."""
     phases = pattern.get("Phases")
     if not phases:
         _fail(f"{where}.Phases", None, "Member is required when TrafficType is PHASES")
     if "Stairs" in pattern:
         _fail(f"{where}.Stairs", "Stairs", "Member must be absent when TrafficType is PHASES")
-    previous_final = None
+    warnings = []
+    low, high = PHASE_USERS_RANGE
     for i, phase in enumerate(phases):
         _require(phase, ("InitialNumberOfUsers", "SpawnRate", "DurationInSeconds"), f"{where}.Phases[{i}]")
         users = phase["InitialNumberOfUsers"]
         if i == 0:
-            _check_range(f"{where}.Phases[0].InitialNumberOfUsers", users, *FIRST_PHASE_USERS_RANGE)
+            _check_range(f"{where}.Phases[0].InitialNumberOfUsers", users, low, high)
+        elif not low <= users <= high:
+            warnings.append(f"{where}.Phases[{i}].InitialNumberOfUsers is {users}: AWS documents {low}-{high} "
+                            "for a phase, but its own SDK integration test starts a later phase at 14 against "
+                            "the real service, so irsim accepts it")
         _check_range(f"{where}.Phases[{i}].SpawnRate", phase["SpawnRate"], *SPAWN_RATE_RANGE)
         _check_range(f"{where}.Phases[{i}].DurationInSeconds", phase["DurationInSeconds"], *PHASE_DURATION_RANGE)
-        if previous_final is not None and abs(users - previous_final) > MAX_USER_CHANGE_BETWEEN_PHASES:
-            _fail(f"{where}.Phases[{i}].InitialNumberOfUsers", users,
-                  f"Member must be within {MAX_USER_CHANGE_BETWEEN_PHASES} of the {previous_final} users "
-                  f"Phases[{i - 1}] ends with")
-        previous_final = Phase(initial_users=users, spawn_rate_per_min=phase["SpawnRate"],
-                               duration_s=phase["DurationInSeconds"]).final_users
+    return warnings
 
 
 def _check_stairs(pattern: Mapping[str, Any], where: str) -> None:
@@ -158,22 +147,24 @@ def _check_stairs(pattern: Mapping[str, Any], where: str) -> None:
     _check_range(f"{where}.Stairs.DurationInSeconds", stairs["DurationInSeconds"], *PHASE_DURATION_RANGE)
 
 
-def _traffic(pattern: Mapping[str, Any], job_duration_s: int) -> Phases | Stairs:
+def _traffic(pattern: Mapping[str, Any], job_duration_s: int) -> tuple[Phases | Stairs, list[str]]:
     """The one place a TrafficPattern is validated (after the model's types and bounds);
-    what passes, translate.traffic_from_pattern turns into the simulator's traffic."""
+    what passes, translate.traffic_from_pattern turns into the simulator's traffic. Returns the
+    traffic and the warnings of what was accepted outside the documented ranges."""
     where = "InputConfig.TrafficPattern"
+    warnings = []
     if pattern.get("TrafficType", "PHASES") == "STAIRS":
         _check_stairs(pattern, where)
     else:  # the model's enum allows PHASES and STAIRS only
-        _check_phases(pattern, where)
+        warnings = _check_phases(pattern, where)
     traffic = traffic_from_pattern(pattern)
     if traffic.duration_s > job_duration_s:
         _fail(f"{where}", f"{traffic.duration_s:g} s of traffic",
               f"The traffic pattern must fit in InputConfig.JobDurationInSeconds ({job_duration_s} s)")
-    return traffic
+    return traffic, warnings
 
 
-def _stopping(conditions: Mapping[str, Any], job_type: str) -> tuple[StoppingConditions, str]:
+def _stopping(conditions: Mapping[str, Any]) -> tuple[StoppingConditions, str]:
     where = "StoppingConditions"
     max_invocations = conditions.get("MaxInvocations")
     if max_invocations is not None:
@@ -192,7 +183,7 @@ def _stopping(conditions: Mapping[str, Any], job_type: str) -> tuple[StoppingCon
             _fail(f"{where}.ModelLatencyThresholds[0].ValueInMilliseconds", None, "Member is required")
         _check_range(f"{where}.ModelLatencyThresholds[0].ValueInMilliseconds", value, 1, 3_600_000)
         latency = LatencyThreshold(percentile=PERCENTILES[percentile], value_ms=float(value))
-    flat = conditions.get("FlatInvocations", "Stop" if job_type == "Default" else "Continue")
+    flat = conditions.get("FlatInvocations", "Stop")  # the service model: "The default value is Stop"
     return StoppingConditions(max_invocations=max_invocations, latency=latency,
                               stop_on_flat_invocations=flat == "Stop"), percentile
 
@@ -263,14 +254,39 @@ def _endpoint_configurations(configurations: Sequence[Mapping[str, Any]]) -> lis
     return benchmarks
 
 
-def parse_request(request: Mapping[str, Any], default_instance_types: Iterable[str] = ()) -> JobSpec:
-    """Validate a request and expand it into benchmarks (capped at MaxNumberOfTests).
+def _existing_endpoints(config: Mapping[str, Any], endpoints: Mapping[str, DeployedEndpoint],
+                        first_index: int) -> list[BenchmarkSpec]:
+    """InputConfig.Endpoints: each names an existing real-time endpoint with one variant (the
+    developer guide's exclusions), benchmarked as deployed."""
+    benchmarks = []
+    for i, item in enumerate(config.get("Endpoints", [])):
+        _require(item, ("EndpointName",), f"InputConfig.Endpoints[{i}]")
+        deployed = endpoints.get(item["EndpointName"])
+        if deployed is None:
+            raise validation_error(f'Could not find endpoint "{item["EndpointName"]}".', OPERATION)
+        if len(deployed.variants) != 1:
+            _fail(f"InputConfig.Endpoints[{i}].EndpointName", deployed.name,
+                  f"The endpoint must have exactly one production variant (it has {len(deployed.variants)})")
+        instance_type = deployed.variants[0].instance_type
+        if instance_type is None:
+            _fail(f"InputConfig.Endpoints[{i}].EndpointName", deployed.name,
+                  "Only real-time endpoints can be benchmarked (this one is serverless)")
+        _check_instance_type(f"InputConfig.Endpoints[{i}].EndpointName", instance_type)
+        benchmarks.append(BenchmarkSpec(index=first_index + i, instance_type=instance_type, endpoint=deployed))
+    return benchmarks
+
+
+def parse_request(request: Mapping[str, Any], default_instance_types: Iterable[str] = (),
+                  endpoints: Mapping[str, DeployedEndpoint] | None = None) -> JobSpec:
+    """Validate a request and expand it into benchmarks (capped at MaxNumberOfTests), then one
+    benchmark per existing endpoint of InputConfig.Endpoints.
 
     ``default_instance_types`` are the types a Default job tests when the request's
-    ContainerConfig.SupportedInstanceTypes does not name any (the profile's types).
+    ContainerConfig.SupportedInstanceTypes does not name any (the profile's types);
+    ``endpoints`` are the existing endpoints by name (none by default: naming one is then a
+    ValidationException).
     """
-    validate_params(OPERATION, request)
-    _walk(input_shape(OPERATION), request, "")
+    validate_request(OPERATION, request)
     job_type = request["JobType"]
     config = request["InputConfig"]
     if ("ModelPackageVersionArn" in config) == ("ModelName" in config):
@@ -278,17 +294,18 @@ def parse_request(request: Mapping[str, Any], default_instance_types: Iterable[s
               "Member must have exactly one of ModelPackageVersionArn and ModelName")
     job_duration = config.get("JobDurationInSeconds", DEFAULT_JOB_DURATION_S)
     _check_range("InputConfig.JobDurationInSeconds", job_duration, 1, MAX_JOB_DURATION_S)
-    stopping, percentile = _stopping(request.get("StoppingConditions", {}), job_type)
+    stopping, percentile = _stopping(request.get("StoppingConditions", {}))
     limits = config.get("ResourceLimit", {})
     for key in ("MaxNumberOfTests", "MaxParallelOfTests"):
         if key in limits:
             _check_range(f"InputConfig.ResourceLimit.{key}", limits[key], *TESTS_RANGE)
     if job_type == "Advanced":
         configurations = config.get("EndpointConfigurations")
-        if not configurations:
-            _fail("InputConfig.EndpointConfigurations", None, "Member is required for JobType Advanced")
-        benchmarks = _endpoint_configurations(configurations)
-        traffic = _traffic(config.get("TrafficPattern", DEFAULT_TRAFFIC_PATTERN), job_duration)
+        if not configurations and not config.get("Endpoints"):
+            _fail("InputConfig.EndpointConfigurations", None,
+                  "Member is required for JobType Advanced unless InputConfig.Endpoints names an endpoint")
+        benchmarks = _endpoint_configurations(configurations or ())
+        traffic, warnings = _traffic(config.get("TrafficPattern", DEFAULT_TRAFFIC_PATTERN), job_duration)
     else:
         where = "InputConfig.ContainerConfig.SupportedInstanceTypes"
         given = config.get("ContainerConfig", {}).get("SupportedInstanceTypes")
@@ -298,15 +315,16 @@ def parse_request(request: Mapping[str, Any], default_instance_types: Iterable[s
         if not supported:
             _fail(where, None, "Member is required when the profile covers no instance type")
         benchmarks = _endpoint_configurations([{"InstanceType": t} for t in supported])
-        traffic = _traffic(DEFAULT_TRAFFIC_PATTERN, job_duration)
+        traffic, warnings = _traffic(DEFAULT_TRAFFIC_PATTERN, job_duration)
         # A Default job has no latency threshold and no target: it reports P95 at the plateau.
         stopping, percentile = StoppingConditions(stop_on_flat_invocations=True), "P95"
-    max_tests = limits.get("MaxNumberOfTests", TESTS_RANGE[1])
+    benchmarks = benchmarks[:limits.get("MaxNumberOfTests", TESTS_RANGE[1])]
+    benchmarks += _existing_endpoints(config, endpoints or {}, len(benchmarks))
     account = request["RoleArn"].split(":")[4]
     return JobSpec(request=request, job_name=request["JobName"], job_type=job_type, role_arn=request["RoleArn"],
                    account=account, traffic=traffic, stopping=stopping, percentile=percentile,
-                   benchmarks=tuple(benchmarks[:max_tests]), max_parallel=limits.get("MaxParallelOfTests", 1),
-                   job_duration_s=job_duration)
+                   benchmarks=tuple(benchmarks), max_parallel=limits.get("MaxParallelOfTests", 1),
+                   job_duration_s=job_duration, warnings=tuple(warnings))
 
 
 def request_traffic_duration_s(request: Mapping[str, Any]) -> float:

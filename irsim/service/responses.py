@@ -1,23 +1,24 @@
 """The AWS response shapes: DescribeInferenceRecommendationsJob and
-ListInferenceRecommendationsJobSteps, built from scheduled benchmark outcomes."""
+ListInferenceRecommendationsJobSteps, built from scheduled benchmark outcomes (and the steps of a
+job still running, built from its benchmarks)."""
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from irsim.service.benchmark import COMPLETED, BenchmarkOutcome
-from irsim.service.request import JobSpec
+from irsim.service.request import BenchmarkSpec, JobSpec
 from pricing import Price, ServerlessRate, serverless_cost_per_inference
 
 
 @dataclass(frozen=True)
 class ScheduledBenchmark:
-    """A benchmark placed on the job's simulated timeline (offsets from job creation)."""
+    """A benchmark placed on the job's simulated timeline (offsets from the timeline's origin)."""
 
     outcome: BenchmarkOutcome
     invocation_start_s: float
@@ -81,12 +82,17 @@ def _metrics(outcome: BenchmarkOutcome, count: int, price: Price | ServerlessRat
                                   measured.cpu_utilization, measured.memory_utilization)
 
 
-def _endpoint_configuration(job: JobSpec, outcome: BenchmarkOutcome, seed: int, count: int) -> dict[str, Any]:
-    endpoint_name, variant_name = _endpoint_names(job, outcome.spec.index, seed)
-    config = outcome.spec.serverless
+def _endpoint_configuration(job: JobSpec, spec: BenchmarkSpec, seed: int, count: int) -> dict[str, Any]:
+    """The endpoint a benchmark ran on: one Inference Recommender made (its names derived from
+    the job, so they are known before it runs), or the existing endpoint as deployed."""
+    if spec.endpoint is not None:
+        return {"EndpointName": spec.endpoint.name, "VariantName": spec.endpoint.variants[0].name,
+                "InstanceType": spec.instance_type, "InitialInstanceCount": spec.instance_count}
+    endpoint_name, variant_name = _endpoint_names(job, spec.index, seed)
+    config = spec.serverless
     if config is None:
         return {"EndpointName": endpoint_name, "VariantName": variant_name,
-                "InstanceType": outcome.spec.instance_type, "InitialInstanceCount": count}
+                "InstanceType": spec.instance_type, "InitialInstanceCount": count}
     serverless = {"MemorySizeInMB": config.memory_mb, "MaxConcurrency": config.max_concurrency}
     if config.provisioned_concurrency:
         serverless["ProvisionedConcurrency"] = config.provisioned_concurrency
@@ -102,13 +108,13 @@ def _endpoint_names(job: JobSpec, index: int, seed: int) -> tuple[str, str]:
     return f"sm-epc-{digest[:24]}", f"sm-epv-{digest[24:48]}"
 
 
-def _model_configuration(outcome: BenchmarkOutcome) -> dict[str, Any]:
+def _model_configuration(spec: BenchmarkSpec) -> dict[str, Any]:
     config: dict[str, Any] = {}
-    if outcome.spec.inference_specification_name:
-        config["InferenceSpecificationName"] = outcome.spec.inference_specification_name
-    if outcome.spec.environment:
+    if spec.inference_specification_name:
+        config["InferenceSpecificationName"] = spec.inference_specification_name
+    if spec.environment:
         config["EnvironmentParameters"] = [{"Key": key, "ValueType": "String", "Value": value}
-                                           for key, value in outcome.spec.environment]
+                                           for key, value in spec.environment]
     return config
 
 
@@ -116,18 +122,27 @@ def job_arn(job: JobSpec, region: str) -> str:
     return f"arn:aws:sagemaker:{region}:{job.account}:inference-recommendations-job/{job.job_name}"
 
 
-def _recommendation(job: JobSpec, item: ScheduledBenchmark, created: datetime, seed: int) -> dict[str, Any]:
+def _recommendation(job: JobSpec, item: ScheduledBenchmark, origin: datetime, seed: int) -> dict[str, Any]:
     outcome = item.outcome
     count = instance_count(job.stopping.max_invocations if job.job_type == "Advanced" else None,
                            outcome.measured().per_instance_max)
     return {
         "RecommendationId": f"{job.job_name}/{_digest(job.job_name, outcome.spec.index, seed, 'r')[:8]}",
         "Metrics": _metrics(outcome, count, item.price),
-        "EndpointConfiguration": _endpoint_configuration(job, outcome, seed, count),
-        "ModelConfiguration": _model_configuration(outcome),
-        "InvocationStartTime": created + timedelta(seconds=item.invocation_start_s),
-        "InvocationEndTime": created + timedelta(seconds=item.invocation_end_s),
+        "EndpointConfiguration": _endpoint_configuration(job, outcome.spec, seed, count),
+        "ModelConfiguration": _model_configuration(outcome.spec),
+        "InvocationStartTime": origin + timedelta(seconds=item.invocation_start_s),
+        "InvocationEndTime": origin + timedelta(seconds=item.invocation_end_s),
     }
+
+
+def _endpoint_performance(item: ScheduledBenchmark) -> dict[str, Any]:
+    """An existing endpoint's EndpointPerformance: the best minute of the whole endpoint within
+    the threshold, and the latency percentile there."""
+    measured = item.outcome.measured()
+    assert item.outcome.spec.endpoint is not None, "only an existing endpoint has an EndpointPerformance"
+    return {"EndpointInfo": {"EndpointName": item.outcome.spec.endpoint.name},
+            "Metrics": {"MaxInvocations": measured.per_instance_max, "ModelLatency": measured.model_latency_us}}
 
 
 def failure_reason(item: ScheduledBenchmark) -> str | None:
@@ -135,10 +150,13 @@ def failure_reason(item: ScheduledBenchmark) -> str | None:
 
 
 def describe_response(job: JobSpec, scheduled: list[ScheduledBenchmark], created: datetime, completed: datetime,
-                      region: str, seed: int, stopped: bool = False) -> dict[str, Any]:
+                      region: str, seed: int, stopped: bool = False, origin: datetime | None = None) -> dict[str, Any]:
     """The complete DescribeInferenceRecommendationsJob answer (datetimes as datetime, like boto3).
+    The benchmarks' offsets count from ``origin`` (default ``created``).
 
-    A ``stopped`` job is STOPPED and recommends from the benchmarks that finished."""
+    A ``stopped`` job is STOPPED and recommends from the benchmarks that finished; an existing
+    endpoint's benchmark gives an EndpointPerformance instead of a recommendation."""
+    origin = created if origin is None else origin
     request = job.request
     response: dict[str, Any] = {
         "JobName": job.job_name,
@@ -155,12 +173,17 @@ def describe_response(job: JobSpec, scheduled: list[ScheduledBenchmark], created
         response["JobDescription"] = request["JobDescription"]
     if "StoppingConditions" in request:
         response["StoppingConditions"] = request["StoppingConditions"]
-    recommendations = [_recommendation(job, item, created, seed) for item in scheduled if item.succeeded]
+    recommendations = [_recommendation(job, item, origin, seed) for item in scheduled
+                       if item.succeeded and item.outcome.spec.endpoint is None]
     if recommendations:
         response["InferenceRecommendations"] = recommendations
+    performances = [_endpoint_performance(item) for item in scheduled
+                    if item.succeeded and item.outcome.spec.endpoint is not None]
+    if performances:
+        response["EndpointPerformances"] = performances
     if stopped:
         response["Status"] = "STOPPED"
-    elif not recommendations:
+    elif not recommendations and not performances:
         reasons = "; ".join(f"{item.outcome.spec.instance_type}: {failure_reason(item)}" for item in scheduled)
         response["Status"] = "FAILED"
         response["FailureReason"] = ("No benchmark succeeded. " + (reasons or "No benchmark fit in "
@@ -168,25 +191,28 @@ def describe_response(job: JobSpec, scheduled: list[ScheduledBenchmark], created
     return response
 
 
-def _step_configuration(job: JobSpec, outcome: BenchmarkOutcome, seed: int) -> dict[str, Any]:
-    return {"EndpointConfiguration": _endpoint_configuration(job, outcome, seed, 1),
-            "ModelConfiguration": _model_configuration(outcome)}
+def _step_configuration(job: JobSpec, spec: BenchmarkSpec, seed: int) -> dict[str, Any]:
+    return {"EndpointConfiguration": _endpoint_configuration(job, spec, seed, 1),
+            "ModelConfiguration": _model_configuration(spec)}
 
 
 def steps_response(job: JobSpec, scheduled: list[ScheduledBenchmark], created: datetime, seed: int,
-                   stopped: Sequence[BenchmarkOutcome] = ()) -> dict[str, Any]:
+                   stopped: Sequence[BenchmarkOutcome] = (), origin: datetime | None = None) -> dict[str, Any]:
     """The ListInferenceRecommendationsJobSteps answer: one BENCHMARK step per scheduled test,
-    each as run (one instance), then a STOPPED step for each benchmark a stop cut short."""
+    each as run (one instance; an existing endpoint as deployed), then a STOPPED step for each
+    benchmark a stop cut short. Offsets count from ``origin`` (default ``created``)."""
+    origin = created if origin is None else origin
     steps = []
     for item in scheduled:
         outcome = item.outcome
         benchmark: dict[str, Any] = {
-            **_step_configuration(job, outcome, seed),
-            "InvocationStartTime": created + timedelta(seconds=item.invocation_start_s),
-            "InvocationEndTime": created + timedelta(seconds=item.invocation_end_s),
+            **_step_configuration(job, outcome.spec, seed),
+            "InvocationStartTime": origin + timedelta(seconds=item.invocation_start_s),
+            "InvocationEndTime": origin + timedelta(seconds=item.invocation_end_s),
         }
         if item.succeeded:
-            benchmark["Metrics"] = _metrics(outcome, 1, item.price)
+            if outcome.spec.endpoint is None:
+                benchmark["Metrics"] = _metrics(outcome, 1, item.price)
             benchmark["EndpointMetrics"] = {"MaxInvocations": outcome.per_instance_max,
                                             "ModelLatency": outcome.model_latency_us}
         else:
@@ -195,5 +221,25 @@ def steps_response(job: JobSpec, scheduled: list[ScheduledBenchmark], created: d
                       "Status": "COMPLETED" if item.succeeded else "FAILED", "InferenceBenchmark": benchmark})
     for outcome in stopped:
         steps.append({"StepType": "BENCHMARK", "JobName": job.job_name, "Status": "STOPPED",
-                      "InferenceBenchmark": _step_configuration(job, outcome, seed)})
+                      "InferenceBenchmark": _step_configuration(job, outcome.spec, seed)})
     return {"Steps": steps}
+
+
+def running_steps(job: JobSpec, seed: int, job_status: str, finished: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The steps of a job that has not ended, one per benchmark in the shape the finished steps
+    will have (the same endpoint names; a ServerlessConfig for a serverless benchmark): COMPLETED
+    or FAILED once ``finished`` (benchmark index -> status) says so, else IN_PROGRESS for as many
+    as run at once (MaxParallelOfTests) while the job runs, PENDING for the rest. Metrics and
+    timestamps come when the job ends (the simulated timeline needs every benchmark). A job that
+    ended without its steps (its worker died) leaves the unfinished ones in its own status."""
+    running = job.max_parallel if job_status in ("IN_PROGRESS", "STOPPING") else 0
+    steps = []
+    for spec in job.benchmarks:
+        status = finished.get(str(spec.index))
+        if status is None and job_status not in ("PENDING", "IN_PROGRESS", "STOPPING"):
+            status = job_status
+        elif status is None:
+            status, running = ("IN_PROGRESS", running - 1) if running > 0 else ("PENDING", running)
+        steps.append({"StepType": "BENCHMARK", "JobName": job.job_name, "Status": status,
+                      "InferenceBenchmark": _step_configuration(job, spec, seed)})
+    return steps

@@ -1,0 +1,117 @@
+"""Offline SageMaker resources (models, model packages and their groups, endpoint
+configurations, endpoints) in the job store's SQLite file, table ``resources``: one row per
+resource, its describe document as tagged JSON, so they outlive the client that made them."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from irsim.durable.store import JobStore, decode, encode
+
+MODEL, MODEL_PACKAGE, MODEL_PACKAGE_GROUP = "model", "model-package", "model-package-group"
+ENDPOINT_CONFIG, ENDPOINT = "endpoint-config", "endpoint"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS resources (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    document TEXT NOT NULL,
+    created TEXT NOT NULL,
+    PRIMARY KEY (kind, name)
+);
+CREATE INDEX IF NOT EXISTS resources_arn ON resources (arn);
+"""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One stored resource: ``document`` is its Describe response (without ResponseMetadata)."""
+
+    kind: str
+    name: str
+    arn: str
+    document: dict[str, Any]
+    created: datetime
+
+
+class ResourceExists(Exception):
+    """A resource of that kind and name is already stored."""
+
+
+def _resource(row: sqlite3.Row) -> Resource:
+    return Resource(kind=row["kind"], name=row["name"], arn=row["arn"], document=decode(row["document"]),
+                    created=datetime.fromisoformat(row["created"]))
+
+
+class ResourceStore:
+    """The resources of one irsim home, beside its jobs (same file, same transactions)."""
+
+    def __init__(self, jobs: JobStore) -> None:
+        self.jobs = jobs
+        with jobs.transaction() as connection:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        connection = sqlite3.connect(self.jobs.path, timeout=30.0)
+        try:
+            connection.row_factory = sqlite3.Row
+            yield connection
+        finally:
+            connection.close()
+
+    def insert(self, resource: Resource) -> None:
+        """Store a new resource; ResourceExists if its kind and name are taken."""
+        try:
+            with self.jobs.transaction() as connection:
+                connection.execute("INSERT INTO resources (kind, name, arn, document, created) VALUES (?, ?, ?, ?, ?)",
+                                   (resource.kind, resource.name, resource.arn, encode(resource.document),
+                                    resource.created.isoformat()))
+        except sqlite3.IntegrityError:
+            raise ResourceExists(f"{resource.kind} {resource.name}") from None
+
+    def insert_version(self, group: str, build: Callable[[int], Resource]) -> Resource:
+        """Store the next version of a model package group in one transaction: ``build(version)``
+        makes the package for version 1 + the versions stored so far."""
+        with self.jobs.transaction() as connection:
+            row = connection.execute("SELECT COUNT(*) FROM resources WHERE kind = ? AND name LIKE ?",
+                                     (MODEL_PACKAGE, f"{group}/%")).fetchone()
+            resource = build(int(row[0]) + 1)
+            connection.execute("INSERT INTO resources (kind, name, arn, document, created) VALUES (?, ?, ?, ?, ?)",
+                               (resource.kind, resource.name, resource.arn, encode(resource.document),
+                                resource.created.isoformat()))
+        return resource
+
+    def replace(self, resource: Resource) -> bool:
+        """Write a stored resource's new document; returns whether it was still there."""
+        with self.jobs.transaction() as connection:
+            return connection.execute("UPDATE resources SET document = ? WHERE kind = ? AND name = ?",
+                                      (encode(resource.document), resource.kind, resource.name)).rowcount == 1
+
+    def get(self, kind: str, name: str) -> Resource | None:
+        with self._read() as connection:
+            row = connection.execute("SELECT * FROM resources WHERE kind = ? AND name = ?", (kind, name)).fetchone()
+        return _resource(row) if row else None
+
+    def by_arn(self, kind: str, arn: str) -> Resource | None:
+        with self._read() as connection:
+            row = connection.execute("SELECT * FROM resources WHERE kind = ? AND arn = ?", (kind, arn)).fetchone()
+        return _resource(row) if row else None
+
+    def all(self, kind: str) -> list[Resource]:
+        with self._read() as connection:
+            rows = connection.execute("SELECT * FROM resources WHERE kind = ? ORDER BY created, name",
+                                      (kind,)).fetchall()
+        return [_resource(row) for row in rows]
+
+    def delete(self, kind: str, name: str) -> bool:
+        """Remove a resource; returns whether there was one."""
+        with self.jobs.transaction() as connection:
+            return connection.execute("DELETE FROM resources WHERE kind = ? AND name = ?", (kind, name)).rowcount == 1
