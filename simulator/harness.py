@@ -9,9 +9,9 @@ only as a binary heap: to reach a million requests per second they pushed
 layout any SimPy release may change. Pinning SimPy and testing that layout would have kept
 that dependence for nothing SimPy still did; what remains is the loop Vidur's
 ``Simulator.run`` writes out: pop the earliest entry, call its action. It is also faster
-(about 1.4x on the reference model): an event no longer pays for ``Environment.step``'s
-method call, callback list and failure check, nor a request for setting attributes on a
-pooled ``Event``. Entries order exactly as SimPy's events did (time, then URGENT before
+(about 1.2x on the reference model, engine alone): an event no longer pays for
+``Environment.step``'s method call, callback list and failure check, nor a request for
+setting attributes on a pooled ``Event``. Entries order exactly as SimPy's events did (time, then URGENT before
 NORMAL, then scheduling order) and a stop behaves as the SimPy event that ended the run, so
 a seed gives the same run as it did on SimPy. SimPy stays as the idiomatic baseline in
 ``experiments/bench_engine.py``; ``tests/test_simpy_layout.py`` pins the order.
