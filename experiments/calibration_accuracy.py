@@ -708,6 +708,32 @@ def plot(rows: Sequence[GridRow], outcomes: Sequence[Outcome], summaries: Sequen
     plt.close(fig)
 
 
+# --- the real server ------------------------------------------------------------------------------
+
+REAL_DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "real_server"
+REAL_TYPE = "ml.c5.large"
+
+
+def real_server_check() -> None:
+    """Calibrate on the real server's ramp (tests/data/real_server) and predict its steady
+    runs at loads the ramp never reached (the numbers tests/test_calibration_real.py checks)."""
+    ramp, _ = read_cloudwatch(sorted((REAL_DATA / "ramp").glob("*.json")))
+    calibration = calibrate_cloudwatch(ramp, REAL_TYPE, 1, None)
+    for line in calibration.report:
+        print(f"  - {line}")
+    fitted = {"model": "real", "instances": {REAL_TYPE: calibration.entry.to_dict()},
+              **({"overhead_ms": calibration.overhead.to_dict()} if calibration.overhead else {})}
+    for users in (6, 10):
+        observed, _ = read_cloudwatch(sorted((REAL_DATA / f"steady-{users}users").glob("*.json")))
+        throughput = float(observed["Invocations_Sum"].iloc[0]) / 60.0
+        p95 = float(observed["ModelLatency_p95"].iloc[0]) / 1000.0
+        predicted = simulate(fitted, REAL_TYPE, users=users, duration_s=300, seed=users)
+        print(f"  steady {users:>2} users: throughput {throughput:.1f}/s observed, {predicted.throughput_per_s:.1f}/s "
+              f"predicted ({pct(relative(predicted.throughput_per_s, throughput), 0)}); p95 {p95:.2f} ms observed, "
+              f"{predicted.percentile_ms(95):.2f} ms predicted ({pct(relative(predicted.percentile_ms(95), p95), 0)})")
+    print("  targets: throughput within 5 %, p95 within 10 %")
+
+
 # --- main ---------------------------------------------------------------------------------------
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -715,6 +741,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                                                  "and predicts where decisions are made.")
     parser.add_argument("--quick", action="store_true", help="a small grid and one seed (a smoke run)")
     parser.add_argument("--jobs", type=int, default=1, help="processes to run the round trips in (default 1)")
+    parser.add_argument("--real", action="store_true", help="only the real-server check (tests/data/real_server)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"directory for {PLOT_NAME} and the CSVs (default: experiments/out)")
     return parser.parse_args(argv)
@@ -749,6 +776,10 @@ def describe() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.real:
+        print("== Real server: calibrate on the ramp, predict the steady runs ==")
+        real_server_check()
+        return 0
     started = time.perf_counter()
     plan = make_plan(args.quick)
     describe()
@@ -775,6 +806,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_csv(args.out / "calibration_accuracy_grid.csv", [r.outcome for r in rows])
     write_csv(args.out / "calibration_accuracy_minutes.csv", outcomes)
     elapsed = time.perf_counter() - started
+    print("== Real server: calibrate on the ramp, predict the steady runs ==")
+    real_server_check()
+    print()
     print(f"Targets: grid capacity {'PASS' if grid_met else 'FAIL'}, thin ramps {'PASS' if thin_met else 'FAIL'}")
     print(f"Plot: {path}")
     print(f"CSV: {args.out / 'calibration_accuracy_grid.csv'}, {args.out / 'calibration_accuracy_minutes.csv'}")
