@@ -213,6 +213,7 @@ def check(test: LoadTest) -> None:
     assert late <= 3, (late, result.minutes)
 
 
+@pytest.mark.slow
 # The rule's error rates are small but not zero (see docs/flat-invocations.md): a fixed
 # example set keeps the suite reproducible; the seeded experiments there cover the tails.
 @settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -221,6 +222,7 @@ def test_load_tests_reach_saturation_and_stop_within_three_minutes(test):
     check(test)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["phases", "stairs"])
 def test_the_noisiest_case_64_workers_at_200_ms_one_user_a_minute(kind):
     # What one added user brings (300 a minute) is closest to the noise of a minute (~sqrt(19200)).

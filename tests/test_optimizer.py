@@ -123,6 +123,7 @@ def brute_force(options, target, constraints):
     return best
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(options=st.lists(st.tuples(st.floats(20, 300), st.floats(0.05, 2.0)), min_size=1, max_size=3),
        target=st.floats(50, 900), allow_mixed=st.booleans(), quota=st.one_of(st.none(), st.integers(1, 12)),

@@ -27,6 +27,7 @@ def scan(counts: list[int]) -> int:
 operations = st.lists(st.booleans() | st.integers(0, 10**6), max_size=600)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(instances=st.integers(1, 40), ops=operations)
 def test_every_choice_is_the_scans(instances, ops):

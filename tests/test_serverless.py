@@ -132,6 +132,7 @@ def test_serverless_cost_to_the_cent():
     assert rate.provisioned_usd_per_second is None  # no known price: never invented
 
 
+@pytest.mark.slow
 def test_a_job_with_serverless_configurations_answers_in_the_aws_shape():
     request = json.loads((EXAMPLES / "serverless-job.json").read_text())
     result = execute_job(request, "demo", seed=1, created=CREATED)
