@@ -22,17 +22,17 @@ Usage: .venv/bin/python experiments/seed_xgboost_claim.py [--out DIR]
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from simulator import load_profile, simulate  # noqa: E402
-from simulator.analytic import mva  # noqa: E402
+from simulator import load_profile, simulate
+from simulator.analytic import mva
 
 PROFILE = "demo"
 INSTANCE_TYPE = "ml.c5.large"

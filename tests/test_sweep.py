@@ -58,7 +58,7 @@ def test_a_failing_scenario_is_recorded_and_resume_skips_finished_ones(tmp_path,
     out = tmp_path / "out"
     assert main(["sweep", str(path), "--out", str(out), "--workers", "1"]) == 1
     table = pd.read_csv(out / "results.csv")
-    statuses = dict(zip(table["instance_types"], table["status"]))
+    statuses = dict(zip(table["instance_types"], table["status"], strict=True))
     assert statuses['["ml.c5.large"]'] == "ok" and statuses['["ml.x9.large"]'] == "error"
     assert "ml.x9.large" in table.loc[table["status"] == "error", "error"].iloc[0]
     assert "2/2" in capsys.readouterr().err  # a progress line per scenario
