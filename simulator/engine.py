@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from heapq import heappush
+from itertools import count
 from typing import Any
 
 import numpy as np
@@ -102,7 +103,8 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
     loop, records, population = Loop(), _Records(), Population()
     busy = [0] * endpoint.instance_count
     waiting: list[deque[float]] = [deque() for _ in busy]
-    arrive = _requests(loop, endpoint, draws, records, population, busy, waiting,
+    arrivals = count(1)  # counts every request that reaches the endpoint, independently of the records
+    arrive = _requests(loop, endpoint, draws, records, population, busy, waiting, arrivals.__next__,
                        closed_loop=not isinstance(traffic, PoissonArrivals))
     drive(loop, traffic, population, arrive, draws.arrival_rng)
     clock = MinuteClock(loop, traffic, stopping or StoppingConditions(), interrupt, records.latency_s)
@@ -117,8 +119,7 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
         instance=np.frombuffer(records.instance, dtype=np.int32),
         end_s=float(loop.now),
         stop_reason=clock.reason,
-        # every request issued has completed, is in service or is queued
-        issued=len(records.completion_s) + in_service + queued,
+        issued=next(arrivals) - 1,
         in_service=in_service,
         queued=queued,
         minutes=tuple(clock.minutes),
@@ -126,7 +127,8 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
 
 
 def _requests(loop: Loop, endpoint: Endpoint, draws: _Draws, records: _Records, population: Population,
-              busy: list[int], waiting: list[deque[float]], *, closed_loop: bool) -> Callable[[float], None]:
+              busy: list[int], waiting: list[deque[float]], count_arrival: Callable[[], int], *,
+              closed_loop: bool) -> Callable[[float], None]:
     """The hot path: ``arrive(now)`` for a request reaching the endpoint, and what happens at
     its completion. ``busy`` and ``waiting`` (per instance: requests in service, arrival
     times of queued requests) change in place."""
@@ -144,7 +146,8 @@ def _requests(loop: Loop, endpoint: Endpoint, draws: _Draws, records: _Records, 
     record_overhead = records.overhead_s.append
 
     def arrive(now: float) -> None:
-        """A request reaches the endpoint: route it, start it or queue it."""
+        """A request reaches the endpoint: count it, route it, start it or queue it."""
+        count_arrival()
         if route is not None:
             inst = route()
         elif take is not None:

@@ -103,11 +103,11 @@ def test_stairs_population_follows_users_at(traffic, seed):
 @given(traffic=st.one_of(phases_patterns(), stairs_patterns()), workers=st.integers(1, 4),
        seed=st.integers(0, 2 ** 32 - 1))
 def test_requests_are_conserved_when_users_queue(traffic, workers, seed):
-    """issued = completed + in service + queued, with queues (fewer workers than users). The
-    engine now derives ``issued`` from the other three, so the independent content is the
-    rest: the requests still in flight at the end are the live users (at least the pattern's
-    last count, at most its peak: removed users may still wait for their last request), and
-    no request queues while a worker is idle."""
+    """issued = completed + in service + queued, with queues (fewer workers than users);
+    ``issued`` is counted where requests reach the endpoint, independently of the other three.
+    The requests still in flight at the end are the live users (at least the pattern's last
+    count, at most its peak: removed users may still wait for their last request), and no
+    request queues while a worker is idle."""
     result = simulate(make_profile("exponential", 500.0, workers=workers), "ml.test.large", traffic=traffic,
                       seed=seed)
     assert result.issued == result.completed + result.in_service + result.queued
