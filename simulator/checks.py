@@ -19,9 +19,14 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _bound(value: float) -> str:
+    """A bound as written: an integer in full (2**63 - 1 is not 9.22337e+18)."""
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
 def _range_text(minimum: float | None, maximum: float | None, strict_minimum: bool) -> str:
-    low = "" if minimum is None else f"{'>' if strict_minimum else '>='} {minimum:g}"
-    high = "" if maximum is None else f"<= {maximum:g}"
+    low = "" if minimum is None else f"{'>' if strict_minimum else '>='} {_bound(minimum)}"
+    high = "" if maximum is None else f"<= {_bound(maximum)}"
     return " and ".join(part for part in (low, high) if part)
 
 

@@ -3,7 +3,6 @@ each instance type. Loading validates every field and names the bad one."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,11 +12,15 @@ from typing import Any
 from simulator import checks
 from simulator.distributions import Distribution, parse_distribution
 from simulator.errors import InputError
+from simulator.jsonfiles import read_json
 from simulator.serverless import ServerlessProfile, serverless_from_dict
 
 DEMO_PROFILE_PATH = Path(__file__).with_name("profiles") / "xgboost-demo.json"
 MAX_WORKERS = 1024
 MAX_CPU_PER_WORKER = 64.0
+#: The longest duration a profile may give (an hour: SageMaker's real-time invocations time out
+#: after a minute). Beyond it the simulated clock loses its precision and latencies become nan.
+MAX_DURATION_MS = 3_600_000.0
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ def _instance_from_dict(name: str, spec: Any) -> InstanceProfile:
     workers = checks.integer(spec.get("workers"), f"{where}.workers", minimum=1, maximum=MAX_WORKERS)
     if "service_time" not in spec:
         raise InputError(f"{where}.service_time", "is required")
-    service = parse_distribution(spec["service_time"], f"{where}.service_time")
+    service = bounded_distribution(spec["service_time"], f"{where}.service_time")
     memory = spec.get("memory_mb")
     memory_mb = None if memory is None else checks.number(memory, f"{where}.memory_mb", minimum=0)
     calibrated = spec.get("calibrated", True)
@@ -136,6 +139,23 @@ def _instance_from_dict(name: str, spec: Any) -> InstanceProfile:
                            calibrated=calibrated, cpu_per_worker=cpu)
     return replace(base, variants=tuple(_variant(base, v, f"{where}.variants[{i}]") for i, v in enumerate(variants)),
                    provenance=dict(provenance))
+
+
+def bounded_distribution(spec: Any, where: str) -> Distribution:
+    """A profile's duration distribution, its mean (and every empirical sample) at most
+    MAX_DURATION_MS."""
+    distribution = parse_distribution(spec, where)
+    check_duration_scale(distribution, where)
+    return distribution
+
+
+def check_duration_scale(distribution: Distribution, where: str) -> None:
+    """InputError unless ``distribution``'s mean and samples stay within MAX_DURATION_MS."""
+    largest = max(distribution.samples_ms, default=distribution.mean_ms)
+    if not max(largest, distribution.mean_ms) <= MAX_DURATION_MS:
+        field = f"{where}.samples_ms" if distribution.samples_ms else f"{where}.mean_ms"
+        raise InputError(field, f"must be at most {MAX_DURATION_MS:g} ms (an hour), got "
+                                f"{max(largest, distribution.mean_ms):g}")
 
 
 def _instance_provenance(provenance: Any, where: str) -> Mapping[str, Any]:
@@ -191,11 +211,16 @@ def profile_from_dict(document: Any) -> Profile:
         raise InputError("provenance", "must be an object")
     overhead = None
     if document.get("overhead_ms") is not None:
-        overhead = parse_distribution(document["overhead_ms"], "overhead_ms")
+        overhead = bounded_distribution(document["overhead_ms"], "overhead_ms")
     entries = {name: _instance_from_dict(name, spec) for name, spec in instances.items()}
     serverless = None
     if document.get("serverless") is not None:
         serverless = serverless_from_dict(document["serverless"])
+        check_duration_scale(serverless.service_time, "serverless.service_time")
+        check_duration_scale(serverless.model_setup_time, "serverless.model_setup_time")
+        if serverless.backoff_ms > MAX_DURATION_MS:
+            raise InputError("serverless.backoff_ms", f"must be at most {MAX_DURATION_MS:g} ms (an hour), got "
+                                                      f"{serverless.backoff_ms:g}")
     return Profile(model=model, instances=MappingProxyType(entries), overhead=overhead,
                    provenance=MappingProxyType(dict(provenance)), serverless=serverless)
 
@@ -206,14 +231,9 @@ def load_profile(source: Profile | Mapping[str, Any] | str | Path) -> Profile:
         return source
     if isinstance(source, Mapping):
         return profile_from_dict(source)
-    path = DEMO_PROFILE_PATH if str(source) == "demo" else Path(source)
+    path = DEMO_PROFILE_PATH if str(source) == "demo" else Path(str(source).removeprefix("file://"))
+    document = read_json(path, "profile")
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InputError("profile", f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError("profile",
-                         f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    return profile_from_dict(document)
+        return profile_from_dict(document)
+    except InputError as exc:  # the file and the field in it, as one line
+        raise InputError("profile", f"{path}: {exc.field}: {exc.message}") from None

@@ -15,11 +15,40 @@ from simulator import checks, engine, serverless
 from simulator.endpoint import Endpoint
 from simulator.errors import InputError
 from simulator.metrics import InstanceResources, UtilizationModel, per_minute
-from simulator.profiles import InstanceProfile, Profile, load_profile
+from simulator.profiles import InstanceProfile, Profile, check_duration_scale, load_profile
 from simulator.stopping import MinuteSummary, StoppingConditions
 from simulator.traffic import ConstantUsers, PoissonArrivals, Traffic
 
 MAX_DURATION_S = 30 * 24 * 3600.0
+MAX_USERS = 1_000_000
+#: Requests one simulated second may cost unless the caller raises the budget: a profile entry
+#: that would need more (a service time of nanoseconds) is refused before it runs for minutes
+#: and fills the memory. Real endpoints stay far below (30,000 a minute is 500 a second).
+MAX_REQUESTS_PER_S = 1_000_000.0
+
+
+class WorkBudgetError(InputError):
+    """A run would cost more requests per simulated second than its budget allows;
+    ``parameter`` names the argument that raises the budget."""
+
+    parameter = "max_requests_per_s"
+
+
+def request_rate_bound(traffic: Traffic, cycle_s: float, capacity_per_s: float) -> float:
+    """At most how many requests one simulated second of ``traffic`` costs: open arrivals at
+    their highest rate; closed-loop users one request each per ``cycle_s`` (service, overhead
+    and think time), and no more than ``capacity_per_s`` complete."""
+    if isinstance(traffic, PoissonArrivals):
+        return max(rate for _, rate in traffic.rates)
+    users = max((count for _, count in traffic.user_changes()), default=0)
+    return min(users / cycle_s if cycle_s > 0 else math.inf, capacity_per_s)
+
+
+def check_work_budget(rate_per_s: float, budget_per_s: float, where: str, what: str) -> None:
+    """WorkBudgetError naming the profile entry ``where`` when ``rate_per_s`` exceeds the budget."""
+    if not rate_per_s <= budget_per_s:
+        raise WorkBudgetError(where, f"{what} would cost about {rate_per_s:,.3g} requests per simulated second, "
+                                     f"over the budget of {budget_per_s:,.0f} (max_requests_per_s)")
 
 
 @dataclass(frozen=True)
@@ -80,7 +109,8 @@ def simulate_serverless(profile: Profile | Mapping[str, Any] | str | Path, memor
                         arrival_rate_per_s: float | None = None, duration_s: float = 600.0, seed: int = 0,
                         think_time_s: float = 0.0, traffic: Traffic | None = None,
                         stopping: StoppingConditions | None = None,
-                        interrupt: Callable[[], bool] | None = None, warm_environments: int = 0) -> SimulationResult:
+                        interrupt: Callable[[], bool] | None = None, warm_environments: int = 0,
+                        max_requests_per_s: float = MAX_REQUESTS_PER_S) -> SimulationResult:
     """Simulate a serverless endpoint (the profile's ``serverless`` section) under closed-loop
     users, open Poisson arrivals or an explicit traffic pattern. Per-minute columns add
     ModelSetupTime_Average (µs, over cold starts) and ColdStarts; Invocation4XXErrors counts
@@ -91,6 +121,7 @@ def simulate_serverless(profile: Profile | Mapping[str, Any] | str | Path, memor
     config = serverless.ServerlessConfig(memory_mb=memory_mb, max_concurrency=max_concurrency,
                                          provisioned_concurrency=provisioned_concurrency)
     traffic, think = _traffic(users, arrival_rate_per_s, traffic, duration_s, seed, think_time_s)
+    check_serverless_work(loaded, config, traffic, think, max_requests_per_s)
     out = serverless.run(config, loaded.serverless, traffic, seed=seed, overhead=loaded.overhead, think_time_s=think,
                          stopping=stopping, interrupt=interrupt, warm_environments=warm_environments)
     frame = per_minute(out.completion_s, out.latency_s, out.latency_s, out.overhead_s, out.end_s, instance_count=1,
@@ -129,6 +160,7 @@ def _traffic(users: int | None, arrival_rate_per_s: float | None, traffic: Traff
     if duration > MAX_DURATION_S:
         raise InputError("duration_s", f"must be at most {MAX_DURATION_S:g} s, got {duration_s!r}")
     if users is not None:
+        checks.integer(users, "users", minimum=1, maximum=MAX_USERS)
         return ConstantUsers(users, duration), think
     assert arrival_rate_per_s is not None  # exactly one of the three was given
     return PoissonArrivals.constant(arrival_rate_per_s, duration), think
@@ -139,12 +171,17 @@ def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: s
              seed: int = 0, think_time_s: float = 0.0, routing: str = "random", traffic: Traffic | None = None,
              stopping: StoppingConditions | None = None,
              resources: InstanceResources | None = None,
-             interrupt: Callable[[], bool] | None = None) -> SimulationResult:
+             interrupt: Callable[[], bool] | None = None,
+             max_requests_per_s: float = MAX_REQUESTS_PER_S) -> SimulationResult:
     """Simulate ``instance_count`` instances of ``instance_type`` under closed-loop users,
-    open Poisson arrivals, or an explicit ``traffic`` pattern (exactly one of the three)."""
+    open Poisson arrivals, or an explicit ``traffic`` pattern (exactly one of the three).
+    A run that would cost more than ``max_requests_per_s`` requests per simulated second is
+    refused before it starts (WorkBudgetError naming the profile entry)."""
     loaded = load_profile(profile)
     entry = loaded.instance(instance_type)
     traffic, think = _traffic(users, arrival_rate_per_s, traffic, duration_s, seed, think_time_s)
+    checks.integer(instance_count, "instance_count", minimum=1)
+    check_instance_work(loaded, entry, instance_count, traffic, think, max_requests_per_s)
     endpoint = Endpoint(instance_type=instance_type, instance_count=instance_count, workers=entry.workers,
                         service_time=entry.service_time, routing=routing, cpu_per_worker=entry.cpu_per_worker)
     out = engine.run(endpoint, traffic, seed=seed, overhead=loaded.overhead, think_time_s=think,
@@ -162,6 +199,38 @@ def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: s
         latency_ms=out.latency_s * 1000.0, service_ms=out.service_s * 1000.0, completion_s=out.completion_s,
         instance=out.instance, per_minute=frame, minutes=out.minutes, calibrated=entry.calibrated,
         warnings=warnings)
+
+
+def check_instance_work(profile: Profile, entry: InstanceProfile, instance_count: int, traffic: Traffic,
+                         think_s: float, budget_per_s: float) -> None:
+    """The instance entry's durations within the profile limits, and the run within its budget."""
+    where = f"instances.{entry.instance_type}.service_time"
+    check_duration_scale(entry.service_time, where)
+    overhead_s = 0.0
+    if profile.overhead is not None:
+        check_duration_scale(profile.overhead, "overhead_ms")
+        overhead_s = profile.overhead.mean_ms / 1000.0
+    service_s = entry.service_time.mean_ms / 1000.0
+    servers = entry.workers * instance_count
+    rate = request_rate_bound(traffic, service_s + overhead_s + think_s, servers / service_s)
+    check_work_budget(rate, budget_per_s, where, f"a mean of {entry.service_time.mean_ms:g} ms on {servers} "
+                                                 f"worker(s)")
+
+
+def check_serverless_work(profile: Profile, config: serverless.ServerlessConfig, traffic: Traffic, think_s: float,
+                           budget_per_s: float) -> None:
+    """The serverless section's durations within the profile limits, and the run within its budget
+    (a throttled user retries after its backoff: a request too)."""
+    section = profile.serverless
+    assert section is not None, "checked by the caller"
+    check_duration_scale(section.service_time, "serverless.service_time")
+    check_duration_scale(section.model_setup_time, "serverless.model_setup_time")
+    service = section.service_at(config.memory_mb)
+    overhead_s = profile.overhead.mean_ms / 1000.0 if profile.overhead is not None else 0.0
+    cycle = min(service.mean_ms / 1000.0 + overhead_s, section.backoff_ms / 1000.0) + think_s
+    rate = request_rate_bound(traffic, cycle, math.inf)
+    check_work_budget(rate, budget_per_s, "serverless.service_time",
+                      f"a mean of {service.mean_ms:g} ms (backoff {section.backoff_ms:g} ms)")
 
 
 #: A run whose busiest minute exceeds the calibrated load range by this factor warns.

@@ -17,6 +17,7 @@ from simulator import InstanceResources, Profile, SimulationResult, StoppingCond
 from simulator.distributions import Distribution
 from simulator.profiles import InstanceProfile
 from simulator.serverless import ServerlessProfile
+from simulator.simulation import MAX_REQUESTS_PER_S
 from simulator.stopping import JOB_STOPPED, best_minute
 from simulator.traffic import Phases, Stairs
 
@@ -141,6 +142,7 @@ class BenchmarkTask:
     resources: InstanceResources | None
     seed: int
     interrupt: Callable[[], bool] | None = None
+    max_requests_per_s: float = MAX_REQUESTS_PER_S  # the simulator's work budget
 
 
 def run_benchmark(task: BenchmarkTask) -> BenchmarkOutcome:
@@ -164,7 +166,8 @@ def run_benchmark(task: BenchmarkTask) -> BenchmarkOutcome:
         calibrated = entry.calibrated
         result = simulate(Profile(model="benchmark", instances={spec.instance_type: entry}, overhead=task.overhead),
                           spec.instance_type, instance_count=spec.instance_count, traffic=task.traffic,
-                          stopping=task.stopping, seed=task.seed, resources=task.resources, interrupt=task.interrupt)
+                          stopping=task.stopping, seed=task.seed, resources=task.resources, interrupt=task.interrupt,
+                          max_requests_per_s=task.max_requests_per_s)
     if result.stop_reason == JOB_STOPPED:
         return BenchmarkOutcome.stopped(spec, calibrated=calibrated, duration_s=result.duration_s,
                                         per_minute=result.per_minute)
@@ -177,7 +180,7 @@ def _simulate_serverless(task: BenchmarkTask, section: ServerlessProfile) -> tup
     result = simulate_serverless(Profile(model="benchmark", instances={}, overhead=task.overhead, serverless=section),
                                  config.memory_mb, config.max_concurrency, config.provisioned_concurrency,
                                  traffic=task.traffic, stopping=task.stopping, seed=task.seed,
-                                 interrupt=task.interrupt)
+                                 interrupt=task.interrupt, max_requests_per_s=task.max_requests_per_s)
     setup = result.per_minute["ModelSetupTime_Average"]
     cold = result.per_minute["ColdStarts"]
     usage = ServerlessUsage(

@@ -21,6 +21,7 @@ import numpy as np
 from scipy import stats
 
 from calibration.transfer import complete_profile
+from irsim.service.admission import PROVISIONING_S, NotScheduled, admit
 from irsim.service.benchmark import STOPPED, BenchmarkOutcome, BenchmarkTask, instance_resources, run_benchmark
 from irsim.service.production import cheapest_passing, check_recommendations, checkable
 from irsim.service.request import BenchmarkSpec, DeployedEndpoint, JobSpec, parse_request
@@ -28,11 +29,10 @@ from irsim.service.responses import ScheduledBenchmark, describe_response, steps
 from optimizer.production import ProductionCheck, production_check
 from pricing import Catalogue, Price, PricingError, ServerlessRate, default_catalogue, serverless_rate
 from simulator import Profile, load_profile
+from simulator.checks import seed as checked_seed
 from simulator.profiles import InstanceProfile
 from simulator.serverless import ServerlessProfile
-
-#: Simulated time to create each benchmark's endpoint before its traffic starts.
-PROVISIONING_S = 300.0
+from simulator.simulation import MAX_REQUESTS_PER_S
 
 Progress = Callable[[BenchmarkOutcome, int, int], None]
 
@@ -45,7 +45,7 @@ class JobResult:
     describe: dict[str, Any]
     steps: dict[str, Any]
     scheduled: tuple[ScheduledBenchmark, ...]
-    not_scheduled: tuple[BenchmarkOutcome, ...]
+    not_scheduled: tuple[NotScheduled, ...]  # never simulated: the job's duration leaves them out
     model: str
     seed: int
     stopped: tuple[BenchmarkOutcome, ...] = ()
@@ -77,8 +77,8 @@ class JobResult:
                    if item.outcome.spec.index in self.production else {}),
             } for item in self.scheduled],
             "headline": self.headline(),
-            "not_scheduled": [{"index": o.spec.index, "InstanceType": o.spec.instance_type,
-                               "reason": "would not finish within JobDurationInSeconds"} for o in self.not_scheduled],
+            "not_scheduled": [{"index": o.spec.index, "InstanceType": o.spec.instance_type, "reason": o.reason}
+                              for o in self.not_scheduled],
             "stopped": [{"index": o.spec.index, "InstanceType": o.spec.instance_type} for o in self.stopped],
             "warnings": list(self.spec.warnings),
         }
@@ -156,7 +156,8 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
                 created: datetime | None = None, parallel: bool = True,
                 catalogue: Catalogue | None = None, interrupt: Callable[[], bool] | None = None,
                 production: bool = True, completed: datetime | None = None,
-                endpoints: Mapping[str, DeployedEndpoint] | None = None) -> JobResult:
+                endpoints: Mapping[str, DeployedEndpoint] | None = None,
+                max_requests_per_s: float = MAX_REQUESTS_PER_S) -> JobResult:
     """Validate ``request``, simulate its benchmarks and build the AWS answers.
 
     ``catalogue`` supplies specs and prices (default: the bundled one; see
@@ -166,21 +167,31 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
     ``production`` runs the production check of every recommendation (skipped for a stopped job).
     ``endpoints`` are the existing endpoints InputConfig.Endpoints may name, by name.
 
+    Before anything is simulated (service/admission.py): the benchmarks JobDurationInSeconds
+    cannot schedule are left out (``not_scheduled``, with the arithmetic), a region without
+    prices for the job's types is a PricingError, and a benchmark that would cost more than
+    ``max_requests_per_s`` requests per simulated second a WorkBudgetError.
+
     Time: CreationTime is ``created`` (default: now); the job completes at ``completed``
     (default: the wall clock once the benchmarks are simulated; never before ``created``), and
     the simulated timeline is placed so that it has ended then: the benchmarks keep their
     simulated order and durations, and no timestamp lies after the wall clock.
     """
+    checked_seed(seed, "seed")
     catalogue = catalogue or default_catalogue()
     loaded = load_profile(profile if profile is not None else "demo")
     job = parse_request(request, default_instance_types=loaded.instances, endpoints=endpoints)
     loaded = complete_profile(loaded, [b.instance_type for b in job.benchmarks if b.serverless is None],
                               lambda instance_type: _vcpu_of(catalogue, instance_type))
-    tasks = _tasks(job, loaded, catalogue, seed, interrupt)
+    plan = admit(job, loaded, catalogue, region, max_requests_per_s)
+    tasks = _tasks(job, loaded, catalogue, seed, interrupt, max_requests_per_s)[:plan.fits]
     outcomes = _run_all(tasks, job.max_parallel if parallel else 1, progress)
     stopped = [o for o in outcomes if o.status == STOPPED]
     finished = [o for o in outcomes if o.status != STOPPED]
     placed, dropped = schedule(finished, job.max_parallel, job.traffic.duration_s, job.job_duration_s)
+    # None is dropped: admission gave each benchmark its whole traffic pattern (kept as a guard).
+    left_out = plan.left_out(job.benchmarks) + [NotScheduled(spec=o.spec, reason="would not finish within "
+                                                             "JobDurationInSeconds") for o in dropped]
     scheduled = [_priced(outcome, start, end, catalogue, region) for outcome, start, end in placed]
     created = created or datetime.now(UTC).replace(microsecond=0)
     completed = max(created, completed or datetime.now(UTC))
@@ -190,7 +201,7 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
                                                           bool(stopped), origin=origin),
                      steps=steps_response(job, scheduled, created, seed, stopped, origin=origin),
                      scheduled=tuple(scheduled),
-                     not_scheduled=tuple(dropped), model=loaded.model, seed=seed, stopped=tuple(stopped),
+                     not_scheduled=tuple(left_out), model=loaded.model, seed=seed, stopped=tuple(stopped),
                      production=checks, profile=loaded)
 
 
@@ -200,13 +211,13 @@ def _vcpu_of(catalogue: Catalogue, instance_type: str) -> int | None:
 
 
 def _tasks(job: JobSpec, profile: Profile, catalogue: Catalogue, seed: int,
-           interrupt: Callable[[], bool] | None) -> list[BenchmarkTask]:
+           interrupt: Callable[[], bool] | None, max_requests_per_s: float) -> list[BenchmarkTask]:
     """One task per benchmark, each with its own seed and its profile entry."""
     seeds = _benchmark_seeds(seed, len(job.benchmarks))
     return [BenchmarkTask(spec=benchmark, entry=_entry(profile, benchmark), overhead=profile.overhead,
                           traffic=job.traffic, stopping=job.stopping, percentile=job.percentile,
                           resources=instance_resources(catalogue, benchmark.instance_type), seed=benchmark_seed,
-                          interrupt=interrupt)
+                          interrupt=interrupt, max_requests_per_s=max_requests_per_s)
             for benchmark, benchmark_seed in zip(job.benchmarks, seeds, strict=True)]
 
 
