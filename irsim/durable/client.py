@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import hashlib
 import subprocess
 import sys
@@ -26,13 +27,14 @@ from botocore.utils import parse_to_aware_datetime
 
 from irsim.durable.endpoints import RESOURCE_METHODS, EndpointOperations
 from irsim.durable.processes import process_alive
-from irsim.durable.store import ACTIVE_STATUSES, JobExists, JobRecord, JobStore, now_utc
+from irsim.durable.store import ACTIVE_STATUSES, JobExists, JobRecord, JobStore, StoreError, now_utc
+from irsim.service.admission import admit_job
 from irsim.service.awsmodel import client_error, client_exceptions, operation, service_model, validation_error
 from irsim.service.awsmodel import with_metadata as _with_metadata
 from irsim.service.constraints import validate_request
 from irsim.service.request import parse_request
 from irsim.service.responses import job_arn, running_steps
-from simulator import Profile, load_profile
+from simulator import Profile, checks, load_profile
 
 #: A PENDING job whose worker never recorded itself after this long is failed.
 WORKER_START_GRACE_S = 60.0
@@ -47,6 +49,8 @@ def client(home: str | Path | None = None, profile: Profile | Mapping[str, Any] 
     ``create_wait_s`` > 0 makes ``create`` wait up to that long for the job to finish (it
     still runs in its own process): callers that poll slowly, such as the SageMaker SDK's
     ``right_size`` (every 120 s), then find it done at their first look."""
+    if seed is not None:
+        checks.seed(seed, "seed")
     loaded = load_profile(profile if profile is not None else "demo")
     return OfflineSageMakerClient(store=JobStore(home), profile=loaded, seed=seed, region=region,
                                   create_wait_s=create_wait_s)
@@ -76,6 +80,7 @@ class OfflineSageMakerClient(EndpointOperations):
         job = parse_request(kwargs, default_instance_types=self.profile.instances,
                             endpoints=self.deployed_endpoints())
         self.check_job_model(job)
+        admit_job(job, self.profile, self.region)  # a region without prices, a profile over the budget: refused now
         arn = job_arn(job, self.region)
         seed = self.seed if self.seed is not None else _name_seed(job.job_name)
         try:
@@ -180,10 +185,16 @@ class OfflineSageMakerClient(EndpointOperations):
     # --- internals ------------------------------------------------------------------------------
 
     def _start_worker(self, name: str) -> None:
-        with open(self.store.home / f"{name}.worker.log", "ab") as log:  # the child keeps its own descriptor
-            process = subprocess.Popen([sys.executable, "-m", "irsim.durable.worker", str(self.store.home), name],
-                                       stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                                       close_fds=True)
+        try:
+            with open(self.store.home / f"{name}.worker.log", "ab") as log:  # the child keeps its own descriptor
+                process = subprocess.Popen([sys.executable, "-m", "irsim.durable.worker", str(self.store.home),
+                                            name], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                           start_new_session=True, close_fds=True)
+        except OSError as exc:  # the job is not left PENDING for a worker that never comes
+            reason = f"The job's worker process could not start: {exc.strerror or exc}"
+            self.store.update(name, status="FAILED", failure_reason=reason, completed=now_utc(),
+                              only_if_status=("PENDING",))
+            raise StoreError(f"job store {self.store.home}: {reason}") from None
         self._workers[name] = process
         self.store.update(name, worker_pid=process.pid, only_if_status=("PENDING",), last_modified=now_utc())
 
@@ -215,6 +226,8 @@ class OfflineSageMakerClient(EndpointOperations):
             return record
         else:
             reason = f"The job's worker process (pid {record.worker_pid}) ended before the job finished."
+        if self.store.read_only:  # told, not recorded
+            return dataclasses.replace(record, status="FAILED", failure_reason=reason, completed=now_utc())
         # Only a job still active fails; either way the store has its current state.
         self.store.update(record.name, status="FAILED", failure_reason=reason, completed=now_utc(),
                           only_if_status=ACTIVE_STATUSES)
@@ -224,7 +237,11 @@ class OfflineSageMakerClient(EndpointOperations):
         """Before a job ends: its steps as responses.running_steps shapes them."""
         job = parse_request(record.request, default_instance_types=record.profile["instances"],
                             endpoints=self.deployed_endpoints())
-        return running_steps(job, record.seed, record.status, record.progress or {})
+        steps = running_steps(job, record.seed, record.status, record.progress or {})
+        for step in steps:  # the unfinished steps of a job that failed (its worker died) say why
+            if step["Status"] == "FAILED" and record.failure_reason:
+                step["InferenceBenchmark"].setdefault("FailureReason", record.failure_reason)
+        return steps
 
 
 _METHODS = {

@@ -3,6 +3,11 @@
 Every write is one IMMEDIATE transaction (one writer at a time; WAL keeps readers
 unblocked), so a crash or a kill never leaves half a job. Timestamps are stored as
 ISO 8601 text; AWS responses are stored as JSON with their datetimes tagged.
+
+Every failure to open, read or write the store is a StoreError naming the path and the
+cause (a corrupt file is reported and left as it is, never replaced). A store the process
+may not write (a read-only folder or file) opens read-only: reading works, writing is a
+StoreError.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+from irsim.errors import UserError
 
 ACTIVE_STATUSES = ("PENDING", "IN_PROGRESS", "STOPPING")
 SCHEMA = """
@@ -51,7 +59,17 @@ CREATE TABLE IF NOT EXISTS models (
 
 
 def default_home() -> Path:
-    return Path(os.environ.get("IRSIM_HOME") or Path.home() / ".irsim")
+    """IRSIM_HOME, else ~/.irsim."""
+    if os.environ.get("IRSIM_HOME"):
+        return Path(os.environ["IRSIM_HOME"])
+    try:
+        return Path.home() / ".irsim"
+    except RuntimeError as exc:  # no HOME and no password entry
+        raise StoreError(f"job store: no home folder to keep it in ({exc}); set IRSIM_HOME") from None
+
+
+class StoreError(UserError):
+    """The job store cannot be opened, read or written; the message names the path and the cause."""
 
 
 def now_utc() -> datetime:
@@ -131,30 +149,81 @@ class JobExists(Exception):
 
 
 class JobStore:
-    """Jobs in ``home/jobs.sqlite3``. Safe to use from several processes at once."""
+    """Jobs in ``home/jobs.sqlite3``. Safe to use from several processes at once.
+
+    ``read_only`` is true when this process may not write the store: every read works, every
+    write raises StoreError."""
 
     def __init__(self, home: str | Path | None = None) -> None:
         self.home = Path(home) if home is not None else default_home()
-        self.home.mkdir(parents=True, exist_ok=True)
         self.path = self.home / "jobs.sqlite3"
-        with self._connect() as connection:
-            connection.executescript(SCHEMA)
+        self._immutable = False
+        self.read_only = self._open_folder()
+        if self.path.is_dir():
+            raise StoreError(f"job store {self.path} is a folder, not a database file")
+        if not self.read_only:
+            with self._connect("open") as connection:
+                connection.executescript(SCHEMA)
+        with self._connect("open") as connection:  # a corrupt or foreign file fails here, and is left alone
+            connection.execute("SELECT count(*) FROM jobs").fetchone()
+
+    def _open_folder(self) -> bool:
+        """Create the home folder if needed; whether the store can only be read."""
+        if self.home.exists() and not self.home.is_dir():
+            raise StoreError(f"job store {self.home} is a file, not a folder (set IRSIM_HOME or --home to a folder)")
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"job store {self.home}: cannot create the folder: {exc.strerror or exc} (set "
+                             "IRSIM_HOME or --home to a folder you can write)") from None
+        writable = os.access(self.home, os.W_OK) and (not self.path.exists() or os.access(self.path, os.W_OK))
+        if not writable and not self.path.is_file():
+            raise StoreError(f"job store {self.path}: cannot create it: the folder is read-only")
+        return not writable
+
+    def _new_connection(self) -> sqlite3.Connection:
+        if not self.read_only:
+            connection = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            return connection
+        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+        if not self._immutable:
+            try:
+                connection = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
+                connection.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+                return connection
+            except sqlite3.OperationalError:  # a WAL store in a read-only folder without its -shm file
+                self._immutable = True
+        return sqlite3.connect(uri + "&immutable=1", uri=True, timeout=30.0, isolation_level=None)
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+    def _connect(self, action: str = "read") -> Iterator[sqlite3.Connection]:
+        """A connection; any SQLite failure but a constraint's becomes a StoreError naming ``action``."""
         try:
-            connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA busy_timeout=30000")
+            connection = self._new_connection()
+            try:
+                connection.row_factory = sqlite3.Row
+                connection.execute("PRAGMA busy_timeout=30000")
+                yield connection
+            finally:
+                connection.close()
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"job store {self.path}: cannot {action}: {exc}{_advice(exc)}") from None
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection to read with (read-only stores included); failures are StoreErrors."""
+        with self._connect() as connection:
             yield connection
-        finally:
-            connection.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One IMMEDIATE transaction: committed whole or rolled back whole."""
-        with self._connect() as connection:
+        if self.read_only:
+            raise StoreError(f"job store {self.path} is read-only: this command needs to write it")
+        with self._connect("write") as connection:
             connection.execute("BEGIN IMMEDIATE")
             try:
                 yield connection
@@ -219,3 +288,28 @@ class JobStore:
         with self._connect() as connection:
             row = connection.execute("SELECT stop_requested FROM jobs WHERE name = ?", (name,)).fetchone()
         return bool(row and row[0])
+
+    def finish(self, name: str, fields: dict[str, Any], stopped: dict[str, Any]) -> str | None:
+        """A job's end state, in one transaction and only from a running state: ``fields``
+        (with their ``status``) from IN_PROGRESS, ``stopped`` (STOPPED) from STOPPING, since a
+        stop the service accepted must not be lost. A job that already ended (FAILED by the
+        dead-worker check) keeps its state. Returns the status written, or None."""
+        with self.transaction() as connection:
+            row = connection.execute("SELECT status FROM jobs WHERE name = ?", (name,)).fetchone()
+            written = {"IN_PROGRESS": fields, "STOPPING": {**stopped, "status": "STOPPED"}}.get(row[0]) if row else None
+            if written is None:
+                return None
+            columns = _columns({"last_modified": now_utc(), **written})
+            connection.execute(f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in columns)} WHERE name = ?",
+                               [*columns.values(), name])
+            return str(written["status"])
+
+
+def _advice(exc: sqlite3.Error) -> str:
+    """What to do about a store SQLite cannot use."""
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        return " (irsim leaves the file as it is: move it away to start a new store)"
+    if "readonly" in text or "read-only" in text:
+        return " (the store is read-only)"
+    return ""

@@ -16,9 +16,9 @@ from typing import Any
 from irsim.durable.endpoints import deployed_endpoints
 from irsim.durable.processes import process_start_time
 from irsim.durable.resourcestore import ResourceStore
-from irsim.durable.store import JobStore, now_utc
+from irsim.durable.store import ACTIVE_STATUSES, JobStore, now_utc
 from irsim.service.benchmark import BenchmarkOutcome
-from irsim.service.job import execute_job
+from irsim.service.job import JobResult, execute_job
 
 STOP_POLL_S = 0.2
 
@@ -63,13 +63,15 @@ def run(home: str, name: str) -> int:
         return 2
     pid = os.getpid()
     if not store.update(name, status="IN_PROGRESS", worker_pid=pid, worker_started=process_start_time(pid),
-                        only_if_status=("PENDING",)):
-        store.update(name, worker_pid=pid, worker_started=process_start_time(pid))
+                        only_if_status=("PENDING",)) \
+            and not store.update(name, worker_pid=pid, worker_started=process_start_time(pid),
+                                 only_if_status=("STOPPING",)):
+        return 0  # the job ended before its worker started (the dead-worker check failed it)
     finished: dict[str, str] = {}
 
     def progress(outcome: BenchmarkOutcome, done: int, total: int) -> None:
         finished[str(outcome.spec.index)] = outcome.status
-        store.update(name, progress=finished)
+        store.update(name, progress=finished, only_if_status=ACTIVE_STATUSES)
 
     try:
         result = execute_job(record.request, record.profile, seed=record.seed, region=record.region,
@@ -77,14 +79,23 @@ def run(home: str, name: str) -> int:
                              endpoints=deployed_endpoints(ResourceStore(store)))
     except Exception as exc:  # the job fails; the store keeps a readable reason
         traceback.print_exc()
-        store.update(name, status="FAILED", failure_reason=f"Internal error: {type(exc).__name__}: {exc}"[:1024],
-                     completed=now_utc())
+        store.finish(name, {"status": "FAILED", "completed": now_utc(),
+                            "failure_reason": f"Internal error: {type(exc).__name__}: {exc}"[:1024]},
+                     stopped={"completed": now_utc()})
         return 1
-    describe = result.describe
-    store.update(name, status=describe["Status"], describe=describe, steps=result.steps,
-                 extensions=result.extensions(), failure_reason=describe.get("FailureReason"),
-                 completed=describe["CompletionTime"], last_modified=describe["LastModifiedTime"])
+    store.finish(name, *_end_states(result))
     return 0
+
+
+def _end_states(result: JobResult) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The columns of the job's end state, as it ran and, for a stop that arrived after its last
+    benchmark, as STOPPED (its recommendations kept, as a stopped job keeps what finished)."""
+    describe = result.describe
+    columns = {"describe": describe, "steps": result.steps, "extensions": result.extensions(),
+               "completed": describe["CompletionTime"], "last_modified": describe["LastModifiedTime"]}
+    stopped = {key: value for key, value in describe.items() if key != "FailureReason"}
+    return ({**columns, "status": describe["Status"], "failure_reason": describe.get("FailureReason")},
+            {**columns, "describe": {**stopped, "Status": "STOPPED"}, "failure_reason": None})
 
 
 if __name__ == "__main__":
