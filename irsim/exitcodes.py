@@ -7,3 +7,4 @@ AWS_PARAMETER_ERROR = 252  # the AWS CLI's exit code for a request it refuses to
 AWS_SERVICE_ERROR = 254    # ... for an error the service answered
 AWS_GENERAL_ERROR = 255    # ... and for any other failure (e.g. no connection)
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141     # standard output's reader went away (`irsim ... | head`): as SIGPIPE ends a program

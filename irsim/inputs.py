@@ -1,23 +1,28 @@
-"""Reading the user's JSON files: one place for the messages a bad file gets."""
+"""Reading the user's JSON files: every reader of the product face goes through
+simulator.jsonfiles (encoding, syntax with line and column, depth), so a bad file is one line
+naming it and the argument it was given as."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from irsim.errors import UserError
+from simulator import InputError
+from simulator.jsonfiles import read_json
 
 
 def load_json_file(path: str, what: str) -> Any:
     """Parse a JSON file (``file://`` prefix allowed); a bad file becomes a UserError naming
-    ``what`` (the argument) and, for a syntax error, its line and column."""
+    ``what`` (the argument) and the file, with the line and column of a syntax error."""
     try:
-        text = Path(path.removeprefix("file://")).read_text()
-    except OSError as exc:
-        raise UserError(f"{what}: cannot read {path!r}: {exc.strerror or exc}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{what}: {path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") \
-            from None
+        return read_json(path, what)
+    except InputError as exc:
+        raise UserError(str(exc)) from None
+
+
+def load_json_object(path: str, what: str, kind: str) -> dict[str, Any]:
+    """A JSON file that must hold an object (``kind`` says which, in the error)."""
+    document = load_json_file(path, what)
+    if not isinstance(document, dict):
+        raise UserError(f"{what}: {path} must hold a JSON object ({kind}), not {type(document).__name__}")
+    return document

@@ -34,8 +34,13 @@ def catalogue_from_price_list(base: Catalogue, document: Any, source: str) -> Ca
     """``base`` with its prices refreshed from a Price List document: a bulk offer file (it
     has ``products``) or saved ``aws pricing get-products`` pages (anything else).
     ``source`` names the document in errors."""
-    is_offer_file = isinstance(document, Mapping) and "products" in document
-    prices = read_offer_file(document) if is_offer_file else read_get_products_pages(document)
+    if not isinstance(document, (Mapping, list)):  # parsed already: a string here is no path
+        raise PricingError("price_list", f"{source} must hold an AWS Price List offer file or get-products pages "
+                                         f"(a JSON object or list), not {type(document).__name__}")
+    if isinstance(document, Mapping) and "products" in document:
+        prices = read_offer_file(document)
+    else:
+        prices = read_get_products_pages(document)
     if not prices:
         raise PricingError("price_list", f"{source} holds no SageMaker hosting prices")
     return refresh_catalogue(base, prices)

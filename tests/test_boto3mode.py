@@ -466,7 +466,7 @@ def test_import_from_the_service_with_all_step_pages(seed_result, stubbed, use_c
     stubber.add_response("list_inference_recommendations_job_steps", {"Steps": steps[2:]},
                          expected_params={"JobName": NAME, "NextToken": "page-2"})
     regions = use_client(client)
-    code, out, err = run_cli(capsys, "import", NAME, "--region", "eu-west-1", "--home", tmp_path)
+    code, out, err = run_cli(capsys, "import", "--from-aws", NAME, "--region", "eu-west-1", "--home", tmp_path)
     assert code == 0, err
     assert "3 recommendations, 3 steps) from aws" in out and regions == ["eu-west-1"]
 
@@ -485,12 +485,12 @@ def test_import_refuses_a_running_job(seed_result, stubbed, use_client, tmp_path
                if key not in ("InferenceRecommendations", "CompletionTime")}
     stubber.add_response("describe_inference_recommendations_job", running, expected_params={"JobName": NAME})
     use_client(client)
-    code, _, err = run_cli(capsys, "import", NAME, "--home", tmp_path)
+    code, _, err = run_cli(capsys, "import", "--from-aws", NAME, "--home", tmp_path)
     assert code == 2 and "is IN_PROGRESS: only a finished job" in err
     assert JobStore(tmp_path).get(NAME) is None
 
 
 def test_import_of_a_name_already_stored_calls_no_aws(seed_result, no_boto3, tmp_path, capsys):
     store_finished_job(tmp_path, seed_result)
-    code, _, err = run_cli(capsys, "import", NAME, "--home", tmp_path)
+    code, _, err = run_cli(capsys, "import", "--from-aws", NAME, "--home", tmp_path)
     assert code == 2 and "already in the store" in err

@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
+
+from botocore.validate import ParamValidator
 
 from irsim.durable.store import JobExists, JobRecord, JobStore
 from irsim.errors import UserError
+from irsim.service.awsmodel import operation
 from simulator import checks
 
 TERMINAL_STATUSES = ("COMPLETED", "FAILED", "STOPPED")
@@ -32,7 +34,10 @@ def _timestamp(key: str, value: Any) -> datetime:
     if isinstance(value, datetime):
         moment = value
     elif checks.is_number(value):
-        moment = datetime.fromtimestamp(value, UTC)  # cli_timestamp_format = none
+        try:
+            moment = datetime.fromtimestamp(value, UTC)  # cli_timestamp_format = none
+        except (OverflowError, ValueError, OSError):
+            raise UserError(f"{key}: {value!r} is not a time in epoch seconds") from None
     else:
         try:
             moment = datetime.fromisoformat(str(value))
@@ -52,15 +57,20 @@ def parse_timestamps(document: Any) -> Any:
 
 
 def describe_document(document: Any, where: str) -> dict[str, Any]:
-    """A saved `aws sagemaker describe-inference-recommendations-job` output, checked and with
-    its timestamps as datetimes; ``where`` names the input in errors."""
+    """A saved `aws sagemaker describe-inference-recommendations-job` output, checked against
+    the response shape of botocore's model and with its timestamps as datetimes; ``where``
+    names the input in errors."""
     if not isinstance(document, dict):
         raise UserError(f"{where} must hold a DescribeInferenceRecommendationsJob response (a JSON object)")
     missing = [key for key in REQUIRED_DESCRIBE_KEYS if key not in document]
     if missing:
         raise UserError(f"{where} is not a DescribeInferenceRecommendationsJob response: "
                         f"missing {', '.join(missing)}")
-    return without_metadata(parse_timestamps(document))
+    describe = without_metadata(parse_timestamps(document))
+    _check_shape(describe, "DescribeInferenceRecommendationsJob", where)
+    if not JOB_NAME.fullmatch(describe["JobName"]):
+        raise UserError(f"{where}: JobName {describe['JobName']!r} is not an Inference Recommender job name")
+    return describe
 
 
 def steps_document(document: Any, name: str, where: str) -> dict[str, Any]:
@@ -68,10 +78,22 @@ def steps_document(document: Any, name: str, where: str) -> dict[str, Any]:
     if not isinstance(document, dict) or not isinstance(document.get("Steps"), list):
         raise UserError(f"{where} must hold a ListInferenceRecommendationsJobSteps response "
                         "(an object with a Steps list)")
-    others = sorted({step.get("JobName") for step in document["Steps"]} - {name})
+    steps = {"Steps": parse_timestamps(document["Steps"])}
+    _check_shape(steps, "ListInferenceRecommendationsJobSteps", where)
+    others = sorted({str(step.get("JobName")) for step in steps["Steps"]} - {name})
     if others:
         raise UserError(f"{where} holds steps of job {others[0]}, not {name}")
-    return {"Steps": parse_timestamps(document["Steps"])}
+    return steps
+
+
+def _check_shape(document: Mapping[str, Any], operation_name: str, where: str) -> None:
+    """``document`` of the types the operation's response shape gives (botocore's validator)."""
+    shape = operation(operation_name).output_shape
+    assert shape is not None, f"{operation_name} answers with a shape"
+    report = ParamValidator().validate(document, shape)
+    if report.has_errors():
+        errors = "; ".join(line.strip() for line in report.generate_report().splitlines() if line.strip())
+        raise UserError(f"{where} is not a {operation_name} response: {errors}")
 
 
 def _region_of(arn: str) -> str:
@@ -110,9 +132,3 @@ def import_job(store: JobStore, describe: Mapping[str, Any], steps: Mapping[str,
     record = store.get(name)
     assert record is not None  # inserted just above
     return record
-
-
-def is_file_source(source: str) -> bool:
-    """A job name cannot hold '.' or '/': anything else, or an existing file, is a path."""
-    return Path(source.removeprefix("file://")).is_file() or not JOB_NAME.fullmatch(source)
-

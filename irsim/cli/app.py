@@ -4,6 +4,8 @@ error a command raises becomes one line and an exit code (2 for bad input), neve
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 from collections.abc import Sequence
 
@@ -19,7 +21,7 @@ from irsim.cli.run import add_run_command
 from irsim.cli.simulate import add_simulate_command
 from irsim.cli.sweep import add_sweep_command
 from irsim.errors import UserError
-from irsim.exitcodes import EXIT_INTERRUPTED, EXIT_USAGE
+from irsim.exitcodes import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE
 from pricing import PricingError
 from simulator import InputError
 
@@ -54,11 +56,37 @@ def _options_by_dest(parser: argparse.ArgumentParser, command: Sequence[str]) ->
 
 
 def _worded_for_the_command_line(exc: Exception, options: dict[str, str]) -> str:
-    """The error with a library field that is one of the command's arguments named as its flag."""
+    """The error as one line, with a library field that is one of the command's arguments
+    named as its flag (and the parameter that raises a work budget, when it is one)."""
     field = getattr(exc, "field", None)
+    message = str(exc)
     if isinstance(field, str) and field in options:
-        return f"{options[field]}: {getattr(exc, 'message', None) or str(exc).removeprefix(field + ': ')}"
-    return str(exc)
+        message = f"{options[field]}: {getattr(exc, 'message', None) or message.removeprefix(field + ': ')}"
+    parameter = getattr(exc, "parameter", None)
+    if isinstance(parameter, str):
+        flag = options.get(parameter)
+        message = message.replace(f" ({parameter})", f" (raise it with {flag})" if flag else "")
+    return one_line(message)
+
+
+def one_line(message: str) -> str:
+    """A message of several lines (botocore's parameter validation) joined into one."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else message
+    head, rest = lines[0], "; ".join(lines[1:])
+    return f"{head} {rest}" if head.endswith(":") else f"{head}; {rest}"
+
+
+def _broken_pipe() -> int:
+    """Whoever read standard output went away (``irsim ... | head``): end quietly, as a program
+    SIGPIPE ends, with nothing more written to the closed pipe at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):  # a standard output without a descriptor
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,16 +94,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     command = [args.command] + ([args.aws_command] if getattr(args, "aws_command", None) else [])
-    if getattr(args, "aws_style", False):
-        try:
-            return args.handler(args)
-        except (ParamValidationError, ClientError, AwsCliUsageError) as exc:
-            return report_aws_error(exc)
     try:
+        code = _run(parser, args, command)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _broken_pipe()
+    return code
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, command: list[str]) -> int:
+    """The command's handler, every error it raises turned into one line and an exit code."""
+    try:
+        if getattr(args, "aws_style", False):
+            try:
+                return args.handler(args)
+            except (ParamValidationError, ClientError, AwsCliUsageError) as exc:
+                return report_aws_error(exc)
         return args.handler(args)
     except (InputError, PricingError, UserError, ParamValidationError, ClientError) as exc:
         # A ClientError here is irsim's own validation, worded as the AWS CLI words it.
         message = _worded_for_the_command_line(exc, _options_by_dest(parser, command))
+        if getattr(args, "aws_style", False):  # as the AWS CLI reports what it refuses to send
+            return report_aws_error(exc, message)
         print(f"irsim {' '.join(command)}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

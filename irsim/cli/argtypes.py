@@ -6,18 +6,26 @@ import argparse
 import math
 from collections.abc import Callable
 
+MAX_SEED = 2**63 - 1
 
-def integer(minimum: int) -> Callable[[str], int]:
-    """An integer >= ``minimum``."""
+
+def integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An integer >= ``minimum`` (and <= ``maximum``)."""
+    allowed = f"an integer >= {minimum}" if maximum is None else f"an integer from {minimum} to {maximum}"
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = minimum - 1
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}")
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
         return value
     return parse
+
+
+#: A random seed as every command takes it: what numpy's SeedSequence and the job store keep.
+seed = integer(0, MAX_SEED)
 
 
 def number(minimum: float | None = None, what: str = "a number") -> Callable[[str], float]:

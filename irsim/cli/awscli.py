@@ -4,16 +4,19 @@ store answers them with the AWS CLI's options, output and exit codes."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ParamValidationError
 
 from irsim.cli.jobs import offline_client, print_response, simulation_options
+from irsim.durable.store import StoreError
+from irsim.errors import UserError
 from irsim.exitcodes import AWS_PARAMETER_ERROR, AWS_SERVICE_ERROR
+from pricing import PricingError
+from simulator import InputError
+from simulator.jsonfiles import parse_json, read_json
 
 
 class AwsCliUsageError(Exception):
@@ -24,18 +27,10 @@ def _json_argument(value: str | None, option: str) -> Any:
     """An AWS CLI JSON argument: inline JSON or file://PATH."""
     if value is None:
         return None
-    text = value
-    if value.startswith("file://"):
-        try:
-            text = Path(value[len("file://"):]).read_text()
-        except OSError as exc:
-            raise AwsCliUsageError(f"Error parsing parameter '{option}': Unable to load paramfile {value}: "
-                                   f"{exc.strerror or exc}") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise AwsCliUsageError(f"Error parsing parameter '{option}': Invalid JSON: {exc.msg} "
-                               f"(line {exc.lineno} column {exc.colno})\nJSON received: {text[:200]}") from None
+        return read_json(value, option) if value.startswith("file://") else parse_json(value, option, "the value")
+    except InputError as exc:
+        raise AwsCliUsageError(f"Error parsing parameter '{option}': {exc.message}") from None
 
 
 def _request(args: argparse.Namespace, options: dict[str, str]) -> dict[str, Any]:
@@ -132,9 +127,13 @@ def add_aws_commands(commands: argparse._SubParsersAction, common: argparse.Argu
             sub.add_argument(option, type=int)
 
 
-def report_aws_error(exc: Exception) -> int:
-    """Print an error the way the AWS CLI does and return its exit code."""
-    print(f"\n{exc}", file=sys.stderr)
-    if isinstance(exc, (ParamValidationError, AwsCliUsageError)):
+def report_aws_error(exc: Exception, message: str | None = None) -> int:
+    """Print an error (``message``, else the exception) the way the AWS CLI does and return its
+    exit code: 252 for what it would refuse to send (bad parameters, input files, options),
+    254 for what the service answers (its errors, and the offline store failing)."""
+    print(f"\n{message or exc}", file=sys.stderr)
+    if isinstance(exc, StoreError):
+        return AWS_SERVICE_ERROR
+    if isinstance(exc, (ParamValidationError, AwsCliUsageError, UserError, InputError, PricingError)):
         return AWS_PARAMETER_ERROR
     return AWS_SERVICE_ERROR

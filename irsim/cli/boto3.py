@@ -13,10 +13,10 @@ from botocore.exceptions import ClientError
 
 from irsim.boto3mode import transport
 from irsim.boto3mode.importer import (
+    JOB_NAME,
     check_importable,
     describe_document,
     import_job,
-    is_file_source,
     steps_document,
     without_metadata,
 )
@@ -29,7 +29,7 @@ from irsim.boto3mode.transport import (
     fetch_steps,
     wait_for_real_job,
 )
-from irsim.cli.argtypes import integer, number
+from irsim.cli.argtypes import integer, number, seed
 from irsim.cli.errors import CliError
 from irsim.durable.store import JobStore
 from irsim.inputs import load_json_file
@@ -149,7 +149,7 @@ def cmd_aws_stop(args: argparse.Namespace) -> int:
 
 def _import_source_file(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     if args.region:
-        raise CliError("--region applies to a job fetched from the service, not to a file")
+        raise CliError("--region applies to a job fetched from the service (--from-aws NAME), not to a file")
     describe = describe_document(load_json_file(args.source, "SOURCE"), f"SOURCE: {args.source}")
     steps = (steps_document(load_json_file(args.steps, "--steps"), describe["JobName"], f"--steps: {args.steps}")
              if args.steps else {"Steps": []})
@@ -157,21 +157,29 @@ def _import_source_file(args: argparse.Namespace) -> tuple[dict[str, Any], dict[
 
 
 def _import_source_service(args: argparse.Namespace, store: JobStore) -> tuple[dict[str, Any], dict[str, Any]]:
+    name = args.from_aws
     if args.steps:
         raise CliError("--steps applies to a saved Describe file; a job fetched from the service brings its steps")
-    check_importable(store, args.source)  # before any call to AWS
+    if not JOB_NAME.fullmatch(name):
+        raise CliError(f"--from-aws: {name!r} is not an Inference Recommender job name (letters, digits and "
+                       "hyphens, at most 64)")
+    check_importable(store, name)  # before any call to AWS
     with aws_errors():
         client = transport.make_client(args.region)
-        describe = without_metadata(client.describe_inference_recommendations_job(JobName=args.source))
-    check_importable(store, args.source, describe["Status"])  # before fetching the steps
+        describe = without_metadata(client.describe_inference_recommendations_job(JobName=name))
+    check_importable(store, name, describe["Status"])  # before fetching the steps
     with aws_errors():
-        return describe, fetch_steps(client, args.source)
+        return describe, fetch_steps(client, name)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Store a finished real job, read from a saved Describe file or fetched by name."""
+    """Store a finished real job, read from a saved Describe file, or fetched from AWS when told
+    (--from-aws NAME): a missing file is an error, never a name to look up."""
+    if (args.source is None) == (args.from_aws is None):
+        raise CliError("give SOURCE (a saved Describe file) or --from-aws NAME (a job fetched from the service)"
+                       + (", not both" if args.source else ""))
     store = JobStore(args.home)
-    from_file = is_file_source(args.source)
+    from_file = args.source is not None
     describe, steps = _import_source_file(args) if from_file else _import_source_service(args, store)
     source = args.source if from_file else "aws"
     record = import_job(store, describe, steps, source)
@@ -192,7 +200,7 @@ def _add_submit(commands: argparse._SubParsersAction, common: argparse.ArgumentP
     submit.add_argument("job", metavar="JOB.json", nargs="?", help="the request to simulate first")
     submit.add_argument("--top", type=integer(1), required=True, help="how many configurations to keep")
     submit.add_argument("--profile", default=None, help="profile JSON path, or 'demo' (default)")
-    submit.add_argument("--seed", type=integer(0), default=None, help="random seed of the simulation (default 0)")
+    submit.add_argument("--seed", type=seed, default=None, help="random seed of the simulation (default 0)")
     submit.add_argument("--region", default=None,
                         help="the real job's region, and the pricing region (default: boto3's, else us-east-1)")
     submit.add_argument("--job-name", default=None, help="the real job's name (default: the simulated job's)")
@@ -226,12 +234,14 @@ def _add_import(commands: argparse._SubParsersAction, common: argparse.ArgumentP
     imported = commands.add_parser(
         "import", parents=[common], help="store a finished real job locally (from a Describe file or from AWS)",
         description="Store a finished real job in the job store, so `irsim describe` and `irsim list` show it. "
-                    "SOURCE is a saved `aws sagemaker describe-inference-recommendations-job` output, or a job "
-                    "name fetched from the service.")
-    imported.add_argument("source", metavar="SOURCE", help="a Describe JSON file, or a job NAME on AWS")
+                    "SOURCE is a saved `aws sagemaker describe-inference-recommendations-job` output; "
+                    "--from-aws NAME fetches the job from the service instead (only then is AWS contacted).")
+    imported.add_argument("source", metavar="SOURCE", nargs="?", default=None, help="a saved Describe JSON file")
+    imported.add_argument("--from-aws", metavar="NAME", default=None,
+                          help="fetch the finished job NAME from the service with boto3")
     imported.add_argument("--steps", metavar="FILE", default=None,
-                          help="with a file SOURCE: saved `list-inference-recommendations-job-steps` output")
-    imported.add_argument("--region", default=None, help="with a NAME: the job's region (default: boto3's)")
+                          help="with SOURCE: saved `list-inference-recommendations-job-steps` output")
+    imported.add_argument("--region", default=None, help="with --from-aws: the job's region (default: boto3's)")
     imported.set_defaults(handler=_reports_aws_failures("import", cmd_import))
 
 

@@ -15,6 +15,7 @@ from calibration.fit import Calibration, calibrate_cloudwatch, calibrate_results
 from calibration.report import candidates_text
 from calibration.sources import read_cloudwatch, read_describe, read_samples, read_steps
 from irsim.cli.argtypes import integer
+from irsim.inputs import load_json_file
 from irsim.present.files import write_atomically
 from irsim.present.plots import plot_calibration
 from pricing import default_catalogue
@@ -92,7 +93,16 @@ def _workers_text(calibration: Calibration) -> str:
             "most conservative for capacity)")
 
 
+def _check_json_inputs(args: argparse.Namespace) -> None:
+    """Every JSON input through the shared loader first: a file that is not UTF-8, not JSON or
+    nested too deep is one line naming the flag and the file, before any fitting."""
+    for flag, paths in (("--cloudwatch", args.cloudwatch), ("--describe", args.describe), ("--steps", args.steps)):
+        for path in paths:
+            load_json_file(path, flag)
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    _check_json_inputs(args)
     output = Path(args.output)
     if output.is_dir():
         raise InputError("output", f"{output} is a folder; give a profile file to write")

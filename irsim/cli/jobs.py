@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from irsim.cli.argtypes import seed
 from irsim.cli.run import load_request
 from irsim.durable.client import OfflineSageMakerClient
 from irsim.durable.client import client as make_offline_client
@@ -30,7 +31,7 @@ def simulation_options() -> argparse.ArgumentParser:
     """The options of a job simulated by the store's worker (a parent parser)."""
     simulation = argparse.ArgumentParser(add_help=False)
     simulation.add_argument("--profile", default=None, help="profile JSON path, or 'demo' (default)")
-    simulation.add_argument("--seed", type=int, default=None, help="seed (default: a stable hash of the job name)")
+    simulation.add_argument("--seed", type=seed, default=None, help="seed (default: a stable hash of the job name)")
     simulation.add_argument("--region", default="us-east-1", help="pricing and JobArn region (default us-east-1)")
     return simulation
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from irsim.cli.argtypes import integer, number
+from irsim.cli.argtypes import integer, number, seed
 from irsim.cli.errors import CliError
 from irsim.cli.run import load_request
 from irsim.planning.recommend import recommend
@@ -62,7 +62,7 @@ def add_recommend_command(commands: argparse._SubParsersAction) -> None:
     rec.add_argument("--routing", choices=ROUTING_POLICIES, default="random", help="default: random")
     rec.add_argument("--traffic", default="open", metavar="open|closed:N", help="Poisson (default) or N users")
     rec.add_argument("--replications", type=integer(2), default=3, help="seeded replications per decision (default 3)")
-    rec.add_argument("--seed", type=integer(0), default=0, help="random seed (default 0)")
+    rec.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     rec.add_argument("--region", default="us-east-1", help="pricing region (default us-east-1)")
     rec.add_argument("--json", action="store_true", help="print the document as JSON")
     rec.add_argument("--plot", metavar="PNG", help="cost against the percentile reached, SLO drawn")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from irsim.cli.argtypes import integer
+from irsim.cli.argtypes import integer, number, seed
 from irsim.cli.errors import CliError
 from irsim.inputs import load_json_file
 from irsim.present.formats import dumps
@@ -15,7 +15,8 @@ from irsim.present.progress import progress_printer
 from irsim.present.tables import recommendation_table, replication_table
 from irsim.service.job import execute_job, replicate
 from irsim.service.request import request_traffic_duration_s
-from pricing import Catalogue, catalogue_from_price_list, default_catalogue
+from pricing import Catalogue, PricingError, catalogue_from_price_list, default_catalogue
+from simulator.simulation import MAX_REQUESTS_PER_S
 
 
 def load_request(path: str) -> dict:
@@ -27,8 +28,14 @@ def load_request(path: str) -> dict:
 
 
 def price_list_catalogue(path: str) -> Catalogue:
-    """The bundled catalogue with prices refreshed from an AWS Price List file."""
-    return catalogue_from_price_list(default_catalogue(), load_json_file(path, "--price-list"), path)
+    """The bundled catalogue with prices refreshed from an AWS Price List file (an error names
+    the file and the field in it)."""
+    document = load_json_file(path, "--price-list")
+    try:
+        return catalogue_from_price_list(default_catalogue(), document, path)
+    except PricingError as exc:
+        detail = exc.message if exc.field == "price_list" else f"{path}: {exc.field}: {exc.message}"
+        raise PricingError("price_list", detail) from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -38,10 +45,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     replicated = None
     if args.replications > 1:
         result, replicated = replicate(request, args.profile, args.seed, args.region, args.replications,
-                                       catalogue=catalogue, progress=progress)
+                                       catalogue=catalogue, progress=progress,
+                                       max_requests_per_s=args.max_requests_per_s)
     else:
         result = execute_job(request, args.profile, seed=args.seed, region=args.region, catalogue=catalogue,
-                             progress=progress)
+                             progress=progress, max_requests_per_s=args.max_requests_per_s)
+    if result.not_scheduled:  # decided before simulating: said before the results
+        print(f"irsim run: warning: {result.not_scheduled[0].reason}", file=sys.stderr)
     if args.out:
         written = write_outputs(result, Path(args.out), replicated)
         print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
@@ -61,7 +71,7 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
     run.add_argument("job", metavar="JOB.json",
                      help="the request, as boto3 or `aws sagemaker ... --cli-input-json` takes it")
     run.add_argument("--profile", default="demo", help="profile JSON path, or 'demo' (default)")
-    run.add_argument("--seed", type=integer(0), default=0, help="random seed (default 0)")
+    run.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     run.add_argument("--region", default="us-east-1", help="pricing region and JobArn region (default us-east-1)")
     run.add_argument("--out", metavar="DIR",
                      help="write describe.json, steps.json, irsim.json, metrics.csv, report.png")
@@ -69,6 +79,9 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--price-list", metavar="FILE",
                      help="refresh prices from an AWS Price List offer file or saved get-products pages")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--max-requests-per-s", type=number(1), default=MAX_REQUESTS_PER_S, metavar="N",
+                     help="refuse a benchmark that would simulate more requests per simulated second "
+                          f"(default {MAX_REQUESTS_PER_S:,.0f})")
     run.add_argument("--replications", type=integer(1), default=1, metavar="R",
                      help="run R independent seeded replications: means and 95%% intervals (default 1)")
     run.set_defaults(handler=cmd_run)

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from irsim.cli.argtypes import integer
 from irsim.cli.errors import CliError
-from irsim.planning.sweep import load_sweep, progress_line, run_sweep, scenarios_summary
+from irsim.planning.sweep import MAX_SCENARIOS, load_sweep, progress_line, run_sweep, scenarios_summary
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     if args.scheduler and args.workers:
         raise CliError("give --scheduler ADDRESS or --workers N, not both")
-    sweep = load_sweep(args.sweep)
+    sweep = load_sweep(args.sweep, max_scenarios=args.max_scenarios)
     out = Path(args.out)
     print(f"{len(sweep.scenarios)} scenarios -> {out}" + (" (resuming)" if args.resume else ""), file=sys.stderr)
     table = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers, resume=args.resume,
@@ -33,4 +33,6 @@ def add_sweep_command(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument("--workers", type=integer(1), default=None, help="local worker processes (default: cores)")
     sweep.add_argument("--out", default="sweep-output", metavar="DIR", help="results folder (default sweep-output)")
     sweep.add_argument("--resume", action="store_true", help="skip scenarios whose results are already in DIR")
+    sweep.add_argument("--max-scenarios", type=integer(1), default=MAX_SCENARIOS, metavar="N",
+                       help=f"refuse a sweep of more than N scenarios before starting (default {MAX_SCENARIOS})")
     sweep.set_defaults(handler=cmd_sweep)

@@ -9,6 +9,7 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -18,13 +19,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from botocore.exceptions import ClientError, ParamValidationError
 
 from irsim.planning.recommend import recommend
+from irsim.present.files import write_atomically
 from irsim.present.plots import plot_sweep
 from irsim.service.labels import detail_label
-from simulator import InputError, checks, load_profile
+from irsim.service.request import parse_request
+from simulator import ROUTING_POLICIES, InputError, checks, load_profile
+from simulator.jsonfiles import read_json
 
 AXES = ("target_per_minute", "slo", "routing", "service_scale", "replications", "candidates", "instance_types")
+#: A sweep expands to the product of its axes' lengths: beyond this many scenarios it is refused
+#: before anything starts (a typo of three axes can ask for hundreds of millions).
+MAX_SCENARIOS = 1000
+MAX_SERVICE_SCALE = 1000.0
+MAX_REPLICATIONS = 100
 
 
 @dataclass(frozen=True)
@@ -36,37 +46,31 @@ class Sweep:
     scenarios: tuple[Mapping[str, Any], ...]
 
 
-def load_sweep(path: str | Path) -> Sweep:
+def load_sweep(path: str | Path, max_scenarios: int = MAX_SCENARIOS) -> Sweep:
     """Read SWEEP.json: {"base": request or path, "profile": path or "demo", "seed": S,
-    "axes": {name: [values...]}}."""
+    "axes": {name: [values...]}}. Every axis value is checked here, and a sweep of more than
+    ``max_scenarios`` scenarios is refused, before anything runs."""
     path = Path(path)
-    try:
-        document = json.loads(path.read_text())
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read the sweep file: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(str(path), f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    document = read_json(path, "sweep")
     if not isinstance(document, dict) or "base" not in document or "axes" not in document:
         raise InputError(str(path), 'must be an object with "base" (a request or its path) and "axes"')
     base = document["base"]
     if isinstance(base, str):
-        base_path = (path.parent / base).resolve()
-        try:
-            base = json.loads(base_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"{path}: base", f"cannot read the request {base_path}: {exc}") from None
+        base = read_json((path.parent / base).resolve(), f"{path}: base")
+    if not isinstance(base, dict):
+        raise InputError(f"{path}: base", "must be a CreateInferenceRecommendationsJob request (an object) or the "
+                                          "path of one")
     profile_source = document.get("profile", "demo")
+    if not isinstance(profile_source, (str, dict)):
+        raise InputError(f"{path}: profile", 'must be a profile (an object), the path of one, or "demo"')
     if isinstance(profile_source, str) and profile_source != "demo":
         profile_source = path.parent / profile_source
-    profile = load_profile(profile_source).to_dict()
-    axes = document["axes"]
-    if not isinstance(axes, dict) or not axes:
-        raise InputError(f"{path}: axes", f"must be an object of lists; allowed axes: {', '.join(AXES)}")
-    for name, values in axes.items():
-        if name not in AXES:
-            raise InputError(f"{path}: axes.{name}", f"is not an axis (allowed: {', '.join(AXES)})")
-        if not isinstance(values, list) or not values:
-            raise InputError(f"{path}: axes.{name}", "must be a non-empty list of values")
+    try:
+        profile = load_profile(profile_source).to_dict()
+    except InputError as exc:
+        raise InputError(f"{path}: profile", exc.message if exc.field == "profile" else str(exc)) from None
+    axes = _checked_axes(document["axes"], path, max_scenarios)
+    _check_base(base, axes, profile, f"{path}: base")
     seed = checks.seed(document.get("seed", 0), f"{path}: seed")
     names = list(axes)
     combinations = list(itertools.product(*(axes[n] for n in names)))
@@ -77,6 +81,65 @@ def load_sweep(path: str | Path) -> Sweep:
         key = json.dumps({"settings": settings, "seed": scenario_seed, "base": base}, sort_keys=True, default=str)
         scenarios.append({"id": hashlib.sha256(key.encode()).hexdigest()[:12], "seed": scenario_seed, **settings})
     return Sweep(base=base, profile=profile, scenarios=tuple(scenarios))
+
+
+def _checked_axes(axes: Any, path: Path, max_scenarios: int) -> dict[str, list[Any]]:
+    """The axes, each a non-empty list of values the optimizer takes, and no more scenarios
+    (the product of their lengths) than ``max_scenarios``."""
+    if not isinstance(axes, dict) or not axes:
+        raise InputError(f"{path}: axes", f"must be an object of lists; allowed axes: {', '.join(AXES)}")
+    for name, values in axes.items():
+        if name not in AXES:
+            raise InputError(f"{path}: axes.{name}", f"is not an axis (allowed: {', '.join(AXES)})")
+        if not isinstance(values, list) or not values:
+            raise InputError(f"{path}: axes.{name}", "must be a non-empty list of values")
+    scenarios = math.prod(len(values) for values in axes.values())
+    if scenarios > max_scenarios:
+        sizes = " x ".join(f"{len(values)} {name}" for name, values in axes.items())
+        raise InputError("max_scenarios", f"{path}: {sizes} make {scenarios:,} scenarios, more than the "
+                                          f"{max_scenarios:,} a sweep may run")
+    for name, values in axes.items():
+        for i, value in enumerate(values):
+            _check_axis_value(name, value, f"{path}: axes.{name}[{i}]")
+    return axes
+
+
+def _check_base(base: Mapping[str, Any], axes: Mapping[str, list[Any]], profile: Mapping[str, Any],
+                field: str) -> None:
+    """The base request valid as the scenarios will send it (with the first instance_types
+    value's endpoint configurations, when that axis is swept)."""
+    request = copy.deepcopy(dict(base))
+    if "instance_types" in axes and isinstance(request.get("InputConfig"), dict):
+        request["InputConfig"]["EndpointConfigurations"] = [{"InstanceType": t} for t in axes["instance_types"][0]]
+    try:
+        parse_request(request, default_instance_types=profile["instances"])
+    except (ClientError, ParamValidationError) as exc:
+        raise InputError(field, " ".join(str(exc).split())) from None
+
+
+def _check_axis_value(name: str, value: Any, field: str) -> None:
+    """One value of an axis, as recommend() takes it."""
+    if name == "target_per_minute":
+        checks.positive(value, field, what="invocations per minute")
+    elif name == "service_scale":
+        checks.positive(value, field, maximum=MAX_SERVICE_SCALE, what="a factor")
+    elif name == "replications":
+        checks.integer(value, field, minimum=2, maximum=MAX_REPLICATIONS)
+    elif name == "routing":
+        checks.choice(value, field, ROUTING_POLICIES)
+    elif name == "candidates":
+        checks.choice(value, field, ("job", "all"))
+    elif name == "slo":
+        percentile, _, milliseconds = value.partition("=") if isinstance(value, str) else ("", "", "")
+        try:
+            ms = float(milliseconds)
+        except ValueError:
+            ms = math.nan
+        if percentile.strip().upper() not in ("P95", "P99") or not 0 < ms < math.inf:
+            raise InputError(field, f"must look like P95=100 or P99=50 (percentile P95 or P99, milliseconds > 0), "
+                                    f"got {value!r}")
+    elif not (isinstance(value, list) and value and all(isinstance(t, str) for t in value)):  # instance_types
+        raise InputError(field, f"must be a non-empty list of instance types, got {value!r}")
 
 
 def _scaled(profile: Mapping[str, Any], factor: float) -> dict[str, Any]:
@@ -178,8 +241,8 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, scheduler: str | None = None, work
             cluster.close()
     rows = [row for s in sweep.scenarios for row in json.loads((scenario_dir / f"{s['id']}.json").read_text())]
     table = pd.DataFrame(rows)
-    table.to_csv(out_dir / "results.csv", index=False)
-    table.to_parquet(out_dir / "results.parquet", index=False)
+    write_atomically(out_dir / "results.parquet", lambda tmp: table.to_parquet(tmp, index=False))
+    write_atomically(out_dir / "results.csv", lambda tmp: table.to_csv(tmp, index=False))
     plot_sweep(table, out_dir)
     return table
 
