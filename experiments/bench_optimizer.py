@@ -20,6 +20,7 @@ from pricing import default_catalogue
 from simulator import load_profile
 
 TARGET_S = 30.0
+NO_CONSTRAINTS = Constraints()
 
 
 def candidates_and_profile(region: str = "us-east-1"):
@@ -30,7 +31,7 @@ def candidates_and_profile(region: str = "us-east-1"):
     return [Candidate(t, catalogue.prices[(t, region)].per_hour) for t in types], profile
 
 
-def run(label: str, profile, candidates, target: Target, constraints: Constraints = Constraints()) -> float:
+def run(label: str, profile, candidates, target: Target, constraints: Constraints = NO_CONSTRAINTS) -> float:
     start = time.perf_counter()
     result = plan(profile, candidates, target, constraints, seed=0)
     elapsed = time.perf_counter() - start
