@@ -28,10 +28,12 @@ def seed_request(name: str = "seed-job") -> dict:
 
 
 def long_request(name: str) -> dict:
-    """Ten benchmarks of about a second each (STAIRS over an hour, nothing stops them early)."""
+    """Ten benchmarks of a fraction of a second each (STAIRS over 20 minutes, nothing stops them
+    early), one at a time: JobDurationInSeconds schedules all ten (10 x (300 s + 1200 s))."""
     request = seed_request(name)
     request["InputConfig"]["TrafficPattern"] = {
-        "TrafficType": "STAIRS", "Stairs": {"DurationInSeconds": 3600, "NumberOfSteps": 10, "UsersPerStep": 3}}
+        "TrafficType": "STAIRS", "Stairs": {"DurationInSeconds": 1200, "NumberOfSteps": 10, "UsersPerStep": 3}}
+    request["InputConfig"]["JobDurationInSeconds"] = 15000
     request["InputConfig"]["ResourceLimit"] = {"MaxNumberOfTests": 10, "MaxParallelOfTests": 1}
     request["InputConfig"]["EndpointConfigurations"] = [
         {"InstanceType": "ml.c5.2xlarge",
