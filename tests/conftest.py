@@ -3,8 +3,11 @@ line run in-process."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import re
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import numpy as np
 import pytest
 
 from irsim.cli.app import main
+from irsim.durable.store import JobStore
 
 WHOLLY_SLOW = re.compile(r"^pytestmark = pytest\.mark\.slow$", re.MULTILINE)
 
@@ -66,3 +70,14 @@ def cli(capsys) -> Callable[..., tuple[int, str, str]]:
         return code, out, err
 
     return run
+
+
+@pytest.fixture
+def home(tmp_path):
+    """A fresh job store; any worker still running at the end of the test is killed."""
+    yield tmp_path
+    for record in JobStore(tmp_path).all():
+        if record.worker_pid and record.worker_pid != os.getpid() and \
+                record.status in ("PENDING", "IN_PROGRESS", "STOPPING"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(record.worker_pid, signal.SIGKILL)

@@ -3,10 +3,8 @@ ResponseMetadata, list-call inputs validated as the service validates them, name
 against the model's patterns, steps shaped as the model says before a job ends, timestamps never
 in the future, and the CloudWatch Logs the SDK reads answered offline."""
 
-import contextlib
 import json
 import os
-import signal
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -25,16 +23,6 @@ from irsim.errors import UserError
 from irsim.service.awsmodel import client_error
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-@pytest.fixture
-def home(tmp_path):
-    yield tmp_path
-    for record in JobStore(tmp_path).all():
-        if record.worker_pid and record.worker_pid != os.getpid() and record.status in ("PENDING", "IN_PROGRESS",
-                                                                                         "STOPPING"):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(record.worker_pid, signal.SIGKILL)
 
 
 def example(name: str, job_name: str) -> dict:

@@ -1,6 +1,5 @@
 """The offline boto3-compatible client and its durable jobs, across real processes."""
 
-import contextlib
 import json
 import os
 import signal
@@ -43,16 +42,6 @@ def long_request(name: str) -> dict:
     request["StoppingConditions"] = {"ModelLatencyThresholds": [{"Percentile": "P99", "ValueInMilliseconds": 5000}],
                                      "FlatInvocations": "Continue"}
     return request
-
-
-@pytest.fixture
-def home(tmp_path):
-    """A fresh store; any worker still running at the end is killed."""
-    yield tmp_path
-    for record in JobStore(tmp_path).all():
-        if record.worker_pid and record.status in ("PENDING", "IN_PROGRESS", "STOPPING"):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(record.worker_pid, signal.SIGKILL)
 
 
 def wait_until(predicate, timeout_s: float = 60.0, poll_s: float = 0.05):

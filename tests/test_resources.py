@@ -2,10 +2,7 @@
 by botocore's Stubber against the real output shapes), the errors the service gives, the store
 that keeps them across clients, and jobs on existing endpoints."""
 
-import contextlib
 import json
-import os
-import signal
 from pathlib import Path
 
 import boto3
@@ -21,15 +18,6 @@ from irsim.durable.store import JobStore
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgboost:1"
-
-
-@pytest.fixture
-def home(tmp_path):
-    yield tmp_path
-    for record in JobStore(tmp_path).all():
-        if record.worker_pid and record.status in ("PENDING", "IN_PROGRESS", "STOPPING"):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(record.worker_pid, signal.SIGKILL)
 
 
 def validates(method: str, response: dict, params: dict) -> None:
