@@ -52,8 +52,8 @@ def target_per_minute(job: JobSpec, recommendation: Recommendation, per_instance
 
 def check_recommendations(job: JobSpec, scheduled: Sequence[ScheduledBenchmark], profile: Profile, seed: int,
                           replications: int = 3) -> dict[int, ProductionCheck]:
-    """The production check of every checkable recommendation, by benchmark index. Each uses
-    the same seed (common random numbers: the rows are compared with each other)."""
+    """The production check of every checkable recommendation, by benchmark index, each seeded
+    from the job's seed (the same job and seed give the same checks)."""
     threshold = job.stopping.latency
     per_instance = {item.outcome.spec.index: item.outcome.per_instance_max for item in scheduled}
     checks = {}
