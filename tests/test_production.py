@@ -66,13 +66,15 @@ def test_without_a_threshold_the_check_reports_but_does_not_judge():
 def near_saturation_job():
     """ml.c5.large (2 workers, 4 ms) ramped to saturation with a 25 ms P95 threshold and a
     target of 27,000/min: the best closed-loop minute reaches the target, so the AWS method
-    asks for one instance, which runs at 90 % utilization under open traffic."""
+    asks for one instance, which runs at 90 % utilization under open traffic. FlatInvocations
+    Continue: the ramp goes on until the threshold breaks (the plateau rule may stop it a
+    minute or two before the best minute reaches the target)."""
     request = json.loads((EXAMPLES / "seed-advanced-job.json").read_text())
     request["InputConfig"]["EndpointConfigurations"] = [{"InstanceType": "ml.c5.large"},
                                                          {"InstanceType": "ml.c5.xlarge"}]
     request["InputConfig"]["TrafficPattern"] = {"TrafficType": "STAIRS", "Stairs": {
         "DurationInSeconds": 1200, "NumberOfSteps": 20, "UsersPerStep": 1}}
-    request["StoppingConditions"] = {"MaxInvocations": 27_000, "FlatInvocations": "Stop",
+    request["StoppingConditions"] = {"MaxInvocations": 27_000, "FlatInvocations": "Continue",
                                      "ModelLatencyThresholds": [{"Percentile": "P95", "ValueInMilliseconds": 25}]}
     return execute_job(request, "demo", seed=0)
 
