@@ -11,10 +11,19 @@ index: keys order exactly as ``(count, index)`` pairs do, which is the scan's or
 first, then the lowest index), so every choice is the scan's. Plain ints compare several
 times faster than pairs inside ``heapq``. A count change pushes the new key and leaves the
 old one behind, stale; a stale key (one that is not its instance's current key) is dropped
-when it reaches the top. Every instance always has its current key in the heap, so the
-first current key on top is the minimum. When stale keys make the heap more than a few
-times K long it is rebuilt from the current keys, which keeps its size O(K) and the
-amortised cost per request O(log K).
+when it reaches the top. Every instance has its current key in the heap, so the first
+current key on top is the minimum. When stale keys make the heap more than a few times K
+long it is rebuilt from the current keys, which keeps its size O(K) and the amortised cost
+per request O(log K).
+
+One exception to "every instance has its current key in the heap" makes the common case
+free: the instance of the latest completion is *pending*, its lowered key not pushed yet.
+Under closed-loop load the request issued at a completion almost always goes straight back
+to the instance that just finished (it is the only one with the fewest). So :meth:`take`
+first compares the pending key with the heap's top: if it is smaller it is smaller than
+every key, the pending instance is the answer, and its count returns to the value whose key
+is still in the heap; no heap operation at all. Otherwise, or at the next completion, the
+pending key is pushed like any other.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ class LeastOutstanding:
     where it goes) and :meth:`release` for every request that completes.
     """
 
-    __slots__ = ("_heap", "_keys", "_limit", "_mask", "_shift", "_unit")
+    __slots__ = ("_heap", "_keys", "_limit", "_mask", "_pending", "_shift", "_unit")
 
     def __init__(self, instances: int) -> None:
         if instances < 1:
@@ -41,6 +50,7 @@ class LeastOutstanding:
         self._keys = list(range(instances))  # count 0 everywhere: the key is the index
         self._heap = self._keys[:]  # sorted, hence already a heap
         self._limit = 4 * instances + 64
+        self._pending = -1  # the instance whose current key is not in the heap yet, if any
 
     def count(self, inst: int) -> int:
         """Requests outstanding at instance ``inst``."""
@@ -49,7 +59,18 @@ class LeastOutstanding:
     def take(self) -> int:
         """The instance with the fewest outstanding requests (the lowest index among equals),
         counting one more request outstanding there."""
-        heap, keys, mask = self._heap, self._keys, self._mask
+        heap, keys = self._heap, self._keys
+        pending = self._pending
+        if pending >= 0:
+            self._pending = -1
+            key = keys[pending]
+            if key < heap[0]:
+                # Below every key in the heap: the minimum. One more request brings its count
+                # back to the value it had before the completion, whose key is still in the heap.
+                keys[pending] = key + self._unit
+                return pending
+            heappush(heap, key)
+        mask = self._mask
         key = heap[0]
         inst = key & mask
         while keys[inst] != key:
@@ -64,15 +85,18 @@ class LeastOutstanding:
     def release(self, inst: int) -> None:
         """A request outstanding at instance ``inst`` has completed."""
         keys = self._keys
-        key = keys[inst] - self._unit
-        keys[inst] = key
-        heap = self._heap
-        heappush(heap, key)
-        if len(heap) > self._limit:
-            self._rebuild()
+        pending = self._pending
+        if pending >= 0:
+            heap = self._heap
+            heappush(heap, keys[pending])
+            if len(heap) > self._limit:
+                self._rebuild()
+        keys[inst] -= self._unit
+        self._pending = inst
 
     def _rebuild(self) -> None:
-        """Drop every stale key: the heap becomes the current keys."""
+        """Drop every stale key: the heap becomes the current keys (the pending one included)."""
         heap = self._keys[:]
         heapify(heap)
         self._heap = heap
+        self._pending = -1

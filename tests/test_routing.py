@@ -58,6 +58,18 @@ def test_completions_on_one_instance_then_arrivals_refill_it_first():
     assert [router.take() for _ in range(4)] == [2, 2, 3, 0]
 
 
+def test_the_instance_that_just_completed_wins_only_when_it_is_the_scans_choice():
+    router = LeastOutstanding(3)
+    assert [router.take() for _ in range(5)] == [0, 1, 2, 0, 1]  # counts 2, 2, 1
+    router.release(1)  # counts 2, 1, 1: instance 1 ties instance 2 and wins on its index
+    assert router.take() == 1
+    router.release(2)  # counts 2, 2, 0: instance 2 is the only one with the fewest
+    assert router.take() == 2
+    router.release(0)
+    router.release(1)  # counts 1, 1, 1: instance 1 ties instance 0 and loses on its index
+    assert [router.take(), router.take(), router.take()] == [0, 1, 2]
+
+
 def test_a_router_needs_an_instance():
     with pytest.raises(ValueError, match="instances"):
         LeastOutstanding(0)
