@@ -77,7 +77,7 @@ class _Draws:
 
 class _Records:
     """Per completed request, in completion order. ``array`` keeps raw doubles and ints: no
-    Python number survives a record."""
+    Python number survives a record. ``instance`` stays empty on a one-instance endpoint."""
 
     __slots__ = ("completion_s", "instance", "latency_s", "overhead_s", "service_s")
 
@@ -116,7 +116,8 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
         latency_s=np.frombuffer(records.latency_s, dtype=float),
         service_s=np.frombuffer(records.service_s, dtype=float),
         overhead_s=np.frombuffer(records.overhead_s, dtype=float),
-        instance=np.frombuffer(records.instance, dtype=np.int32),
+        instance=(np.frombuffer(records.instance, dtype=np.int32) if endpoint.instance_count > 1
+                  else np.zeros(len(records.completion_s), dtype=np.int32)),
         end_s=float(loop.now),
         stop_reason=clock.reason,
         issued=next(arrivals) - 1,
@@ -144,6 +145,7 @@ def _requests(loop: Loop, endpoint: Endpoint, draws: _Draws, records: _Records, 
     record_completion, record_latency = records.completion_s.append, records.latency_s.append
     record_service, record_instance = records.service_s.append, records.instance.append
     record_overhead = records.overhead_s.append
+    spread = endpoint.instance_count > 1  # else every instance recorded would be 0: run() fills them in
 
     def arrive(now: float) -> None:
         """A request reaches the endpoint: count it, route it, start it or queue it."""
@@ -167,7 +169,8 @@ def _requests(loop: Loop, endpoint: Endpoint, draws: _Draws, records: _Records, 
         record_completion(now)
         record_latency(now - arrival)
         record_service(service)
-        record_instance(inst)
+        if spread:
+            record_instance(inst)
         if release is not None:
             release(inst)
         queue = waiting[inst]
