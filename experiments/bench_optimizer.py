@@ -50,7 +50,7 @@ def main() -> int:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     candidates, profile = candidates_and_profile()
     print(f"{len(candidates)} priced catalogue types (us-east-1), demo profile + derived entries; "
-          f"os.cpu_count() = {os.cpu_count()}; replications 3 per decision")
+          f"os.cpu_count() = {os.cpu_count()}; at least 3 replications per decision, more until its interval decides")
     main_time = run("30,000/min, P95 <= 100 ms", profile, candidates, Target(500.0, 95, 100.0))
     run("30,000/min, P95 <= 10 ms", profile, candidates, Target(500.0, 95, 10.0))
     baseline = run("30,000/min, P95 <= 100 ms, mixed", profile, candidates, Target(500.0, 95, 100.0),

@@ -1,10 +1,16 @@
 """How many instances of one type serve a target rate within a latency percentile.
 
 An analytic pre-screen (M/M/c with Erlang C; Allen-Cunneen for the profile's cv) gives the
-first count to try; seeded simulation replications then decide the smallest count whose
-percentile meets the SLO with 95 % confidence. With random routing each instance receives
-an independent Poisson stream at rate / count, so one instance simulated at that rate
-stands for the endpoint.
+first count to try; seeded simulation then decides each count by a sequential rule
+(:func:`sequential_estimate`): replications as long as the queue's relaxation time and the
+percentile ask, their warm-up cut (two relaxation times, more when MSER-5 finds a longer low
+opening), a batch-means interval on the percentile (``optimizer.statistics``), and more
+replications until that interval excludes the SLO or is within +-1 %. A count still
+undecided then is judged by its point estimate with a 5 % margin (it passes only that far
+under the SLO), and says so. Every count and type is simulated with the same seed per
+replication (common random numbers), so comparisons between them are paired. With random
+routing each instance receives an independent Poisson stream at rate / count, so one instance
+simulated at that rate stands for the endpoint.
 """
 
 from __future__ import annotations
@@ -12,25 +18,43 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
 
+from optimizer.statistics import (
+    MAX_REQUESTS,
+    MIN_REQUESTS,
+    RELAXATIONS,
+    ladder_requests,
+    quantile_interval,
+    relaxation_requests,
+    run_requests,
+    warmup_cut,
+)
 from simulator import Profile, simulate
 from simulator.analytic import erlang_c
 from simulator.distributions import Distribution, quantile_ms
+from simulator.errors import InputError
 from simulator.profiles import InstanceProfile
 
-MIN_REQUESTS = 20_000      # per replication, so the percentile is well estimated
-MIN_DURATION_S = 20.0
-MAX_DURATION_S = 900.0
+__all__ = ["MIN_REQUESTS", "CountDecision", "Estimate", "Run", "Sampling", "estimate", "seed_for",
+           "sequential_estimate", "simulate_instance", "smallest_count"]
+
 MAX_COUNT = 1000
+MAX_REPLICATIONS = 10
+
+#: How an Estimate's verdict on its SLO was reached.
+BY_INTERVAL = "interval"    # the 95 % interval lay wholly on one side of the SLO
+BY_PRECISION = "precision"  # the interval reached the relative precision with the SLO inside it
+BY_BUDGET = "budget"        # the replication budget ran out with the SLO inside the interval
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A latency percentile from seeded replications, with its 95 % confidence interval."""
+    """A latency percentile from seeded replications, with its 95 % confidence interval,
+    and how a verdict on the SLO it was sampled for was reached (``decided_by``)."""
 
     percentile_ms: float
     low_ms: float
@@ -39,12 +63,88 @@ class Estimate:
     utilization: float  # busy workers / workers, per instance
     throughput_per_s: float = math.nan  # what a closed population achieved (NaN for open traffic)
     required_per_s: float = 0.0          # ... and what it had to reach
+    decided_by: str = BY_INTERVAL
+    margin: float = 0.0                  # relative margin a point-estimate verdict must clear
+    batches: int = 0                     # batch quantiles behind the interval (0: replications)
+    requests: int = 0                    # simulated requests kept after the warm-up cuts
+
+    @property
+    def by_point_estimate(self) -> bool:
+        """Whether the SLO lay inside the interval, so the point estimate decided."""
+        return self.decided_by != BY_INTERVAL
 
     def meets(self, slo_ms: float) -> bool:
-        """With confidence: the interval's upper end is within the SLO (and a closed population
-        reached the target rate, within 1 %)."""
+        """Whether the percentile meets ``slo_ms`` (and a closed population reached the
+        target rate, within 1 %): the interval's upper end is within the SLO; or, when the
+        sequential rule ended with the SLO inside the interval, the point estimate is
+        within it by the margin."""
         reached = math.isnan(self.throughput_per_s) or self.throughput_per_s >= 0.99 * self.required_per_s
-        return self.high_ms <= slo_ms and reached
+        if not reached or math.isinf(self.percentile_ms):
+            return False
+        if self.high_ms <= slo_ms:
+            return True
+        if self.low_ms > slo_ms or not self.by_point_estimate:
+            return False
+        return self.percentile_ms * (1.0 + self.margin) <= slo_ms
+
+    def verdict(self, slo_ms: float) -> str:
+        """The verdict in words, for explanations."""
+        passes = "meets" if self.meets(slo_ms) else "misses"
+        if self.decided_by == BY_INTERVAL or not self.low_ms <= slo_ms < self.high_ms:
+            return f"{passes} the {slo_ms:g} ms SLO with 95 % confidence"
+        why = ("the interval reached its precision" if self.decided_by == BY_PRECISION
+               else f"the budget of {self.replications} replications was spent")
+        return (f"{passes} the {slo_ms:g} ms SLO by its point estimate {self.percentile_ms:.2f} ms with a "
+                f"{self.margin:.0%} margin: {why} with the SLO still inside the 95 % interval "
+                f"[{self.low_ms:.2f}, {self.high_ms:.2f}] ms")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """The sequential rule's settings: replications first run and at most, batches per
+    replication, the relative precision that ends sampling, the margin a point-estimate
+    verdict must clear, and each replication's length (floor, relaxation times, cap)."""
+
+    min_replications: int = 3
+    max_replications: int = MAX_REPLICATIONS
+    batches_per_replication: int = 8
+    precision: float = 0.01
+    margin: float = 0.05
+    confidence: float = 0.95
+    floor_requests: int = MIN_REQUESTS
+    relaxations: float = RELAXATIONS
+    max_requests: int = MAX_REQUESTS
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_replications <= self.max_replications:
+            raise InputError("replications", f"need 1 <= first stage ({self.min_replications}) <= budget "
+                                             f"({self.max_replications})")
+
+    @classmethod
+    def starting_with(cls, replications: int) -> Sampling:
+        """The default rule with ``replications`` in the first stage."""
+        return cls(min_replications=replications, max_replications=max(replications, MAX_REPLICATIONS))
+
+    def requests(self, rate_per_s: float, workers: int, mean_service_s: float, percentile: float) -> int:
+        """Requests in one replication of one instance at this rate, for this percentile."""
+        return run_requests(rate_per_s, workers, mean_service_s, percentile, floor=self.floor_requests,
+                            relaxations=self.relaxations, cap=self.max_requests)
+
+    def pooled_requests(self, requests_per_relaxation: float, percentile: float) -> int:
+        """Requests in one replication of a whole endpoint that receives this many requests per
+        relaxation time of its slowest instances (at most twice one instance's cap)."""
+        return ladder_requests(requests_per_relaxation, percentile, floor=self.floor_requests,
+                               relaxations=self.relaxations, cap=2 * self.max_requests)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One replication as the statistics see it: latencies in completion order."""
+
+    latency_ms: np.ndarray = field(repr=False)
+    utilization: float
+    relaxation_requests: float  # completions in one relaxation time (how much warm-up to cut)
+    throughput_per_s: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -55,14 +155,19 @@ class CountDecision:
     count: int | None
     estimate: Estimate | None
     reason: str | None  # why the type is infeasible
-    simulations: int
+    simulations: int        # simulation runs (replications over every count evaluated)
     naive_simulations: int  # what a linear search from the stability bound would have run
     analytic_count: int | None
 
 
 def seed_for(*parts: object) -> int:
-    """A stable seed from the parts (type, count, replication, base seed)."""
+    """A stable seed from the parts (e.g. a purpose, the base seed, the replication)."""
     return int.from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest()[:4], "big")
+
+
+def replication_seed(seed: int, replication: int) -> int:
+    """The seed of one replication: the same for every count and type (common random numbers)."""
+    return seed_for("crn", seed, replication)
 
 
 def service_quantile_ms(service: Distribution, q: float) -> float:
@@ -105,7 +210,7 @@ def stability_count(rate_per_s: float, entry: InstanceProfile) -> int:
 
 
 def estimate(samples_ms: list[float], utilizations: list[float]) -> Estimate:
-    """The mean of the replications' percentiles with its 95 % Student-t interval."""
+    """The mean of independent replications' percentiles with its 95 % Student-t interval."""
     values = np.asarray(samples_ms)
     mean = float(values.mean())
     if len(values) > 1:
@@ -116,23 +221,67 @@ def estimate(samples_ms: list[float], utilizations: list[float]) -> Estimate:
                     utilization=float(np.mean(utilizations)))
 
 
+def unstable_estimate(utilization: float) -> Estimate:
+    """A load at or beyond capacity: the queue grows without bound, no SLO is met."""
+    return Estimate(percentile_ms=math.inf, low_ms=math.inf, high_ms=math.inf, replications=0,
+                    utilization=utilization)
+
+
+def sequential_estimate(replicate: Callable[[int], Run], percentile: float, slo_ms: float,
+                        sampling: Sampling) -> Estimate:
+    """Replications ``replicate(0), replicate(1), ...`` until the percentile's interval
+    excludes ``slo_ms`` or reaches the relative precision, or the budget is spent. Each
+    run's warm-up is cut (two relaxation times, or more by MSER-5); the interval comes from
+    batch means over every kept batch (``quantile_interval``)."""
+    kept: list[np.ndarray] = []
+    utilizations: list[float] = []
+    throughputs: list[float] = []
+    decided_by = BY_BUDGET
+    for replication in range(sampling.max_replications):
+        run = replicate(replication)
+        kept.append(run.latency_ms[warmup_cut(run.latency_ms, run.relaxation_requests):])
+        utilizations.append(run.utilization)
+        throughputs.append(run.throughput_per_s)
+        if replication + 1 < sampling.min_replications:
+            continue
+        interval = quantile_interval(kept, percentile, sampling.batches_per_replication, sampling.confidence)
+        if interval.high <= slo_ms or interval.low > slo_ms:
+            decided_by = BY_INTERVAL
+            break
+        if interval.half_width <= sampling.precision * interval.point:
+            decided_by = BY_PRECISION
+            break
+    return Estimate(percentile_ms=interval.point, low_ms=interval.low, high_ms=interval.high,
+                    replications=len(kept), utilization=float(np.mean(utilizations)),
+                    throughput_per_s=float(np.mean(throughputs)), decided_by=decided_by,
+                    margin=sampling.margin, batches=interval.batches, requests=interval.kept)
+
+
 def simulate_instance(entry: InstanceProfile, overhead: Distribution | None, rate_per_s: float,
-                      percentile: float, replications: int, seed: int) -> Estimate:
-    """One instance under Poisson arrivals at ``rate_per_s``: the percentile over replications."""
+                      percentile: float, slo_ms: float, sampling: Sampling, seed: int) -> Estimate:
+    """One instance under Poisson arrivals at ``rate_per_s``, decided sequentially. Every
+    rate runs replication r from the same seed, and rates whose runs have the same number of
+    requests see the very same arrivals scaled in time (common random numbers)."""
+    mean_s = entry.service_time.mean_ms / 1000.0
+    utilization = rate_per_s * mean_s / entry.workers
+    if utilization >= 1.0:
+        return unstable_estimate(utilization)
     profile = Profile("capacity", {entry.instance_type: entry}, overhead=overhead)
-    duration = min(MAX_DURATION_S, max(MIN_DURATION_S, MIN_REQUESTS / rate_per_s))
-    values, utilizations = [], []
-    for replication in range(replications):
+    duration = sampling.requests(rate_per_s, entry.workers, mean_s, percentile) / rate_per_s
+    relaxation = relaxation_requests(rate_per_s, entry.workers, mean_s)
+
+    def replicate(replication: int) -> Run:
         result = simulate(profile, entry.instance_type, arrival_rate_per_s=rate_per_s, duration_s=duration,
-                          seed=seed_for(entry.instance_type, rate_per_s, replication, seed))
-        values.append(result.percentile_ms(percentile))
-        utilizations.append(result.service_ms.sum() / 1000.0 / duration / entry.workers)
-    return estimate(values, utilizations)
+                          seed=replication_seed(seed, replication))
+        return Run(latency_ms=result.latency_ms, relaxation_requests=relaxation,
+                   utilization=float(result.service_ms.sum()) / 1000.0 / duration / entry.workers)
+
+    return sequential_estimate(replicate, percentile, slo_ms, sampling)
 
 
 def smallest_count(entry: InstanceProfile, rate_per_s: float, percentile: float, slo_ms: float,
                    evaluate: Callable[[int], Estimate], max_count: int = MAX_COUNT) -> CountDecision:
-    """The smallest count whose ``evaluate(count)`` meets the SLO with confidence.
+    """The smallest count whose ``evaluate(count)`` meets the SLO (``Estimate.meets``).
 
     Starts at the analytic count, gallops down while it passes (or up until it does), then
     bisects: the percentile falls as instances are added, so the boundary is unique.
@@ -152,11 +301,12 @@ def smallest_count(entry: InstanceProfile, rate_per_s: float, percentile: float,
     if bracket is None:
         return CountDecision(instance_type=entry.instance_type, count=None, estimate=search.results[max_count],
                              reason=f"more than {max_count} instances would be needed",
-                             simulations=len(search.results), naive_simulations=max_count - stable + 1,
+                             simulations=search.replications, naive_simulations=search.naive(max_count - stable + 1),
                              analytic_count=guess)
     ok = search.bisect(*bracket)
     return CountDecision(instance_type=entry.instance_type, count=ok, estimate=search.results[ok], reason=None,
-                         simulations=len(search.results), naive_simulations=ok - stable + 1, analytic_count=guess)
+                         simulations=search.replications, naive_simulations=search.naive(ok - stable + 1),
+                         analytic_count=guess)
 
 
 class _CountProbe:
@@ -167,6 +317,16 @@ class _CountProbe:
         self.evaluate = evaluate
         self.slo_ms = slo_ms
         self.results: dict[int, Estimate] = {}
+
+    @property
+    def replications(self) -> int:
+        """Simulation runs so far (an estimate without replications, e.g. an unstable count, ran none)."""
+        return sum(e.replications for e in self.results.values())
+
+    def naive(self, counts: int) -> int:
+        """What evaluating ``counts`` counts would cost at this search's replications per count."""
+        per_count = self.replications / max(1, len(self.results))
+        return round(counts * max(1.0, per_count))
 
     def passes(self, count: int) -> bool:
         if count not in self.results:
