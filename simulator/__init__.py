@@ -1,4 +1,4 @@
-"""Discrete-event simulation of SageMaker Inference Recommender load tests (SimPy)."""
+"""Discrete-event simulation of SageMaker Inference Recommender load tests (its own event loop, SimPy's event order)."""
 
 from simulator.distributions import Distribution, parse_distribution
 from simulator.endpoint import ROUTING_POLICIES, Endpoint
