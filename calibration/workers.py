@@ -30,7 +30,7 @@ from scipy import optimize, stats
 
 from calibration.closedloop import Level, Service, simulate_levels
 from calibration.moments import Candidate, CandidateFit, Minutes, fit_all, starting_cv, starting_mean
-from simulator.analytic import erlang_c
+from simulator.analytic import allen_cunneen_quantile_ms
 from simulator.distributions import quantile_ms
 
 FIT_FAMILIES = ("lognormal", "gamma", "weibull", "exponential")
@@ -209,17 +209,9 @@ def profile_workers(minutes: Minutes, fixed: Service | None = None) -> WorkersPr
 # --- the member to plan with ------------------------------------------------------------------
 
 def approximate_p99_ms(rate_per_s: float, workers: int, service: Service) -> float:
-    """Open-traffic P99 latency: M/M/c's Erlang C wait scaled by Allen-Cunneen's
-    (1 + cv^2) / 2, the tail split between the wait and the service time."""
-    mean_s = service.mean_ms / 1000.0
-    load = rate_per_s * mean_s
-    if load >= workers:
-        return math.inf
-    waiting = erlang_c(workers, load)
-    theta = workers / mean_s - rate_per_s
-    tail = 0.01
-    wait_s = 0.0 if waiting <= tail / 2 else (1.0 + service.cv ** 2) / 2.0 * math.log(waiting / (tail / 2)) / theta
-    return wait_s * 1000.0 + quantile_ms(service.family, service.mean_ms, service.cv, 1.0 - tail / 2)
+    """Open-traffic P99 latency by the Allen-Cunneen-scaled M/M/c law (simulator.analytic)."""
+    return allen_cunneen_quantile_ms(rate_per_s, workers, service.mean_ms, service.cv, 0.99,
+                                     lambda level: quantile_ms(service.family, service.mean_ms, service.cv, level))
 
 
 def open_capacity_per_s(fit: CandidateFit, slo_ms: float) -> float:

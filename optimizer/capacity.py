@@ -34,7 +34,7 @@ from optimizer.statistics import (
     warmup_cut,
 )
 from simulator import Profile, simulate
-from simulator.analytic import erlang_c
+from simulator.analytic import allen_cunneen_quantile_ms
 from simulator.distributions import Distribution, quantile_ms
 from simulator.errors import InputError
 from simulator.profiles import InstanceProfile
@@ -180,19 +180,9 @@ def service_quantile_ms(service: Distribution, q: float) -> float:
 
 
 def approximate_quantile_ms(rate_per_s: float, workers: int, service: Distribution, q: float) -> float:
-    """Pre-screen: the M/M/c response-time quantile with the waiting part scaled by
-    Allen-Cunneen's (1 + cv^2) / 2 and the service part taken from the service law."""
-    mean_s = service.mean_ms / 1000.0
-    load = rate_per_s * mean_s
-    if load >= workers:
-        return math.inf
-    waiting = erlang_c(workers, load)
-    theta = workers / mean_s - rate_per_s
-    scale = (1.0 + service.cv ** 2) / 2.0
-    # P(W > w) = C exp(-theta w / scale); the q-quantile of W+S is bounded by splitting the tail.
-    tail = 1.0 - q
-    wait_q = 0.0 if waiting <= tail / 2 else scale * math.log(waiting / (tail / 2)) / theta
-    return wait_q * 1000.0 + service_quantile_ms(service, 1.0 - tail / 2)
+    """Pre-screen: the Allen-Cunneen-scaled M/M/c quantile, the service part from the service law."""
+    return allen_cunneen_quantile_ms(rate_per_s, workers, service.mean_ms, service.cv, q,
+                                     lambda level: service_quantile_ms(service, level))
 
 
 def analytic_count(rate_per_s: float, entry: InstanceProfile, q: float, slo_ms: float) -> int | None:

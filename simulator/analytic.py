@@ -7,6 +7,7 @@ time S, ``think_s`` the think time Z of a closed-loop user.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -239,3 +240,21 @@ def serverless_blocking(rate_per_s: float, service_s: float, setup_s: float, idl
     MaxConcurrency where it is low."""
     p = cold_start_fraction(rate_per_s, service_s, setup_s, idle_timeout_s, max_concurrency)
     return erlang_b(max_concurrency, rate_per_s * (service_s + p * setup_s))
+
+
+def allen_cunneen_quantile_ms(rate_per_s: float, workers: int, mean_ms: float, cv: float, q: float,
+                              service_quantile_ms: Callable[[float], float]) -> float:
+    """Open-traffic response-time q-quantile, approximately: M/M/c's Erlang C wait scaled by
+    Allen-Cunneen's (1 + cv^2) / 2, with the tail split evenly between the wait and the service
+    time (whose quantile at a level comes from ``service_quantile_ms``); infinite when unstable.
+    The optimizer's pre-screen and calibration's choice among worker counts both use it."""
+    mean_s = mean_ms / 1000.0
+    load = rate_per_s * mean_s
+    if load >= workers:
+        return math.inf
+    waiting = erlang_c(workers, load)
+    theta = workers / mean_s - rate_per_s
+    # P(W > w) = C exp(-theta w / scale); the q-quantile of W+S is bounded by splitting the tail.
+    tail = 1.0 - q
+    wait_s = 0.0 if waiting <= tail / 2 else (1.0 + cv ** 2) / 2.0 * math.log(waiting / (tail / 2)) / theta
+    return wait_s * 1000.0 + service_quantile_ms(1.0 - tail / 2)
