@@ -60,7 +60,8 @@ class OfflineBotoSession(boto3.Session):
     def client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
         if service_name == "sagemaker":
             return self.sagemaker_client
-        return super().client(service_name, *args, **kwargs)  # type: ignore[call-overload]
+        session: Any = super()  # boto3's overloads (when stubs are installed) name every service
+        return session.client(service_name, *args, **kwargs)
 
     def _answer(self, model: OperationModel, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         """The answer to every call of this session's botocore clients (none is sent)."""
