@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from irsim.present.files import write_atomically
 from irsim.present.html import build_report
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    output = args.output or str(Path(args.folder) / "report.html")  # next to its input, not ./report.html
     page = build_report(args.folder)
-    write_atomically(args.output, lambda tmp: tmp.write_text(page))
-    print(f"wrote {args.output}")
+    write_atomically(output, lambda tmp: tmp.write_text(page))
+    print(f"wrote {output}")
     return 0
 
 
 def add_report_command(commands: argparse._SubParsersAction) -> None:
     report = commands.add_parser("report", help="one self-contained HTML page for a run, recommend or sweep folder")
     report.add_argument("folder", metavar="DIR", help="an --out folder of irsim run, recommend or sweep")
-    report.add_argument("-o", "--output", default="report.html", help="the page to write (default report.html)")
+    report.add_argument("-o", "--output", default=None, help="the page to write (default DIR/report.html)")
     report.set_defaults(handler=cmd_report)
