@@ -27,6 +27,7 @@ from botocore.utils import parse_to_aware_datetime
 
 from irsim.durable.endpoints import RESOURCE_METHODS, EndpointOperations
 from irsim.durable.processes import process_alive
+from irsim.durable.scaling import SCALING_METHODS, ScalingOperations
 from irsim.durable.store import ACTIVE_STATUSES, JobExists, JobRecord, JobStore, StoreError, now_utc
 from irsim.service.admission import admit_job
 from irsim.service.awsmodel import client_error, client_exceptions, operation, service_model, validation_error
@@ -60,7 +61,7 @@ def _name_seed(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big")
 
 
-class OfflineSageMakerClient(EndpointOperations):
+class OfflineSageMakerClient(ScalingOperations, EndpointOperations):
     """The Inference Recommender subset of boto3's ``sagemaker`` client, simulated, with the
     models, packages and endpoints around it (irsim/durable/resources.py, endpoints.py) and
     boto3's ``exceptions`` (the modeled error classes every call raises)."""
@@ -251,6 +252,7 @@ _METHODS = {
     "list_inference_recommendations_jobs": "ListInferenceRecommendationsJobs",
     "list_inference_recommendations_job_steps": "ListInferenceRecommendationsJobSteps",
     **RESOURCE_METHODS,
+    **SCALING_METHODS,
 }
 _PAGINATED = ("list_inference_recommendations_jobs", "list_inference_recommendations_job_steps")
 #: ListInferenceRecommendationsJobs' filters: each keeps the records that pass with the given value.

@@ -19,6 +19,7 @@ from irsim.durable.resourcestore import ResourceStore
 from irsim.durable.store import ACTIVE_STATUSES, JobStore, now_utc
 from irsim.service.benchmark import BenchmarkOutcome
 from irsim.service.job import JobResult, execute_job
+from irsim.service.scaling import PER_MINUTE, per_minute_document
 
 STOP_POLL_S = 0.2
 
@@ -91,7 +92,8 @@ def _end_states(result: JobResult) -> tuple[dict[str, Any], dict[str, Any]]:
     """The columns of the job's end state, as it ran and, for a stop that arrived after its last
     benchmark, as STOPPED (its recommendations kept, as a stopped job keeps what finished)."""
     describe = result.describe
-    columns = {"describe": describe, "steps": result.steps, "extensions": result.extensions(),
+    extensions = {**result.extensions(), PER_MINUTE: per_minute_document(result.scheduled)}  # for scaling
+    columns = {"describe": describe, "steps": result.steps, "extensions": extensions,
                "completed": describe["CompletionTime"], "last_modified": describe["LastModifiedTime"]}
     stopped = {key: value for key, value in describe.items() if key != "FailureReason"}
     return ({**columns, "status": describe["Status"], "failure_reason": describe.get("FailureReason")},
