@@ -4,12 +4,12 @@ Each request costs one heap entry (its completion; plus one for the caller's del
 overhead or think time is on) on the harness's :class:`~simulator.harness.Loop`: no
 processes, no Resources, no event objects. A completion's entry carries the request as a
 ``(instance, arrival time, service time)`` tuple, random draws come in numpy blocks, and
-per-request measurements go into raw arrays that become numpy arrays at the end.
+per-request measurements go into raw arrays (:class:`~simulator.records.Records`) that are
+summarized at every minute's end.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +22,8 @@ import numpy as np
 from simulator.distributions import Distribution
 from simulator.endpoint import Endpoint
 from simulator.harness import NORMAL, Loop, MinuteClock, Population, blocks, drive
+from simulator.metrics import MinuteStats
+from simulator.records import Records
 from simulator.routing import LeastOutstanding
 from simulator.stopping import MinuteSummary, StoppingConditions
 from simulator.traffic import PoissonArrivals, Traffic
@@ -32,7 +34,8 @@ Request = tuple[int, float, float]
 
 @dataclass(frozen=True)
 class EngineOutput:
-    """Everything one run measured, per completed request in completion order."""
+    """Everything one run measured: per minute, and per completed request in completion order
+    (empty arrays when the run did not keep its requests)."""
 
     completion_s: np.ndarray
     latency_s: np.ndarray
@@ -45,6 +48,8 @@ class EngineOutput:
     in_service: int
     queued: int
     minutes: tuple[MinuteSummary, ...]
+    completed: int
+    minute_stats: tuple[MinuteStats, ...]
 
 
 @dataclass(frozen=True)
@@ -75,49 +80,42 @@ class _Draws:
             arrival_rng)
 
 
-class _Records:
-    """Per completed request, in completion order. ``array`` keeps raw doubles and ints: no
-    Python number survives a record. ``instance`` stays empty on a one-instance endpoint."""
-
-    __slots__ = ("completion_s", "instance", "latency_s", "overhead_s", "service_s")
-
-    def __init__(self) -> None:
-        self.completion_s, self.latency_s, self.service_s, self.overhead_s = (array("d") for _ in range(4))
-        self.instance = array("i")
-
-
 def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSequence = 0,
         overhead: Distribution | None = None, think_time_s: float = 0.0,
         stopping: StoppingConditions | None = None,
-        interrupt: Callable[[], bool] | None = None) -> EngineOutput:
+        interrupt: Callable[[], bool] | None = None, keep_requests: bool = True) -> EngineOutput:
     """Simulate ``traffic`` against ``endpoint`` until the traffic ends or a condition stops it.
 
     ``interrupt`` is asked at every simulated minute whether the run must stop (a stopped
-    job); the run then ends with reason JobStopped.
+    job); the run then ends with reason JobStopped. Every minute is summarized exactly as it
+    closes (``minute_stats``); ``keep_requests=False`` then drops its requests, so memory stays
+    flat however long the run (the per-request arrays come back empty).
 
     Closed-loop users invoke, wait for the response, pay the overhead latency and an
     exponential think time of mean ``think_time_s``, and invoke again. A user the traffic
     removes finishes its in-flight request first.
     """
     draws = _Draws.seeded(seed, endpoint, overhead, think_time_s)
-    loop, records, population = Loop(), _Records(), Population()
+    loop, records, population = Loop(), Records(keep=keep_requests), Population()
     busy = [0] * endpoint.instance_count
     waiting: list[deque[float]] = [deque() for _ in busy]
     arrivals = count(1)  # counts every request that reaches the endpoint, independently of the records
     arrive = _requests(loop, endpoint, draws, records, population, busy, waiting, arrivals.__next__,
                        closed_loop=not isinstance(traffic, PoissonArrivals))
     drive(loop, traffic, population, arrive, draws.arrival_rng)
-    clock = MinuteClock(loop, traffic, stopping or StoppingConditions(), interrupt, records.latency_s)
+    clock = MinuteClock(loop, traffic, stopping or StoppingConditions(), interrupt, records)
     clock.run()
 
     in_service, queued = sum(busy), sum(len(q) for q in waiting)
     return EngineOutput(
-        completion_s=np.frombuffer(records.completion_s, dtype=float),
-        latency_s=np.frombuffer(records.latency_s, dtype=float),
-        service_s=np.frombuffer(records.service_s, dtype=float),
-        overhead_s=np.frombuffer(records.overhead_s, dtype=float),
-        instance=(np.frombuffer(records.instance, dtype=np.int32) if endpoint.instance_count > 1
+        completion_s=records.kept("completion_s"),
+        latency_s=records.kept("latency_s"),
+        service_s=records.kept("service_s"),
+        overhead_s=records.kept("overhead_s"),
+        instance=(records.kept("instance") if endpoint.instance_count > 1
                   else np.zeros(len(records.completion_s), dtype=np.int32)),
+        completed=records.completed,
+        minute_stats=tuple(records.minutes),
         end_s=float(loop.now),
         stop_reason=clock.reason,
         issued=next(arrivals) - 1,
@@ -127,7 +125,7 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
     )
 
 
-def _requests(loop: Loop, endpoint: Endpoint, draws: _Draws, records: _Records, population: Population,
+def _requests(loop: Loop, endpoint: Endpoint, draws: _Draws, records: Records, population: Population,
               busy: list[int], waiting: list[deque[float]], count_arrival: Callable[[], int], *,
               closed_loop: bool) -> Callable[[float], None]:
     """The hot path: ``arrive(now)`` for a request reaching the endpoint, and what happens at

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import gc
 import math
-from array import array
 from collections.abc import Callable, Iterator
 from heapq import heappop, heappush
 from itertools import chain, count
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.records import Records
 from simulator.stopping import JOB_STOPPED, TRAFFIC_ENDED, MinuteSummary, StoppingConditions, stop_reason
 from simulator.traffic import PoissonArrivals, Traffic
 
@@ -168,32 +168,30 @@ def drive(loop: Loop, traffic: Traffic, population: Population, send: Callable[[
 
 
 class MinuteClock:
-    """Ticks every simulated minute: summarises it for the stopping conditions (the latency
-    percentile over the minute's completions in ``latency_s``) and ends the run when one
-    holds, when ``interrupt()`` says so, or when the traffic ends."""
+    """Ticks every simulated minute: closes it in ``records`` (exact statistics), summarises it
+    for the stopping conditions and ends the run when one holds, when ``interrupt()`` says so,
+    or when the traffic ends."""
 
     def __init__(self, loop: Loop, traffic: Traffic, stopping: StoppingConditions,
-                 interrupt: Callable[[], bool] | None, latency_s: array):
+                 interrupt: Callable[[], bool] | None, records: Records):
         self.loop, self.traffic, self.stopping, self.interrupt = loop, traffic, stopping, interrupt
-        self.latency_s = latency_s
+        self.records = records
         self.minutes: list[MinuteSummary] = []
         self.reason = TRAFFIC_ENDED
-        self._cursor = 0
         self._users_at = getattr(traffic, "users_at", None)
         if traffic.duration_s >= MINUTE_S:
             loop.at(MINUTE_S, self._tick, priority=URGENT)
         loop.at(traffic.duration_s, lambda now, _: loop.stop(now))
 
     def _tick(self, now: float, _: Any) -> None:
-        first, last = self._cursor, len(self.latency_s)
-        self._cursor = last
         value = math.nan
         latency = self.stopping.latency
-        if latency is not None and last > first:
-            value = float(np.percentile(np.frombuffer(self.latency_s[first:last]), latency.percentile)) * 1000.0
+        if latency is not None:
+            value = self.records.open_percentile(latency.percentile) * 1000.0
         users_at = self._users_at
         start = now - MINUTE_S
-        self.minutes.append(MinuteSummary(len(self.minutes), last - first, value,
+        closed = self.records.close_minute(start, MINUTE_S)
+        self.minutes.append(MinuteSummary(len(self.minutes), closed.invocations, value,
                                           users_at(start) if users_at else 0,
                                           users_at(now - LAST_INSTANT_S) if users_at else 0))
         reason = stop_reason(self.minutes, self.stopping)
@@ -206,5 +204,7 @@ class MinuteClock:
             self.loop.at(now + MINUTE_S, self._tick, priority=URGENT)
 
     def run(self) -> None:
-        """Run the loop to the end of the traffic or the first stopping condition."""
+        """Run the loop to the end of the traffic or the first stopping condition, then close
+        the minute it ended in."""
         self.loop.run()
+        self.records.close_last_minute(self.loop.now)

@@ -1,13 +1,15 @@
-"""Turns per-request records into the per-minute, CloudWatch-shaped series.
+"""Turns one minute's completions into CloudWatch-shaped numbers, and minutes into the
+per-minute series.
 
-Percentiles are exact over every request completed in the minute (numpy's default,
-linear interpolation). Latencies are reported in microseconds as CloudWatch does.
+Each minute is summarized exactly when it closes (:func:`summarize`: every request completed
+in the minute, numpy's linear percentiles), so a run need not keep its requests to report
+them. Latencies are reported in microseconds as CloudWatch does.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,37 +46,56 @@ class UtilizationModel:
     resources: InstanceResources | None = None
 
 
-def minute_bounds(completion_s: np.ndarray, end_s: float) -> list[tuple[int, float, float, int, int]]:
-    """(minute, start_s, seconds, first_index, last_index) for each minute up to ``end_s``."""
-    count = max(1, math.ceil(end_s / MINUTE_S - 1e-9))
-    starts = np.arange(count) * MINUTE_S
-    edges = np.searchsorted(completion_s, np.append(starts, end_s), side="left")
-    return [(m, float(starts[m]), float(min(end_s, starts[m] + MINUTE_S) - starts[m]),
-             int(edges[m]), int(edges[m + 1])) for m in range(count)]
+@dataclass(frozen=True)
+class MinuteStats:
+    """One minute's completions summarized exactly: all the per-minute series and the job's
+    figures need once the minute's per-request records are gone."""
+
+    minute: int
+    start_s: float
+    seconds: float
+    invocations: int
+    #: ModelLatency in µs: mean, minimum, maximum, then the ``PERCENTILES`` (NaN when none completed)
+    latency_us: tuple[float, ...]
+    overhead_mean_us: float  # over the overhead latencies drawn in the minute (NaN when none)
+    busy_s: float            # the service times summed: worker-seconds of work completed
+    billed_ms: int           # service times rounded up to whole ms, at least 1 each (serverless billing)
+    throttled: int = 0       # serverless: attempts refused at MaxConcurrency
+    cold_starts: int = 0     # serverless: completions that started an environment
+    setup_s: float = 0.0     # serverless: their setup times summed
 
 
-def per_minute(completion_s: np.ndarray, latency_s: np.ndarray, service_s: np.ndarray,
-               overhead_s: np.ndarray, end_s: float, instance_count: int,
-               users_at: Callable[[float], int] | None = None,
+def summarize(minute: int, start_s: float, seconds: float, latency_s: np.ndarray, service_s: np.ndarray,
+              overhead_s: np.ndarray, setup_s: np.ndarray | None = None, throttled: int = 0) -> MinuteStats:
+    """The exact statistics of one minute's completions (arrays in seconds)."""
+    n = int(latency_s.size)
+    if n:
+        latencies_us = latency_s * 1e6
+        latency = (float(latencies_us.mean()), float(latencies_us.min()), float(latencies_us.max()),
+                   *(float(v) for v in np.percentile(latencies_us, PERCENTILES)))
+    else:
+        latency = (math.nan,) * (3 + len(PERCENTILES))
+    cold = setup_s[setup_s > 0] if setup_s is not None else np.empty(0)
+    return MinuteStats(
+        minute=minute, start_s=start_s, seconds=seconds, invocations=n, latency_us=latency,
+        overhead_mean_us=float(overhead_s.mean()) * 1e6 if overhead_s.size else math.nan,
+        busy_s=float(service_s.sum()),
+        billed_ms=int(np.maximum(1, np.ceil(service_s * 1000.0 - 1e-9)).sum()) if service_s.size else 0,
+        throttled=throttled, cold_starts=int(cold.size), setup_s=float(cold.sum()))
+
+
+def per_minute(stats: Sequence[MinuteStats], instance_count: int, users_at: Callable[[float], int] | None = None,
                utilization: UtilizationModel = UtilizationModel()) -> pd.DataFrame:
     """One row per simulated minute (the last may be partial: see ``seconds``)."""
-    rows = []
     cpu_cap = 100.0 * utilization.resources.vcpu if utilization.resources else math.inf
     memory = math.nan
     if utilization.resources and utilization.model_memory_mb is not None:
         memory = min(100.0, 100.0 * utilization.model_memory_mb / utilization.resources.memory_mb)
-    overhead_aligned = overhead_s.size == completion_s.size
-    for minute, start, seconds, first, last in minute_bounds(completion_s, end_s):
-        latencies_us = latency_s[first:last] * 1e6
-        n = last - first
-        if n:
-            stats = [latencies_us.mean(), latencies_us.min(), latencies_us.max(),
-                     *np.percentile(latencies_us, PERCENTILES)]
-        else:
-            stats = [math.nan] * (3 + len(PERCENTILES))
-        overhead = overhead_s[first:last].mean() * 1e6 if overhead_aligned and n else math.nan
-        busy_workers = service_s[first:last].sum() / seconds / instance_count if seconds > 0 else 0.0
+    rows = []
+    for s in stats:
+        busy_workers = s.busy_s / s.seconds / instance_count if s.seconds > 0 else 0.0
         cpu = min(cpu_cap, 100.0 * busy_workers * utilization.cpu_per_worker)
-        users = users_at(start) if users_at else 0
-        rows.append((minute, start, seconds, users, n, n / instance_count, *stats, overhead, 0, 0, cpu, memory))
+        users = users_at(s.start_s) if users_at else 0
+        rows.append((s.minute, s.start_s, s.seconds, users, s.invocations, s.invocations / instance_count,
+                     *s.latency_us, s.overhead_mean_us, 0, 0, cpu, memory))
     return pd.DataFrame(rows, columns=list(PER_MINUTE_COLUMNS))

@@ -16,7 +16,6 @@ Semantics (documented in the README):
 
 from __future__ import annotations
 
-from array import array
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +27,8 @@ import numpy as np
 from simulator.distributions import Distribution, parse_distribution
 from simulator.errors import InputError
 from simulator.harness import NORMAL, Loop, MinuteClock, Population, blocks, drive
+from simulator.metrics import MinuteStats
+from simulator.records import Records
 from simulator.stopping import MinuteSummary, StoppingConditions
 from simulator.traffic import PoissonArrivals, Traffic
 
@@ -125,7 +126,8 @@ class ServerlessConfig:
 
 @dataclass(frozen=True)
 class ServerlessOutput:
-    """What one serverless run measured, per completed request in completion order."""
+    """What one serverless run measured: per minute, and per completed request in completion
+    order (empty arrays when the run did not keep its requests)."""
 
     completion_s: np.ndarray
     latency_s: np.ndarray       # ModelLatency: the service time
@@ -137,6 +139,8 @@ class ServerlessOutput:
     attempts: int
     in_service: int
     minutes: tuple[MinuteSummary, ...]
+    completed: int
+    minute_stats: tuple[MinuteStats, ...]
 
 
 @dataclass(frozen=True)
@@ -170,11 +174,12 @@ class _Draws:
 def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, *,
         seed: int | np.random.SeedSequence = 0, overhead: Distribution | None = None, think_time_s: float = 0.0,
         stopping: StoppingConditions | None = None, interrupt: Callable[[], bool] | None = None,
-        warm_environments: int = 0) -> ServerlessOutput:
+        warm_environments: int = 0, keep_requests: bool = True) -> ServerlessOutput:
     """Simulate ``traffic`` against a serverless endpoint until it ends or a condition stops it.
 
     ``warm_environments`` start warm at t = 0 (steady state, as a long-running endpoint
-    would be); they are reclaimed after the idle timeout like any other."""
+    would be); they are reclaimed after the idle timeout like any other. Every minute is
+    summarized as it closes; ``keep_requests=False`` drops the requests (empty arrays)."""
     if config.memory_mb < profile.memory_needed_mb:
         raise InputError("memory_mb", f"{config.memory_mb} MB is less than the "
                                       f"{profile.memory_needed_mb} MB the model needs")
@@ -183,7 +188,9 @@ def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, 
     next_overhead, next_think = draws.overhead, draws.think
     loop = Loop()
     heap, sequence = loop.heap, loop.sequence
-    completion_s, latency_s, setup_s, overhead_s, throttle_s = (array("d") for _ in range(5))
+    records = Records(keep=keep_requests)
+    completion_s, latency_s, setup_s = records.completion_s, records.latency_s, records.setup_s
+    overhead_s, throttle_s, service_s = records.overhead_s, records.throttle_s, records.service_s
     closed_loop = not isinstance(traffic, PoissonArrivals)
     population = Population()
     # idle on-demand environments: when each went idle, oldest first
@@ -227,6 +234,7 @@ def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, 
         delay = next_overhead() if next_overhead else 0.0
         completion_s.append(now)
         latency_s.append(service)
+        service_s.append(service)
         setup_s.append(setup)
         overhead_s.append(delay + setup)
         if closed_loop and not population.leaves():
@@ -238,9 +246,11 @@ def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, 
                 attempt(now)
 
     drive(loop, traffic, population, attempt, draws.arrival_rng)
-    clock = MinuteClock(loop, traffic, stopping or StoppingConditions(), interrupt, latency_s)
+    clock = MinuteClock(loop, traffic, stopping or StoppingConditions(), interrupt, records)
     clock.run()
     return ServerlessOutput(
-        np.frombuffer(completion_s), np.frombuffer(latency_s), np.frombuffer(setup_s), np.frombuffer(overhead_s),
-        np.frombuffer(throttle_s), float(loop.now), clock.reason, state["attempts"], state["busy"],
-        tuple(clock.minutes))
+        completion_s=records.kept("completion_s"), latency_s=records.kept("latency_s"),
+        setup_s=records.kept("setup_s"), overhead_s=records.kept("overhead_s"),
+        throttle_s=records.kept("throttle_s"), end_s=float(loop.now), stop_reason=clock.reason,
+        attempts=state["attempts"], in_service=state["busy"], minutes=tuple(clock.minutes),
+        completed=records.completed, minute_stats=tuple(records.minutes))

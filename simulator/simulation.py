@@ -14,7 +14,7 @@ import pandas as pd
 from simulator import checks, engine, serverless
 from simulator.endpoint import Endpoint
 from simulator.errors import InputError
-from simulator.metrics import InstanceResources, UtilizationModel, per_minute
+from simulator.metrics import InstanceResources, MinuteStats, UtilizationModel, per_minute
 from simulator.profiles import InstanceProfile, Profile, check_duration_scale, load_profile
 from simulator.stopping import MinuteSummary, StoppingConditions
 from simulator.traffic import ConstantUsers, PoissonArrivals, Traffic
@@ -53,7 +53,8 @@ def check_work_budget(rate_per_s: float, budget_per_s: float, where: str, what: 
 
 @dataclass(frozen=True)
 class SimulationResult:
-    """What one simulated run measured. Latencies are ModelLatency (wait + service)."""
+    """What one simulated run measured. Latencies are ModelLatency (wait + service). A run that
+    did not keep its requests has empty per-request arrays; its minutes are still exact."""
 
     instance_type: str
     instance_count: int
@@ -76,6 +77,8 @@ class SimulationResult:
     warnings: tuple[str, ...] = ()
     throttled: int = 0       # serverless: attempts refused at MaxConcurrency
     cold_starts: int = 0     # serverless: requests that started an environment
+    minute_stats: tuple[MinuteStats, ...] = field(default=(), repr=False)
+    requests_kept: bool = True  # False: the per-request arrays are empty, the minutes exact
 
     @property
     def throughput_per_s(self) -> float:
@@ -83,10 +86,22 @@ class SimulationResult:
         return self.completed / self.duration_s if self.duration_s > 0 else 0.0
 
     def percentile_ms(self, p: float) -> float:
-        """Exact ``p``-th percentile of ModelLatency in ms (numpy's linear definition)."""
+        """Exact ``p``-th percentile of ModelLatency in ms over the whole run (numpy's linear
+        definition); needs the requests (``keep_requests``)."""
         if not 0 <= p <= 100:
             raise InputError("p", f"must be from 0 to 100, got {p!r}")
+        if not self.requests_kept:
+            raise InputError("keep_requests", "this run kept per-minute statistics only: whole-run percentiles "
+                                              "need keep_requests=True")
         return float(np.percentile(self.latency_ms, p)) if self.completed else math.nan
+
+    @property
+    def mean_latency_ms(self) -> float:
+        """Mean ModelLatency in ms over the whole run (from the minutes when the requests are gone)."""
+        if self.requests_kept or not self.completed:
+            return float(self.latency_ms.mean()) if self.latency_ms.size else math.nan
+        total = sum(m.latency_us[0] * m.invocations for m in self.minute_stats if m.invocations)
+        return total / sum(m.invocations for m in self.minute_stats) / 1000.0
 
     def summary(self) -> dict[str, Any]:
         """The headline numbers as plain JSON-ready values."""
@@ -99,8 +114,9 @@ class SimulationResult:
             "in_flight": self.in_service + self.queued,
             "throughput_per_s": self.throughput_per_s,
             "invocations_per_minute": self.throughput_per_s * 60.0,
-            "latency_ms": {"mean": float(self.latency_ms.mean()) if self.completed else math.nan,
-                           **{f"p{p}": self.percentile_ms(p) for p in (50, 90, 95, 99)}},
+            "latency_ms": {"mean": self.mean_latency_ms,
+                           **({f"p{p}": self.percentile_ms(p) for p in (50, 90, 95, 99)} if self.requests_kept
+                              else {})},
         }
 
 
@@ -110,7 +126,7 @@ def simulate_serverless(profile: Profile | Mapping[str, Any] | str | Path, memor
                         think_time_s: float = 0.0, traffic: Traffic | None = None,
                         stopping: StoppingConditions | None = None,
                         interrupt: Callable[[], bool] | None = None, warm_environments: int = 0,
-                        max_requests_per_s: float = MAX_REQUESTS_PER_S) -> SimulationResult:
+                        max_requests_per_s: float = MAX_REQUESTS_PER_S, keep_requests: bool = True) -> SimulationResult:
     """Simulate a serverless endpoint (the profile's ``serverless`` section) under closed-loop
     users, open Poisson arrivals or an explicit traffic pattern. Per-minute columns add
     ModelSetupTime_Average (µs, over cold starts) and ColdStarts; Invocation4XXErrors counts
@@ -123,25 +139,23 @@ def simulate_serverless(profile: Profile | Mapping[str, Any] | str | Path, memor
     traffic, think = _traffic(users, arrival_rate_per_s, traffic, duration_s, seed, think_time_s)
     check_serverless_work(loaded, config, traffic, think, max_requests_per_s)
     out = serverless.run(config, loaded.serverless, traffic, seed=seed, overhead=loaded.overhead, think_time_s=think,
-                         stopping=stopping, interrupt=interrupt, warm_environments=warm_environments)
-    frame = per_minute(out.completion_s, out.latency_s, out.latency_s, out.overhead_s, out.end_s, instance_count=1,
+                         stopping=stopping, interrupt=interrupt, warm_environments=warm_environments,
+                         keep_requests=keep_requests)
+    frame = per_minute(out.minute_stats, instance_count=1,
                        users_at=None if isinstance(traffic, PoissonArrivals) else traffic.users_at)
     frame["CPUUtilization"] = np.nan  # serverless endpoints report no CPU
-    edges = np.append(frame["start_s"].to_numpy(), out.end_s)
-    frame["Invocation4XXErrors"] = np.histogram(out.throttle_s, bins=edges)[0] if len(edges) > 1 else 0
-    cold = out.setup_s > 0
-    frame["ColdStarts"] = np.histogram(out.completion_s[cold], bins=edges)[0]
-    setup_sums = np.histogram(out.completion_s[cold], bins=edges, weights=out.setup_s[cold])[0]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frame["ModelSetupTime_Average"] = np.where(frame["ColdStarts"] > 0, setup_sums / frame["ColdStarts"] * 1e6,
-                                                   np.nan)
+    frame["Invocation4XXErrors"] = [m.throttled for m in out.minute_stats]
+    frame["ColdStarts"] = [m.cold_starts for m in out.minute_stats]
+    frame["ModelSetupTime_Average"] = [m.setup_s / m.cold_starts * 1e6 if m.cold_starts else math.nan
+                                       for m in out.minute_stats]
     return SimulationResult(
         instance_type=config.label, instance_count=1, workers=max_concurrency, routing="serverless", seed=seed,
-        duration_s=out.end_s, stop_reason=out.stop_reason, completed=int(out.completion_s.size),
+        duration_s=out.end_s, stop_reason=out.stop_reason, completed=out.completed,
         issued=out.attempts, in_service=out.in_service, queued=0, latency_ms=out.latency_s * 1000.0,
         service_ms=out.latency_s * 1000.0, completion_s=out.completion_s,
         instance=np.zeros(out.completion_s.size, dtype=np.int32), per_minute=frame, minutes=out.minutes,
-        throttled=int(out.throttle_s.size), cold_starts=int(cold.sum()))
+        throttled=sum(m.throttled for m in out.minute_stats), cold_starts=sum(m.cold_starts for m in out.minute_stats),
+        minute_stats=out.minute_stats, requests_kept=keep_requests)
 
 
 def _traffic(users: int | None, arrival_rate_per_s: float | None, traffic: Traffic | None, duration_s: float,
@@ -172,11 +186,13 @@ def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: s
              stopping: StoppingConditions | None = None,
              resources: InstanceResources | None = None,
              interrupt: Callable[[], bool] | None = None,
-             max_requests_per_s: float = MAX_REQUESTS_PER_S) -> SimulationResult:
+             max_requests_per_s: float = MAX_REQUESTS_PER_S, keep_requests: bool = True) -> SimulationResult:
     """Simulate ``instance_count`` instances of ``instance_type`` under closed-loop users,
     open Poisson arrivals, or an explicit ``traffic`` pattern (exactly one of the three).
     A run that would cost more than ``max_requests_per_s`` requests per simulated second is
-    refused before it starts (WorkBudgetError naming the profile entry)."""
+    refused before it starts (WorkBudgetError naming the profile entry). ``keep_requests=False``
+    keeps only the exact per-minute statistics: memory stays flat however long the run, and the
+    per-request arrays (and whole-run percentiles) are empty."""
     loaded = load_profile(profile)
     entry = loaded.instance(instance_type)
     traffic, think = _traffic(users, arrival_rate_per_s, traffic, duration_s, seed, think_time_s)
@@ -185,20 +201,19 @@ def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: s
     endpoint = Endpoint(instance_type=instance_type, instance_count=instance_count, workers=entry.workers,
                         service_time=entry.service_time, routing=routing, cpu_per_worker=entry.cpu_per_worker)
     out = engine.run(endpoint, traffic, seed=seed, overhead=loaded.overhead, think_time_s=think,
-                     stopping=stopping, interrupt=interrupt)
-    frame = per_minute(out.completion_s, out.latency_s, out.service_s, out.overhead_s, out.end_s,
-                       instance_count=instance_count,
+                     stopping=stopping, interrupt=interrupt, keep_requests=keep_requests)
+    frame = per_minute(out.minute_stats, instance_count=instance_count,
                        users_at=None if isinstance(traffic, PoissonArrivals) else traffic.users_at,
                        utilization=UtilizationModel(cpu_per_worker=entry.cpu_per_worker,
                                                     model_memory_mb=entry.memory_mb, resources=resources))
     warnings = _extrapolation_warnings(entry, out.minutes, instance_count)
     return SimulationResult(
         instance_type=instance_type, instance_count=instance_count, workers=entry.workers, routing=routing,
-        seed=seed, duration_s=out.end_s, stop_reason=out.stop_reason, completed=int(out.completion_s.size),
+        seed=seed, duration_s=out.end_s, stop_reason=out.stop_reason, completed=out.completed,
         issued=out.issued, in_service=out.in_service, queued=out.queued,
         latency_ms=out.latency_s * 1000.0, service_ms=out.service_s * 1000.0, completion_s=out.completion_s,
         instance=out.instance, per_minute=frame, minutes=out.minutes, calibrated=entry.calibrated,
-        warnings=warnings)
+        warnings=warnings, minute_stats=out.minute_stats, requests_kept=keep_requests)
 
 
 def check_instance_work(profile: Profile, entry: InstanceProfile, instance_count: int, traffic: Traffic,

@@ -1,11 +1,16 @@
 """The per-minute CloudWatch-shaped series."""
 
+import tracemalloc
+
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import make_profile
 
-from simulator import InstanceResources, load_profile, simulate
+from pricing.serverless import billed_ms
+from simulator import InputError, InstanceResources, load_profile, simulate, simulate_serverless
 from simulator.metrics import PER_MINUTE_COLUMNS
+from simulator.traffic import Stairs
 
 
 def test_per_minute_columns_units_and_exact_percentiles():
@@ -40,3 +45,53 @@ def test_invocations_per_instance_divides_by_the_instance_count():
                       arrival_rate_per_s=100.0, duration_s=120, seed=2)
     frame = result.per_minute
     np.testing.assert_allclose(frame["InvocationsPerInstance"], frame["Invocations"] / 3)
+
+
+def _frames_equal(kept, summarized):
+    assert summarized.completed == kept.completed
+    assert summarized.minutes == kept.minutes
+    pd.testing.assert_frame_equal(summarized.per_minute, kept.per_minute)
+
+
+def test_minutes_summarized_without_the_requests_are_the_same_minutes():
+    """keep_requests=False drops each minute's requests once summarized: the series, the
+    stopping decisions and the counts are exactly those of the run that keeps them."""
+    profile = make_profile("lognormal", 12.0, cv=0.8, workers=2,
+                           overhead={"family": "exponential", "mean_ms": 3.0})
+    traffic = Stairs(duration_s=300.0, number_of_steps=5, users_per_step=2)
+    for kwargs in ({"traffic": traffic}, {"arrival_rate_per_s": 120.0, "duration_s": 150.0}):
+        kept = simulate(profile, "ml.test.large", instance_count=2, seed=9, **kwargs)
+        summarized = simulate(profile, "ml.test.large", instance_count=2, seed=9, keep_requests=False, **kwargs)
+        _frames_equal(kept, summarized)
+        assert summarized.latency_ms.size == 0 and kept.latency_ms.size == kept.completed
+        assert summarized.mean_latency_ms == pytest.approx(kept.latency_ms.mean(), rel=1e-12)
+        with pytest.raises(InputError, match="keep_requests"):
+            summarized.percentile_ms(95)
+
+
+def test_serverless_minutes_summarized_without_the_requests_are_the_same_minutes():
+    profile = load_profile("demo")
+    kwargs = {"users": 12, "duration_s": 200.0, "seed": 3}
+    kept = simulate_serverless(profile, 2048, 5, **kwargs)
+    summarized = simulate_serverless(profile, 2048, 5, keep_requests=False, **kwargs)
+    _frames_equal(kept, summarized)
+    assert summarized.throttled == kept.throttled > 0 and summarized.cold_starts == kept.cold_starts > 0
+    billed = sum(billed_ms(v) for v in kept.service_ms)  # the pricing rule, request by request
+    assert sum(m.billed_ms for m in summarized.minute_stats) == billed
+
+
+def test_memory_does_not_grow_with_the_run_when_requests_are_not_kept():
+    """Peak traced memory of a 40-minute run is within 1.5x of a 4-minute run's (the kept run
+    grows about tenfold)."""
+    profile = make_profile("exponential", 2.0, workers=4)
+
+    def peak(duration_s, keep):
+        tracemalloc.start()
+        simulate(profile, "ml.test.large", users=8, duration_s=duration_s, seed=1, keep_requests=keep)
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    short, long = peak(240.0, False), peak(2400.0, False)
+    assert long < 1.5 * short
+    assert peak(2400.0, True) > 5 * long

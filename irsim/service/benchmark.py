@@ -7,12 +7,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from irsim.service.request import BenchmarkSpec
 from pricing import Catalogue
-from pricing.serverless import billed_ms
 from simulator import InstanceResources, Profile, SimulationResult, StoppingConditions, simulate, simulate_serverless
 from simulator.distributions import Distribution
 from simulator.profiles import InstanceProfile
@@ -167,7 +165,7 @@ def run_benchmark(task: BenchmarkTask) -> BenchmarkOutcome:
         result = simulate(Profile(model="benchmark", instances={spec.instance_type: entry}, overhead=task.overhead),
                           spec.instance_type, instance_count=spec.instance_count, traffic=task.traffic,
                           stopping=task.stopping, seed=task.seed, resources=task.resources, interrupt=task.interrupt,
-                          max_requests_per_s=task.max_requests_per_s)
+                          max_requests_per_s=task.max_requests_per_s, keep_requests=False)
     if result.stop_reason == JOB_STOPPED:
         return BenchmarkOutcome.stopped(spec, calibrated=calibrated, duration_s=result.duration_s,
                                         per_minute=result.per_minute)
@@ -180,11 +178,15 @@ def _simulate_serverless(task: BenchmarkTask, section: ServerlessProfile) -> tup
     result = simulate_serverless(Profile(model="benchmark", instances={}, overhead=task.overhead, serverless=section),
                                  config.memory_mb, config.max_concurrency, config.provisioned_concurrency,
                                  traffic=task.traffic, stopping=task.stopping, seed=task.seed,
-                                 interrupt=task.interrupt, max_requests_per_s=task.max_requests_per_s)
+                                 interrupt=task.interrupt, max_requests_per_s=task.max_requests_per_s,
+                                 keep_requests=False)
+    # Billed by the millisecond, rounded up (pricing.serverless.billed_ms), summed as each minute closed.
+    completed = sum(m.invocations for m in result.minute_stats)
+    billed_ms = sum(m.billed_ms for m in result.minute_stats)
     setup = result.per_minute["ModelSetupTime_Average"]
     cold = result.per_minute["ColdStarts"]
     usage = ServerlessUsage(
-        mean_billed_ms=float(np.mean([billed_ms(v) for v in result.service_ms])) if result.completed else None,
+        mean_billed_ms=billed_ms / completed if completed else None,
         model_setup_time_us=round(float((setup.fillna(0) * cold).sum() / cold.sum())) if cold.sum() else 0,
         payload_kb=section.payload_kb)
     return result, usage
