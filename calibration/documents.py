@@ -13,6 +13,7 @@ from typing import Any
 
 from simulator.checks import is_number
 from simulator.errors import InputError
+from simulator.jsonfiles import parse_json
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,7 @@ def load_json(source: str | Path | Mapping[str, Any], kind: str) -> tuple[Any, S
         raise InputError(str(path), f"cannot read the {kind} file: {exc.strerror or exc}") from None
     if not data.strip():
         raise InputError(str(path), f"is empty; expected {kind}")
-    try:
-        document = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise InputError(str(path), f"is not JSON ({exc}); expected {kind}") from None
+    document = parse_json(data, str(path), f"the {kind} file")  # the one loader: encoding, syntax, depth
     return document, SourceFile(str(path), hashlib.sha256(data).hexdigest())
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from calibration.cloudwatch import read_cloudwatch
 from calibration.documents import SourceFile, file_hash, listing, load_json, mapping, positive_number, text
 from simulator.checks import is_number
 from simulator.errors import InputError
+from simulator.jsonfiles import parse_json
 
 __all__ = ["BenchmarkObservation", "SourceFile", "export_get_metric_statistics", "file_hash", "read_cloudwatch",
            "read_describe", "read_samples", "read_steps", "utc"]
@@ -210,10 +210,7 @@ def _sample(value: Any, where: str) -> float:
 def _ndjson_samples(lines: list[tuple[int, str]], path: Path) -> list[float]:
     values = []
     for n, line in lines:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            raise InputError(f"{path}:{n}", "is not an NDJSON object with a numeric latency_ms") from None
+        record = parse_json(line, f"{path}:{n}", "this NDJSON line")
         if not isinstance(record, Mapping) or "latency_ms" not in record:
             raise InputError(f"{path}:{n}", "is not an NDJSON object with a numeric latency_ms")
         values.append(_sample(record["latency_ms"], f"{path}:{n}"))

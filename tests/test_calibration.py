@@ -82,7 +82,7 @@ def test_get_metric_data_with_its_queries():
      '"Unit": "Percent"}]}', "cannot be used"),
     ('{"JobName": "x", "InputConfig": {}}', "is not CloudWatch output"),
     ('{"MetricDataResults": []}', "without its MetricDataQueries"),
-    ("not json", "is not JSON"),
+    ("not json", "is not valid JSON"),
 ])
 def test_malformed_cloudwatch_names_the_file_and_the_problem(tmp_path, content, words):
     path = tmp_path / "metrics.json"
