@@ -69,7 +69,7 @@ def readers(tmp_path: Path, bad: Path) -> dict[str, tuple[list[object], int]]:
         "--input-config file://": (["create-inference-recommendations-job", "--input-config", f"file://{bad}",
                                     "--home", tmp_path / "home"], AWS_PARAMETER_ERROR),
         "--profile of an AWS-shaped command": (["create-inference-recommendations-job", "--cli-input-json",
-                                                f"file://{job}", "--profile", bad, "--home", tmp_path / "home"],
+                                                f"file://{job}", "--irsim-profile", bad, "--home", tmp_path / "home"],
                                                AWS_PARAMETER_ERROR),
         "price list": (["run", job, "--quiet", "--price-list", bad, "--out", tmp_path / "out"], EXIT_USAGE),
         "CloudWatch export": (["calibrate", "--instance-type", "ml.c5.large", "--cloudwatch", bad, "-o",
@@ -137,7 +137,8 @@ def test_seeds_out_of_range_are_refused_at_the_command_line(tmp_path, cli, comma
     argv = [str(job) if a == "JOB" else f"file://{job}" if a == "file://JOB" else a for a in command]
     code, out, err = cli(*argv, "--seed", seed, "--home", tmp_path) if command[0].startswith("create") else \
         cli(*argv, "--seed", seed)
-    assert code == EXIT_USAGE and out == "" and "Traceback" not in err
+    expected = AWS_PARAMETER_ERROR if command[0].endswith("-job") else EXIT_USAGE  # the AWS CLI's code
+    assert code == expected and out == "" and "Traceback" not in err
     assert f"argument --seed: must be an integer from 0 to {2**63 - 1}, got '{seed}'" in err
     assert not (tmp_path / "jobs.sqlite3").exists()
 

@@ -1,0 +1,241 @@
+"""A botocore operation as the AWS CLI sees it: one option per input member (its flag, its value
+type, its help from the model's documentation) and the skeletons ``--generate-cli-skeleton``
+prints. Everything is read from the service model, so any SageMaker operation gets it for free."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from html import unescape
+from html.parser import HTMLParser
+from typing import Any
+
+import yaml
+from botocore import xform_name
+from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
+
+from simulator import InputError
+from simulator.jsonfiles import parse_json, read_json
+
+SCALARS = ("string", "integer", "long", "float", "double", "boolean", "timestamp", "blob")
+EPOCH = "1970-01-01T00:00:00"
+
+
+class AwsCliUsageError(Exception):
+    """An argument the AWS CLI itself would reject (exit 252)."""
+
+
+class _Text(HTMLParser):
+    """The text of the model's HTML documentation (paragraphs and list items become spaces)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("p", "li", "br", "ul", "ol"):
+            self.parts.append(" ")
+
+
+def plain_text(html: str | None) -> str:
+    """The documentation string of a botocore shape without its HTML, on one line."""
+    parser = _Text()
+    parser.feed(html or "")
+    parser.close()
+    return re.sub(r"\s+", " ", unescape("".join(parser.parts))).strip()
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of ``text`` (what a one-line comment can hold)."""
+    match = re.match(r"(.+?[.!?])(\s|$)", text)
+    return match.group(1) if match else text
+
+
+def valid_values(enum: list[str], shown: int = 12) -> str:
+    """An enum's values, the first ``shown`` of a long one and how many there are."""
+    if len(enum) <= shown:
+        return ", ".join(enum)
+    return f"{', '.join(enum[:shown])}, ... ({len(enum)} values)"
+
+
+@dataclass(frozen=True)
+class Member:
+    """One input member of an operation, as a command line option."""
+
+    name: str          # the API's member name (JobName)
+    flag: str          # the AWS CLI's option (--job-name)
+    shape: Shape
+    required: bool
+    hidden: bool = False  # a paging member the AWS CLI hides behind --starting-token/--max-items
+
+    @property
+    def dest(self) -> str:
+        return "member_" + xform_name(self.name)
+
+    @property
+    def help(self) -> str:
+        """The model's documentation, its type and whether it is required ('%' escaped for argparse)."""
+        kind = self.shape.type_name if self.shape.type_name in SCALARS else f"{self.shape.type_name}, JSON"
+        valid = f" Valid values: {valid_values(self.shape.enum)}." if getattr(self.shape, "enum", None) else ""
+        text = f"({kind}{', required' if self.required else ''}) {plain_text(self.shape.documentation)}{valid}"
+        return text.replace("%", "%%")
+
+
+def members(operation: OperationModel, paging_members: tuple[str, ...] = ()) -> list[Member]:
+    """The operation's input members in the model's order."""
+    shape = operation.input_shape
+    if shape is None:
+        return []
+    required = set(shape.required_members)
+    return [Member(name=name, flag="--" + xform_name(name, "-"), shape=member, required=name in required,
+                   hidden=name in paging_members)
+            for name, member in shape.members.items()]
+
+
+def scalar_list(shape: Shape) -> bool:
+    """A list of scalars: the AWS CLI takes its elements as separate values (or one JSON list)."""
+    return isinstance(shape, ListShape) and shape.member.type_name in SCALARS
+
+
+def value_parser(member: Member) -> Callable[[str], Any]:
+    """The argparse ``type`` of a member (of each element of a list of scalars): scalars as the
+    AWS CLI reads them, anything else as JSON, inline or ``file://PATH`` (the shorthand syntax
+    ``Key=Value,...`` is not read)."""
+    shape = member.shape.member if isinstance(member.shape, ListShape) and scalar_list(member.shape) else member.shape
+    kind = shape.type_name
+    if kind in ("integer", "long"):
+        return integer_value
+    if kind in ("float", "double"):
+        return _number(float, "a number")
+    if kind in SCALARS:
+        return str
+    return lambda text: json_argument(text, member.flag)
+
+
+def _number(cast: Callable[[str], Any], what: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            return cast(text)
+        except ValueError:
+            raise AwsCliUsageError(f"must be {what}, got {text!r}") from None
+    parse.__name__ = what  # argparse names the type in its message
+    return parse
+
+
+integer_value = _number(int, "an integer")
+
+
+def json_argument(value: str, option: str) -> Any:
+    """An AWS CLI JSON argument: inline JSON or file://PATH."""
+    try:
+        return read_json(value, option) if value.startswith("file://") else parse_json(value, option, "the value")
+    except InputError as exc:
+        raise AwsCliUsageError(f"Error parsing parameter '{option}': {exc.message}") from None
+
+
+def yaml_argument(value: str, option: str) -> Any:
+    """An AWS CLI YAML argument: inline YAML or file://PATH."""
+    text = value
+    if value.startswith("file://"):
+        path = value.removeprefix("file://")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AwsCliUsageError(f"Error parsing parameter '{option}': {path}: {exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise AwsCliUsageError(f"Error parsing parameter '{option}': {' '.join(str(exc).split())}") from None
+
+
+# --- skeletons --------------------------------------------------------------------------------
+
+def skeleton(shape: Shape | None) -> Any:
+    """The placeholder document of a shape, as --generate-cli-skeleton prints it: '' for a
+    string (an enum's first value, where botocore's ArgumentGenerator picks one at random),
+    0 and 0.0 for numbers, true, the epoch for a timestamp, a list of one element, a map of one
+    "KeyName", and {} where a structure recurs inside itself."""
+    return {} if shape is None else _skeleton(shape, [])
+
+
+def _skeleton(shape: Shape, stack: list[str]) -> Any:
+    if isinstance(shape, StructureShape):
+        if shape.name in stack:
+            return {}
+        return {name: _skeleton(member, [*stack, shape.name]) for name, member in shape.members.items()}
+    if isinstance(shape, ListShape):
+        return [_skeleton(shape.member, stack)]
+    if isinstance(shape, MapShape):
+        return {"KeyName": _skeleton(shape.value, stack)}
+    return _scalar_placeholder(shape)
+
+
+def _scalar_placeholder(shape: Shape) -> Any:
+    kind = shape.type_name
+    if kind == "string":
+        return shape.enum[0] if shape.enum else ""
+    return {"integer": 0, "long": 0, "float": 0.0, "double": 0.0, "boolean": True,
+            "timestamp": EPOCH}.get(kind, "")
+
+
+def yaml_skeleton(shape: StructureShape | None) -> str:
+    """The input skeleton as YAML, each member commented with [REQUIRED], its type, the first
+    sentence of its documentation and its valid values (``--generate-cli-skeleton yaml-input``)."""
+    if shape is None:
+        return "{}\n"
+    return "\n".join(_yaml_structure(shape, 0, [])) + "\n"
+
+
+def _comment(shape: Shape, required: bool) -> str:
+    words = ["[REQUIRED]"] if required else []
+    words.append(f"[{shape.type_name}]")
+    sentence = first_sentence(plain_text(shape.documentation))
+    if sentence:
+        words.append(sentence)
+    if getattr(shape, "enum", None):
+        words.append(f"Valid values are: {valid_values(shape.enum)}.")
+    return "  # " + " ".join(words)
+
+
+def _yaml_scalar(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, bool) else \
+        yaml.safe_dump(value, default_flow_style=True).removesuffix("\n...\n").strip()
+
+
+def _yaml_structure(shape: StructureShape, indent: int, stack: list[str]) -> list[str]:
+    pad, lines = " " * indent, []
+    required = set(shape.required_members)
+    for name, member in shape.members.items():
+        comment = _comment(member, name in required)
+        if isinstance(member, StructureShape) and (member.name in stack or member.name == shape.name
+                                                   or not member.members):
+            lines.append(f"{pad}{name}: {{}}{comment}")
+        elif isinstance(member, (StructureShape, ListShape, MapShape)):
+            lines.append(f"{pad}{name}:{comment}")
+            lines.extend(_yaml_value(member, indent + 2, [*stack, shape.name]))
+        else:
+            lines.append(f"{pad}{name}: {_yaml_scalar(_scalar_placeholder(member))}{comment}")
+    return lines
+
+
+def _yaml_value(shape: Shape, indent: int, stack: list[str]) -> list[str]:
+    """The lines of a nested value at ``indent`` (a list's element behind '- ')."""
+    pad = " " * indent
+    if isinstance(shape, StructureShape):
+        if shape.name in stack or not shape.members:
+            return [f"{pad}{{}}"]
+        return _yaml_structure(shape, indent, stack)
+    if isinstance(shape, MapShape):
+        if isinstance(shape.value, (StructureShape, ListShape, MapShape)):
+            return [f"{pad}KeyName:", *_yaml_value(shape.value, indent + 2, stack)]
+        return [f"{pad}KeyName: {_yaml_scalar(_scalar_placeholder(shape.value))}"]
+    if isinstance(shape, ListShape):
+        element = _yaml_value(shape.member, indent + 2, stack)
+        return [f"{pad}- {element[0][indent + 2:]}", *element[1:]]
+    return [f"{pad}{_yaml_scalar(_scalar_placeholder(shape))}"]
