@@ -243,12 +243,20 @@ def test_read_only_commands_work_on_a_read_only_store(tmp_path, cli):
         code, out, _ = cli("describe", "done-job", "--home", home)
         assert code == 0 and "COMPLETED" in out
         assert cli("steps", "done-job", "--home", home)[0] == 0
+        code, out, err = cli("steps", "running-job", "--home", home)  # reads the deployed endpoints too
+        assert code == 0 and "FAILED" in out, err
+        code, out, err = cli("list-inference-recommendations-job-steps", "--job-name", "running-job", "--home", home)
+        assert code == 0 and '"Steps"' in out, err
         assert cli("wait", "done-job", "--home", home)[0] == 0
         code, out, _ = cli("describe-inference-recommendations-job", "--job-name", "running-job", "--home", home)
         assert code == 0 and '"FAILED"' in out
         code, out, err = cli("stop", "done-job", "--home", home)
         assert code == EXIT_USAGE and one_line_naming(err, str(home / "jobs.sqlite3"), "read-only")
-        code, _, err = cli("create", small_request_file(tmp_path), "--home", home)
+        request = small_request("new-job")  # on the demo profile's package: valid, implied, then stored
+        request["InputConfig"]["ModelPackageVersionArn"] = (
+            "arn:aws:sagemaker:us-east-1:111122223333:model-package/xgboost-demo/1")
+        (tmp_path / "new.json").write_text(json.dumps(request))
+        code, _, err = cli("create", tmp_path / "new.json", "--home", home)
         assert code == EXIT_USAGE and one_line_naming(err, "read-only")
     assert JobStore(home).get("running-job").status == "IN_PROGRESS"  # nothing was written
 

@@ -5,8 +5,8 @@ resource, its describe document as tagged JSON, so they outlive the client that 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,17 +15,6 @@ from irsim.durable.store import JobStore, decode, encode
 
 MODEL, MODEL_PACKAGE, MODEL_PACKAGE_GROUP = "model", "model-package", "model-package-group"
 ENDPOINT_CONFIG, ENDPOINT = "endpoint-config", "endpoint"
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS resources (
-    kind TEXT NOT NULL,
-    name TEXT NOT NULL,
-    arn TEXT NOT NULL,
-    document TEXT NOT NULL,
-    created TEXT NOT NULL,
-    PRIMARY KEY (kind, name)
-);
-CREATE INDEX IF NOT EXISTS resources_arn ON resources (arn);
-"""
 
 
 @dataclass(frozen=True)
@@ -52,20 +41,10 @@ class ResourceStore:
     """The resources of one irsim home, beside its jobs (same file, same transactions)."""
 
     def __init__(self, jobs: JobStore) -> None:
-        self.jobs = jobs
-        with jobs.transaction() as connection:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    connection.execute(statement)
+        self.jobs = jobs  # the table is created with the store's schema: opening writes nothing
 
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self.jobs.path, timeout=30.0)
-        try:
-            connection.row_factory = sqlite3.Row
-            yield connection
-        finally:
-            connection.close()
+    def _read(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self.jobs.reading()  # read-only stores included; failures are StoreErrors
 
     def insert(self, resource: Resource) -> None:
         """Store a new resource; ResourceExists if its kind and name are taken."""

@@ -55,6 +55,15 @@ CREATE TABLE IF NOT EXISTS models (
     request TEXT NOT NULL,
     created TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS resources (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    document TEXT NOT NULL,
+    created TEXT NOT NULL,
+    PRIMARY KEY (kind, name)
+);
+CREATE INDEX IF NOT EXISTS resources_arn ON resources (arn);
 """
 
 
