@@ -1,0 +1,175 @@
+"""A policy (or a fixed count) under a traffic curve, minute by minute: capacity, latency,
+SLO violations, failures and cost.
+
+Cost counts every instance the endpoint is billed for: instances in service and instances
+still starting (SageMaker bills an instance from its launch), for each whole minute, at
+``price_per_hour / 60``. A minute violates the SLO when its percentile is above ``slo_ms`` or
+its load saturates the instances in service (then the invocations beyond their capacity
+fail, ``MinuteModel.failed``); a minute without invocations violates nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from autoscaling.curves import TrafficCurve
+from autoscaling.latency import MinuteModel, parse_percentile
+from autoscaling.policy import ALARMS, Alarms, CapacityTimeline, ScalingPolicy, replay
+from autoscaling.verify import engine_percentiles
+from optimizer.capacity import Estimate, smallest_count
+from simulator import checks
+from simulator.errors import InputError
+from simulator.profiles import InstanceProfile
+
+DEFAULT_STARTUP_S = 300.0
+COLUMNS = ("minute", "invocations", "capacity", "pending", "utilization", "percentile_ms", "violating", "failed")
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Per-minute ``frame`` (COLUMNS; ``model_percentile_ms`` too when the engine measured the
+    percentile) and its totals: minutes, violating minutes, failed invocations, billed
+    instance-minutes and their cost in dollars."""
+
+    frame: pd.DataFrame = field(repr=False, compare=False)
+    policy: ScalingPolicy
+    percentile: float
+    slo_ms: float
+    price_per_hour: float
+    minutes: int
+    violating_minutes: int
+    failed: float
+    instance_minutes: int
+    cost: float
+    scale_outs: int = 0
+    scale_ins: int = 0
+    measured_by: str = "model"  # "model" (the per-minute queueing law) or "engine" (discrete-event)
+
+    @property
+    def violating_share(self) -> float:
+        return self.violating_minutes / self.minutes if self.minutes else 0.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What every evaluation of one curve shares: the curve, the latency law, the SLO, the
+    price, the start-up time and the alarms."""
+
+    curve: TrafficCurve
+    model: MinuteModel
+    slo_ms: float
+    price_per_hour: float
+    startup_s: float = DEFAULT_STARTUP_S
+    alarms: Alarms = ALARMS
+
+    @classmethod
+    def of(cls, curve: TrafficCurve, entry: InstanceProfile, *, price_per_hour: float, percentile: str | float,
+           slo_ms: float, startup_s: float = DEFAULT_STARTUP_S, routing: str = "random",
+           alarms: Alarms = ALARMS) -> Scenario:
+        """The scenario with every argument checked."""
+        checks.positive(slo_ms, "slo_ms", what="milliseconds")
+        checks.number(price_per_hour, "price_per_hour", minimum=0, what="dollars per hour")
+        checks.number(startup_s, "startup_s", minimum=0, maximum=3600, what="seconds")
+        return cls(curve=curve, model=MinuteModel(entry, parse_percentile(percentile), routing), slo_ms=float(slo_ms),
+                   price_per_hour=float(price_per_hour), startup_s=float(startup_s), alarms=alarms)
+
+    def violations(self, capacity: np.ndarray) -> np.ndarray:
+        """Per minute: whether the percentile misses the SLO (or the load saturates)."""
+        percentile = self.model.percentile_ms(self.curve.per_minute, capacity)
+        return np.nan_to_num(percentile, nan=0.0) > self.slo_ms
+
+    def score(self, policy: ScalingPolicy) -> tuple[float, int]:
+        """(cost, violating minutes) of ``policy``: what the search compares, without a frame."""
+        timeline = replay(self.curve.per_minute, policy, self.startup_s, self.alarms)
+        billed = int(timeline.in_service.sum() + timeline.pending.sum())
+        return billed * self.price_per_hour / 60.0, int(self.violations(timeline.in_service).sum())
+
+    def timeline(self, policy: ScalingPolicy, capacity: CapacityTimeline | None = None, *, engine: bool = False,
+                 seed: int = 0) -> Timeline:
+        """The full per-minute Timeline of ``policy`` (its replay, unless ``capacity`` is given)."""
+        capacity = capacity or replay(self.curve.per_minute, policy, self.startup_s, self.alarms)
+        invocations = self.curve.per_minute
+        model_percentile = self.model.percentile_ms(invocations, capacity.in_service)
+        frame = pd.DataFrame({
+            "minute": np.arange(1, len(invocations) + 1),
+            "invocations": invocations,
+            "capacity": capacity.in_service,
+            "pending": capacity.pending,
+            "utilization": np.minimum(1.0, self.model.offered_utilization(invocations, capacity.in_service)),
+            "percentile_ms": model_percentile,
+        })
+        if engine:
+            measured = engine_percentiles(self.curve, self.model.entry, capacity.in_service,
+                                          percentile=self.model.percentile, routing=self.model.routing, seed=seed)
+            frame["model_percentile_ms"] = model_percentile
+            frame["percentile_ms"] = np.where(np.isinf(model_percentile), math.inf, measured)
+        frame["violating"] = np.nan_to_num(frame["percentile_ms"].to_numpy(), nan=0.0) > self.slo_ms
+        frame["failed"] = self.model.failed(invocations, capacity.in_service)
+        billed = int(capacity.in_service.sum() + capacity.pending.sum())
+        return Timeline(frame=frame, policy=policy, percentile=self.model.percentile, slo_ms=self.slo_ms,
+                        price_per_hour=self.price_per_hour, minutes=len(invocations),
+                        violating_minutes=int(frame["violating"].sum()), failed=float(frame["failed"].sum()),
+                        instance_minutes=billed, cost=billed * self.price_per_hour / 60.0,
+                        scale_outs=capacity.scale_outs, scale_ins=capacity.scale_ins,
+                        measured_by="engine" if engine else "model")
+
+    def smallest_static_count(self, rate_per_min: float) -> int:
+        """The fewest instances whose percentile meets the SLO at ``rate_per_min``, found by the
+        optimizer's count search (``optimizer.capacity.smallest_count``) over this law."""
+        model = self.model
+        if rate_per_min <= 0:
+            return 1
+
+        def evaluate(count: int) -> Estimate:
+            value = model.quantile_at(rate_per_min / 60.0, count)
+            return Estimate(percentile_ms=value, low_ms=value, high_ms=value, replications=0,
+                            utilization=rate_per_min / (count * model.capacity_per_minute))
+
+        decision = smallest_count(model.entry, rate_per_min / 60.0, model.percentile, self.slo_ms, evaluate)
+        if decision.count is None:
+            raise InputError("slo_ms", f"{model.entry.instance_type} cannot meet P{model.percentile:g} <= "
+                                       f"{self.slo_ms:g} ms at {rate_per_min:,.0f} invocations per minute: "
+                                       f"{decision.reason}")
+        return decision.count
+
+
+@dataclass(frozen=True)
+class StaticPlan:
+    """Static provisioning at the peak: the count and its Timeline over the whole curve."""
+
+    count: int
+    timeline: Timeline
+
+
+def evaluate_policy(curve: TrafficCurve, entry: InstanceProfile, policy: ScalingPolicy, *, price_per_hour: float,
+                    percentile: str | float = "P95", slo_ms: float, startup_s: float = DEFAULT_STARTUP_S,
+                    routing: str = "random", seed: int = 0, engine: bool = False,
+                    alarms: Alarms = ALARMS) -> Timeline:
+    """``policy`` under ``curve`` on ``entry``'s instances: the per-minute Timeline, its
+    percentile from the queueing law or, with ``engine``, from the discrete-event engine."""
+    scenario = Scenario.of(curve, entry, price_per_hour=price_per_hour, percentile=percentile, slo_ms=slo_ms,
+                           startup_s=startup_s, routing=routing, alarms=alarms)
+    return scenario.timeline(policy, engine=engine, seed=checks.seed(seed))
+
+
+def static_peak(curve: TrafficCurve, entry: InstanceProfile, *, price_per_hour: float, percentile: str | float = "P95",
+                slo_ms: float, routing: str = "random", engine: bool = False, seed: int = 0) -> StaticPlan:
+    """The smallest fixed count meeting the SLO at the curve's peak minute, with its cost and
+    violating minutes over the whole curve."""
+    scenario = Scenario.of(curve, entry, price_per_hour=price_per_hour, percentile=percentile, slo_ms=slo_ms,
+                           routing=routing)
+    return static_plan(scenario, engine=engine, seed=seed)
+
+
+def static_plan(scenario: Scenario, *, engine: bool = False, seed: int = 0) -> StaticPlan:
+    """``static_peak`` for a built Scenario."""
+    count = scenario.smallest_static_count(scenario.curve.peak_per_minute)
+    minutes = scenario.curve.minutes
+    fixed = CapacityTimeline(in_service=np.full(minutes, count), pending=np.zeros(minutes, dtype=int), scale_outs=0,
+                             scale_ins=0)
+    return StaticPlan(count=count, timeline=scenario.timeline(ScalingPolicy.static(count), fixed, engine=engine,
+                                                              seed=seed))
