@@ -108,7 +108,7 @@ def check_importable(store: JobStore, name: str, status: str | None = None) -> N
         raise UserError(f"a job named {name} is already in the store {store.home}; nothing imported")
     if status is not None and status not in TERMINAL_STATUSES:
         raise UserError(f"job {name} is {status}: only a finished job (COMPLETED, FAILED or STOPPED) can be "
-                       f"imported; wait for it with `irsim aws wait {name}`")
+                       f"imported; wait for it with `irsim real-aws wait {name}`")
 
 
 def import_job(store: JobStore, describe: Mapping[str, Any], steps: Mapping[str, Any], source: str) -> JobRecord:

@@ -1,4 +1,5 @@
-"""`irsim submit`, `irsim aws describe|wait|stop` and `irsim import`: boto3 mode's commands."""
+"""`irsim submit`, `irsim real-aws describe|wait|stop` and `irsim import`: boto3 mode's commands,
+the only ones that reach AWS (`irsim aws ...`, the old name of `real-aws`, still works and warns)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ from irsim.present.tables import describe_table
 from irsim.service.job import execute_job
 
 DRY_RUN_NOTE = "dry run: not submitted (add --yes to create the job with boto3)"
+REAL_AWS = "real-aws"    # the command group that reaches the real service
+DEPRECATED_AWS = "aws"   # its old name, kept as an alias that warns
 
 
 def _reports_aws_failures(label: str, handler: Callable[[argparse.Namespace], int]
@@ -116,7 +119,7 @@ def cmd_aws_describe(args: argparse.Namespace) -> int:
     try:
         print(describe_table(response))
     except (KeyError, TypeError, ValueError) as exc:  # a shape the table does not know (e.g. serverless)
-        print(f"irsim aws describe: cannot tabulate this response ({type(exc).__name__}: {exc}); "
+        print(f"irsim {args.group} describe: cannot tabulate this response ({type(exc).__name__}: {exc}); "
               "printing JSON", file=sys.stderr)
         _print_json(response)
     return 0
@@ -132,7 +135,7 @@ def cmd_aws_wait(args: argparse.Namespace) -> int:
             response = wait_for_real_job(transport.make_client(args.region), args.name, args.poll, args.timeout,
                                          on_status=show)
     except WaitTimeout as exc:
-        print(f"irsim aws wait: {exc}", file=sys.stderr)
+        print(f"irsim {args.group} wait: {exc}", file=sys.stderr)
         return 1
     reason = f" ({response['FailureReason']})" if response.get("FailureReason") else ""
     print(f"{args.name}: {response['Status']}{reason}")
@@ -209,25 +212,45 @@ def _add_submit(commands: argparse._SubParsersAction, common: argparse.ArgumentP
     submit.set_defaults(handler=_reports_aws_failures("submit", cmd_submit))
 
 
-def _add_aws(commands: argparse._SubParsersAction) -> None:
-    aws = commands.add_parser("aws", help="a job on the real service, with boto3: describe, wait, stop",
-                              description="Inference Recommender jobs on AWS (credentials and region as boto3 finds "
-                                          "them; --region overrides the region).")
+def _deprecated(handler: Callable[[argparse.Namespace], int], action: str) -> Callable[[argparse.Namespace], int]:
+    """``irsim aws ACTION``: the same command, after a warning naming the new one."""
+    @wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        print(f"irsim: warning: `irsim {DEPRECATED_AWS} {action}` is deprecated, use `irsim {REAL_AWS} {action}` "
+              "(it reaches the real AWS service; the offline commands are the AWS CLI's names, e.g. "
+              "`irsim describe-inference-recommendations-job`)", file=sys.stderr)
+        return handler(args)
+    return run
+
+
+def _add_real_aws(commands: argparse._SubParsersAction, group: str) -> None:
+    """``irsim real-aws describe|wait|stop`` (and, hidden from the help, the deprecated ``irsim aws``)."""
+    deprecated = group == DEPRECATED_AWS
+    listed = {} if deprecated else {"help": "a job on the REAL SageMaker service, with boto3: describe, wait, stop"}
+    aws = commands.add_parser(group, **listed,
+                              description="Inference Recommender jobs on the real AWS service (credentials and "
+                                          "region as boto3 finds them; --region overrides the region)."
+                                          + (f" Deprecated name of `irsim {REAL_AWS}`." if deprecated else ""))
     actions = aws.add_subparsers(dest="aws_command", required=True, metavar="ACTION")
     region = argparse.ArgumentParser(add_help=False)
     region.add_argument("name", metavar="NAME")
-    region.add_argument("--region", default=None, help="default: boto3's default chain")
+    region.add_argument("--region", default=None, help="the AWS region of the job (default: boto3's default chain)")
+
+    def handler(action: str, run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        reported = _reports_aws_failures(f"{group} {action}", run)
+        return _deprecated(reported, action) if deprecated else reported
+
     describe = actions.add_parser("describe", parents=[region], help="a real job's status and recommendations")
     describe.add_argument("--json", action="store_true", help="print the AWS response as JSON")
-    describe.set_defaults(handler=_reports_aws_failures("aws describe", cmd_aws_describe))
+    describe.set_defaults(handler=handler("describe", cmd_aws_describe), group=group)
     wait = actions.add_parser("wait", parents=[region], help="wait until a real job ends (exit 0 if COMPLETED)")
     wait.add_argument("--poll", type=number(0, "a number of seconds"), default=DEFAULT_POLL_S,
                       help=f"seconds between Describe calls (default {DEFAULT_POLL_S:g})")
     wait.add_argument("--timeout", type=number(0, "a number of seconds"), default=None,
                       help="seconds (default: no limit)")
-    wait.set_defaults(handler=_reports_aws_failures("aws wait", cmd_aws_wait))
+    wait.set_defaults(handler=handler("wait", cmd_aws_wait), group=group)
     stop = actions.add_parser("stop", parents=[region], help="stop a real job")
-    stop.set_defaults(handler=_reports_aws_failures("aws stop", cmd_aws_stop))
+    stop.set_defaults(handler=handler("stop", cmd_aws_stop), group=group)
 
 
 def _add_import(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -246,7 +269,8 @@ def _add_import(commands: argparse._SubParsersAction, common: argparse.ArgumentP
 
 
 def add_boto3_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Register ``submit``, ``aws describe|wait|stop`` and ``import``."""
+    """Register ``submit``, ``real-aws describe|wait|stop`` (and its deprecated alias ``aws``) and ``import``."""
     _add_submit(commands, common)
-    _add_aws(commands)
+    _add_real_aws(commands, REAL_AWS)
+    _add_real_aws(commands, DEPRECATED_AWS)
     _add_import(commands, common)
