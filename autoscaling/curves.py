@@ -114,7 +114,7 @@ def _cloudwatch_points(data: bytes, field: str, name: str) -> tuple[list[pd.Time
               if s.metric == "Invocations" and s.statistic == "Sum"]
     if not series:
         raise InputError(field, f"{name} holds no Invocations datapoints with the Sum statistic (export "
-                                "Invocations with --statistics Sum, or a MetricStat with Stat Sum)")
+                                "Invocations with the Sum statistic, or a MetricStat with Stat Sum)")
     if len(series) > 1:
         places = ", ".join(s.where for s in series)
         raise InputError(field, f"{name} holds {len(series)} Invocations Sum series ({places})"

@@ -1,4 +1,4 @@
-"""Synthetic traffic curves for what-ifs, and the ``--traffic``-style text that names a curve.
+"""Synthetic traffic curves for what-ifs, and the text that names a curve (a file or a spec).
 
 ``synthesize`` builds invocations per minute from a few parameters, in this order:
 
