@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator import checks
 from simulator.distributions import Distribution, parse_distribution
 from simulator.errors import InputError
 from simulator.harness import NORMAL, Loop, MinuteClock, Population, blocks, drive
@@ -65,11 +66,14 @@ class ServerlessProfile:
                 "payload_kb": self.payload_kb, "backoff_ms": self.backoff_ms}
 
 
+#: Upper bounds of the section's scalars: irsim's own, so that no value makes a run meaningless
+#: (AWS documents a 4 MB payload limit for serverless endpoints; memory spans 1024 to 6144 MB,
+#: so compute cannot speed up more than 6x; durations at most an hour, as in the profile).
+SCALAR_MAXIMA = {"max_speedup": 6, "idle_timeout_s": 86_400, "payload_kb": 4096, "backoff_ms": 3_600_000}
+
+
 def _positive(spec: Mapping[str, Any], key: str, default: float | None, where: str) -> float:
-    value = spec.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise InputError(f"{where}.{key}", f"must be a number > 0, got {value!r}")
-    return float(value)
+    return checks.positive(spec.get(key, default), f"{where}.{key}", maximum=SCALAR_MAXIMA[key])
 
 
 def serverless_from_dict(spec: Any, where: str = "serverless") -> ServerlessProfile:

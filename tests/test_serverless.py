@@ -3,6 +3,7 @@ formulas to the cent, and jobs whose answers carry ServerlessConfig and ModelSet
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -165,3 +166,14 @@ def test_the_optimizer_weighs_serverless():
     costs = [i["Metrics"]["CostPerHour"] for i in document["InferenceRecommendations"]]
     assert costs[0] == min(costs)  # at 1,000 a minute serverless is the cheapest
     assert document["Details"][0]["ThrottledShare"] <= 0.002
+
+
+@pytest.mark.parametrize(("key", "value", "allowed"), [
+    ("payload_kb", 1e308, "<= 4096"), ("idle_timeout_s", float("inf"), "<= 86400"), ("max_speedup", 7, "<= 6"),
+    ("backoff_ms", -1, "> 0"), ("backoff_ms", 4e6, "<= 3600000"), ("payload_kb", True, "a number")])
+def test_the_serverless_sections_scalars_are_bounded(key, value, allowed):
+    """No scalar can make a run meaningless (an infinite payload cost, a timeout of ages)."""
+    section = {"reference_memory_mb": 2048, "service_time": {"family": "exponential", "mean_ms": 5},
+               "model_setup_time": {"family": "exponential", "mean_ms": 500}, key: value}
+    with pytest.raises(InputError, match=rf"^serverless\.{key}: .*{re.escape(allowed)}"):
+        serverless_from_dict(section)
