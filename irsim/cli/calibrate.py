@@ -23,7 +23,7 @@ from simulator import InputError, Profile, load_profile
 from simulator.profiles import profile_from_dict
 
 
-def _calibrate(args: argparse.Namespace) -> tuple[Calibration, list[dict], pd.DataFrame | None]:
+def _calibrate(args: argparse.Namespace) -> tuple[Calibration, list[dict], pd.DataFrame | None, np.ndarray | None]:
     spec = default_catalogue().specs.get(args.instance_type)
     sources: list[dict] = []
     observations = []
@@ -63,7 +63,7 @@ def _calibrate(args: argparse.Namespace) -> tuple[Calibration, list[dict], pd.Da
     calibration = replace(calibration, report=tuple(report),
                           provenance={**calibration.provenance, "sources": sources,
                                       "created": datetime.now(UTC).isoformat(timespec="seconds")})
-    return calibration, sources, frame
+    return calibration, sources, frame, samples
 
 
 def _merged(calibration: Calibration, output: Path, model: str | None) -> Profile:
@@ -106,7 +106,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.is_dir():
         raise InputError("output", f"{output} is a folder; give a profile file to write")
-    calibration, sources, frame = _calibrate(args)
+    calibration, sources, frame, samples = _calibrate(args)
     profile = _merged(calibration, output, args.model)
     entry = calibration.entry
     print(f"irsim calibrate: {entry.instance_type} from {len(sources)} file(s)")
@@ -121,7 +121,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     text = _checked_text(profile)
     try:
         if args.plot:
-            write_atomically(args.plot, lambda tmp: plot_calibration(calibration, frame, args.instance_count, tmp))
+            write_atomically(args.plot, lambda tmp: plot_calibration(calibration, frame, args.instance_count, tmp,
+                                                                         samples))
         write_atomically(output, lambda tmp: tmp.write_text(text))
     except OSError as exc:
         raise InputError("output", f"cannot write {exc.filename or output}: {exc.strerror or exc}") from None

@@ -13,6 +13,7 @@ from irsim.present.formats import json_default
 from irsim.present.plots import plot_per_minute
 from irsim.present.tables import simulation_summary
 from irsim.service.benchmark import instance_resources
+from irsim.service.minutes import numbered_minutes
 from pricing import default_catalogue
 from simulator import ROUTING_POLICIES, load_profile, simulate
 from simulator.simulation import MAX_REQUESTS_PER_S, MAX_USERS
@@ -28,14 +29,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                       resources=instance_resources(default_catalogue(), args.instance_type),
                       max_requests_per_s=args.max_requests_per_s)
     traffic = f"{args.users} closed-loop users" if args.users is not None else f"Poisson {args.rate:g} requests/s"
+    per_minute = numbered_minutes(result.per_minute)  # minutes counted from 1, as in every output
     if args.per_minute:
-        write_atomically(args.per_minute, lambda tmp: result.per_minute.to_csv(tmp, index=False))
+        write_atomically(args.per_minute, lambda tmp: per_minute.to_csv(tmp, index=False))
     if args.plot:
         title = f"{profile.model}: {args.instances} x {args.instance_type}, {traffic}"
-        write_atomically(args.plot, lambda tmp: plot_per_minute(result.per_minute, title, tmp))
+        write_atomically(args.plot, lambda tmp: plot_per_minute(per_minute, title, tmp))
     if args.json:
         document: dict[str, Any] = {"model": profile.model, **result.summary(),
-                                    "per_minute": result.per_minute.to_dict(orient="records")}
+                                    "per_minute": per_minute.to_dict(orient="records")}
         print(json.dumps(document, indent=2, default=json_default))
     else:
         print(simulation_summary(result, profile.model, traffic))

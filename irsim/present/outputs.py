@@ -3,6 +3,7 @@ report.png, staged and moved in whole."""
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 from pathlib import Path
@@ -11,9 +12,10 @@ from typing import Any
 import pandas as pd
 
 from irsim.present.formats import dumps
-from irsim.present.plots import plot_job_report
+from irsim.present.plots import BenchmarkSeries, JobChart, plot_job_report
 from irsim.service.job import JobResult
 from irsim.service.labels import benchmark_label
+from irsim.service.minutes import minute_number, numbered_minutes
 
 
 def metrics_frame(result: JobResult) -> pd.DataFrame:
@@ -21,12 +23,26 @@ def metrics_frame(result: JobResult) -> pd.DataFrame:
     frames = []
     for item in result.scheduled:
         outcome = item.outcome
-        frame = outcome.per_minute.copy()
+        frame = numbered_minutes(outcome.per_minute)
         frame.insert(0, "EnvironmentParameters", ";".join(f"{k}={v}" for k, v in outcome.spec.environment))
         frame.insert(0, "InstanceType", outcome.spec.instance_type)
         frame.insert(0, "benchmark", outcome.spec.index)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def job_chart(result: JobResult) -> JobChart:
+    """What report.png draws: every scheduled benchmark on the job's whole traffic pattern."""
+    stopping = result.spec.stopping
+    return JobChart(
+        title=f"{result.describe['JobName']}: simulated benchmarks", percentile=result.spec.percentile,
+        threshold_ms=stopping.latency.value_ms if stopping.latency else None,
+        max_invocations=stopping.max_invocations,
+        planned_minutes=max(1, math.ceil(result.spec.traffic.duration_s / 60)),
+        benchmarks=tuple(BenchmarkSeries(label=benchmark_label(i.outcome), frame=numbered_minutes(i.outcome.per_minute),
+                                         status="COMPLETED" if i.succeeded else "FAILED",
+                                         best_minute=minute_number(i.outcome.best_minute),
+                                         stop_reason=i.outcome.stop_reason) for i in result.scheduled))
 
 
 def write_outputs(result: JobResult, out_dir: Path, replicated: dict[str, Any] | None = None) -> list[Path]:
@@ -45,11 +61,7 @@ def write_outputs(result: JobResult, out_dir: Path, replicated: dict[str, Any] |
             extensions["replications"] = replicated
         (staging / "irsim.json").write_text(dumps(extensions) + "\n")
         metrics_frame(result).to_csv(staging / "metrics.csv", index=False)
-        threshold = result.spec.stopping.latency.value_ms if result.spec.stopping.latency else None
-        plot_job_report([(benchmark_label(i.outcome), i.outcome.per_minute,
-                          "COMPLETED" if i.succeeded else "FAILED") for i in result.scheduled],
-                        result.spec.percentile, threshold, f"{result.describe['JobName']}: simulated benchmarks",
-                        staging / "report.png")
+        plot_job_report(job_chart(result), staging / "report.png")
         out_dir.mkdir(exist_ok=True)
         written = []
         for path in sorted(staging.iterdir()):

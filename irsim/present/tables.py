@@ -8,6 +8,7 @@ from typing import Any
 
 from irsim.service.job import JobResult
 from irsim.service.labels import detail_label, endpoint_label, extension_label
+from irsim.service.minutes import numbered_minutes
 from simulator import SimulationResult
 
 
@@ -242,7 +243,7 @@ def simulation_summary(result: SimulationResult, model: str, traffic: str) -> st
         "",
         "  minute  users  invocations  p95 ms   p99 ms",
     ]
-    for row in frame.to_dict("records"):
+    for row in numbered_minutes(frame).to_dict("records"):
         lines.append(f"  {row['minute']:>6}  {row['Users']:>5}  {row['Invocations']:>11,}  "
                      f"{row['ModelLatency_p95'] / 1000:>7.2f}  {row['ModelLatency_p99'] / 1000:>7.2f}"
                      + ("  (partial)" if row["seconds"] < 60 else ""))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import math
 import multiprocessing
 import os
@@ -14,6 +15,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +26,12 @@ from scipy import stats
 from calibration.transfer import complete_profile
 from irsim.service.admission import PROVISIONING_S, NotScheduled, admit
 from irsim.service.benchmark import STOPPED, BenchmarkOutcome, BenchmarkTask, instance_resources, run_benchmark
+from irsim.service.labels import spec_label
+from irsim.service.minutes import minute_number
 from irsim.service.production import cheapest_passing, check_recommendations, checkable
 from irsim.service.request import BenchmarkSpec, DeployedEndpoint, JobSpec, parse_request
 from irsim.service.responses import ScheduledBenchmark, describe_response, steps_response
+from irsim.service.watch import Relay, Watch, attach_queue, minute_sender
 from optimizer.production import ProductionCheck, production_check
 from pricing import Catalogue, Price, PricingError, ServerlessRate, default_catalogue, serverless_rate
 from simulator import Profile, load_profile
@@ -35,6 +41,7 @@ from simulator.serverless import ServerlessProfile
 from simulator.simulation import MAX_REQUESTS_PER_S
 
 Progress = Callable[[BenchmarkOutcome, int, int], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,8 @@ class JobResult:
         """irsim-only facts kept outside the AWS shapes: calibration, price provenance, stop reasons."""
         return {
             "model": self.model, "seed": self.seed, "provisioning_s": PROVISIONING_S,
+            "irsim_version": irsim_version(),
+            "profile_provenance": dict(self.profile.provenance) if self.profile is not None else {},
             "benchmarks": [{
                 "index": item.outcome.spec.index,
                 "InstanceType": item.outcome.spec.instance_type,
@@ -71,7 +80,7 @@ class JobResult:
                 "stop_reason": item.outcome.stop_reason,
                 "simulated_s": item.outcome.duration_s,
                 "per_instance_max_invocations": item.outcome.per_instance_max,
-                "best_minute": item.outcome.best_minute,
+                "best_minute": minute_number(item.outcome.best_minute),  # counted from 1, as users do
                 "warnings": list(item.outcome.warnings),
                 **({"production_check": self.production[item.outcome.spec.index].to_document()}
                    if item.outcome.spec.index in self.production else {}),
@@ -97,36 +106,70 @@ class JobResult:
                 "rate_per_minute": check.rate_per_minute}
 
 
+def irsim_version() -> str:
+    """The installed irsim's version, kept with every result (the report says what made it)."""
+    try:
+        return metadata.version("irsim")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _benchmark_seeds(seed: int, count: int) -> list[int]:
     """One independent seed per benchmark: results do not depend on run order or parallelism."""
     return [int(child.generate_state(1, dtype=np.uint64)[0]) for child in np.random.SeedSequence(seed).spawn(count)]
 
 
-def _run_all(tasks: list[BenchmarkTask], max_parallel: int, progress: Progress | None) -> list[BenchmarkOutcome]:
+def _run_all(tasks: list[BenchmarkTask], max_parallel: int, progress: Progress | None,
+             watch: Watch | None) -> list[BenchmarkOutcome]:
     """Every task's outcome, in task order: in this process, or in up to ``max_parallel``
-    worker processes (``progress`` hears each outcome as it arrives)."""
+    worker processes (``progress`` and ``watch`` hear each outcome as it arrives, ``watch``
+    every simulated minute too)."""
     processes = min(max_parallel, len(tasks), os.cpu_count() or 1)
+
+    def arrived(outcome: BenchmarkOutcome, done: int) -> None:
+        log.info("benchmark %d (%s) %s after %.0f simulated s: %s%s", outcome.spec.index, spec_label(outcome.spec),
+                 outcome.status, outcome.duration_s, outcome.stop_reason,
+                 f" ({outcome.failure_reason})" if outcome.failure_reason else "")
+        if watch:
+            watch.finished(outcome, done, len(tasks))
+        if progress:
+            progress(outcome, done, len(tasks))
+
     if processes <= 1:
         outcomes = []
         for i, task in enumerate(tasks):
-            outcomes.append(run_benchmark(task))
-            if progress:
-                progress(outcomes[i], i + 1, len(tasks))
+            outcomes.append(run_benchmark(task, on_minute=partial(watch.minute, task.spec.index) if watch else None))
+            arrived(outcomes[i], i + 1)
         return outcomes
-    arrived: dict[int, BenchmarkOutcome] = {}
+    results: dict[int, BenchmarkOutcome] = {}
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_die_with_parent) as pool:
-        futures = {pool.submit(run_benchmark, task): i for i, task in enumerate(tasks)}
-        for done, future in enumerate(as_completed(futures), start=1):
-            arrived[futures[future]] = future.result()
-            if progress:
-                progress(arrived[futures[future]], done, len(tasks))
-    return [arrived[i] for i in range(len(tasks))]
+    relay = Relay(context.Queue(), watch) if watch else None  # nobody watching: no queue, nothing sent
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_start_benchmark_process,
+                             initargs=(relay.queue if relay else None,)) as pool:
+        futures = {pool.submit(_run_watched, task): i for i, task in enumerate(tasks)}
+        if relay:
+            relay.start()  # after the pool's processes were forked: no thread of ours is copied into them
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                results[futures[future]] = future.result()
+                arrived(results[futures[future]], done)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            if relay:
+                relay.close()
+    return [results[i] for i in range(len(tasks))]
 
 
-def _die_with_parent() -> None:
+def _run_watched(task: BenchmarkTask) -> BenchmarkOutcome:
+    """In a benchmark process: the benchmark, its minutes sent to the parent when it watches."""
+    return run_benchmark(task, on_minute=minute_sender(task.spec.index))
+
+
+def _start_benchmark_process(queue: Any) -> None:
     """Benchmark processes end when the process that runs the job does (Linux), so a killed
-    job worker leaves none behind waiting on the pool's queue."""
+    job worker leaves none behind waiting on the pool's queue; and they send their minutes
+    to ``queue`` (None: nobody watches)."""
+    attach_queue(queue)
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -157,7 +200,7 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
                 catalogue: Catalogue | None = None, interrupt: Callable[[], bool] | None = None,
                 production: bool = True, completed: datetime | None = None,
                 endpoints: Mapping[str, DeployedEndpoint] | None = None,
-                max_requests_per_s: float = MAX_REQUESTS_PER_S) -> JobResult:
+                max_requests_per_s: float = MAX_REQUESTS_PER_S, watch: Watch | None = None) -> JobResult:
     """Validate ``request``, simulate its benchmarks and build the AWS answers.
 
     ``catalogue`` supplies specs and prices (default: the bundled one; see
@@ -166,6 +209,7 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
     the job was stopped: then the job is STOPPED and keeps the benchmarks that finished.
     ``production`` runs the production check of every recommendation (skipped for a stopped job).
     ``endpoints`` are the existing endpoints InputConfig.Endpoints may name, by name.
+    ``watch`` hears the benchmarks planned, each simulated minute and each end (service/watch.py).
 
     Before anything is simulated (service/admission.py): the benchmarks JobDurationInSeconds
     cannot schedule are left out (``not_scheduled``, with the arithmetic), a region without
@@ -185,7 +229,10 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
                               lambda instance_type: _vcpu_of(catalogue, instance_type))
     plan = admit(job, loaded, catalogue, region, max_requests_per_s)
     tasks = _tasks(job, loaded, catalogue, seed, interrupt, max_requests_per_s)[:plan.fits]
-    outcomes = _run_all(tasks, job.max_parallel if parallel else 1, progress)
+    _log_plan(job, tasks, plan.notice, seed)
+    if watch:
+        watch.planned(job, [task.spec for task in tasks])
+    outcomes = _run_all(tasks, job.max_parallel if parallel else 1, progress, watch)
     stopped = [o for o in outcomes if o.status == STOPPED]
     finished = [o for o in outcomes if o.status != STOPPED]
     placed, dropped = schedule(finished, job.max_parallel, job.traffic.duration_s, job.job_duration_s)
@@ -196,6 +243,8 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
     created = created or datetime.now(UTC).replace(microsecond=0)
     completed = max(created, completed or datetime.now(UTC))
     origin = completed - timedelta(seconds=max((end for _, _, end in placed), default=0.0))
+    if watch and production and not stopped:
+        watch.stage("production check: every recommendation simulated as deployed")
     checks = check_recommendations(job, scheduled, loaded, seed) if production and not stopped else {}
     return JobResult(spec=job, describe=describe_response(job, scheduled, created, completed, region, seed,
                                                           bool(stopped), origin=origin),
@@ -203,6 +252,17 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
                      scheduled=tuple(scheduled),
                      not_scheduled=tuple(left_out), model=loaded.model, seed=seed, stopped=tuple(stopped),
                      production=checks, profile=loaded)
+
+
+def _log_plan(job: JobSpec, tasks: list[BenchmarkTask], notice: str | None, seed: int) -> None:
+    """INFO: what admission decided and the seeds; DEBUG: each benchmark's own seed."""
+    log.info("job %s (%s): %d of %d benchmark(s) scheduled, up to %d in parallel, seed %d", job.job_name,
+             job.job_type, len(tasks), len(job.benchmarks), job.max_parallel, seed)
+    if notice:
+        log.info("admission: %s", notice)
+    for task in tasks:
+        log.debug("benchmark %d (%s): seed %d from SeedSequence(%d)", task.spec.index, spec_label(task.spec),
+                  task.seed, seed)
 
 
 def _vcpu_of(catalogue: Catalogue, instance_type: str) -> int | None:
@@ -257,8 +317,14 @@ def replicate(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
     marked as such: the per-instance max is a discrete, often bimodal statistic of one test.
     The summary stays outside the AWS shapes."""
     seeds = [seed] + [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(replications - 1)]
-    first = execute_job(request, profile, seed, region, **options)
-    results = [first] + [execute_job(request, profile, s, region, production=False, **options) for s in seeds[1:]]
+    watch: Watch = options.get("watch") or Watch()
+    results = []
+    for number, replication_seed in enumerate(seeds, start=1):
+        log.info("replication %d/%d: seed %d", number, replications, replication_seed)
+        watch.replication(number, replications)
+        results.append(execute_job(request, profile, replication_seed, region, production=number == 1, **options))
+    first = results[0]
+    watch.stage(f"production check of {replications} replications")
     summary = [_replicated_benchmark(first, results, seeds, index) for index in range(len(first.spec.benchmarks))]
     return first, {"replications": replications, "seeds": seeds, "benchmarks": summary}
 
