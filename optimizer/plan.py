@@ -24,6 +24,7 @@ from optimizer.capacity import (
     stability_count,
     unstable_estimate,
 )
+from optimizer.events import CANDIDATES, INFEASIBLE, PRUNED, SIZED, SIZING, VERIFICATION, Observer, PlanEvent, ignore
 from optimizer.ilp import Constraints, Option, closest_misses, solve
 from optimizer.ranking import DEFAULT_IMPORTANCE, Alternative, pareto_front, rank
 from optimizer.statistics import relaxation_time_s
@@ -239,7 +240,7 @@ def _fewest(profile: Profile, instance_type: str, target: Target, floor: int) ->
 
 
 def search_counts(profile: Profile, candidates: Sequence[Candidate], target: Target, constraints: Constraints,
-                  seed: int) -> CountSearch:
+                  seed: int, observe: Observer = ignore) -> CountSearch:
     """Each candidate's smallest passing count, cheapest lower bound first. A type whose service
     time alone breaks the SLO is infeasible without simulating; one whose fewest instances
     already cost more than the best found is pruned (single-type endpoints only)."""
@@ -252,24 +253,32 @@ def search_counts(profile: Profile, candidates: Sequence[Candidate], target: Tar
     infeasible: list[tuple[str, str]] = []
     pruned: list[tuple[str, str]] = []
     best_cost = math.inf
+    observe(PlanEvent(CANDIDATES, total=len(candidates)))
     for candidate in sorted(candidates, key=lambda c: (lower_bound(c), c.instance_type)):
-        entry = profile.instance(candidate.instance_type)
+        name = candidate.instance_type
+        entry = profile.instance(name)
         alone = service_quantile_ms(entry.service_time, target.percentile / 100)
         if alone > target.slo_ms:  # analytic: no simulation needed, and never merely "pruned"
-            infeasible.append((candidate.instance_type, f"its service time alone has P{target.percentile:g} "
-                                                        f"{alone:.1f} ms > the {target.slo_ms:g} ms SLO"))
+            infeasible.append((name, f"its service time alone has P{target.percentile:g} "
+                                     f"{alone:.1f} ms > the {target.slo_ms:g} ms SLO"))
+            observe(PlanEvent(INFEASIBLE, f"{name}: {infeasible[-1][1]}", name))
             continue
         if not constraints.allow_mixed and lower_bound(candidate) > best_cost:
-            fewest = _fewest(profile, candidate.instance_type, target, floor)
-            pruned.append((candidate.instance_type, f"not simulated: even {fewest} instance(s), the fewest that keep "
-                                                    f"it stable, cost more than the ${best_cost:.3f}/h found"))
+            fewest = _fewest(profile, name, target, floor)
+            pruned.append((name, f"not simulated: even {fewest} instance(s), the fewest that keep "
+                                 f"it stable, cost more than the ${best_cost:.3f}/h found"))
+            observe(PlanEvent(PRUNED, f"{name}: {pruned[-1][1]}", name))
             continue
+        observe(PlanEvent(SIZING, instance_type=name))
         decision = smallest_count(entry, target.rate_per_s, target.percentile, target.slo_ms,
-                                  count_evaluator(profile, candidate.instance_type, target, seed))
+                                  count_evaluator(profile, name, target, seed))
         decisions.append(decision)
         if decision.count is None:
-            infeasible.append((candidate.instance_type, decision.reason or "infeasible"))
+            infeasible.append((name, decision.reason or "infeasible"))
+            observe(PlanEvent(INFEASIBLE, f"{name}: {infeasible[-1][1]}", name))
             continue
+        observe(PlanEvent(SIZED, f"{name}: {decision.count} instance(s), P{target.percentile:g} "
+                                 f"{decision.estimate.percentile_ms if decision.estimate else math.nan:.1f} ms", name))
         count = max(decision.count, floor)
         if constraints.max_instances is None or count <= constraints.max_instances:
             best_cost = min(best_cost, count * candidate.price_per_hour)
@@ -279,7 +288,7 @@ def search_counts(profile: Profile, candidates: Sequence[Candidate], target: Tar
 
 
 def verify(profile: Profile, options: Sequence[Option], target: Target, constraints: Constraints,
-           seed: int) -> Verification:
+           seed: int, observe: Observer = ignore) -> Verification:
     """Solve, simulate the whole endpoint the solution describes, and cut it if it misses the
     SLO; at most MAX_VERIFICATIONS rounds."""
     cuts: list[dict[str, int]] = []
@@ -291,6 +300,10 @@ def verify(profile: Profile, options: Sequence[Option], target: Target, constrai
         verifications += 1
         result = simulate_endpoint(profile, solution.counts, target, seed)
         replications += result.replications
+        observe(PlanEvent(VERIFICATION, f"{_key(solution.counts)}: P{target.percentile:g} "
+                                        f"{result.percentile_ms:.1f} ms, "
+                                        f"{'meets' if result.meets(target.slo_ms) else 'misses'} the SLO",
+                          number=verifications))
         if result.meets(target.slo_ms):
             chosen = Verified(counts=solution.counts, cost_per_hour=solution.cost_per_hour, estimate=result,
                               capacity_per_s=solution.capacity_per_s)
@@ -347,18 +360,18 @@ def _explanation(chosen: Verified | None, options: Sequence[Option], target: Tar
 
 def plan(profile: Profile, candidates: Sequence[Candidate], target: Target,
          constraints: Constraints = NO_CONSTRAINTS, seed: int = 0,
-         importance: Mapping[str, str] = DEFAULT_IMPORTANCE) -> Plan:
-    """Decide counts per type, solve, verify, rank."""
+         importance: Mapping[str, str] = DEFAULT_IMPORTANCE, observe: Observer = ignore) -> Plan:
+    """Decide counts per type, solve, verify, rank (``observe`` hears each step)."""
     if not candidates:
         raise InputError("candidates", "no instance type to choose from")
     prices = {c.instance_type: c.price_per_hour for c in candidates}
     floor = max(1, constraints.min_instances)
-    search = search_counts(profile, candidates, target, constraints, seed)
+    search = search_counts(profile, candidates, target, constraints, seed, observe)
     options = [Option(s.instance_type, target.rate_per_s / s.count, prices[s.instance_type]) for s in search.sized]
     simulations = sum(d.simulations for d in search.decisions)
     # Without the pre-screen: every type searched linearly up from its stability bound.
     naive = sum(max(d.naive_simulations, 1) for d in search.decisions) + len(search.pruned) * target.replications
-    outcome = verify(profile, options, target, constraints, seed)
+    outcome = verify(profile, options, target, constraints, seed, observe)
     chosen = outcome.chosen
     alternatives = _single_type_alternatives(search.sized, options, chosen, floor)
     by_key = {_key(v.counts): v for v in alternatives}

@@ -83,7 +83,8 @@ class _Draws:
 def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSequence = 0,
         overhead: Distribution | None = None, think_time_s: float = 0.0,
         stopping: StoppingConditions | None = None,
-        interrupt: Callable[[], bool] | None = None, keep_requests: bool = True) -> EngineOutput:
+        interrupt: Callable[[], bool] | None = None, keep_requests: bool = True,
+        on_minute: Callable[[MinuteSummary], None] | None = None) -> EngineOutput:
     """Simulate ``traffic`` against ``endpoint`` until the traffic ends or a condition stops it.
 
     ``interrupt`` is asked at every simulated minute whether the run must stop (a stopped
@@ -103,7 +104,7 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
     arrive = _requests(loop, endpoint, draws, records, population, busy, waiting, arrivals.__next__,
                        closed_loop=not isinstance(traffic, PoissonArrivals))
     drive(loop, traffic, population, arrive, draws.arrival_rng)
-    clock = MinuteClock(loop, traffic, stopping or StoppingConditions(), interrupt, records)
+    clock = MinuteClock(loop, traffic, stopping or StoppingConditions(), interrupt, records, on_minute)
     clock.run()
 
     in_service, queued = sum(busy), sum(len(q) for q in waiting)

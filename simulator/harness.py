@@ -167,14 +167,21 @@ def drive(loop: Loop, traffic: Traffic, population: Population, send: Callable[[
         loop.at(first, next_arrival)
 
 
+#: Hears each simulated minute's summary as it closes (progress, once a minute).
+MinuteHook = Callable[[MinuteSummary], None]
+
+
 class MinuteClock:
     """Ticks every simulated minute: closes it in ``records`` (exact statistics), summarises it
     for the stopping conditions and ends the run when one holds, when ``interrupt()`` says so,
-    or when the traffic ends."""
+    or when the traffic ends. ``on_minute`` hears each minute's summary as it closes (progress
+    shown while a long run goes on: once a minute, never per request)."""
 
     def __init__(self, loop: Loop, traffic: Traffic, stopping: StoppingConditions,
-                 interrupt: Callable[[], bool] | None, records: Records):
+                 interrupt: Callable[[], bool] | None, records: Records,
+                 on_minute: Callable[[MinuteSummary], None] | None = None):
         self.loop, self.traffic, self.stopping, self.interrupt = loop, traffic, stopping, interrupt
+        self.on_minute = on_minute
         self.records = records
         self.minutes: list[MinuteSummary] = []
         self.reason = TRAFFIC_ENDED
@@ -194,6 +201,8 @@ class MinuteClock:
         self.minutes.append(MinuteSummary(len(self.minutes), closed.invocations, value,
                                           users_at(start) if users_at else 0,
                                           users_at(now - LAST_INSTANT_S) if users_at else 0))
+        if self.on_minute is not None:
+            self.on_minute(self.minutes[-1])
         reason = stop_reason(self.minutes, self.stopping)
         if reason is None and self.interrupt is not None and self.interrupt():
             reason = JOB_STOPPED

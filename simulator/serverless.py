@@ -27,7 +27,7 @@ import numpy as np
 from simulator import checks
 from simulator.distributions import Distribution, parse_distribution
 from simulator.errors import InputError
-from simulator.harness import NORMAL, Loop, MinuteClock, Population, blocks, drive
+from simulator.harness import NORMAL, Loop, MinuteClock, MinuteHook, Population, blocks, drive
 from simulator.metrics import MinuteStats
 from simulator.records import Records
 from simulator.stopping import MinuteSummary, StoppingConditions
@@ -178,7 +178,8 @@ class _Draws:
 def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, *,
         seed: int | np.random.SeedSequence = 0, overhead: Distribution | None = None, think_time_s: float = 0.0,
         stopping: StoppingConditions | None = None, interrupt: Callable[[], bool] | None = None,
-        warm_environments: int = 0, keep_requests: bool = True) -> ServerlessOutput:
+        warm_environments: int = 0, keep_requests: bool = True, on_minute: MinuteHook | None = None
+        ) -> ServerlessOutput:
     """Simulate ``traffic`` against a serverless endpoint until it ends or a condition stops it.
 
     ``warm_environments`` start warm at t = 0 (steady state, as a long-running endpoint
@@ -250,7 +251,7 @@ def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, 
                 attempt(now)
 
     drive(loop, traffic, population, attempt, draws.arrival_rng)
-    clock = MinuteClock(loop, traffic, stopping or StoppingConditions(), interrupt, records)
+    clock = MinuteClock(loop, traffic, stopping or StoppingConditions(), interrupt, records, on_minute)
     clock.run()
     return ServerlessOutput(
         completion_s=records.kept("completion_s"), latency_s=records.kept("latency_s"),

@@ -126,7 +126,8 @@ def simulate_serverless(profile: Profile | Mapping[str, Any] | str | Path, memor
                         think_time_s: float = 0.0, traffic: Traffic | None = None,
                         stopping: StoppingConditions | None = None,
                         interrupt: Callable[[], bool] | None = None, warm_environments: int = 0,
-                        max_requests_per_s: float = MAX_REQUESTS_PER_S, keep_requests: bool = True) -> SimulationResult:
+                        max_requests_per_s: float = MAX_REQUESTS_PER_S, keep_requests: bool = True,
+                        on_minute: Callable[[MinuteSummary], None] | None = None) -> SimulationResult:
     """Simulate a serverless endpoint (the profile's ``serverless`` section) under closed-loop
     users, open Poisson arrivals or an explicit traffic pattern. Per-minute columns add
     ModelSetupTime_Average (µs, over cold starts) and ColdStarts; Invocation4XXErrors counts
@@ -140,7 +141,7 @@ def simulate_serverless(profile: Profile | Mapping[str, Any] | str | Path, memor
     check_serverless_work(loaded, config, traffic, think, max_requests_per_s)
     out = serverless.run(config, loaded.serverless, traffic, seed=seed, overhead=loaded.overhead, think_time_s=think,
                          stopping=stopping, interrupt=interrupt, warm_environments=warm_environments,
-                         keep_requests=keep_requests)
+                         keep_requests=keep_requests, on_minute=on_minute)
     frame = per_minute(out.minute_stats, instance_count=1,
                        users_at=None if isinstance(traffic, PoissonArrivals) else traffic.users_at)
     frame["CPUUtilization"] = np.nan  # serverless endpoints report no CPU
@@ -186,13 +187,15 @@ def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: s
              stopping: StoppingConditions | None = None,
              resources: InstanceResources | None = None,
              interrupt: Callable[[], bool] | None = None,
-             max_requests_per_s: float = MAX_REQUESTS_PER_S, keep_requests: bool = True) -> SimulationResult:
+             max_requests_per_s: float = MAX_REQUESTS_PER_S, keep_requests: bool = True,
+             on_minute: Callable[[MinuteSummary], None] | None = None) -> SimulationResult:
     """Simulate ``instance_count`` instances of ``instance_type`` under closed-loop users,
     open Poisson arrivals, or an explicit ``traffic`` pattern (exactly one of the three).
     A run that would cost more than ``max_requests_per_s`` requests per simulated second is
     refused before it starts (WorkBudgetError naming the profile entry). ``keep_requests=False``
     keeps only the exact per-minute statistics: memory stays flat however long the run, and the
-    per-request arrays (and whole-run percentiles) are empty."""
+    per-request arrays (and whole-run percentiles) are empty. ``on_minute`` hears each simulated
+    minute's summary as it closes."""
     loaded = load_profile(profile)
     entry = loaded.instance(instance_type)
     traffic, think = _traffic(users, arrival_rate_per_s, traffic, duration_s, seed, think_time_s)
@@ -201,7 +204,7 @@ def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: s
     endpoint = Endpoint(instance_type=instance_type, instance_count=instance_count, workers=entry.workers,
                         service_time=entry.service_time, routing=routing, cpu_per_worker=entry.cpu_per_worker)
     out = engine.run(endpoint, traffic, seed=seed, overhead=loaded.overhead, think_time_s=think,
-                     stopping=stopping, interrupt=interrupt, keep_requests=keep_requests)
+                     stopping=stopping, interrupt=interrupt, keep_requests=keep_requests, on_minute=on_minute)
     frame = per_minute(out.minute_stats, instance_count=instance_count,
                        users_at=None if isinstance(traffic, PoissonArrivals) else traffic.users_at,
                        utilization=UtilizationModel(cpu_per_worker=entry.cpu_per_worker,

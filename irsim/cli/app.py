@@ -15,6 +15,7 @@ from irsim.cli.awscli import AwsCliUsageError, add_aws_commands, report_aws_erro
 from irsim.cli.boto3 import add_boto3_commands
 from irsim.cli.calibrate import add_calibrate_command
 from irsim.cli.jobs import add_job_commands
+from irsim.cli.logs import add_verbose_option, configure_logging, irsim_version
 from irsim.cli.recommend import add_recommend_command
 from irsim.cli.report import add_report_command
 from irsim.cli.run import add_run_command
@@ -27,8 +28,11 @@ from simulator import InputError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="irsim", description="SageMaker Inference Recommender, simulated offline.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = argparse.ArgumentParser(prog="irsim", description="SageMaker Inference Recommender, simulated offline.",
+                                     epilog="`irsim COMMAND --help` for a command's options; -v (INFO) or -vv "
+                                            "(DEBUG) on any command logs what it decides to stderr")
+    parser.add_argument("--version", action="version", version=f"irsim {irsim_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_simulate_command(commands)
     add_run_command(commands)
     common = argparse.ArgumentParser(add_help=False)
@@ -40,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sweep_command(commands)
     add_report_command(commands)
     add_boto3_commands(commands, common)
+    add_verbose_option(parser)
     return parser
 
 
@@ -55,13 +60,19 @@ def _options_by_dest(parser: argparse.ArgumentParser, command: Sequence[str]) ->
             for action in parser._actions if action.dest != "help"}
 
 
+#: Library parameters whose command-line argument has another name (by its argparse dest).
+LIBRARY_FIELDS = {"duration_s": "duration", "think_time_s": "think_time", "arrival_rate_per_s": "rate",
+                  "instance_count": "instances"}
+
+
 def _worded_for_the_command_line(exc: Exception, options: dict[str, str]) -> str:
     """The error as one line, with a library field that is one of the command's arguments
     named as its flag (and the parameter that raises a work budget, when it is one)."""
     field = getattr(exc, "field", None)
     message = str(exc)
-    if isinstance(field, str) and field in options:
-        message = f"{options[field]}: {getattr(exc, 'message', None) or message.removeprefix(field + ': ')}"
+    dest = LIBRARY_FIELDS.get(field, field) if isinstance(field, str) else None
+    if isinstance(field, str) and dest in options:
+        message = f"{options[dest]}: {getattr(exc, 'message', None) or message.removeprefix(field + ': ')}"
     parameter = getattr(exc, "parameter", None)
     if isinstance(parameter, str):
         flag = options.get(parameter)
@@ -93,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``irsim`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # bare `irsim`: what there is to do
+        parser.print_help()
+        return 0
+    configure_logging(getattr(args, "verbose", 0))
     command = [args.command] + ([args.aws_command] if getattr(args, "aws_command", None) else [])
     try:
         code = _run(parser, args, command)

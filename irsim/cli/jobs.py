@@ -7,10 +7,11 @@ import json
 import sys
 from typing import Any
 
-from irsim.cli.argtypes import seed
+from irsim.cli.argtypes import number, seed
 from irsim.cli.run import load_request
 from irsim.durable.client import OfflineSageMakerClient
 from irsim.durable.client import client as make_offline_client
+from irsim.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
 from irsim.present.formats import json_default
 from irsim.present.tables import describe_table, steps_table
 
@@ -31,7 +32,7 @@ def simulation_options() -> argparse.ArgumentParser:
     """The options of a job simulated by the store's worker (a parent parser)."""
     simulation = argparse.ArgumentParser(add_help=False)
     simulation.add_argument("--profile", default=None, help="profile JSON path, or 'demo' (default)")
-    simulation.add_argument("--seed", type=seed, default=None, help="seed (default: a stable hash of the job name)")
+    simulation.add_argument("--seed", type=seed, default=None, help="random seed (default 0, as irsim run)")
     simulation.add_argument("--region", default="us-east-1", help="pricing and JobArn region (default us-east-1)")
     return simulation
 
@@ -84,12 +85,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_wait(args: argparse.Namespace) -> int:
     try:
         response = offline_client(args).wait_for_job(args.name, timeout_s=args.timeout)
-    except TimeoutError as exc:
+    except TimeoutError as exc:  # still running: not an answer about the job
         print(f"irsim wait: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_TIMEOUT
     print(f"{args.name}: {response['Status']}" + (f" ({response['FailureReason']})"
                                                     if response.get("FailureReason") else ""))
-    return 0 if response["Status"] == "COMPLETED" else 1
+    return EXIT_OK if response["Status"] == "COMPLETED" else EXIT_FAILED
 
 
 def add_job_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -111,8 +112,12 @@ def add_job_commands(commands: argparse._SubParsersAction, common: argparse.Argu
     listing.add_argument("--status", choices=("PENDING", "IN_PROGRESS", "COMPLETED", "FAILED", "STOPPING", "STOPPED"))
     listing.add_argument("--json", action="store_true", help="print the API's response shape as JSON")
     listing.set_defaults(handler=cmd_list)
-    wait = commands.add_parser("wait", parents=[common], help="wait until a job ends (exit 0 if COMPLETED)")
+    wait = commands.add_parser("wait", parents=[common], help="wait until a job ends (exit 0 if COMPLETED)",
+                               description="Wait until the job leaves PENDING, IN_PROGRESS and STOPPING.",
+                               epilog="exit codes: 0 the job COMPLETED; 1 it ended FAILED or STOPPED; "
+                                      "2 --timeout ran out first (the job goes on) or bad input")
     wait.add_argument("name", metavar="NAME")
-    wait.add_argument("--timeout", type=float, default=None, help="seconds (default: no limit)")
+    wait.add_argument("--timeout", type=number(0, "seconds"), default=None,
+                      help="give up after this many seconds, exit 2 (default: no limit)")
     wait.set_defaults(handler=cmd_wait)
 

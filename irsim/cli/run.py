@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -11,10 +12,9 @@ from irsim.cli.errors import CliError
 from irsim.inputs import load_json_file
 from irsim.present.formats import dumps
 from irsim.present.outputs import write_outputs
-from irsim.present.progress import progress_printer
+from irsim.present.progress import JobProgress, progress_console
 from irsim.present.tables import recommendation_table, replication_table
 from irsim.service.job import execute_job, replicate
-from irsim.service.request import request_traffic_duration_s
 from pricing import Catalogue, PricingError, catalogue_from_price_list, default_catalogue
 from simulator.simulation import MAX_REQUESTS_PER_S
 
@@ -41,15 +41,17 @@ def price_list_catalogue(path: str) -> Catalogue:
 def cmd_run(args: argparse.Namespace) -> int:
     request = load_request(args.job)
     catalogue = price_list_catalogue(args.price_list) if args.price_list else None
-    progress = None if args.quiet else progress_printer(request_traffic_duration_s(request))
+    console = progress_console(args.quiet)
+    watch = JobProgress(console) if console else None
     replicated = None
-    if args.replications > 1:
-        result, replicated = replicate(request, args.profile, args.seed, args.region, args.replications,
-                                       catalogue=catalogue, progress=progress,
-                                       max_requests_per_s=args.max_requests_per_s)
-    else:
-        result = execute_job(request, args.profile, seed=args.seed, region=args.region, catalogue=catalogue,
-                             progress=progress, max_requests_per_s=args.max_requests_per_s)
+    with watch or contextlib.nullcontext():
+        if args.replications > 1:
+            result, replicated = replicate(request, args.profile, args.seed, args.region, args.replications,
+                                           catalogue=catalogue, watch=watch,
+                                           max_requests_per_s=args.max_requests_per_s)
+        else:
+            result = execute_job(request, args.profile, seed=args.seed, region=args.region, catalogue=catalogue,
+                                 watch=watch, max_requests_per_s=args.max_requests_per_s)
     if result.not_scheduled:  # decided before simulating: said before the results
         print(f"irsim run: warning: {result.not_scheduled[0].reason}", file=sys.stderr)
     if args.out:
@@ -78,7 +80,8 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--json", action="store_true", help="print the DescribeInferenceRecommendationsJob response")
     run.add_argument("--price-list", metavar="FILE",
                      help="refresh prices from an AWS Price List offer file or saved get-products pages")
-    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--quiet", action="store_true",
+                     help="no live progress on stderr (there is none when stderr is not a terminal)")
     run.add_argument("--max-requests-per-s", type=number(1), default=MAX_REQUESTS_PER_S, metavar="N",
                      help="refuse a benchmark that would simulate more requests per simulated second "
                           f"(default {MAX_REQUESTS_PER_S:,.0f})")

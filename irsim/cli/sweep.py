@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
 from irsim.cli.argtypes import integer
 from irsim.cli.errors import CliError
-from irsim.planning.sweep import MAX_SCENARIOS, load_sweep, progress_line, run_sweep, scenarios_summary
+from irsim.planning.sweep import MAX_SCENARIOS, answered, load_sweep, run_sweep, scenarios_summary
+from irsim.present.progress import SweepProgress, progress_console
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -17,11 +19,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     sweep = load_sweep(args.sweep, max_scenarios=args.max_scenarios)
     out = Path(args.out)
     print(f"{len(sweep.scenarios)} scenarios -> {out}" + (" (resuming)" if args.resume else ""), file=sys.stderr)
-    table = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers, resume=args.resume,
-                      progress=progress_line)
+    console = progress_console(args.quiet)
+    with SweepProgress(console, len(sweep.scenarios)) if console else contextlib.nullcontext() as progress:
+        table = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers, resume=args.resume,
+                          progress=progress)
     print(scenarios_summary(table))
     print(f"wrote {out / 'results.csv'}, {out / 'results.parquet'} and the plots in {out}", file=sys.stderr)
-    return 0 if (table["status"] == "ok").all() else 1
+    return 0 if answered(table) else 1  # an infeasible scenario is answered; one that raised an error is not
 
 
 def add_sweep_command(commands: argparse._SubParsersAction) -> None:
@@ -35,4 +39,8 @@ def add_sweep_command(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument("--resume", action="store_true", help="skip scenarios whose results are already in DIR")
     sweep.add_argument("--max-scenarios", type=integer(1), default=MAX_SCENARIOS, metavar="N",
                        help=f"refuse a sweep of more than N scenarios before starting (default {MAX_SCENARIOS})")
+    sweep.add_argument("--quiet", action="store_true",
+                       help="no live progress on stderr (there is none when stderr is not a terminal)")
+    sweep.epilog = ("exit codes: 0 every scenario answered (an endpoint, or infeasible with its reason); "
+                    "1 a scenario raised an error; 2 bad input")
     sweep.set_defaults(handler=cmd_sweep)

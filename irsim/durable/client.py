@@ -11,7 +11,6 @@ import base64
 import binascii
 import contextlib
 import dataclasses
-import hashlib
 import subprocess
 import sys
 import time
@@ -39,13 +38,16 @@ from simulator import Profile, checks, load_profile
 
 #: A PENDING job whose worker never recorded itself after this long is failed.
 WORKER_START_GRACE_S = 60.0
+#: The seed of a job created without one: the default of ``irsim run`` and ``execute_job`` too.
+DEFAULT_SEED = 0
 
 
 def client(home: str | Path | None = None, profile: Profile | Mapping[str, Any] | str | Path | None = None,
            seed: int | None = None, region: str = "us-east-1", create_wait_s: float = 0.0) -> OfflineSageMakerClient:
     """An offline ``sagemaker`` client. Jobs live under ``home`` (IRSIM_HOME, else ~/.irsim),
-    are simulated on ``profile`` (the demo profile by default) with ``seed`` (by default a
-    stable hash of the job name) and priced in ``region``.
+    are simulated on ``profile`` (the demo profile by default) with ``seed`` (default 0, as
+    ``irsim run`` and ``execute_job``: the same request and seed give the same numbers by either
+    path) and priced in ``region``.
 
     ``create_wait_s`` > 0 makes ``create`` wait up to that long for the job to finish (it
     still runs in its own process): callers that poll slowly, such as the SageMaker SDK's
@@ -55,10 +57,6 @@ def client(home: str | Path | None = None, profile: Profile | Mapping[str, Any] 
     loaded = load_profile(profile if profile is not None else "demo")
     return OfflineSageMakerClient(store=JobStore(home), profile=loaded, seed=seed, region=region,
                                   create_wait_s=create_wait_s)
-
-
-def _name_seed(name: str) -> int:
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big")
 
 
 class OfflineSageMakerClient(ScalingOperations, EndpointOperations):
@@ -83,7 +81,7 @@ class OfflineSageMakerClient(ScalingOperations, EndpointOperations):
         self.check_job_model(job)
         admit_job(job, self.profile, self.region)  # a region without prices, a profile over the budget: refused now
         arn = job_arn(job, self.region)
-        seed = self.seed if self.seed is not None else _name_seed(job.job_name)
+        seed = self.seed if self.seed is not None else DEFAULT_SEED
         try:
             self.store.insert(name=job.job_name, arn=arn, job_type=job.job_type, request=kwargs,
                               profile=self.profile.to_dict(), seed=seed, region=self.region, created=now_utc())

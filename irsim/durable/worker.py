@@ -7,10 +7,10 @@ transaction.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
-import traceback
 from typing import Any
 
 from irsim.durable.endpoints import deployed_endpoints
@@ -19,9 +19,11 @@ from irsim.durable.resourcestore import ResourceStore
 from irsim.durable.store import ACTIVE_STATUSES, JobStore, now_utc
 from irsim.service.benchmark import BenchmarkOutcome
 from irsim.service.job import JobResult, execute_job
+from irsim.service.labels import spec_label
 from irsim.service.scaling import PER_MINUTE, per_minute_document
 
 STOP_POLL_S = 0.2
+log = logging.getLogger(__name__)
 
 
 class StopFlag:
@@ -61,16 +63,22 @@ def run(home: str, name: str) -> int:
     store = JobStore(home)
     record = store.get(name)
     if record is None:
+        log.error("job %s is not in the store %s", name, home)
         return 2
     pid = os.getpid()
     if not store.update(name, status="IN_PROGRESS", worker_pid=pid, worker_started=process_start_time(pid),
                         only_if_status=("PENDING",)) \
             and not store.update(name, worker_pid=pid, worker_started=process_start_time(pid),
                                  only_if_status=("STOPPING",)):
+        log.info("job %s ended before its worker started: nothing to run", name)
         return 0  # the job ended before its worker started (the dead-worker check failed it)
+    log.info("worker %d runs job %s (seed %d, region %s, profile %s)", pid, name, record.seed, record.region,
+             record.profile.get("model", "?"))
     finished: dict[str, str] = {}
 
     def progress(outcome: BenchmarkOutcome, done: int, total: int) -> None:
+        log.info("benchmark %d of %d (%s): %s%s", done, total, spec_label(outcome.spec), outcome.status,
+                 f": {outcome.failure_reason}" if outcome.failure_reason else f" ({outcome.stop_reason})")
         finished[str(outcome.spec.index)] = outcome.status
         store.update(name, progress=finished, only_if_status=ACTIVE_STATUSES)
 
@@ -79,12 +87,17 @@ def run(home: str, name: str) -> int:
                              created=record.created, interrupt=StopFlag(home, name, pid), progress=progress,
                              endpoints=deployed_endpoints(ResourceStore(store)))
     except Exception as exc:  # the job fails; the store keeps a readable reason
-        traceback.print_exc()
+        log.exception("job %s FAILED: internal error", name)
         store.finish(name, {"status": "FAILED", "completed": now_utc(),
                             "failure_reason": f"Internal error: {type(exc).__name__}: {exc}"[:1024]},
                      stopped={"completed": now_utc()})
         return 1
-    store.finish(name, *_end_states(result))
+    ended, as_stopped = _end_states(result)
+    store.finish(name, ended, as_stopped)
+    final = store.get(name)
+    status = final.status if final else ended["status"]
+    log.info("job %s ended %s%s", name, status,
+             f": {final.failure_reason}" if final and final.failure_reason else "")
     return 0
 
 
@@ -100,5 +113,15 @@ def _end_states(result: JobResult) -> tuple[dict[str, Any], dict[str, Any]]:
             {**columns, "describe": {**stopped, "Status": "STOPPED"}, "failure_reason": None})
 
 
+def _log_to_stderr() -> None:
+    """The worker's stderr is its log file (IRSIM_HOME/NAME.worker.log): what it did, and why."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for package in ("irsim", "simulator", "optimizer", "pricing", "calibration"):
+        logging.getLogger(package).addHandler(handler)
+        logging.getLogger(package).setLevel(logging.INFO)
+
+
 if __name__ == "__main__":
+    _log_to_stderr()
     sys.exit(run(sys.argv[1], sys.argv[2]))

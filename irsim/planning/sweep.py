@@ -5,13 +5,13 @@ workers or the order they finish."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import itertools
 import json
 import math
 import os
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,22 +253,37 @@ def _write_json(path: Path, document: Any) -> None:
     os.replace(tmp, path)
 
 
-def progress_line(count: int, total: int, scenario: Mapping[str, Any], status: str) -> None:
-    width = 30
-    filled = round(width * count / total) if total else width
-    settings = ", ".join(f"{k}={v}" for k, v in scenario.items() if k not in ("id", "seed"))
-    print(f"[{'█' * filled}{'░' * (width - filled)}] {count}/{total} {status:<10} {settings}", file=sys.stderr,
-          flush=True)
+def answered(table: pd.DataFrame) -> bool:
+    """Whether every scenario has an answer: an endpoint, or "infeasible" with the reason (an
+    answer too); only a scenario that raised an error has none."""
+    return not table.empty and bool(table["status"].isin(("ok", "infeasible")).all())
+
+
+def scenario_settings(row: Mapping[str, Any]) -> str:
+    """A scenario by its axis values (``target_per_minute=20000, slo=P95=10``), not its hash."""
+    return ", ".join(f"{axis}={_axis_value(row[axis])}" for axis in AXES if axis in row and not _missing(row[axis]))
+
+
+def _axis_value(value: Any) -> str:
+    if isinstance(value, str) and value.startswith("["):  # instance_types, kept as JSON in the table
+        with contextlib.suppress(ValueError):
+            return "+".join(json.loads(value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def scenarios_summary(table: pd.DataFrame) -> str:
-    """The chosen endpoint of every scenario, one line each, then the scenarios that failed."""
+    """The chosen endpoint of every scenario, one line each, then the infeasible scenarios and
+    those that failed, each by its axis values."""
     if table.empty:
         return "no scenarios"
     lines = _chosen_lines(table) if "chosen" in table else []  # no column when no scenario answered
-    errors = table[table["status"] != "ok"]
-    for _, row in errors.iterrows():
-        lines.append(f"{row['scenario']}: {row['status']} {row['error']}")
+    for status, heading in (("infeasible", "INFEASIBLE"), ("error", "ERROR")):
+        for _, row in table[table["status"] == status].iterrows():
+            lines.append(f"{heading} {scenario_settings(row.to_dict())}: {row['error']}")
     return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ from simulator.distributions import Distribution
 from simulator.profiles import InstanceProfile
 from simulator.serverless import ServerlessProfile
 from simulator.simulation import MAX_REQUESTS_PER_S
-from simulator.stopping import JOB_STOPPED, best_minute
+from simulator.stopping import JOB_STOPPED, MinuteSummary, best_minute
 from simulator.traffic import Phases, Stairs
 
 COMPLETED, FAILED, STOPPED = "COMPLETED", "FAILED", "STOPPED"
@@ -143,10 +143,11 @@ class BenchmarkTask:
     max_requests_per_s: float = MAX_REQUESTS_PER_S  # the simulator's work budget
 
 
-def run_benchmark(task: BenchmarkTask) -> BenchmarkOutcome:
+def run_benchmark(task: BenchmarkTask, on_minute: Callable[[MinuteSummary], None] | None = None) -> BenchmarkOutcome:
     """Simulate the benchmark and apply DESIGN.md's per-instance max rule (for an existing
     endpoint, the whole endpoint's best minute, its instances behind the default routing). A
-    benchmark ``interrupt`` ends (its job was stopped) is STOPPED and yields no numbers."""
+    benchmark ``interrupt`` ends (its job was stopped) is STOPPED and yields no numbers.
+    ``on_minute`` hears each simulated minute as it closes (live progress)."""
     spec = task.spec
     if task.interrupt is not None and task.interrupt():
         return BenchmarkOutcome.stopped(spec, calibrated=getattr(task.entry, "calibrated", True))
@@ -156,7 +157,7 @@ def run_benchmark(task: BenchmarkTask) -> BenchmarkOutcome:
             return BenchmarkOutcome.failed(
                 spec, "The profile has no serverless section to simulate a ServerlessConfig with",
                 stop_reason="NotSimulated", calibrated=False)
-        result, usage = _simulate_serverless(task, task.entry)
+        result, usage = _simulate_serverless(task, task.entry, on_minute)
         calibrated = True
     else:
         assert isinstance(task.entry, InstanceProfile), "an instance benchmark runs on its instance type's entry"
@@ -165,21 +166,22 @@ def run_benchmark(task: BenchmarkTask) -> BenchmarkOutcome:
         result = simulate(Profile(model="benchmark", instances={spec.instance_type: entry}, overhead=task.overhead),
                           spec.instance_type, instance_count=spec.instance_count, traffic=task.traffic,
                           stopping=task.stopping, seed=task.seed, resources=task.resources, interrupt=task.interrupt,
-                          max_requests_per_s=task.max_requests_per_s, keep_requests=False)
+                          max_requests_per_s=task.max_requests_per_s, keep_requests=False, on_minute=on_minute)
     if result.stop_reason == JOB_STOPPED:
         return BenchmarkOutcome.stopped(spec, calibrated=calibrated, duration_s=result.duration_s,
                                         per_minute=result.per_minute)
     return _outcome(task, result, calibrated, usage)
 
 
-def _simulate_serverless(task: BenchmarkTask, section: ServerlessProfile) -> tuple[SimulationResult, ServerlessUsage]:
+def _simulate_serverless(task: BenchmarkTask, section: ServerlessProfile,
+                         on_minute: Callable[[MinuteSummary], None] | None) -> tuple[SimulationResult, ServerlessUsage]:
     config = task.spec.serverless
     assert config is not None, "only a serverless benchmark runs on the serverless section"
     result = simulate_serverless(Profile(model="benchmark", instances={}, overhead=task.overhead, serverless=section),
                                  config.memory_mb, config.max_concurrency, config.provisioned_concurrency,
                                  traffic=task.traffic, stopping=task.stopping, seed=task.seed,
                                  interrupt=task.interrupt, max_requests_per_s=task.max_requests_per_s,
-                                 keep_requests=False)
+                                 keep_requests=False, on_minute=on_minute)
     # Billed by the millisecond, rounded up (pricing.serverless.billed_ms), summed as each minute closed.
     completed = sum(m.invocations for m in result.minute_stats)
     billed_ms = sum(m.billed_ms for m in result.minute_stats)

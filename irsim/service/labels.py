@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from irsim.service.benchmark import BenchmarkOutcome
+from irsim.service.request import BenchmarkSpec
 
 
 def endpoint_label(endpoint: Mapping[str, Any], model: Mapping[str, Any] | None = None) -> str:
@@ -20,8 +21,13 @@ def endpoint_label(endpoint: Mapping[str, Any], model: Mapping[str, Any] | None 
 
 
 def benchmark_label(outcome: BenchmarkOutcome) -> str:
-    environment = ",".join(f"{k}={v}" for k, v in outcome.spec.environment)
-    return outcome.spec.instance_type + (f" [{environment}]" if environment else "")
+    return spec_label(outcome.spec)
+
+
+def spec_label(spec: BenchmarkSpec) -> str:
+    """A benchmark before it ran: its instance type (or serverless size) and environment."""
+    environment = ",".join(f"{k}={v}" for k, v in spec.environment)
+    return spec.instance_type + (f" [{environment}]" if environment else "")
 
 
 def extension_label(benchmark: Mapping[str, Any]) -> str:
