@@ -253,9 +253,14 @@ def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, 
     drive(loop, traffic, population, attempt, draws.arrival_rng)
     clock = MinuteClock(loop, traffic, stopping or StoppingConditions(), interrupt, records, on_minute)
     clock.run()
+    return _output(records, clock, attempts=state["attempts"], in_service=state["busy"])
+
+
+def _output(records: Records, clock: MinuteClock, *, attempts: int, in_service: int) -> ServerlessOutput:
+    """A finished run's output, read from its records and its clock."""
     return ServerlessOutput(
         completion_s=records.kept("completion_s"), latency_s=records.kept("latency_s"),
         setup_s=records.kept("setup_s"), overhead_s=records.kept("overhead_s"),
-        throttle_s=records.kept("throttle_s"), end_s=float(loop.now), stop_reason=clock.reason,
-        attempts=state["attempts"], in_service=state["busy"], minutes=tuple(clock.minutes),
+        throttle_s=records.kept("throttle_s"), end_s=float(clock.loop.now), stop_reason=clock.reason,
+        attempts=attempts, in_service=in_service, minutes=tuple(clock.minutes),
         completed=records.completed, minute_stats=tuple(records.minutes))
