@@ -26,7 +26,7 @@ from simulator import InstanceResources, Stairs, simulate
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PRICE_LIST = Path(__file__).resolve().parent / "data" / "pricing" / "sagemaker_offer_excerpt.json"
-FAST = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 MANY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
