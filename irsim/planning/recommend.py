@@ -4,6 +4,7 @@ shape (Metrics at the target rate), with irsim's details kept beside it."""
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -172,18 +173,23 @@ def _serverless_row(job_name: str, option: ServerlessOption, rate_per_minute: fl
             "latency": estimate.percentile_ms, "capacity": rate_per_minute / 60.0, "detail": detail}
 
 
+def parse_slo(text: Any, field: str = "slo") -> tuple[str, float]:
+    """An SLO written ``P95=100`` or ``P99=50``: the percentile's name and milliseconds (finite, > 0)."""
+    name, _, value = text.partition("=") if isinstance(text, str) else ("", "", "")
+    name = name.strip().upper()
+    try:
+        ms = float(value)
+    except ValueError:
+        ms = math.nan
+    if name not in PERCENTILES or not 0 < ms < math.inf:
+        raise InputError(field, f"must look like P95=100 or P99=50 (percentile P95 or P99, milliseconds > 0), "
+                                f"got {text!r}")
+    return name, ms
+
+
 def _slo(text: str | None, conditions: Mapping[str, Any]) -> tuple[str, float]:
     if text:
-        name, _, value = text.partition("=")
-        name = name.strip().upper()
-        try:
-            ms = float(value)
-        except ValueError:
-            ms = -1.0
-        if name not in PERCENTILES or not ms > 0:
-            raise InputError("slo", f"must look like P95=100 or P99=50 (percentile P95 or P99, milliseconds > 0), "
-                                    f"got {text!r}")
-        return name, ms
+        return parse_slo(text)
     thresholds = conditions.get("ModelLatencyThresholds") or []
     if not thresholds:
         raise InputError("StoppingConditions.ModelLatencyThresholds",

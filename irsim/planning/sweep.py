@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from botocore.exceptions import ClientError, ParamValidationError
 
-from irsim.planning.recommend import recommend
+from irsim.planning.recommend import parse_slo, recommend
 from irsim.present.files import write_atomically
 from irsim.present.plots import plot_sweep
 from irsim.service.labels import detail_label
@@ -130,14 +130,7 @@ def _check_axis_value(name: str, value: Any, field: str) -> None:
     elif name == "candidates":
         checks.choice(value, field, ("job", "all"))
     elif name == "slo":
-        percentile, _, milliseconds = value.partition("=") if isinstance(value, str) else ("", "", "")
-        try:
-            ms = float(milliseconds)
-        except ValueError:
-            ms = math.nan
-        if percentile.strip().upper() not in ("P95", "P99") or not 0 < ms < math.inf:
-            raise InputError(field, f"must look like P95=100 or P99=50 (percentile P95 or P99, milliseconds > 0), "
-                                    f"got {value!r}")
+        parse_slo(value, field)
     elif not (isinstance(value, list) and value and all(isinstance(t, str) for t in value)):  # instance_types
         raise InputError(field, f"must be a non-empty list of instance types, got {value!r}")
 
