@@ -38,24 +38,35 @@ def _seed(sequence: np.random.SeedSequence) -> int:
 
 
 def engine_percentiles(curve: TrafficCurve, entry: InstanceProfile, capacity: np.ndarray, *, percentile: float,
-                       routing: str = "random", seed: int = 0) -> np.ndarray:
+                       routing: str = "random", seed: int = 0, replications: int = 1) -> np.ndarray:
     """Per minute: the engine's ``percentile`` of ModelLatency (ms) over the requests that
-    arrived in that minute on ``capacity[minute]`` instances (NaN for a minute without any)."""
+    arrived in that minute on ``capacity[minute]`` instances (NaN for a minute without any),
+    pooled over ``replications`` independent runs (each from its own spawned seed)."""
     profile = Profile(model="autoscaling", instances={entry.instance_type: entry})
     out = np.full(curve.minutes, math.nan)
     pieces = segments(capacity)
-    for (first, end, count), child in zip(pieces, np.random.SeedSequence(seed).spawn(len(pieces)), strict=True):
+    children = np.random.SeedSequence(seed).spawn(len(pieces) * replications)
+    for index, (first, end, count) in enumerate(pieces):
         rates = curve.per_minute[first:end] / 60.0
         if not np.any(rates > 0):
             continue
         traffic = PoissonArrivals(rates=tuple((60.0 * i, float(r)) for i, r in enumerate(rates)),
                                   duration_s=60.0 * (end - first))
-        result = simulate(profile, entry.instance_type, instance_count=count, routing=routing, traffic=traffic,
-                          seed=_seed(child))
-        arrival_minute = np.floor((result.completion_s - result.latency_ms / 1000.0) / 60.0).astype(int)
-        order = np.argsort(arrival_minute, kind="stable")
-        minutes, starts = np.unique(arrival_minute[order], return_index=True)
-        for minute, group in zip(minutes, np.split(result.latency_ms[order], starts[1:]), strict=True):
-            if 0 <= minute < end - first and group.size:
-                out[first + minute] = float(np.percentile(group, percentile))
+        latencies, minutes = [], []
+        for child in children[index * replications:(index + 1) * replications]:
+            result = simulate(profile, entry.instance_type, instance_count=count, routing=routing, traffic=traffic,
+                              seed=_seed(child))
+            latencies.append(result.latency_ms)
+            minutes.append(np.floor((result.completion_s - result.latency_ms / 1000.0) / 60.0).astype(int))
+        _per_minute(out, first, end, np.concatenate(minutes), np.concatenate(latencies), percentile)
     return out
+
+
+def _per_minute(out: np.ndarray, first: int, end: int, minute: np.ndarray, latency_ms: np.ndarray,
+                percentile: float) -> None:
+    """Write each minute's percentile of the latencies that arrived in it into ``out[first:end]``."""
+    order = np.argsort(minute, kind="stable")
+    minutes, starts = np.unique(minute[order], return_index=True)
+    for value, group in zip(minutes, np.split(latency_ms[order], starts[1:]), strict=True):
+        if 0 <= value < end - first and group.size:
+            out[first + value] = float(np.percentile(group, percentile))
