@@ -17,6 +17,7 @@ from autoscaling.verify import engine_percentiles, segments
 from optimizer import Target
 from optimizer.capacity import approximate_quantile_ms, smallest_count
 from optimizer.plan import count_evaluator
+from optimizer.statistics import relaxation_requests
 from simulator import DEMO_PROFILE_PATH, load_profile, simulate
 from simulator.analytic import mmc_response_quantile
 from simulator.distributions import Distribution
@@ -50,10 +51,12 @@ def test_no_load_gives_the_service_quantile_and_saturation_infinity():
 @pytest.mark.slow
 @pytest.mark.parametrize("utilization", [0.3, 0.6, 0.8, 0.9])
 def test_law_within_five_percent_of_long_engine_runs(utilization):
-    """Stationary: one instance for 100,000+ requests at each load, the law within 5 % of the
-    engine's P95 (measured within 2 %), where the pre-screen's tail split is 15-55 % high."""
+    """Stationary: one instance at each load for 4,000 relaxation times (1.4 M requests at rho
+    0.9, where a P95 needs them), the law within 5 % of the engine's P95 (measured within 2 %),
+    where the pre-screen's tail split is 15-55 % high."""
     rate = utilization * ENTRY.workers / (ENTRY.service_time.mean_ms / 1000.0)
-    run = simulate(PROFILE, "ml.c5.large", arrival_rate_per_s=rate, duration_s=200_000 / rate, seed=5)
+    requests = max(200_000, 4000 * relaxation_requests(rate, ENTRY.workers, ENTRY.service_time.mean_ms / 1000.0))
+    run = simulate(PROFILE, "ml.c5.large", arrival_rate_per_s=rate, duration_s=requests / rate, seed=5)
     measured = run.percentile_ms(95)
     law = MinuteModel(ENTRY, 95.0).quantile_at(rate, 1)
     assert law == pytest.approx(measured, rel=0.05)
@@ -68,23 +71,26 @@ def _two_hour_curve() -> TrafficCurve:
 
 @pytest.mark.slow
 def test_per_minute_model_agrees_with_the_engine_on_a_two_hour_curve():
-    """The policy's capacity timeline replayed on the engine (two pooled replications, ~18 M
-    requests). Where rho <= 0.8 every minute's P95 is within 5 %; between 0.8 and 0.9 one
-    engine minute is itself noisy (two engine runs differ by up to 15 % there, README), so the
-    minutes there are within 5 % on the median and 10 % at worst. Over the whole curve the
-    model is within 2 % on average."""
+    """The policy's capacity timeline replayed on the engine twice (independent seeds, ~9 M
+    requests each), minutes where rho <= 0.9: the model is within 5 % of the two runs' mean at
+    95 % of the minutes and within 2 % on average; at every minute it is within 5 % or within
+    the distance between the two engine runs themselves in its band of load (one minute's P95
+    at rho 0.6-0.9 is noisy: the two runs differ by up to ~10-15 % there, see README)."""
     curve = _two_hour_curve()
     capacity = replay(curve.per_minute, ScalingPolicy(1, 12, 21_000), 300).in_service
     model = MinuteModel(ENTRY, 95.0)
     predicted = model.percentile_ms(curve.per_minute, capacity)
     utilization = model.offered_utilization(curve.per_minute, capacity)
-    measured = engine_percentiles(curve, ENTRY, capacity, percentile=95.0, seed=12, replications=2)
-    relative = predicted / measured - 1.0
-    calm, busy = utilization <= 0.8, (utilization > 0.8) & (utilization <= 0.9)
-    assert calm.sum() >= 90 and busy.sum() >= 5
-    assert np.abs(relative[calm]).max() <= 0.05
-    assert np.median(np.abs(relative[busy])) <= 0.05 and np.abs(relative[busy]).max() <= 0.10
-    assert abs(relative[calm | busy].mean()) <= 0.02
+    first, second = (engine_percentiles(curve, ENTRY, capacity, percentile=95.0, seed=seed) for seed in (12, 13))
+    measured = (first + second) / 2.0
+    relative = np.abs(predicted / measured - 1.0)
+    between_runs = np.abs(first - second) / measured
+    compared = utilization <= 0.9
+    assert compared.sum() >= 100 and (utilization[compared] > 0.8).sum() >= 5
+    assert np.mean(relative[compared] <= 0.05) >= 0.95 and relative[compared].mean() <= 0.02
+    for low, high in ((0.0, 0.6), (0.6, 0.8), (0.8, 0.9)):
+        band = (utilization > low) & (utilization <= high)
+        assert relative[band].max() <= max(0.05, between_runs[band].max()), (low, high)
 
 
 def test_engine_timeline_on_a_short_curve():

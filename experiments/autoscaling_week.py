@@ -1,0 +1,134 @@
+"""A synthetic week against three ways to provision ml.c5.large for the demo model at
+P95 <= 20 ms: static at the peak, the policy irsim's search recommends (violation budget
+0.1 % of minutes, 300 s start-up), and the policy GetScalingConfigurationRecommendation gives
+(from an offline job on the same instance type; "pending" when that part of irsim is not
+there). Prints each one's cost over the week, violating minutes and failed invocations, the
+saving against static, the search's wall time and policies tried; then the per-minute law
+against the optimizer's pre-screen and a long engine run at a few loads (why the law is the
+convolution, not the tail split).
+
+    .venv/bin/python experiments/autoscaling_week.py [--engine-check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from typing import Any
+
+from autoscaling import ScalingPolicy, TrafficCurve, evaluate_policy, parse_curve, recommend_policy, static_peak
+from autoscaling.latency import MinuteModel
+from optimizer.capacity import approximate_quantile_ms
+from optimizer.statistics import relaxation_requests
+from pricing import hourly_price
+from simulator import DEMO_PROFILE_PATH, load_profile, simulate
+
+SPEC = "diurnal:peak=300000,trough=30000,days=7,peak_hour=14,weekend=0.6,bursts=10,burst_height=1.5,noise=0.05,seed=0"
+INSTANCE = "ml.c5.large"
+PERCENTILE, SLO_MS, BUDGET, STARTUP_S = "P95", 20.0, 0.001, 300.0
+JOB = {"JobName": "autoscaling-week", "JobType": "Default", "RoleArn": "arn:aws:iam::111122223333:role/R",
+       "InputConfig": {"ModelName": "xgboost-demo", "EndpointConfigurations": [{"InstanceType": INSTANCE}]}}
+
+
+def aws_row(curve: TrafficCurve) -> ScalingPolicy | str:
+    """The policy GetScalingConfigurationRecommendation gives for this curve's range, from an
+    offline Default job on the instance type; a string says why it is pending."""
+    try:
+        from irsim import execute_job
+        from irsim.cli.autoscale import CompletedJob, aws_policy
+        from irsim.service.scaling import PER_MINUTE, per_minute_document, per_minute_frames
+    except ImportError as exc:
+        return f"pending ({exc})"
+    result = execute_job(JOB, profile=DEMO_PROFILE_PATH, seed=0)
+    extensions = {**result.extensions(), PER_MINUTE: per_minute_document(result.scheduled)}
+    job = CompletedJob(name=JOB["JobName"], describe=result.describe, extensions=extensions,
+                       minutes=per_minute_frames(extensions[PER_MINUTE]), profile=load_profile(DEMO_PROFILE_PATH))
+    candidates = [r for r in result.describe.get("InferenceRecommendations", [])
+                  if r["EndpointConfiguration"].get("InstanceType") == INSTANCE]
+    if not candidates:
+        return "pending (the offline job recommended no ml.c5.large endpoint)"
+    aws = aws_policy(job, candidates[0], curve)
+    return ScalingPolicy(min_capacity=aws.min_capacity, max_capacity=aws.max_capacity, target_value=aws.target_value,
+                         scale_in_cooldown_s=aws.scale_in_cooldown_s, scale_out_cooldown_s=aws.scale_out_cooldown_s)
+
+
+def row(name: str, policy: str, cost: float, static_cost: float, violating: int, failed: float) -> str:
+    saving = 1.0 - cost / static_cost if static_cost else math.nan
+    return (f"| {name} | {policy} | ${cost:,.2f} | {saving:+.1%} | {violating} | {failed:,.0f} |")
+
+
+def law_check() -> list[str]:
+    """The law, the pre-screen's tail split and a long engine run (4,000 relaxation times)."""
+    profile = load_profile(DEMO_PROFILE_PATH)
+    entry = profile.instance(INSTANCE)
+    model = MinuteModel(entry, 95.0)
+    mean_s = entry.service_time.mean_ms / 1000.0
+    lines = ["| rho | engine P95 ms | law ms | law vs engine | pre-screen ms | pre-screen vs engine |",
+             "|---|---|---|---|---|---|"]
+    for rho in (0.3, 0.6, 0.8, 0.9):
+        rate = rho * entry.workers / mean_s
+        requests = max(200_000, 4000 * relaxation_requests(rate, entry.workers, mean_s))
+        measured = simulate(profile, INSTANCE, arrival_rate_per_s=rate, duration_s=requests / rate,
+                            seed=5).percentile_ms(95)
+        law = model.quantile_at(rate, 1)
+        prescreen = approximate_quantile_ms(rate, entry.workers, entry.service_time, 0.95)
+        lines.append(f"| {rho} | {measured:.2f} | {law:.2f} | {law / measured - 1:+.1%} | {prescreen:.2f} | "
+                     f"{prescreen / measured - 1:+.1%} |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engine-check", action="store_true", help="also replay the chosen policy's busiest day "
+                                                                     "on the discrete-event engine")
+    args = parser.parse_args()
+    curve = parse_curve(SPEC)
+    entry = load_profile(DEMO_PROFILE_PATH).instance(INSTANCE)
+    price = hourly_price(INSTANCE).per_hour
+    common: dict[str, Any] = {"price_per_hour": price, "percentile": PERCENTILE, "slo_ms": SLO_MS}
+    print(f"curve: {curve.source}\n  {curve.minutes:,} minutes, {curve.total_invocations / 1e9:.2f} billion "
+          f"invocations, peak {curve.peak_per_minute:,.0f}/min; {INSTANCE} at ${price}/h; "
+          f"{PERCENTILE} <= {SLO_MS:g} ms; budget {BUDGET:.1%} of minutes; start-up {STARTUP_S:g} s\n")
+    began = time.perf_counter()
+    found = recommend_policy(curve, entry, violation_budget=BUDGET, startup_s=STARTUP_S, **common)
+    search_s = time.perf_counter() - began
+    static = static_peak(curve, entry, **common)
+    base = static.timeline.cost
+    lines = ["| provisioning | policy | cost over the week | saving vs static | violating minutes | failed |",
+             "|---|---|---|---|---|---|",
+             row("static at the peak", f"{static.count} instances", base, base, static.timeline.violating_minutes,
+                 static.timeline.failed),
+             row("irsim's search", found.policy.describe(), found.timeline.cost, base,
+                 found.timeline.violating_minutes, found.timeline.failed)]
+    aws = aws_row(curve)
+    if isinstance(aws, ScalingPolicy):
+        timeline = evaluate_policy(curve, entry, aws, startup_s=STARTUP_S, **common)
+        lines.append(row("GetScalingConfigurationRecommendation", aws.describe(), timeline.cost, base,
+                         timeline.violating_minutes, timeline.failed))
+    else:
+        lines.append(f"| GetScalingConfigurationRecommendation | {aws} | | | | |")
+    print("\n".join(lines))
+    print(f"\nsearch: {found.tried} policies replayed over {curve.minutes:,} minutes in {search_s:.1f} s "
+          f"(budget {found.budget_minutes} minutes; scale-outs {found.timeline.scale_outs}, "
+          f"scale-ins {found.timeline.scale_ins})\n")
+    print("\n".join(law_check()))
+    if args.engine_check:
+        engine_check(curve, entry, found.policy, common)
+
+
+def engine_check(curve: TrafficCurve, entry: Any, policy: ScalingPolicy, common: dict[str, Any]) -> None:
+    """The chosen policy's first two hours on the engine against the model, minute by minute."""
+    window = TrafficCurve(per_minute=curve.per_minute[12 * 60:14 * 60], start=None, source="hours 12-14 of day 1")
+    began = time.perf_counter()
+    timeline = evaluate_policy(window, entry, policy, engine=True, startup_s=STARTUP_S, **common)
+    frame = timeline.frame
+    calm = frame.utilization <= 0.9
+    relative = (frame.model_percentile_ms / frame.percentile_ms - 1.0)[calm]
+    print(f"\nengine check ({window.source}, {time.perf_counter() - began:.0f} s): model vs engine per minute where "
+          f"rho <= 0.9: mean {relative.mean():+.1%}, max |.| {relative.abs().max():.1%}; violating minutes "
+          f"{timeline.violating_minutes} by the engine")
+
+
+if __name__ == "__main__":
+    main()
