@@ -7,7 +7,7 @@ plus an independent service time, and its q-quantile solves
 P(W + S > t) = P(S > t) + C E[exp(-gamma (t - S)); S <= t] = 1 - q over the service law's
 quantiles. ``simulator.analytic.allen_cunneen_quantile_ms`` (the optimizer's pre-screen)
 bounds the same quantile from above by splitting the tail evenly between wait and service:
-15 to 53 % high against the engine on the demo profile, where this law is within 2 %
+16 to 55 % high against long engine runs on the demo profile, where this law is within 2 %
 (experiments/autoscaling_week.py prints both), hence the convolution here.
 
 Random routing gives each of n instances an independent Poisson stream at lambda / n, so one
