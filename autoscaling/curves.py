@@ -45,6 +45,8 @@ MAX_MINUTES = 31 * 24 * 60
 #: The highest rate a minute may carry (invocations per minute).
 MAX_PER_MINUTE = 1e9
 GAP_FILLS = ("refuse", "zero", "linear")
+#: Timestamps a curve may carry (CloudWatch began in 2009; nothing is measured in the far future).
+EARLIEST, LATEST = pd.Timestamp("1970-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC")
 T = TypeVar("T")
 
 
@@ -93,8 +95,8 @@ def load_curve(path: str | Path, *, gaps: str = "refuse", field: str = "traffic"
     name = str(path).removeprefix("file://")
     try:
         data = Path(name).read_bytes()
-    except OSError as exc:
-        raise InputError(field, f"cannot read {name!r}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise InputError(field, f"cannot read {name!r}: {getattr(exc, 'strerror', None) or exc}") from None
     if data.lstrip()[:1] in (b"{", b"["):
         stamps, values, period = _cloudwatch_points(data, field, name)
         kind = "CloudWatch Invocations Sum"
@@ -131,7 +133,10 @@ def _csv_points(data: bytes, field: str, name: str) -> tuple[list[pd.Timestamp],
     except UnicodeDecodeError as exc:
         raise InputError(field, f"{name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") \
             from None
-    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text, newline="")) if any(cell.strip() for cell in row)]
+    except csv.Error as exc:
+        raise InputError(field, f"{name} is not a CSV file: {exc}") from None
     header = [cell.strip().lower() for cell in rows[0]] if rows else []
     if header != ["timestamp", "invocations"]:
         raise InputError(field, f"{name} must start with the header 'timestamp,invocations', got "
@@ -220,7 +225,15 @@ def _on_grid(stamps: Sequence[pd.Timestamp], values: Sequence[float], period_s: 
     """The values on every period from the first stamp to the last; missing periods refused
     or filled."""
     first = stamps[0]
+    for stamp in (stamps[0], stamps[-1]):
+        if not EARLIEST <= stamp <= LATEST:
+            raise InputError(field, f"{source} has a timestamp {stamp.isoformat()} outside {EARLIEST.year} to "
+                                    f"{LATEST.year}")
     slots = np.array([round((s - first).total_seconds() / period_s) for s in stamps])
+    span_minutes = (int(slots[-1]) + 1) * period_s / MINUTE_S
+    if span_minutes > MAX_MINUTES:
+        raise InputError(field, f"{source} spans {span_minutes:,.0f} minutes from {first.isoformat()}: at most "
+                                f"{MAX_MINUTES:,} (31 days) per curve")
     grid = np.full(int(slots[-1]) + 1, np.nan)
     grid[slots] = values
     missing = np.flatnonzero(np.isnan(grid))

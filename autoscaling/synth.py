@@ -152,10 +152,18 @@ def parse_curve(text: str, *, gaps: str = "refuse", field: str = "traffic") -> T
     kind, sep, rest = str(text).partition(":")
     if sep and kind in SPEC_KEYS:
         return _from_spec(kind, rest, field)
-    if sep and kind.isalpha() and "=" in rest and not Path(text).exists():
+    if sep and kind.isalpha() and "=" in rest and not _is_file(text):
         raise InputError(field, f"unknown curve kind {kind!r} (allowed: {', '.join(SPEC_KEYS)}; or a file path)")
     checks.choice(gaps, "gaps", GAP_FILLS)
     return load_curve(text, gaps=gaps, field=field)
+
+
+def _is_file(text: str) -> bool:
+    """Whether ``text`` names an existing file (False for a path the system refuses)."""
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _from_spec(kind: str, rest: str, field: str) -> TrafficCurve:

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from autoscaling import TrafficCurve, load_curve, parse_curve, synthesize
 from autoscaling.curves import MAX_MINUTES
@@ -229,3 +231,49 @@ def test_parse_curve_reads_files(tmp_path):
     assert parse_curve(str(path)).per_minute.tolist() == [5, 5, 5]
     with pytest.raises(InputError, match="cannot read"):
         parse_curve(str(tmp_path / "missing.csv"))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(
+    st.binary(max_size=300),
+    st.lists(st.tuples(st.one_of(st.integers(-10**12, 10**12).map(str), st.text(max_size=12)),
+                       st.one_of(st.floats(allow_nan=True).map(repr), st.text(max_size=8))), max_size=8)
+    .map(lambda rows: ("timestamp,invocations\n" + "\n".join(f"{a},{b}" for a, b in rows)).encode()),
+    st.recursive(st.none() | st.booleans() | st.floats() | st.text(max_size=8),
+                 lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                     st.sampled_from(["Label", "Datapoints", "Timestamp", "Sum", "Period", "Unit",
+                                      "MetricDataResults", "MetricDataQueries", "Values", "Timestamps", "Id"]),
+                     inner, max_size=4), max_leaves=12).map(lambda d: json.dumps(d).encode()),
+))
+def test_any_file_is_a_curve_or_one_input_error(tmp_path, data):
+    path = tmp_path / "fuzz.txt"
+    path.write_bytes(data)
+    try:
+        curve = load_curve(path, gaps="zero")
+    except InputError as exc:
+        assert exc.field == "traffic" and "\n" not in exc.message
+    else:
+        assert curve.minutes >= 1 and np.all(curve.per_minute >= 0)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from(["diurnal:", "flat:", "step:", ""]),
+       st.lists(st.tuples(st.sampled_from(["peak", "trough", "rate", "from", "to", "at", "days", "hours", "minutes",
+                                           "noise", "seed", "bursts", "weekend", "growth", "x"]),
+                          st.one_of(st.integers(-5, 10**6).map(str), st.floats().map(repr), st.text(max_size=4))),
+                max_size=6))
+def test_any_spec_is_a_curve_or_one_input_error(kind, pairs):
+    text = kind + ",".join(f"{k}={v}" for k, v in pairs)
+    try:
+        curve = parse_curve(text)
+    except InputError as exc:
+        assert exc.field.startswith("traffic") and "\n" not in exc.message
+    else:
+        assert 1 <= curve.minutes <= MAX_MINUTES and np.all(np.isfinite(curve.per_minute))
+
+
+def test_timestamps_out_of_range_and_spans_too_long(tmp_path):
+    with pytest.raises(InputError, match="outside 1970 to 2200"):
+        load_curve(_csv(tmp_path, [("-62135596801", "0")]))
+    with pytest.raises(InputError, match="at most 44,640"):
+        load_curve(_csv(tmp_path, [(_iso(0), "1"), (_iso(60 * 24 * 40), "1")]), gaps="zero")
