@@ -59,7 +59,7 @@ class ScalingPolicy:
     def __post_init__(self) -> None:
         checks.integer(self.min_capacity, "min_capacity", minimum=1, maximum=MAX_INSTANCES)
         checks.integer(self.max_capacity, "max_capacity", minimum=self.min_capacity, maximum=MAX_INSTANCES,
-                       what="an integer >= min_capacity")
+                       what="an integer (at least min_capacity)")
         checks.positive(self.target_value, "target_value", what="invocations per instance per minute")
         checks.integer(self.scale_in_cooldown_s, "scale_in_cooldown_s", minimum=0, maximum=MAX_COOLDOWN_S)
         checks.integer(self.scale_out_cooldown_s, "scale_out_cooldown_s", minimum=0, maximum=MAX_COOLDOWN_S)

@@ -53,6 +53,7 @@ class Recommendation:
     budget_minutes: int
     search_s: float
     within_budget: bool  # False: no policy met the budget; the answer is the static peak count
+    verified: Timeline | None = None  # the policy's Timeline measured by the engine (``verify``)
 
     @property
     def saving(self) -> float:
@@ -130,9 +131,11 @@ def _minimums(scenario: Scenario, peak: int, ceiling: float) -> list[int]:
 def recommend_policy(curve: TrafficCurve, entry: InstanceProfile, *, price_per_hour: float,
                      percentile: str | float = "P95", slo_ms: float, violation_budget: float = 0.001,
                      startup_s: float = DEFAULT_STARTUP_S, routing: str = "random",
-                     alarms: Alarms = ALARMS) -> Recommendation:
+                     alarms: Alarms = ALARMS, verify: bool = False, seed: int = 0) -> Recommendation:
     """The cheapest policy found whose violating minutes are at most ``violation_budget`` of
-    the curve's minutes (module docstring), with its Timeline and the static-peak comparison."""
+    the curve's minutes (module docstring), with its Timeline and the static-peak comparison;
+    ``verify`` also replays the answer on the discrete-event engine (seeded by ``seed``: as
+    many requests as the curve holds, so minutes for a busy week)."""
     began = time.perf_counter()
     checks.number(violation_budget, "violation_budget", minimum=0, maximum=1, what="a share of minutes")
     scenario = Scenario.of(curve, entry, price_per_hour=price_per_hour, percentile=percentile, slo_ms=slo_ms,
@@ -159,5 +162,7 @@ def recommend_policy(curve: TrafficCurve, entry: InstanceProfile, *, price_per_h
         best = search.best
     within = best is not None
     chosen = best if best is not None else ScalingPolicy.static(peak)
+    searched = time.perf_counter() - began
+    verified = scenario.timeline(chosen, engine=True, seed=checks.seed(seed)) if verify else None
     return Recommendation(policy=chosen, timeline=scenario.timeline(chosen), static=static, tried=len(search.scores),
-                          budget_minutes=budget, search_s=time.perf_counter() - began, within_budget=within)
+                          budget_minutes=budget, search_s=searched, within_budget=within, verified=verified)

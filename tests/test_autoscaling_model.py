@@ -145,6 +145,15 @@ def test_search_on_a_day_saves_against_static_within_the_budget():
     assert again.violating_minutes == found.timeline.violating_minutes
 
 
+def test_search_verifies_its_answer_on_the_engine():
+    curve = parse_curve("step:from=2000,to=20000,at=5,minutes=20")
+    found = recommend_policy(curve, ENTRY, price_per_hour=PRICE, slo_ms=20, violation_budget=0.2, verify=True)
+    assert found.verified is not None and found.verified.measured_by == "engine"
+    assert found.verified.cost == pytest.approx(found.timeline.cost)
+    assert abs(found.verified.violating_minutes - found.timeline.violating_minutes) <= 2
+    assert found.timeline.violating_minutes <= found.budget_minutes == 4
+
+
 def test_an_impossible_slo_is_one_error():
     with pytest.raises(Exception) as caught:
         static_peak(flat(1000, 10), ENTRY, price_per_hour=PRICE, slo_ms=2)
@@ -158,6 +167,9 @@ def test_week_search_fits_in_a_minute():
     found = recommend_policy(curve, ENTRY, price_per_hour=PRICE, slo_ms=20)
     assert time.perf_counter() - began < 60
     assert found.within_budget and found.timeline.violating_minutes <= 10 and found.saving > 0.3
+    began = time.perf_counter()
+    evaluate_policy(curve, ENTRY, found.policy, price_per_hour=PRICE, slo_ms=20)
+    assert time.perf_counter() - began < 1.0  # a week per policy, frame and all (about 20 ms measured)
 
 
 def test_least_outstanding_routing_needs_no_more_instances_than_random():
