@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy import optimize
@@ -60,13 +61,33 @@ class ServiceGrid:
 
     @classmethod
     def of(cls, service: Distribution) -> ServiceGrid:
-        levels = (np.arange(SERVICE_POINTS) + 0.5) / SERVICE_POINTS
-        values = np.array([service_quantile_ms(service, p) for p in levels])
-        return cls(levels=levels, values_ms=np.maximum.accumulate(values))
+        """The grid of ``service`` (built once per law and kept: a law is a frozen value)."""
+        return _grid(service)
 
     def survival(self, t_ms: float) -> float:
         """P(S > t), interpolated between the grid's quantiles."""
         return 1.0 - float(np.interp(t_ms, self.values_ms, self.levels, left=0.0, right=1.0))
+
+
+@lru_cache(maxsize=64)
+def _grid(service: Distribution) -> ServiceGrid:
+    levels = (np.arange(SERVICE_POINTS) + 0.5) / SERVICE_POINTS
+    values = np.maximum.accumulate(np.array([service_quantile_ms(service, p) for p in levels]))
+    levels.setflags(write=False)
+    values.setflags(write=False)
+    return ServiceGrid(levels=levels, values_ms=values)
+
+
+@lru_cache(maxsize=256)
+def percentile_table(service: Distribution, workers: int, percentile: float) -> np.ndarray:
+    """The percentile (ms) at each of TABLE_UTILIZATIONS of one M/G/c station (``workers``
+    servers), read-only and kept: evaluations of the same law share it."""
+    mean_s = service.mean_ms / 1000.0
+    grid = _grid(service)
+    table = np.array([response_quantile_ms(u * workers / mean_s, workers, service, percentile / 100.0, grid)
+                      if u < 1.0 else math.inf for u in TABLE_UTILIZATIONS])
+    table.setflags(write=False)
+    return table
 
 
 def response_quantile_ms(rate_per_s: float, workers: int, service: Distribution, q: float,
@@ -104,7 +125,6 @@ class MinuteModel:
     percentile: float
     routing: str = "random"
     grid: ServiceGrid = field(init=False, repr=False, compare=False)
-    _tables: dict[int, np.ndarray] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         checks.choice(self.routing, "routing", ROUTING_POLICIES)
@@ -122,14 +142,8 @@ class MinuteModel:
 
     def table(self, count: int) -> np.ndarray:
         """The percentile (ms) at each of TABLE_UTILIZATIONS for ``count`` instances."""
-        key = count if self.routing == "least_outstanding_requests" else 1
-        if key not in self._tables:
-            _, workers = self._stations(key)
-            mean_s = self.entry.service_time.mean_ms / 1000.0
-            self._tables[key] = np.array([
-                response_quantile_ms(u * workers / mean_s, workers, self.entry.service_time, self.percentile / 100.0,
-                                     self.grid) if u < 1.0 else math.inf for u in TABLE_UTILIZATIONS])
-        return self._tables[key]
+        _, workers = self._stations(count)
+        return percentile_table(self.entry.service_time, workers, self.percentile)
 
     def percentile_ms(self, invocations: np.ndarray, capacity: np.ndarray) -> np.ndarray:
         """Per minute: the percentile at ``invocations`` per minute on ``capacity`` instances in
