@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from calibration.cloudwatch import Series, _series_of, _timestamp, period_of, to_minutes
+from calibration.cloudwatch import Series, period_of, series_of, timestamp, to_minutes
 from calibration.documents import SourceFile
 from simulator import checks
 from simulator.errors import InputError
@@ -112,7 +112,7 @@ def _cloudwatch_points(data: bytes, field: str, name: str) -> tuple[list[pd.Time
     """The Invocations Sum datapoints of a CloudWatch export, and their period."""
     document = parse_json(data, field, name)
     origin = SourceFile(name, hashlib.sha256(data).hexdigest())
-    series = [s for s in _named(field, _series_of, document, origin)
+    series = [s for s in _named(field, series_of, document, origin)
               if s.metric == "Invocations" and s.statistic == "Sum"]
     if not series:
         raise InputError(field, f"{name} holds no Invocations datapoints with the Sum statistic (export "
@@ -148,7 +148,7 @@ def _csv_points(data: bytes, field: str, name: str) -> tuple[list[pd.Timestamp],
         where = f"{name}: line {line}"
         if len(row) != 2:
             raise InputError(field, f"{where} has {len(row)} fields; expected timestamp,invocations")
-        stamp = _named(field, _timestamp, _csv_stamp(row[0].strip()), where)
+        stamp = _named(field, timestamp, _csv_stamp(row[0].strip()), where)
         if stamp in values:
             raise InputError(field, f"{where} repeats the timestamp {row[0].strip()}")
         values[stamp] = _count(row[1].strip(), field, where)

@@ -62,7 +62,8 @@ class Series:
         return f"{self.metric}_{self.statistic}"
 
 
-def _timestamp(value: Any, where: str) -> pd.Timestamp:
+def timestamp(value: Any, where: str) -> pd.Timestamp:
+    """A CloudWatch timestamp (ISO-8601 text or epoch seconds) as a UTC Timestamp; else an InputError at ``where``."""
     try:
         if is_number(value):
             stamp = pd.Timestamp(value, unit="s", tz="UTC")
@@ -147,7 +148,7 @@ def _datapoint_series(document: Mapping[str, Any], origin: SourceFile) -> list[S
         if not isinstance(point, Mapping):
             raise InputError(where, f"is not an object with a Timestamp and statistics: {point!r}")
         units.add(_unit(point.get("Unit"), metric, where))
-        stamp = _timestamp(point.get("Timestamp"), where)
+        stamp = timestamp(point.get("Timestamp"), where)
         extended = point.get("ExtendedStatistics") or {}
         if not isinstance(extended, Mapping):
             raise InputError(where, f"ExtendedStatistics must be an object, got {extended!r}")
@@ -206,14 +207,15 @@ def _result_series(document: Mapping[str, Any], origin: SourceFile) -> list[Seri
         stamps, numbers = result.get("Timestamps"), result.get("Values")
         if not isinstance(stamps, list) or not isinstance(numbers, list) or len(stamps) != len(numbers):
             raise InputError(where, "needs Timestamps and Values lists of the same length")
-        values = {_timestamp(s, where): _value(v, metric, statistic, where) for s, v in zip(stamps, numbers,
+        values = {timestamp(s, where): _value(v, metric, statistic, where) for s, v in zip(stamps, numbers,
                                                                                           strict=True)}
         if values:
             out.append(Series(metric, statistic, values, unit, period, where))
     return out
 
 
-def _series_of(documents: Any, origin: SourceFile) -> list[Series]:
+def series_of(documents: Any, origin: SourceFile) -> list[Series]:
+    """Every metric series in a get-metric-statistics or get-metric-data document (or a list of them)."""
     out: list[Series] = []
     for document in documents if isinstance(documents, list) else [documents]:
         if isinstance(document, Mapping) and "Label" in document and "Datapoints" in document:
@@ -340,7 +342,7 @@ def read_cloudwatch(cloudwatch: Iterable[str | Path | Mapping[str, Any]]) -> tup
     for source in cloudwatch:
         documents, origin = load_json(source, "CloudWatch get-metric-statistics or get-metric-data output")
         origins.append(origin)
-        series += _series_of(documents, origin)
+        series += series_of(documents, origin)
     if not series:
         raise InputError("cloudwatch", "no datapoints in the given files")
     values, notes = _minute_columns(series)
