@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from irsim.present.autoscale import autoscale_report
 from irsim.service.labels import detail_label, endpoint_label
 from simulator import InputError
 
@@ -152,9 +153,17 @@ def build_report(folder: str | Path) -> str:
         title, sections = _recommendation_sections(folder)
     elif (folder / "results.csv").exists():
         title, sections = _sweep_sections(folder)
+    elif (folder / "autoscale.json").exists():
+        title, sections = "Autoscaling what-if (simulated)", []
     else:
         raise InputError(str(folder), "holds no describe.json (irsim run --out), recommendation.json "
-                                      "(irsim recommend --out) or results.csv (irsim sweep --out)")
+                                      "(irsim recommend --out), results.csv (irsim sweep --out) or autoscale.json "
+                                      "(irsim autoscale --out)")
+    autoscale = autoscale_report(folder)  # `irsim autoscale --out` may share a run's folder
+    if autoscale is not None:
+        sections.append(f"<h2>Autoscaling what-if</h2><p>{html.escape(autoscale.intro)}</p>"
+                        + _table(autoscale.columns, autoscale.rows, [True, False, False])
+                        + (_image(autoscale.chart, "autoscaling timeline") if autoscale.chart else ""))
     body = "\n".join(sections)
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style><script>{SCRIPT}</script></head><body><h1>{html.escape(title)}</h1>\n{body}\n"

@@ -1,0 +1,162 @@
+"""What `irsim autoscale` shows and writes: the comparison table, the timeline chart, the
+per-minute CSV (written all-or-nothing), and the section `irsim report` renders from them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+import pandas as pd
+
+from irsim.present.formats import dumps
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+#: The files `irsim autoscale --out DIR` writes.
+DOCUMENT, MINUTES, CHART = "autoscale.json", "autoscale.csv", "autoscale.png"
+POLICY_KEYS = ("MinCapacity", "MaxCapacity", "TargetValue", "ScaleInCooldown", "ScaleOutCooldown")
+
+
+def _plans(document: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any], Mapping[str, Any] | None]]:
+    """(label, totals, policy) of each plan the document compares, the recommendation first."""
+    static = document["static_peak"]
+    aws = document["aws_policy"]
+    return [("recommended policy", document, document["policy"]),
+            ("GetScalingConfigurationRecommendation", aws, aws),
+            (f"static at the peak ({static['count']} instances)", static, None)]
+
+
+def autoscale_table(document: Mapping[str, Any]) -> str:
+    """The console answer: the inputs in a few lines, then one row per plan."""
+    traffic, slo = document["traffic"], document["slo"]
+    lines = [f"Autoscaling what-if for job {document['job']}: {document['instance_type']} at "
+             f"${document['price_per_hour']:.3f}/hour (recommendation {document['recommendation_id']})",
+             f"traffic   {traffic['source']}: {traffic['minutes']:,} minutes, peak {traffic['peak_per_minute']:,.0f}"
+             f"/min, {traffic['total_invocations']:,.0f} invocations",
+             f"SLO       {slo['percentile']} <= {slo['ms']:g} ms in all but {document['violation_budget']:.2%} of "
+             f"minutes ({document['budget_minutes']:,} allowed); instances start in {document['startup_s']:g} s",
+             *(f"note      {note}" for note in traffic.get("notes", [])),
+             ""]
+    header = (f"{'plan':<38} {'Min':>4} {'Max':>4} {'TargetValue':>11} {'cooldown in/out s':>17} "
+              f"{'violating min':>14} {'cost $':>11} {'vs static':>9}")
+    lines += [header, "-" * len(header)]
+    static_cost = document["static_peak"]["cost"]
+    for label, totals, policy in _plans(document):
+        if policy is None:
+            settings = f"{'-':>4} {'-':>4} {'-':>11} {'-':>17}"
+        else:
+            settings = (f"{policy['MinCapacity']:>4} {policy['MaxCapacity']:>4} {policy['TargetValue']:>11,.0f} "
+                        f"{str(policy['ScaleInCooldown']) + '/' + str(policy['ScaleOutCooldown']):>17}")
+        share = totals["violating_minutes"] / document["minutes"] if document["minutes"] else 0.0
+        saving = 1 - totals["cost"] / static_cost if static_cost else 0.0
+        lines.append(f"{label:<38} {settings} {totals['violating_minutes']:>6,} {f'({share:.2%})':>7} "
+                     f"{totals['cost']:>11,.2f} {saving:>+9.0%}")
+    if document["violating_minutes"] > document["budget_minutes"]:
+        lines.append(f"\nNo policy searched kept within the budget: the recommendation is the one with the fewest "
+                     f"violating minutes ({document['violating_minutes']:,}).")
+    lines.append(f"\nThe AWS policy: {document['aws_policy']['rule']}.")
+    return "\n".join(lines)
+
+
+def minutes_frame(recommended: pd.DataFrame, aws: pd.DataFrame, static: pd.DataFrame) -> pd.DataFrame:
+    """The per-minute CSV: the recommended policy's timeline, with the AWS policy's and the
+    static count's capacity, percentile and violations beside it."""
+    frame = recommended.copy()
+    for prefix, other in (("aws", aws), ("static", static)):
+        for column in ("capacity", "percentile_ms", "violating"):
+            frame[f"{prefix}_{column}"] = other[column].to_numpy()
+    return frame
+
+
+def plot_autoscale(frame: pd.DataFrame, document: Mapping[str, Any], path: Path) -> None:
+    """Traffic; capacity of the three plans; the recommended policy's percentile against the
+    SLO, its violating minutes marked. Hours on the x axis for curves longer than a day."""
+    slo = document["slo"]
+    long = len(frame) > 24 * 60
+    x = (frame["minute"].to_numpy() - 1) / (60.0 if long else 1.0)
+    unit = "hours" if long else "minutes"
+    fig, (traffic, capacity, latency) = plt.subplots(3, 1, figsize=(11, 8.5), sharex=True,
+                                                     gridspec_kw={"height_ratios": [1, 1, 1.2]})
+    traffic.plot(x, frame["invocations"], color="tab:blue", linewidth=0.8)
+    traffic.set_ylabel("invocations / min")
+    traffic.set_title(f"{document['job']}: {document['instance_type']} under {document['traffic']['source']}"[:110],
+                      fontsize=10)
+    static = document["static_peak"]["count"]
+    capacity.step(x, frame["capacity"], where="post", color="tab:green", label="recommended policy")
+    capacity.step(x, frame["aws_capacity"], where="post", color="tab:purple", alpha=0.7,
+                  label="GetScalingConfigurationRecommendation")
+    capacity.axhline(static, color="0.4", linestyle="--", linewidth=1, label=f"static at the peak ({static})")
+    capacity.set_ylabel("instances in service")
+    capacity.yaxis.get_major_locator().set_params(integer=True)
+    capacity.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    percentile = np.nan_to_num(frame["percentile_ms"].to_numpy(dtype=float), nan=0.0, posinf=np.nan)
+    latency.plot(x, percentile, color="tab:orange", linewidth=0.8, label=f"{slo['percentile']} (recommended)")
+    latency.axhline(slo["ms"], color="tab:red", linestyle="--", linewidth=1, label=f"SLO {slo['ms']:g} ms")
+    bad = frame["violating"].to_numpy(dtype=bool)
+    if bad.any():
+        marks = np.where(np.isnan(percentile[bad]), slo["ms"] * 1.1, percentile[bad])
+        latency.scatter(x[bad], marks, color="tab:red", s=12, zorder=3,
+                        label=f"violating minutes ({int(bad.sum())})")
+    top = np.nanmax(np.append(percentile, slo["ms"]))
+    latency.set_ylim(0, min(top, slo["ms"] * 3) * 1.15)
+    latency.set_ylabel(f"{slo['percentile']} ms")
+    latency.set_xlabel(f"{unit} from the start of the curve")
+    latency.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_autoscale_outputs(out_dir: Path, document: Mapping[str, Any], frame: pd.DataFrame) -> list[Path]:
+    """autoscale.json, autoscale.csv and autoscale.png, made in a staging folder beside
+    ``out_dir`` and moved in only once all three exist: a failure leaves nothing half-written."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        (staging / DOCUMENT).write_text(dumps(document) + "\n")
+        frame.to_csv(staging / MINUTES, index=False)
+        plot_autoscale(frame, document, staging / CHART)
+        out_dir.mkdir(exist_ok=True)
+        written = []
+        for name in (DOCUMENT, MINUTES, CHART):
+            (staging / name).replace(out_dir / name)
+            written.append(out_dir / name)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class AutoscaleReport:
+    """What `irsim report` shows of an autoscale folder: a paragraph, a table and the chart."""
+
+    intro: str
+    columns: list[str]
+    rows: list[list[Any]]
+    chart: Path | None
+
+
+def autoscale_report(folder: Path) -> AutoscaleReport | None:
+    """The report section of ``folder``'s autoscale.json (None when it has none)."""
+    if not (folder / DOCUMENT).exists():
+        return None
+    document = json.loads((folder / DOCUMENT).read_text())
+    slo, traffic = document["slo"], document["traffic"]
+    intro = (f"{document['instance_type']} for job {document['job']} under {traffic['source']} "
+             f"({traffic['minutes']:,} minutes, peak {traffic['peak_per_minute']:,.0f}/min); SLO {slo['percentile']} "
+             f"<= {slo['ms']:g} ms in all but {document['violation_budget']:.2%} of minutes; instances start in "
+             f"{document['startup_s']:g} s. The per-minute series is in {MINUTES}.")
+    rows = [[label, *(policy[key] if policy else None for key in POLICY_KEYS), totals["violating_minutes"],
+             totals["cost"]] for label, totals, policy in _plans(document)]
+    chart = folder / CHART if (folder / CHART).exists() else None
+    return AutoscaleReport(intro=intro, columns=["plan", *POLICY_KEYS, "violating minutes", "cost $"], rows=rows,
+                           chart=chart)
