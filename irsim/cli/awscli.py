@@ -12,6 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, NoReturn
 
 import botocore.session
@@ -23,6 +24,7 @@ from botocore.utils import set_value_from_jmespath
 from irsim.cli.argtypes import seed
 from irsim.cli.awsoutput import OUTPUTS, compile_query, plain, render
 from irsim.cli.awsshapes import (
+    SCALARS,
     AwsCliUsageError,
     Member,
     integer_value,
@@ -39,6 +41,7 @@ from irsim.durable.client import client as make_offline_client
 from irsim.durable.store import StoreError
 from irsim.errors import UserError
 from irsim.exitcodes import AWS_GENERAL_ERROR, AWS_PARAMETER_ERROR, AWS_SERVICE_ERROR
+from irsim.service.awsmodel import isolated_session
 from irsim.service.awsmodel import operation as operation_model
 from pricing import PricingError
 from simulator import InputError
@@ -92,11 +95,14 @@ class AwsCommand:
     @property
     def paging(self) -> dict[str, Any] | None:
         """botocore's paginator configuration of the operation, None when it has none."""
-        model = botocore.session.get_session().get_paginator_model("sagemaker")
-        try:
-            return dict(model.get_paginator(self.operation))
-        except ValueError:
-            return None
+        return dict(config) if (config := _paginators().get(self.operation)) else None
+
+
+@lru_cache(maxsize=1)
+def _paginators() -> dict[str, Any]:
+    """botocore's bundled SageMaker paginator model (read once)."""
+    loader = isolated_session().get_component("data_loader")
+    return dict(loader.load_service_model("sagemaker", "paginators-1")["pagination"])
 
 
 AWS_COMMANDS: tuple[AwsCommand, ...] = (
@@ -105,6 +111,7 @@ AWS_COMMANDS: tuple[AwsCommand, ...] = (
     AwsCommand("StopInferenceRecommendationsJob"),
     AwsCommand("ListInferenceRecommendationsJobs"),
     AwsCommand("ListInferenceRecommendationsJobSteps"),
+    AwsCommand("GetScalingConfigurationRecommendation"),
 )
 
 
@@ -159,6 +166,8 @@ def _request(command: AwsCommand, args: argparse.Namespace) -> dict[str, Any]:
         if scalar_list(member.shape) and len(value) == 1 and isinstance(value[0], str) \
                 and value[0].lstrip().startswith("["):
             value = json_argument(value[0], member.flag)  # a list given as JSON
+        elif member.shape.type_name not in SCALARS and not scalar_list(member.shape):
+            value = json_argument(value, member.flag)  # inline JSON or file://PATH (no shorthand syntax)
         request[member.name] = value
     return command.normalise(request) if command.normalise else request
 

@@ -103,18 +103,16 @@ def scalar_list(shape: Shape) -> bool:
 
 
 def value_parser(member: Member) -> Callable[[str], Any]:
-    """The argparse ``type`` of a member (of each element of a list of scalars): scalars as the
-    AWS CLI reads them, anything else as JSON, inline or ``file://PATH`` (the shorthand syntax
-    ``Key=Value,...`` is not read)."""
+    """The argparse ``type`` of a member (of each element of a list of scalars): numbers as the
+    AWS CLI reads them, anything else as text (a structure, list or map is JSON, read later by
+    ``json_argument``)."""
     shape = member.shape.member if isinstance(member.shape, ListShape) and scalar_list(member.shape) else member.shape
     kind = shape.type_name
     if kind in ("integer", "long"):
         return integer_value
     if kind in ("float", "double"):
         return _number(float, "a number")
-    if kind in SCALARS:
-        return str
-    return lambda text: json_argument(text, member.flag)
+    return str  # JSON is read with the request (json_argument), so its errors come with the call's
 
 
 def _number(cast: Callable[[str], Any], what: str) -> Callable[[str], Any]:
