@@ -44,6 +44,15 @@ def rank(alternatives: Sequence[Alternative], importance: Mapping[str, str] = DE
     (cheaper, faster and more headroom score higher); ties by cost."""
     if not alternatives:
         return []
+    scores = scored(alternatives, importance)
+    order = sorted(range(len(alternatives)), key=lambda i: (-scores[i], alternatives[i].cost_per_hour,
+                                                            alternatives[i].key))
+    return [alternatives[i] for i in order]
+
+
+def scored(alternatives: Sequence[Alternative], importance: Mapping[str, str] = DEFAULT_IMPORTANCE) -> list[float]:
+    """Each alternative's score, in order: sum over cost, latency and throughput of the level's
+    weight (1 lowest to 5 highest) times the criterion scaled to [0, 1] over the alternatives."""
 
     def normalised(values: list[float], higher_is_better: bool) -> list[float]:
         low, high = min(values), max(values)
@@ -59,9 +68,7 @@ def rank(alternatives: Sequence[Alternative], importance: Mapping[str, str] = DE
         weight = LEVELS[importance[criterion]]
         for i, value in enumerate(normalised(values, better)):
             scores[i] += weight * value
-    order = sorted(range(len(alternatives)), key=lambda i: (-scores[i], alternatives[i].cost_per_hour,
-                                                            alternatives[i].key))
-    return [alternatives[i] for i in order]
+    return scores
 
 
 def pareto_front(alternatives: Sequence[Alternative]) -> list[Alternative]:

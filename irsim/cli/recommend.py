@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 from irsim.cli.argtypes import integer, number, seed
@@ -12,7 +13,9 @@ from irsim.planning.recommend import recommend
 from irsim.present.files import write_atomically
 from irsim.present.formats import dumps
 from irsim.present.plots import plot_recommendation
+from irsim.present.progress import RecommendProgress, progress_console
 from irsim.present.tables import plan_table
+from optimizer.events import ignore
 from simulator import ROUTING_POLICIES
 
 
@@ -24,11 +27,15 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         if kind != "closed" or not users.isdigit() or int(users) < 1:
             raise CliError(f"--traffic: must be 'open' or 'closed:N' with N >= 1 users, got {args.traffic!r}")
         closed_users = int(users)
-    document = recommend(request, args.profile, seed=args.seed, region=args.region, candidates=args.candidates,
-                         min_instances=args.min_instances, max_instances=args.max_instances,
-                         allow_mixed=args.allow_mixed, importance=args.importance, target_per_minute=args.target_rate,
-                         slo=args.slo, routing=args.routing, closed_users=closed_users, budget_per_hour=args.budget,
-                         replications=args.replications, serverless=args.serverless)
+    console = progress_console(args.quiet)
+    with RecommendProgress(console) if console else contextlib.nullcontext() as progress:
+        document = recommend(request, args.profile, seed=args.seed, region=args.region, candidates=args.candidates,
+                             min_instances=args.min_instances, max_instances=args.max_instances,
+                             allow_mixed=args.allow_mixed, importance=args.importance,
+                             target_per_minute=args.target_rate, slo=args.slo, routing=args.routing,
+                             closed_users=closed_users, budget_per_hour=args.budget,
+                             replications=args.replications, serverless=args.serverless,
+                             observe=progress or ignore)
     if args.plot:
         write_atomically(args.plot, lambda tmp: plot_recommendation(document, tmp))
     if args.out:
@@ -67,4 +74,6 @@ def add_recommend_command(commands: argparse._SubParsersAction) -> None:
     rec.add_argument("--json", action="store_true", help="print the document as JSON")
     rec.add_argument("--plot", metavar="PNG", help="cost against the percentile reached, SLO drawn")
     rec.add_argument("--out", metavar="DIR", help="write recommendation.json and recommendation.png (for irsim report)")
+    rec.add_argument("--quiet", action="store_true",
+                     help="no live progress on stderr (there is none when stderr is not a terminal)")
     rec.set_defaults(handler=cmd_recommend)

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from calibration.transfer import complete_profile
-from irsim.service.request import PERCENTILES, parse_request
+from irsim.service.request import PERCENTILES, BenchmarkSpec, parse_request
 from optimizer import Candidate, Constraints, Plan, Target, Verified, parse_importance, plan
-from optimizer.ranking import Alternative, pareto_front, rank
+from optimizer.events import SERVERLESS, Observer, PlanEvent, ignore
+from optimizer.ranking import Alternative, pareto_front, rank, scored
 from optimizer.serverless import ServerlessOption, serverless_options
 from pricing import Catalogue, PricingError, default_catalogue, serverless_cost_per_inference, serverless_rate
 from simulator import InputError, Profile, checks, load_profile
@@ -32,12 +33,14 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
               max_instances: int | None = None, allow_mixed: bool = False, importance: str | None = None,
               target_per_minute: float | None = None, slo: str | None = None, routing: str = "random",
               closed_users: int | None = None, budget_per_hour: float | None = None, replications: int = 3,
-              serverless: bool = False, catalogue: Catalogue | None = None) -> dict[str, Any]:
+              serverless: bool = False, catalogue: Catalogue | None = None,
+              observe: Observer = ignore) -> dict[str, Any]:
     """The cheapest verified endpoint for the request's MaxInvocations and latency threshold
     (or ``target_per_minute`` and ``slo`` such as ``"P99=50"``), alternatives ranked, the
     Pareto front, and the types that cannot serve. ``serverless`` also weighs every memory
     size of the profile's serverless section (MaxConcurrency sized by Erlang B with the cold
-    starts' setup inside the holding time, checked at steady state and from zero)."""
+    starts' setup inside the holding time, checked at steady state and from zero). ``observe``
+    hears each step of the search (candidates sized, verifications, serverless sizes)."""
     catalogue = catalogue or default_catalogue()
     loaded = load_profile(profile if profile is not None else "demo")
     job = parse_request(request, default_instance_types=loaded.instances)
@@ -64,20 +67,25 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
                     routing=routing, closed_users=closed_users, replications=replications)
     constraints = Constraints(allow_mixed=allow_mixed, max_instances=max_instances, min_instances=min_instances,
                               budget_per_hour=budget_per_hour)
-    result = (plan(loaded, priced, target, constraints, seed, parse_importance(importance)) if priced or not serverless
-              else NOTHING_PLANNED)
+    result = (plan(loaded, priced, target, constraints, seed, parse_importance(importance), observe)
+              if priced or not serverless else NOTHING_PLANNED)
     rows = [_instance_row(job.job_name, verified, verified is result.chosen, rate_per_minute, percentile_name,
                           loaded, catalogue, region, seed) for verified in result.alternatives]
+    for row, verified in zip(rows, result.alternatives, strict=True):
+        row["detail"]["WithinLimits"] = _within_limits(verified.counts, verified.cost_per_hour, constraints)
     infeasible: list[dict[str, Any]] = [{"InstanceType": t, "Reason": r} for t, r in result.infeasible] + unpriced
     if serverless:
         if loaded.serverless is None:
             raise InputError("serverless", f"profile {loaded.model!r} has no serverless section")
         for option in _serverless_options(loaded.serverless, target, slo_ms, region, seed):
+            observe(PlanEvent(SERVERLESS, f"{option.memory_mb} MB: "
+                                          + ("feasible" if option.feasible else f"infeasible ({option.reason})")))
             if option.feasible:
                 rows.append(_serverless_row(job.job_name, option, rate_per_minute, percentile_name, region, seed))
             else:
                 infeasible.append({"ServerlessConfig": {"MemorySizeInMB": option.memory_mb}, "Reason": option.reason})
-    rows = _ranked(rows, parse_importance(importance))
+    levels = parse_importance(importance)
+    rows = _ranked(rows, levels)
     items = [item for row in rows for item in row["items"]]
     front = pareto_front([_alternative(row) for row in rows])
     return {
@@ -90,7 +98,11 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
         "Target": {"InvocationsPerMinute": rate_per_minute, "Percentile": percentile_name,
                    "ValueInMilliseconds": slo_ms, "Routing": routing,
                    "Traffic": f"closed:{closed_users}" if closed_users else "open (Poisson)"},
-        "Explanation": list(result.explanation),  # why nothing fits, and which verdicts a point estimate decided
+        "Explanation": _scoped(result, rows),  # why nothing fits, and which verdicts a point estimate decided
+        "Ranking": ("the verified cheapest first, then by Studio's importance levels ("
+                    + ", ".join(f"{k}={v}" for k, v in levels.items()) + "): each criterion scaled to [0, 1] over "
+                    "the alternatives, weighted 1 (lowest) to 5 (highest); RankScore is the sum"),
+        "Warnings": _environment_warnings(job.benchmarks),
         "Simulations": {"run": result.simulations, "without_prescreen": result.naive_simulations,
                         "verifications": result.verifications,
                         "failed_verifications": [dict(c) for c in result.failed_verifications]},
@@ -116,12 +128,45 @@ def _alternative(row: Mapping[str, Any]) -> Alternative:
                        capacity_per_s=row["capacity"])
 
 
+def _scoped(result: Plan, rows: list[dict[str, Any]]) -> list[str]:
+    """The plan's explanation; when it says no instance allocation fits but a serverless row is
+    the answer, it says it speaks of real-time instances."""
+    explanation = list(result.explanation)
+    if result.chosen is None and explanation and any(r["detail"]["Verified"] for r in rows):
+        explanation[0] = "Real-time instances: " + explanation[0]
+    return explanation
+
+
+def _within_limits(counts: Mapping[str, int], cost_per_hour: float, constraints: Constraints) -> bool:
+    """Whether an alternative respects the instance limits and the budget (one that does not is
+    shown for comparison, never as an answer)."""
+    total = sum(counts.values())
+    return (total >= constraints.min_instances
+            and (constraints.max_instances is None or max(counts.values()) <= constraints.max_instances)
+            and (constraints.budget_per_hour is None or cost_per_hour <= constraints.budget_per_hour))
+
+
+def _environment_warnings(benchmarks: Sequence[BenchmarkSpec]) -> list[str]:
+    """EnvironmentParameterRanges are not weighed by the optimizer: said, never dropped silently."""
+    by_type: dict[str, list[str]] = {}
+    for benchmark in benchmarks:
+        if benchmark.environment:
+            by_type.setdefault(benchmark.instance_type, []).append(
+                ",".join(f"{k}={v}" for k, v in benchmark.environment))
+    return [f"{instance_type}: EnvironmentParameterRanges ({'; '.join(values)}) are not weighed: recommend sizes "
+            f"the type on its profile entry without environment variants (irsim run tests each combination)"
+            for instance_type, values in by_type.items()]
+
+
 def _ranked(rows: list[dict[str, Any]], importance: Mapping[str, str]) -> list[dict[str, Any]]:
-    """The verified cheapest first (real-time or serverless), the rest in ranking order."""
+    """The verified cheapest first (real-time or serverless), the rest in ranking order, each
+    with its RankScore (why it stands where it does)."""
     verified = [r for r in rows if r["verified"]]
     chosen = min(verified, key=lambda r: (r["cost"], r["latency"])) if verified else None
-    for row in rows:
+    scores = scored([_alternative(row) for row in rows], importance) if rows else []
+    for row, score in zip(rows, scores, strict=True):
         row["detail"]["Verified"] = row is chosen
+        row["detail"]["RankScore"] = round(score, 3)
     order = rank([_alternative(row) for row in rows], importance)
     by_id = {r["id"]: r for r in rows}
     ranked = [by_id[a.key] for a in order]

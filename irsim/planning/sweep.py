@@ -252,7 +252,7 @@ def answered(table: pd.DataFrame) -> bool:
     return not table.empty and bool(table["status"].isin(("ok", "infeasible")).all())
 
 
-def scenario_settings(row: Mapping[str, Any]) -> str:
+def scenario_settings(row: Mapping[Any, Any]) -> str:
     """A scenario by its axis values (``target_per_minute=20000, slo=P95=10``), not its hash."""
     return ", ".join(f"{axis}={_axis_value(row[axis])}" for axis in AXES if axis in row and not _missing(row[axis]))
 

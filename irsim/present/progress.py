@@ -24,6 +24,7 @@ from irsim.service.benchmark import COMPLETED, BenchmarkOutcome
 from irsim.service.labels import spec_label
 from irsim.service.request import BenchmarkSpec, JobSpec
 from irsim.service.watch import Watch
+from optimizer.events import CANDIDATES, INFEASIBLE, PRUNED, SERVERLESS, SIZED, SIZING, VERIFICATION, PlanEvent
 from simulator.stopping import MinuteSummary
 
 REFRESH_S = 0.1  # at most ten redraws a second, however fast the minutes arrive
@@ -175,23 +176,23 @@ class RecommendProgress:
     def __exit__(self, *exc: object) -> None:
         self.live.stop()
 
-    def __call__(self, event: Mapping[str, Any]) -> None:
-        """An optimizer or serverless event (optimizer.plan's ``observe``)."""
+    def __call__(self, event: PlanEvent) -> None:
+        """A step of the optimizer's search (optimizer.plan's and recommend's ``observe``)."""
         with self.live.lock:
-            kind = event["kind"]
-            if kind == "candidates":
-                self.search = self.live.bars.add_task("candidates sized", total=max(1, event["total"]), detail="")
+            if event.kind == CANDIDATES:
+                self.search = self.live.bars.add_task("candidates sized", total=max(1, event.total), detail="")
                 self.live.start()
-            elif kind == "sizing" and self.search is not None:
-                self.live.bars.update(self.search, detail=f"sizing {escape(event['instance_type'])}")
-            elif kind in ("sized", "infeasible", "pruned") and self.search is not None:
+            elif event.kind == SIZING and self.search is not None:
+                self.live.bars.update(self.search, detail=f"sizing {escape(event.instance_type or '')}")
+            elif event.kind in (SIZED, INFEASIBLE, PRUNED) and self.search is not None:
                 self.live.bars.advance(self.search)
                 self.live.bars.update(self.search, detail="")
-                self.live.say(f"  {escape(event['text'])}")
-            elif kind == "verification":
-                self.live.say(f"  verification {event['number']}: {escape(event['text'])}")
-            elif kind == "serverless":
-                self.live.say(f"  serverless {escape(event['text'])}")
+                self.live.say(f"  {escape(event.text)}")
+            elif event.kind == VERIFICATION:
+                self.live.say(f"  verification {event.number}: {escape(event.text)}")
+            elif event.kind == SERVERLESS:
+                self.live.start()
+                self.live.say(f"  serverless {escape(event.text)}")
             self.live.redraw(now=True)
 
 

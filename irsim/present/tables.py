@@ -161,25 +161,33 @@ def plan_table(document: Mapping[str, Any]) -> str:
     items: dict[str, Mapping[str, Any]] = {}
     for item in document["InferenceRecommendations"]:
         items.setdefault(item["RecommendationId"], item)
+    answered = any(detail["Verified"] for detail in document["Details"])
+    if not answered:  # said first: the rows below are for comparison, none is an answer
+        lines += ["", *document["Explanation"]]
     if document["Details"]:
         header = (f"{'#':>2}  {'endpoint':<32} {'$/hour':>8} {'$/inference':>12} {percentile + ' ms':>8} "
-                  f"{'95% interval':>17} {'util':>5}  calibrated  price")
+                  f"{'95% interval':>17} {'util':>5}  calibrated  price        {'score':>5}")
         lines += ["", header, "-" * len(header)]
     for position, detail in enumerate(document["Details"], start=1):
         metrics = items[detail["RecommendationId"]]["Metrics"]
         endpoint = detail_label(detail)
         utilization = "-" if detail["Utilization"] is None else f"{detail['Utilization']:.0%}"
         low, high = detail[percentile]["ConfidenceInterval95"]
-        mark = "  <- verified cheapest" if detail["Verified"] else ""
+        mark = ("  <- verified cheapest" if detail["Verified"]
+                else "  (outside the limits: for comparison)" if detail.get("WithinLimits") is False else "")
+        score = detail.get("RankScore")
         lines.append(f"{position:>2}  {endpoint:<32} {metrics['CostPerHour']:>8.3f} "
                      f"{metrics['CostPerInference']:>12.3e} {detail[percentile]['Milliseconds']:>8.2f} "
                      f"{f'[{low:.2f}, {high:.2f}]':>17} "
                      f"{utilization:>5}  {'yes' if detail['Calibrated'] else 'NO':<10}  "
-                     f"{','.join(detail['PriceConfidence'])}{mark}")
+                     f"{','.join(detail['PriceConfidence']):<12} {'-' if score is None else f'{score:.2f}':>5}{mark}")
         if detail.get("ServerlessConfig") and detail.get("ThrottledShareSteady") is not None:
             lines.append(f"    {_throttling(detail)}")
-    for explanation in document["Explanation"]:
-        lines.append(explanation)
+    if len(document["Details"]) > 1 and document.get("Ranking"):
+        lines.append(f"Order: {document['Ranking']}.")
+    if answered:
+        lines += document["Explanation"]
+    lines += [f"WARNING {warning}" for warning in document.get("Warnings", [])]
     for entry in document["Infeasible"]:
         what = entry.get("InstanceType") or f"serverless {entry.get('ServerlessConfig', {}).get('MemorySizeInMB')} MB"
         lines.append(f"INFEASIBLE {what}: {entry['Reason']}")
