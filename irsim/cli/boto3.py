@@ -226,7 +226,8 @@ def _deprecated(handler: Callable[[argparse.Namespace], int], action: str) -> Ca
 def _add_real_aws(commands: argparse._SubParsersAction, group: str) -> None:
     """``irsim real-aws describe|wait|stop`` (and, hidden from the help, the deprecated ``irsim aws``)."""
     deprecated = group == DEPRECATED_AWS
-    listed: dict[str, Any] = {} if deprecated else {"help": "a job on the REAL SageMaker service, with boto3: describe, wait, stop"}
+    listed: dict[str, Any] = {} if deprecated else {
+        "help": "a job on the REAL SageMaker service, with boto3: describe, wait, stop"}
     aws = commands.add_parser(group, **listed,
                               description="Inference Recommender jobs on the real AWS service (credentials and "
                                           "region as boto3 finds them; --region overrides the region)."
