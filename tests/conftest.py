@@ -18,6 +18,20 @@ from irsim.cli.app import main
 from irsim.durable.store import JobStore
 
 WHOLLY_SLOW = re.compile(r"^pytestmark = pytest\.mark\.slow$", re.MULTILINE)
+AWS_SETTINGS = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+@pytest.fixture(autouse=True)
+def no_aws_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test sees no AWS configuration of the machine it runs on: no region, profile or
+    credentials from the environment or ~/.aws, so a developer's settings change no answer
+    (the AWS-shaped commands read them, as the AWS CLI does) and nothing can reach AWS."""
+    for name in AWS_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    empty = tmp_path_factory.getbasetemp() / "no-aws-config"
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:

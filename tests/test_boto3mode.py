@@ -296,10 +296,10 @@ def test_aws_describe_prints_the_table_and_json(seed_result, stubbed, use_client
         stubber.add_response("describe_inference_recommendations_job", real_describe(seed_result),
                              expected_params={"JobName": NAME})
     regions = use_client(client)
-    code, out, err = run_cli(capsys, "aws", "describe", NAME, "--region", "eu-west-1")
+    code, out, err = run_cli(capsys, "real-aws", "describe", NAME, "--region", "eu-west-1")
     assert code == 0, err
     assert f"Job {NAME} (Advanced): COMPLETED" in out and "ml.r5.xlarge" in out
-    code, out, _ = run_cli(capsys, "aws", "describe", NAME, "--json")
+    code, out, _ = run_cli(capsys, "real-aws", "describe", NAME, "--json")
     document = json.loads(out)
     assert code == 0 and "ResponseMetadata" not in document
     assert document["CreationTime"] == seed_result.describe["CreationTime"].isoformat()
@@ -311,7 +311,7 @@ def test_aws_describe_without_credentials_exits_2(use_client, capsys):
         def describe_inference_recommendations_job(self, **kwargs):
             raise NoCredentialsError()
     use_client(NoCredentials())
-    code, _, err = run_cli(capsys, "aws", "describe", NAME)
+    code, _, err = run_cli(capsys, "real-aws", "describe", NAME)
     assert code == 2 and "Unable to locate credentials" in err and "Traceback" not in err
 
 
@@ -320,8 +320,8 @@ def test_no_connection_exits_255(use_client, capsys):
         def stop_inference_recommendations_job(self, **kwargs):
             raise EndpointConnectionError(endpoint_url="https://api.sagemaker.us-east-1.amazonaws.com/")
     use_client(Offline())
-    code, _, err = run_cli(capsys, "aws", "stop", NAME)
-    assert code == 255 and "irsim aws stop: error: Could not connect" in err
+    code, _, err = run_cli(capsys, "real-aws", "stop", NAME)
+    assert code == 255 and "irsim real-aws stop: error: Could not connect" in err
 
 
 def test_aws_describe_of_an_unknown_job_exits_254(stubbed, use_client, capsys):
@@ -329,7 +329,7 @@ def test_aws_describe_of_an_unknown_job_exits_254(stubbed, use_client, capsys):
     stubber.add_client_error("describe_inference_recommendations_job", service_error_code="ResourceNotFound",
                              service_message="Job nobody does not exist.", expected_params={"JobName": "nobody"})
     use_client(client)
-    code, _, err = run_cli(capsys, "aws", "describe", "nobody")
+    code, _, err = run_cli(capsys, "real-aws", "describe", "nobody")
     assert code == 254 and "(ResourceNotFound)" in err
 
 
@@ -343,7 +343,7 @@ def test_aws_wait_polls_until_the_job_ends_without_sleeping(seed_result, stubbed
     use_client(client)
     slept: list[float] = []
     monkeypatch.setattr(transport, "time", SimpleNamespace(sleep=slept.append, monotonic=lambda: 0.0))
-    code, out, err = run_cli(capsys, "aws", "wait", NAME, "--poll", "30")
+    code, out, err = run_cli(capsys, "real-aws", "wait", NAME, "--poll", "30")
     assert code == 0 and out.strip() == f"{NAME}: COMPLETED"
     assert slept == [30.0] and "IN_PROGRESS" in err
 
@@ -354,7 +354,7 @@ def test_aws_wait_exits_1_unless_completed(seed_result, stubbed, use_client, cap
               if key != "InferenceRecommendations"}
     stubber.add_response("describe_inference_recommendations_job", failed, expected_params={"JobName": NAME})
     use_client(client)
-    code, out, _ = run_cli(capsys, "aws", "wait", NAME)
+    code, out, _ = run_cli(capsys, "real-aws", "wait", NAME)
     assert code == 1 and out.strip() == f"{NAME}: FAILED (boom)"
 
 
@@ -377,7 +377,7 @@ def test_aws_stop(stubbed, use_client, capsys):
     client, stubber = stubbed
     stubber.add_response("stop_inference_recommendations_job", {}, expected_params={"JobName": NAME})
     use_client(client)
-    code, out, _ = run_cli(capsys, "aws", "stop", NAME)
+    code, out, _ = run_cli(capsys, "real-aws", "stop", NAME)
     assert code == 0 and out.strip() == f"stop requested: {NAME}"
 
 
