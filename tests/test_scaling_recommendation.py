@@ -2,6 +2,7 @@
 errors (modeled classes, ValidationException), and numbers that follow README's stated rule,
 recomputed here from the job's per-minute series by other means (numpy's least squares)."""
 
+import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -213,3 +214,48 @@ def test_a_job_run_by_its_worker_answers_the_call(home):
     in_process = execute_job(request, seed=3, parallel=False, production=False)
     assert response["DynamicScalingConfiguration"]["ScalingPolicies"][0]["TargetTracking"]["TargetValue"] == \
         expected(in_process, 0, 20)["TargetValue"]
+
+
+# --- the AWS-CLI-shaped command ------------------------------------------------------------
+
+def test_the_aws_shaped_command_answers_as_the_client(cli, client, home, finished):
+    recommendation_id = finished.describe["InferenceRecommendations"][0]["RecommendationId"]
+    code, out, err = cli("get-scaling-configuration-recommendation", "--home", home,
+                         "--inference-recommendations-job-name", "scaling-job", "--recommendation-id",
+                         recommendation_id, "--target-cpu-utilization-per-core", "30",
+                         "--scaling-policy-objective",
+                         '{"MinInvocationsPerMinute": 2000, "MaxInvocationsPerMinute": 30000}')
+    assert code == 0, err
+    printed = json.loads(out)
+    direct = getattr(client, METHOD)(InferenceRecommendationsJobName="scaling-job", RecommendationId=recommendation_id,
+                                     TargetCpuUtilizationPerCore=30, ScalingPolicyObjective={
+                                         "MinInvocationsPerMinute": 2000, "MaxInvocationsPerMinute": 30000})
+    assert printed["DynamicScalingConfiguration"] == direct["DynamicScalingConfiguration"]
+    assert printed["ScalingPolicyObjective"] == {"MinInvocationsPerMinute": 2000, "MaxInvocationsPerMinute": 30000}
+    code, out, _ = cli("get-scaling-configuration-recommendation", "--home", home,
+                       "--inference-recommendations-job-name", "scaling-job", "--recommendation-id", recommendation_id,
+                       "--scaling-policy-objective", '{"MaxInvocationsPerMinute": 30000}')
+    assert code == 0 and json.loads(out)["ScalingPolicyObjective"] == {"MaxInvocationsPerMinute": 30000}
+
+
+def test_the_aws_shaped_command_exits_as_the_aws_cli(cli, client, home, finished):
+    recommendation_id = finished.describe["InferenceRecommendations"][0]["RecommendationId"]
+    base = ("get-scaling-configuration-recommendation", "--home", home)
+    cases = [
+        ((*base, "--inference-recommendations-job-name", "nope", "--recommendation-id", "x"), 254, "ResourceNotFound"),
+        ((*base, "--inference-recommendations-job-name", "scaling-job", "--recommendation-id", "x"), 254,
+         "ValidationException"),
+        ((*base, "--inference-recommendations-job-name", "scaling-job", "--recommendation-id", recommendation_id,
+          "--target-cpu-utilization-per-core", "half"), 252, "integer"),
+        ((*base, "--inference-recommendations-job-name", "scaling-job", "--recommendation-id", recommendation_id,
+          "--target-cpu-utilization-per-core", "0"), 252, "TargetCpuUtilizationPerCore"),
+        ((*base, "--inference-recommendations-job-name", "scaling-job", "--recommendation-id", recommendation_id,
+          "--scaling-policy-objective", "MaxInvocationsPerMinute"), 252, "--scaling-policy-objective"),
+        ((*base, "--inference-recommendations-job-name", "scaling-job", "--recommendation-id", recommendation_id,
+          "--scaling-policy-objective", '{"MaxInvocationsPerMinute": "lots"}'), 252, "MaxInvocationsPerMinute"),
+        ((*base, "--recommendation-id", recommendation_id), 252, "InferenceRecommendationsJobName"),
+    ]
+    for argv, exit_code, words in cases:
+        code, out, err = cli(*argv)
+        assert (code, out) == (exit_code, ""), (argv, code, err)
+        assert words in err and "Traceback" not in err, (argv, err)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from botocore.exceptions import ClientError, ParamValidationError
 
+from irsim.cli.autoscale import add_autoscale_command
 from irsim.cli.awscli import AwsCliUsageError, add_aws_commands, report_aws_error
 from irsim.cli.boto3 import add_boto3_commands
 from irsim.cli.calibrate import add_calibrate_command
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_recommend_command(commands)
     add_sweep_command(commands)
     add_report_command(commands)
+    add_autoscale_command(commands, common)
     add_boto3_commands(commands, common)
     add_verbose_option(parser)
     return parser

@@ -59,9 +59,8 @@ def autoscale_table(document: Mapping[str, Any]) -> str:
         saving = 1 - totals["cost"] / static_cost if static_cost else 0.0
         lines.append(f"{label:<38} {settings} {totals['violating_minutes']:>6,} {f'({share:.2%})':>7} "
                      f"{totals['cost']:>11,.2f} {saving:>+9.0%}")
-    if document["violating_minutes"] > document["budget_minutes"]:
-        lines.append(f"\nNo policy searched kept within the budget: the recommendation is the one with the fewest "
-                     f"violating minutes ({document['violating_minutes']:,}).")
+    if not document.get("within_budget", True):
+        lines.append("\nNo policy searched kept within the budget: the answer is the static count at the peak.")
     lines.append(f"\nThe AWS policy: {document['aws_policy']['rule']}.")
     return "\n".join(lines)
 
@@ -99,6 +98,9 @@ def plot_autoscale(frame: pd.DataFrame, document: Mapping[str, Any], path: Path)
     capacity.legend(loc="upper left", fontsize=8, framealpha=0.9)
     percentile = np.nan_to_num(frame["percentile_ms"].to_numpy(dtype=float), nan=0.0, posinf=np.nan)
     latency.plot(x, percentile, color="tab:orange", linewidth=0.8, label=f"{slo['percentile']} (recommended)")
+    if "aws_percentile_ms" in frame:
+        aws = np.nan_to_num(frame["aws_percentile_ms"].to_numpy(dtype=float), nan=0.0, posinf=np.nan)
+        latency.plot(x, aws, color="tab:purple", linewidth=0.6, alpha=0.6, label=f"{slo['percentile']} (AWS policy)")
     latency.axhline(slo["ms"], color="tab:red", linestyle="--", linewidth=1, label=f"SLO {slo['ms']:g} ms")
     bad = frame["violating"].to_numpy(dtype=bool)
     if bad.any():

@@ -1,0 +1,239 @@
+"""`irsim autoscale JOB_DIR_OR_NAME --traffic FILE_OR_SPEC`: the cheapest target-tracking policy
+for a job's recommended instance type under a traffic curve, against static provisioning at
+the peak and against the policy GetScalingConfigurationRecommendation gives."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from autoscaling import (
+    DEFAULT_STARTUP_S,
+    ScalingPolicy,
+    Timeline,
+    TrafficCurve,
+    evaluate_policy,
+    parse_curve,
+    parse_percentile,
+    recommend_policy,
+)
+from autoscaling.policy import MAX_STARTUP_S
+from calibration.transfer import complete_profile
+from irsim.durable.scaling import vcpu_of
+from irsim.durable.store import JobStore
+from irsim.inputs import load_json_object
+from irsim.present.autoscale import autoscale_table, minutes_frame, write_autoscale_outputs
+from irsim.present.formats import dumps
+from irsim.service.scaling import PER_MINUTE, ScalingRecommendation, per_minute_frames, recommend_scaling
+from simulator import InputError, Profile, load_profile
+from simulator.profiles import InstanceProfile
+
+SLO = re.compile(r"^\s*(P\d+(?:\.\d+)?)\s*=\s*([0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*$", re.IGNORECASE)
+DEFAULT_BUDGET = 0.001  # 0.1 % of minutes
+
+
+@dataclass(frozen=True)
+class CompletedJob:
+    """A completed job's answers, wherever they were kept (an `irsim run --out` folder or the store)."""
+
+    name: str
+    describe: dict[str, Any]
+    extensions: dict[str, Any] | None
+    minutes: dict[int, pd.DataFrame]
+    profile: Profile
+
+
+def parse_slo(text: str) -> tuple[str, float]:
+    """``P95=100``: the percentile and its bound in milliseconds (> 0)."""
+    match = SLO.match(text)
+    if not match or float(match.group(2)) <= 0 or not math.isfinite(float(match.group(2))):
+        raise InputError("slo", f"must be PERCENTILE=MILLISECONDS with one of P50, P90, P95, P99 and a bound > 0, "
+                                f"e.g. P95=100; got {text!r}")
+    return f"P{parse_percentile(match.group(1), 'slo'):g}", float(match.group(2))
+
+
+def _folder_job(folder: Path, profile: str | None) -> CompletedJob:
+    """An `irsim run --out` folder: describe.json, irsim.json and metrics.csv (the profile is
+    not kept there: --profile, the demo profile by default, must be the model the job ran)."""
+    describe = load_json_object(str(folder / "describe.json"), "JOB_DIR_OR_NAME", "a Describe response")
+    extensions = load_json_object(str(folder / "irsim.json"), "JOB_DIR_OR_NAME", "irsim's extensions") \
+        if (folder / "irsim.json").exists() else None
+    minutes: dict[int, pd.DataFrame] = {}
+    if (folder / "metrics.csv").exists():
+        try:
+            table = pd.read_csv(folder / "metrics.csv")
+            minutes = {int(i): table[table["benchmark"] == i].reset_index(drop=True)
+                       for i in table["benchmark"].unique()}
+        except (ValueError, KeyError, pd.errors.ParserError) as exc:
+            raise InputError("job", f"{folder / 'metrics.csv'} cannot be read: {exc}") from None
+    loaded = load_profile(profile or "demo")
+    model = (extensions or {}).get("model")
+    if model is not None and model != loaded.model:
+        raise InputError("profile", f"{folder} was simulated on model {model!r}, not {loaded.model!r}: give its "
+                                    "profile")
+    return CompletedJob(name=str(describe.get("JobName", folder.name)), describe=describe, extensions=extensions,
+                        minutes=minutes, profile=loaded)
+
+
+def load_job(target: str, home: str | None, profile: str | None) -> CompletedJob:
+    """The folder ``target`` names, else the stored job of that name; it must be COMPLETED."""
+    folder = Path(target)
+    if folder.is_dir():
+        if not (folder / "describe.json").exists():
+            raise InputError("job", f"{target} is a folder without describe.json (an `irsim run --out` folder)")
+        job = _folder_job(folder, profile)
+    else:
+        store = JobStore(home)
+        record = store.get(target)
+        if record is None:
+            raise InputError("job", f"{target!r} is neither an `irsim run --out` folder nor a job in {store.home}")
+        describe = record.describe or {"JobName": record.name, "Status": record.status}
+        job = CompletedJob(name=record.name, describe=describe, extensions=record.extensions,
+                           minutes=per_minute_frames((record.extensions or {}).get(PER_MINUTE)),
+                           profile=load_profile(profile if profile else record.profile))
+    status = job.describe.get("Status")
+    if status != "COMPLETED" or not job.describe.get("InferenceRecommendations"):
+        raise InputError("job", f"job {job.name} is {status} without an instance recommendation: autoscaling needs a "
+                                "COMPLETED job that recommends an instance type")
+    return job
+
+
+def chosen_recommendation(job: CompletedJob, recommendation_id: str | None) -> dict[str, Any]:
+    """The recommendation given by id, else the instance-based one cheapest per inference."""
+    candidates = [r for r in job.describe["InferenceRecommendations"] if "InstanceType" in r["EndpointConfiguration"]]
+    if recommendation_id is not None:
+        for recommendation in candidates:
+            if recommendation["RecommendationId"] == recommendation_id:
+                return recommendation
+        known = ", ".join(r["RecommendationId"] for r in candidates)
+        raise InputError("recommendation_id", f"{recommendation_id!r} is not an instance recommendation of job "
+                                              f"{job.name} (it has {known})")
+    if not candidates:
+        raise InputError("job", f"job {job.name} recommends only serverless endpoints: nothing to autoscale")
+    return min(candidates, key=lambda r: (r["Metrics"]["CostPerInference"], r["RecommendationId"]))
+
+
+def profile_entry(job: CompletedJob, recommendation: dict[str, Any]) -> InstanceProfile:
+    """The profile entry the recommendation's benchmark ran on (derived by calibration's scaling
+    rules for a type the profile does not measure), in its environment."""
+    instance_type = recommendation["EndpointConfiguration"]["InstanceType"]
+    profile = complete_profile(job.profile, [instance_type], vcpu_of)
+    environment = {p["Key"]: p["Value"] for p in recommendation["ModelConfiguration"].get("EnvironmentParameters", [])}
+    return profile.instances[instance_type].for_environment(environment)
+
+
+def aws_policy(job: CompletedJob, recommendation: dict[str, Any], curve: TrafficCurve) -> ScalingRecommendation:
+    """What GetScalingConfigurationRecommendation answers for this curve's lowest and highest minute."""
+    request = {"InferenceRecommendationsJobName": job.name, "RecommendationId": recommendation["RecommendationId"],
+               "ScalingPolicyObjective": {"MinInvocationsPerMinute": math.floor(float(curve.per_minute.min())),
+                                          "MaxInvocationsPerMinute": math.ceil(curve.peak_per_minute)}}
+    return recommend_scaling(request, job.describe, job.extensions, job.minutes, vcpu_of)
+
+
+def policy_document(policy: ScalingPolicy) -> dict[str, Any]:
+    return {"MinCapacity": policy.min_capacity, "MaxCapacity": policy.max_capacity,
+            "TargetValue": policy.target_value, "ScaleInCooldown": policy.scale_in_cooldown_s,
+            "ScaleOutCooldown": policy.scale_out_cooldown_s}
+
+
+def totals(timeline: Timeline) -> dict[str, Any]:
+    return {"violating_minutes": timeline.violating_minutes, "cost": timeline.cost,
+            "instance_minutes": timeline.instance_minutes, "failed": timeline.failed}
+
+
+def traffic_curve(text: str) -> TrafficCurve:
+    """The --traffic curve; an error in one of a spec's keys is worded under the flag too."""
+    try:
+        return parse_curve(text, field="traffic")
+    except InputError as exc:
+        if exc.field.startswith("traffic."):
+            raise InputError("traffic", f"{exc.field.removeprefix('traffic.')}: {exc.message}") from None
+        raise
+
+
+def bounded(text: str, field: str, low: float, high: float, what: str) -> float:
+    """A number from ``low`` to ``high`` given as ``text``, else an InputError naming ``field``."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not low <= value <= high:
+        raise InputError(field, f"must be {what} from {low:g} to {high:g}, got {text!r}")
+    return value
+
+
+def cmd_autoscale(args: argparse.Namespace) -> int:
+    percentile, slo_ms = parse_slo(args.slo)
+    args.violation_budget = bounded(args.violation_budget, "violation_budget", 0.0, 1.0, "a share of minutes")
+    args.startup_s = bounded(args.startup_s, "startup_s", 0.0, MAX_STARTUP_S, "seconds")
+    curve = traffic_curve(args.traffic)
+    job = load_job(args.job, args.home, args.profile)
+    recommendation = chosen_recommendation(job, args.recommendation_id)
+    entry = profile_entry(job, recommendation)
+    endpoint = recommendation["EndpointConfiguration"]
+    price = recommendation["Metrics"]["CostPerHour"] / endpoint["InitialInstanceCount"]
+    common = {"price_per_hour": price, "percentile": percentile, "slo_ms": slo_ms}
+    found = recommend_policy(curve, entry, violation_budget=args.violation_budget, startup_s=args.startup_s, **common)
+    static = found.static
+    aws = aws_policy(job, recommendation, curve)
+    aws_given = ScalingPolicy(min_capacity=aws.min_capacity, max_capacity=aws.max_capacity,
+                              target_value=aws.target_value, scale_in_cooldown_s=aws.scale_in_cooldown_s,
+                              scale_out_cooldown_s=aws.scale_out_cooldown_s)
+    aws_timeline = evaluate_policy(curve, entry, aws_given, startup_s=args.startup_s, **common)
+    chosen = found.timeline
+    document = {
+        "job": job.name, "recommendation_id": recommendation["RecommendationId"],
+        "instance_type": endpoint["InstanceType"], "price_per_hour": price,
+        "traffic": {"source": curve.source, "minutes": curve.minutes,
+                    "minimum_per_minute": float(curve.per_minute.min()), "peak_per_minute": curve.peak_per_minute,
+                    "total_invocations": curve.total_invocations, "notes": list(curve.notes)},
+        "slo": {"percentile": percentile, "ms": slo_ms}, "violation_budget": args.violation_budget,
+        "budget_minutes": found.budget_minutes, "within_budget": found.within_budget, "startup_s": args.startup_s,
+        "policy": policy_document(chosen.policy), "minutes": chosen.minutes, **totals(chosen),
+        "static_peak": {"count": static.count, **totals(static.timeline)},
+        "aws_policy": {**policy_document(aws_given), "TargetCpuUtilizationPerCore": aws.target_cpu_per_core,
+                       **totals(aws_timeline),
+                       "rule": f"TargetValue {aws.target_value:,.0f} from the benchmark's CPU ({aws.rule}"
+                               f"{', held at the per-instance max' if aws.capped else ''}), capacities for "
+                               f"{math.floor(float(curve.per_minute.min())):,} to {math.ceil(curve.peak_per_minute):,}"
+                               " invocations/min"},
+    }
+    if args.out:
+        frame = minutes_frame(chosen.frame, aws_timeline.frame, static.timeline.frame)
+        written = write_autoscale_outputs(Path(args.out), document, frame)
+        print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
+    print(dumps(document) if args.json else autoscale_table(document))
+    return 0
+
+
+def add_autoscale_command(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    command = commands.add_parser(
+        "autoscale", parents=[common], help="the cheapest autoscaling policy for a job's recommendation under a "
+                                            "traffic curve",
+        description="Search MinCapacity, MaxCapacity, TargetValue and cooldowns of a target-tracking policy on "
+                    "SageMakerVariantInvocationsPerInstance for the cheapest one whose SLO-violating minutes stay "
+                    "within the budget, and compare it with static provisioning at the peak and with "
+                    "GetScalingConfigurationRecommendation's policy on the same curve.")
+    command.add_argument("job", metavar="JOB_DIR_OR_NAME", help="an `irsim run --out` folder, or a job in the store")
+    command.add_argument("--traffic", required=True, metavar="FILE_OR_SPEC",
+                         help="a CSV timestamp,invocations or CloudWatch Invocations export, or a synthetic curve "
+                              "such as diurnal:peak=30000,trough=3000,days=7")
+    command.add_argument("--slo", default="P95=100", metavar="PXX=MS", help="the latency SLO (default P95=100)")
+    command.add_argument("--violation-budget", default=str(DEFAULT_BUDGET),
+                         metavar="SHARE", help="the share of minutes allowed to miss the SLO (default 0.001)")
+    command.add_argument("--startup-s", default=str(DEFAULT_STARTUP_S), metavar="S",
+                         help=f"seconds before a new instance takes traffic (default {DEFAULT_STARTUP_S:g})")
+    command.add_argument("--recommendation-id", default=None,
+                         help="the recommendation to scale (default: the instance type cheapest per inference)")
+    command.add_argument("--profile", default=None,
+                         help="the service profile (default: the stored job's; for a folder, the demo profile)")
+    command.add_argument("--json", action="store_true", help="print the answer as JSON")
+    command.add_argument("--out", metavar="DIR", help="write autoscale.json, autoscale.csv and autoscale.png")
+    command.set_defaults(handler=cmd_autoscale)
