@@ -74,6 +74,7 @@ def test_errors_name_the_flag_not_the_library_field(argv, flag, cli):
 
 # --- -v logging -------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_verbose_logs_what_the_job_decided(tmp_path, cli):
     job = tmp_path / "job.json"
     job.write_text(json.dumps(small_job(seconds=120)))
@@ -110,6 +111,7 @@ def drawn(buffer: io.StringIO) -> str:
     return ANSI.sub("", buffer.getvalue())
 
 
+@pytest.mark.slow
 def test_minutes_reach_the_watch_from_benchmark_processes_while_they_run():
     """Each simulated minute of each benchmark arrives (sent from its process), in order, before
     that benchmark's end; the job's answer is the same watched or not."""
@@ -157,6 +159,7 @@ def test_ended_text_words_failures_and_full_runs():
     assert ended_text(outcome, 2).startswith("[red]FAILED[/] ModelLatency P95")
 
 
+@pytest.mark.slow
 def test_replications_are_numbered():
     buffer = io.StringIO()
     console = progress_console(stream=buffer, force=True)
