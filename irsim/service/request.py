@@ -325,14 +325,3 @@ def parse_request(request: Mapping[str, Any], default_instance_types: Iterable[s
                    account=account, traffic=traffic, stopping=stopping, percentile=percentile,
                    benchmarks=tuple(benchmarks), max_parallel=limits.get("MaxParallelOfTests", 1),
                    job_duration_s=job_duration, warnings=tuple(warnings))
-
-
-def request_traffic_duration_s(request: Mapping[str, Any]) -> float:
-    """The length of a request's traffic pattern (the default pattern's when it has none; 0
-    when it cannot be read): the scale of the progress bars, before validation."""
-    config = request.get("InputConfig", {})
-    pattern = config.get("TrafficPattern", DEFAULT_TRAFFIC_PATTERN) if isinstance(config, Mapping) else None
-    try:
-        return traffic_from_pattern(pattern).duration_s if isinstance(pattern, Mapping) else 0.0
-    except (InputError, KeyError, TypeError, AttributeError):
-        return 0.0
