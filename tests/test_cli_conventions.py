@@ -18,8 +18,9 @@ import pytest
 from irsim.cli.logs import configure_logging
 from irsim.durable.client import client as offline_client
 from irsim.planning.sweep import answered, scenarios_summary
-from irsim.present.progress import JobProgress, ended_text, progress_console
+from irsim.present.progress import JobProgress, ended_text, minute_text, progress_console
 from irsim.service.job import execute_job, replicate
+from irsim.service.request import parse_request
 from irsim.service.watch import Watch
 from simulator.stopping import MinuteSummary
 
@@ -149,7 +150,24 @@ def test_a_completed_benchmark_shows_a_full_bar_and_says_where_it_stopped():
     assert all(task.completed == task.total == 4 for task in bars.values())  # full, not 1/4
     text = drawn(buffer)
     assert "COMPLETED stopped at minute 1 of 4: MaxInvocationsReached" in text
-    assert "P95" in text and "/ 100 ms" in text  # the percentile against the threshold while it ran
+
+
+def test_a_running_benchmark_shows_its_percentile_against_the_threshold():
+    """What a bar says after each simulated minute (whether a redraw falls inside a short run
+    is up to the clock, so the words are checked here, not in a job's drawing)."""
+    console = progress_console(stream=io.StringIO(), force=True)
+    assert console is not None
+    with JobProgress(console) as display:
+        job = parse_request(small_job())
+        display.planned(job, job.benchmarks)
+        display.minute(0, MinuteSummary(minute=0, invocations=1234, latency_percentile_ms=120.5, users_start=1,
+                                        users_end=3))
+        row = display.live.bars.tasks[0].fields
+    assert row["minutes"] == "1/4 min"
+    assert row["detail"] == "  3 users   1,234/min  P95 [red]120.5[/] / 100 ms"
+    fast = minute_text(MinuteSummary(minute=1, invocations=99, latency_percentile_ms=80.0, users_start=3,
+                                     users_end=3), ("P95", 100.0))
+    assert fast.endswith("P95 [green]80.0[/] / 100 ms")
 
 
 def test_ended_text_words_failures_and_full_runs():
