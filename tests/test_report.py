@@ -1,32 +1,73 @@
 """`irsim report`: self-contained pages for a job, a recommendation and a sweep, opened in
-headless Chromium (Debian's `chromium`, installed by .ci/run) with every image loaded and
-no console errors."""
+headless Chromium (Debian's `chromium`, installed by .ci/run). The page renders its headline,
+caveat columns and interactive charts (plotly.js inlined) with every image loaded, no console
+error, and no request to any host: Chromium runs behind a local proxy that records every
+request it is asked to make, and a control page shows the proxy would see one."""
 
 import base64
 import json
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
 
 from irsim.cli.app import main
+from irsim.present.html import SCRIPT
 
 pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+#: Chromium's own background traffic (clock, updates, safe browsing), not the page's.
+CHROMIUM_OWN = re.compile(r"[./](google\.com|googleapis\.com|gvt1\.com|gstatic\.com)[:/ ]")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 
 
-def open_in_chromium(page: Path) -> tuple[str, str]:
+class RecordingProxy:
+    """A local HTTP proxy that answers nothing and records the first line of every request."""
+
+    def __init__(self):
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(16)
+        self.port = self.server.getsockname()[1]
+        self.requests: list[str] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            with connection:
+                connection.settimeout(2)
+                try:
+                    line = connection.recv(4096).split(b"\r\n", 1)[0].decode(errors="replace")
+                except OSError:
+                    line = "?"
+                self.requests.append(line)
+                connection.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+
+    def close(self):
+        self.server.close()
+
+
+def open_in_chromium(page: Path, proxy_port: int | None = None) -> tuple[str, str]:
     """The DOM after load and Chromium's log (console messages included)."""
+    proxy = ([f"--proxy-server=http://127.0.0.1:{proxy_port}", "--proxy-bypass-list=<-loopback>"]
+             if proxy_port else [])
     with tempfile.TemporaryDirectory() as profile:
         process = subprocess.run(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000",
-             "--dump-dom", page.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+             "--disable-domain-reliability", "--no-pings", *proxy,
+             f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=8000",
+             "--dump-dom", page.resolve().as_uri()], capture_output=True, text=True, timeout=180)
     return process.stdout, process.stderr
 
 
@@ -38,13 +79,13 @@ def console_errors(log: str) -> list[str]:
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
     folder = tmp_path_factory.mktemp("report")
-    assert main(["run", str(EXAMPLES / "seed-advanced-job.json"), "--quiet", "--out", str(folder / "job")]) == 0
+    assert main(["run", str(EXAMPLES / "stairs-job.json"), "--quiet", "--out", str(folder / "job")]) == 0
     assert main(["recommend", str(EXAMPLES / "seed-advanced-job.json"), "--serverless", "--out",
                  str(folder / "rec")]) == 0
     sweep = folder / "sweep.json"
     sweep.write_text(json.dumps({"base": str(EXAMPLES / "seed-advanced-job.json"), "axes": {
         "instance_types": [["ml.c5.large", "ml.c5.xlarge"]], "target_per_minute": [3000, 12000],
-        "slo": ["P95=20", "P95=100"], "replications": [2]}}))
+        "slo": ["P95=20"], "service_scale": [1.0, 1.3], "replications": [2]}}))
     assert main(["sweep", str(sweep), "--workers", "1", "--out", str(folder / "sweep")]) == 0
     result = {}
     for name in ("job", "rec", "sweep"):
@@ -53,29 +94,79 @@ def pages(tmp_path_factory):
     return result
 
 
+def external_references(text: str) -> list[str]:
+    """src/href attributes and CSS url() of the page's markup that point at a host (plotly.js's
+    own code names URLs in strings, for map tiles it never loads here: what it requests at run
+    time is what the proxy test checks)."""
+    text = re.sub(r"<script>.*?</script>", "<script></script>", text, flags=re.S)
+    return re.findall(r'(?:src|href)\s*=\s*["\']?(?:https?:)?//[^"\'\s>]+', text) + re.findall(
+        r'url\(\s*["\']?(?:https?:)?//[^)]+\)', text)
+
+
 def test_pages_are_self_contained(pages):
     for name, page in pages.items():
         text = page.read_text()
+        assert external_references(text) == [], name
         images = re.findall(r'<img [^>]*src="([^"]+)"', text)
         assert images and all(src.startswith("data:image/png;base64,") for src in images), name
         for src in images:
             assert base64.b64decode(src.split(",", 1)[1])[:4] == b"\x89PNG"
-        assert "http://" not in text and "https://" not in text  # nothing fetched from anywhere
-    assert "verified cheapest" in pages["rec"].read_text()
-    assert "Where the cheapest choice changes" in pages["sweep"].read_text()
+        assert text.count("* plotly.js v") == 1 and 'class="plotly-graph-div' in text  # plotly.js inlined once
+    assert external_references('<img src="https://example.com/x.png">') != []  # the check can fail
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
-def test_pages_render_in_headless_chromium_with_images_and_no_console_errors(pages, tmp_path):
-    for name, page in pages.items():
-        dom, log = open_in_chromium(page)
-        assert 'data-images-loaded="true"' in dom, name
-        assert int(re.search(r'data-image-count="(\d+)"', dom).group(1)) >= 1
-        assert console_errors(log) == [], name
-    # The checks can fail: a broken image and a script error are caught.
+def test_the_job_page_says_what_the_console_says(pages, capsys):
+    text = pages["job"].read_text()
+    assert 'class="headline">Cheapest that meets P99 &lt;= 20 ms in production at 30,000 invocations/min' in text
+    for header in ("Endpoint", "Instances", "MaxInvocations (per min)", "P99 latency (ms)", "Cost per hour",
+                   "Calibrated", "Price", "In production"):
+        assert f"<th>{header}</th>" in text
+    assert "max_invocations" not in text and "e-0" not in re.sub(r"<script>.*?</script>", "", text, flags=re.S)
+    assert "NO (derived)" in text and "not confirmed AWS list prices" in text and "derived by scaling rules" in text
+    assert "ml.c5.xlarge [OMP_NUM_THREADS=1]" in text and "ml.c5.xlarge [OMP_NUM_THREADS=2]" in text
+    for fact in ("Traffic pattern", "STAIRS: 10 steps", "MaxInvocations target", "30,000 invocations/min", "Seed",
+                 "bundled demo", "irsim"):
+        assert fact in text
+    # the same order as the console
+    describe = json.loads((pages["job"].parent / "job" / "describe.json").read_text())
+    extensions = json.loads((pages["job"].parent / "job" / "irsim.json").read_text())
+    from irsim.present.tables import describe_table
+    console = [line.split()[1] + (" " + line.split()[2] if line.split()[2].startswith("[") else "")
+               for line in describe_table(describe, extensions).splitlines() if re.match(r"^ +\d+  ml\.", line)]
+    rows = re.findall(r"<tr[^>]*><td class=\"num\">\d+</td><td>([^<]+)</td>", text)
+    assert rows == console and len(rows) == 4
+
+
+def test_recommend_and_sweep_pages_keep_their_answers(pages):
+    rec = pages["rec"].read_text()
+    assert 'class="headline">Verified cheapest at' in rec and "Cost per inference" in rec
+    sweep = pages["sweep"].read_text()
+    assert "<th>service scale</th>" in sweep and "Where the cheapest choice changes" in sweep
+
+
+@needs_chromium
+def test_pages_render_in_headless_chromium_with_charts_and_no_requests(pages, tmp_path):
+    proxy = RecordingProxy()
+    try:
+        for name, page in pages.items():
+            dom, log = open_in_chromium(page, proxy.port)
+            assert 'data-images-loaded="true"' in dom, name
+            assert 'data-charts-drawn="true"' in dom and 'class="main-svg"' in dom, name  # plotly drew the chart
+            assert console_errors(log) == [], name
+        job_dom, _ = open_in_chromium(pages["job"], proxy.port)
+        assert "Cheapest that meets P99" in job_dom and "<th>In production</th>" in job_dom
+        page_requests = [r for r in proxy.requests if not CHROMIUM_OWN.search(r)]
+        assert page_requests == []  # no page asked for anything from any host
+        # Controls: a page that fetches is seen by the proxy; a broken image and a script error are caught.
+        fetching = tmp_path / "fetching.html"
+        fetching.write_text('<html><body><img src="http://example.invalid/x.png"></body></html>')
+        open_in_chromium(fetching, proxy.port)
+        assert any("example.invalid" in r for r in proxy.requests)
+    finally:
+        proxy.close()
     broken = tmp_path / "broken.html"
-    broken.write_text(pages["job"].read_text().replace("data:image/png;base64,", "data:image/png;base64,AAAA", 1)
-                      .replace("</body>", "<script>undefinedFunction();</script></body>"))
+    broken.write_text(f"<html><head><script>{SCRIPT}</script></head><body><img src='data:image/png;base64,AAAA'>"
+                      "<script>undefinedFunction();</script></body></html>")
     dom, log = open_in_chromium(broken)
     assert 'data-images-loaded="false"' in dom and console_errors(log)
 

@@ -1,170 +1,149 @@
-"""`irsim report DIR -o report.html`: one self-contained HTML page (plots embedded) for a job
-(`irsim run --out`), a recommendation (`irsim recommend --out`) or a sweep (`irsim sweep --out`)."""
+"""`irsim report DIR`: one self-contained HTML page for a job (`irsim run --out`), a
+recommendation (`irsim recommend --out`), a sweep (`irsim sweep --out`) or an autoscaling
+what-if (`irsim autoscale --out`, alone or in a run's folder). Interactive charts run on
+plotly.js inlined once in the page; PNGs are embedded as data URIs: the page fetches nothing.
+A new kind of output adds a section function and a line in ``SECTIONS``."""
 
 from __future__ import annotations
 
-import base64
 import html
 import json
-from collections.abc import Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from irsim.present.autoscale import autoscale_report
-from irsim.service.labels import detail_label, endpoint_label
+from irsim.present.htmljob import job_sections
+from irsim.present.htmlparts import Num, figures, image, money, ms, notices, per_inference, table
+from irsim.present.planplots import answered, sweep_facets
+from irsim.present.tables import plan_table
+from irsim.present.webcharts import figure_div, plotly_script, recommendation_figure, sweep_figure
+from irsim.service.labels import detail_label
 from simulator import InputError
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; padding: 0 1em; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; font-size: 0.9em; } th, td { padding: 4px 10px; border-bottom: 1px solid #eee; }
 th { text-align: left; background: #f5f5f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; } .note { color: #666; font-size: 0.9em; }
-.chosen { background: #eaf6ea; }
+.chosen { background: #eaf6ea; } .headline { font-size: 1.15em; padding: 0.6em 1em; background: #eef4fb;
+  border-left: 4px solid #2b6cb0; } ul.caveat { color: #7a4b00; } ul.warning { color: #a00; }
+dl.inputs { display: grid; grid-template-columns: max-content auto; gap: 2px 1.2em; } dt { font-weight: 600; }
+dd { margin: 0; }
 """
-# Marks the page once every image has loaded (headless checks read it back from the DOM).
+# Marks the page once loaded: images decoded and charts drawn (headless checks read it from the DOM).
 SCRIPT = """
 window.addEventListener('load', function () {
   var images = Array.prototype.slice.call(document.images);
   var ok = images.every(function (i) { return i.complete && i.naturalWidth > 0; });
   document.body.setAttribute('data-images-loaded', ok ? 'true' : 'false');
   document.body.setAttribute('data-image-count', String(images.length));
+  document.body.setAttribute('data-charts-drawn',
+    String(document.querySelectorAll('.chart .plotly-graph-div .main-svg').length > 0));
 });
 """
 
 
-def _image(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _table(columns: list[str], rows: Iterable[list[Any]], chosen: Iterable[bool] | None = None) -> str:
-    marks = list(chosen) if chosen is not None else None
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = []
-    for i, row in enumerate(rows):
-        cells = "".join(f'<td class="num">{html.escape(_format(v))}</td>' if isinstance(v, (int, float))
-                        else f"<td>{html.escape(_format(v))}</td>" for v in row)
-        css = ' class="chosen"' if marks and marks[i] else ""
-        body.append(f"<tr{css}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _format(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.3e}" if 0 < abs(value) < 1e-3 else f"{value:,.3f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return "" if value is None else str(value)
-
-
-def _job_sections(folder: Path) -> tuple[str, list[str]]:
-    describe = json.loads((folder / "describe.json").read_text())
-    extensions = json.loads((folder / "irsim.json").read_text()) if (folder / "irsim.json").exists() else {}
-    thresholds = describe.get("StoppingConditions", {}).get("ModelLatencyThresholds") or [{}]
-    slo = (f"{thresholds[0].get('Percentile')} <= {thresholds[0].get('ValueInMilliseconds')} ms"
-           if thresholds[0] else "no latency threshold")
-    target = describe.get("StoppingConditions", {}).get("MaxInvocations")
-    sections = [f"<p>Status <b>{html.escape(describe['Status'])}</b>; SLO {html.escape(slo)}; target "
-                f"{_format(target) if target else '-'} invocations per minute; model "
-                f"{html.escape(str(extensions.get('model', '?')))}, "
-                f"seed {html.escape(str(extensions.get('seed', '?')))}.</p>"]
-    rows = []
-    for recommendation in sorted(describe.get("InferenceRecommendations", []),
-                                 key=lambda r: r["Metrics"]["CostPerHour"]):
-        endpoint = recommendation["EndpointConfiguration"]
-        metrics = recommendation["Metrics"]
-        rows.append([endpoint_label(endpoint, recommendation.get("ModelConfiguration")),
-                     endpoint.get("InitialInstanceCount", "-"), metrics["MaxInvocations"],
-                     metrics["ModelLatency"] / 1000.0, metrics["CostPerHour"], metrics["CostPerInference"]])
-    sections.append("<h2>Recommendations, cheapest first</h2>" + _table(
-        ["endpoint", "count", "MaxInvocations", "ModelLatency ms", "CostPerHour", "CostPerInference"], rows))
-    replicated = extensions.get("replications")
-    if replicated:
-        rows = []
-        for entry in replicated["benchmarks"]:
-            cells = [entry["InstanceType"]]
-            for name in ("per_instance_max_invocations", "model_latency_ms", "count_margin"):
-                value = entry.get(name)
-                cells.append(f"{value['mean']:,.3g} [{value['ci95'][0]:,.3g}, {value['ci95'][1]:,.3g}]"
-                             if value else "-")
-            rows.append(cells)
-        sections.append(f"<h2>Over {replicated['replications']} seeded replications (mean [95% interval])</h2>"
-                        + _table(["benchmark", "per-instance max", "latency ms", "count margin"], rows))
-    if describe.get("FailureReason"):
-        sections.append(f"<p>FailureReason: {html.escape(describe['FailureReason'])}</p>")
-    if (folder / "report.png").exists():
-        sections.append("<h2>Per benchmark: invocations, users and the latency percentile</h2>"
-                        + _image(folder / "report.png", "per-benchmark charts"))
-    return f"Inference Recommender job {describe['JobName']} (simulated)", sections
-
-
-def _recommendation_sections(folder: Path) -> tuple[str, list[str]]:
+def recommendation_sections(folder: Path) -> tuple[str, list[str]]:
+    """recommend --out: the target, the verified cheapest first, every alternative and why
+    the others cannot serve."""
     document = json.loads((folder / "recommendation.json").read_text())
     target = document["Target"]
     percentile = target["Percentile"]
     items = {i["RecommendationId"]: i for i in document["InferenceRecommendations"]}
     rows, chosen = [], []
-    for detail in document["Details"]:
+    for rank, detail in enumerate(document["Details"], start=1):
         metrics = items[detail["RecommendationId"]]["Metrics"]
-        endpoint = detail_label(detail)
         low, high = detail[percentile]["ConfidenceInterval95"]
-        rows.append([endpoint, metrics["CostPerHour"], metrics["CostPerInference"], detail[percentile]["Milliseconds"],
-                     f"[{low:.2f}, {high:.2f}]"])
-        chosen.append(detail["Verified"])
-    sections = [f"<p>Target {_format(target['InvocationsPerMinute'])} invocations per minute, SLO "
-                f"{percentile} <= {target['ValueInMilliseconds']:g} ms, {html.escape(target['Traffic'])} traffic, "
-                f"{html.escape(target['Routing'])} routing. The highlighted row is the verified cheapest.</p>",
-                "<h2>Endpoints that meet the target</h2>" + _table(
-                    ["endpoint", "CostPerHour", "CostPerInference", f"{percentile} ms", "95% interval"], rows, chosen)]
-    if (folder / "recommendation.png").exists():
-        sections.append("<h2>Cost against latency</h2>" + _image(folder / "recommendation.png", "cost against latency"))
-    if document["Infeasible"]:
-        sections.append("<h2>Cannot serve</h2><ul>" + "".join(
-            f"<li>{html.escape(str(e.get('InstanceType', e.get('ServerlessConfig'))))}: {html.escape(e['Reason'])}</li>"
-            for e in document["Infeasible"]) + "</ul>")
+        utilization = "-" if detail["Utilization"] is None else f"{detail['Utilization']:.0%}"
+        rows.append([Num(str(rank)), detail_label(detail), money(metrics["CostPerHour"]),
+                     per_inference(metrics["CostPerInference"]), ms(detail[percentile]["Milliseconds"]),
+                     Num(f"[{low:.2f}, {high:.2f}]"), Num(utilization), "yes" if detail["Calibrated"] else "NO",
+                     ",".join(detail["PriceConfidence"])])
+        chosen.append(bool(detail["Verified"]))
+    verified = next((d for d in document["Details"] if d["Verified"]), None)
+    headline = "No endpoint meets the target."
+    if verified is not None:
+        cost = items[verified["RecommendationId"]]["Metrics"]["CostPerHour"]
+        headline = (f"Verified cheapest at {target['InvocationsPerMinute']:,.0f} invocations/min with {percentile} "
+                    f"<= {target['ValueInMilliseconds']:g} ms: {detail_label(verified)}, ${cost:.3f}/hour, "
+                    f"{percentile} {verified[percentile]['Milliseconds']:.2f} ms.")
+    console = plan_table(document).splitlines()
+    sections = [f'<p class="headline">{html.escape(headline)}</p>',
+                f"<p>{html.escape(console[0])}.</p>",
+                "<h2>Endpoints that meet the target, as the console ranks them</h2>" + table(
+                    ["#", "Endpoint", "Cost per hour", "Cost per inference", f"{percentile} (ms)",
+                     "95% interval (ms)", "Utilization", "Calibrated", "Price"], rows, chosen)
+                + notices(document["Explanation"])
+                + notices([f"INFEASIBLE {e.get('InstanceType') or detail_label(e)}: {e['Reason']}"
+                           for e in document["Infeasible"]], css="warning")]
+    if document["Details"]:
+        sections.append("<h2>Cost against latency (hover for values; the latency axis is logarithmic)</h2>"
+                        + figures(figure_div(recommendation_figure(document), "recommendation"),
+                                  folder / "recommendation.png", "cost against latency"))
     return "Cheapest endpoint (simulated and verified)", sections
 
 
-def _sweep_sections(folder: Path) -> tuple[str, list[str]]:
-    table = pd.read_csv(folder / "results.csv")
-    ok = table[table["status"] == "ok"]
-    chosen = ok[ok["chosen"]].sort_values(["slo_ms", "target_per_minute"])
-    columns = [c for c in ("target_per_minute", "percentile", "slo_ms", "service_scale", "routing", "endpoint",
-                           "cost_per_hour", "percentile_ms") if c in chosen]
-    unanswered = int((table.groupby("scenario")["status"].first() != "ok").sum())
-    sections = [f"<p>{table['scenario'].nunique()} scenarios; {unanswered} without an answer (see results.csv).</p>",
-                "<h2>The cheapest endpoint of every scenario</h2>" + _table(columns, chosen[columns].values.tolist())]
-    for name, title in (("cost_vs_rate.png", "Cost per hour against the target rate"),
-                        ("crossover.png", "Where the cheapest choice changes")):
-        if (folder / name).exists():
-            sections.append(f"<h2>{title}</h2>" + _image(folder / name, title))
+def sweep_sections(folder: Path) -> tuple[str, list[str]]:
+    """sweep --out: the cheapest endpoint of every scenario, the unanswered ones by their axis
+    values, cost against rate."""
+    frame = pd.read_csv(folder / "results.csv")
+    ok = answered(frame)
+    facets = sweep_facets(ok)
+    chosen = ok[ok["chosen"].astype(bool)] if "chosen" in ok else ok.iloc[0:0]
+    order = [c for c in ("slo_ms", *facets, "target_per_minute") if c in chosen]
+    rows = [[Num(f"{r['target_per_minute']:,.0f}"), f"{r['percentile']} <= {r['slo_ms']:g} ms",
+             *(str(r[f]) for f in facets), r["endpoint"], money(r["cost_per_hour"]), ms(r["percentile_ms"])]
+            for _, r in chosen.sort_values(order).iterrows()]
+    status = frame.groupby("scenario")["status"].first()
+    unanswered = frame[frame["scenario"].isin(status[status != "ok"].index)].drop_duplicates("scenario")
+    lines = [f"{row['status'].upper()} " + ", ".join(f"{k} {row[k]}" for k in ("target_per_minute", "slo_ms",
+                                                                                   *facets) if k in row)
+             + f": {row.get('error', '')}" for _, row in unanswered.iterrows()]
+    sections = [f"<p>{frame['scenario'].nunique()} scenarios; {len(unanswered)} without an answer.</p>",
+                "<h2>The cheapest endpoint of every scenario</h2>" + table(
+                    ["Target (per min)", "SLO", *[f.replace("_", " ") for f in facets], "Endpoint", "Cost per hour",
+                     "Latency (ms)"], rows) + notices(lines, css="warning")]
+    if not ok.empty:
+        sections.append("<h2>Cost per hour against the target rate (click the legend to compare series)</h2>"
+                        + figures(figure_div(sweep_figure(ok, facets), "sweep"), folder / "cost_vs_rate.png",
+                                  "cost against rate"))
+    if (folder / "crossover.png").exists():
+        sections.append("<h2>Where the cheapest choice changes</h2>" + image(folder / "crossover.png", "crossover"))
     return "What-if sweep (simulated)", sections
 
 
+#: Each kind of output folder: the file that marks it and its sections.
+SECTIONS: tuple[tuple[str, Callable[[Path], tuple[str, list[str]]]], ...] = (
+    ("describe.json", job_sections), ("recommendation.json", recommendation_sections),
+    ("results.csv", sweep_sections), ("autoscale.json", lambda folder: ("Autoscaling what-if (simulated)", [])))
+
+
+def autoscale_section(folder: Path) -> str | None:
+    """`irsim autoscale --out`'s section (it may share a run's folder)."""
+    autoscale = autoscale_report(folder)
+    if autoscale is None:
+        return None
+    return (f"<h2>Autoscaling what-if</h2><p>{html.escape(autoscale.intro)}</p>"
+            + table(autoscale.columns, autoscale.rows, [True, False, False])
+            + (image(autoscale.chart, "autoscaling timeline") if autoscale.chart else ""))
+
+
 def build_report(folder: str | Path) -> str:
-    """The HTML page for an output folder of run, recommend or sweep."""
+    """The HTML page for an output folder of run, recommend, sweep or autoscale."""
     folder = Path(folder)
-    if (folder / "describe.json").exists():
-        title, sections = _job_sections(folder)
-    elif (folder / "recommendation.json").exists():
-        title, sections = _recommendation_sections(folder)
-    elif (folder / "results.csv").exists():
-        title, sections = _sweep_sections(folder)
-    elif (folder / "autoscale.json").exists():
-        title, sections = "Autoscaling what-if (simulated)", []
-    else:
+    found = next(((marker, make) for marker, make in SECTIONS if (folder / marker).exists()), None)
+    if found is None:
         raise InputError(str(folder), "holds no describe.json (irsim run --out), recommendation.json "
                                       "(irsim recommend --out), results.csv (irsim sweep --out) or autoscale.json "
                                       "(irsim autoscale --out)")
-    autoscale = autoscale_report(folder)  # `irsim autoscale --out` may share a run's folder
-    if autoscale is not None:
-        sections.append(f"<h2>Autoscaling what-if</h2><p>{html.escape(autoscale.intro)}</p>"
-                        + _table(autoscale.columns, autoscale.rows, [True, False, False])
-                        + (_image(autoscale.chart, "autoscaling timeline") if autoscale.chart else ""))
+    title, sections = found[1](folder)
+    extra = autoscale_section(folder)
+    sections += [extra] if extra else []
     body = "\n".join(sections)
+    charts = f"<script>{plotly_script()}</script>" if 'class="plotly-graph-div' in body else ""
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style><script>{SCRIPT}</script></head><body><h1>{html.escape(title)}</h1>\n{body}\n"
-            f"<p class=\"note\">Made by irsim: simulated offline, not measured on AWS.</p></body></html>\n")
+            f"<style>{STYLE}</style>{charts}<script>{SCRIPT}</script></head><body><h1>{html.escape(title)}</h1>\n"
+            f"{body}\n<p class=\"note\">Made by irsim: simulated offline, not measured on AWS.</p></body></html>\n")

@@ -28,23 +28,7 @@ def describe_table(describe: dict[str, Any], extensions: dict[str, Any] | None =
     lines = [title]
     if describe.get("FailureReason"):
         lines.append(f"FailureReason: {describe['FailureReason']}")
-    benchmarks = extensions["benchmarks"] if extensions else []
-    succeeded = [b for b in benchmarks if b["Status"] == "COMPLETED" and "EndpointName" not in b]
-    recommendations = describe.get("InferenceRecommendations", [])
-    extras = succeeded if len(succeeded) == len(recommendations) else [None] * len(recommendations)
-    rows = []
-    for recommendation, extra in zip(recommendations, extras, strict=True):
-        metrics = recommendation["Metrics"]
-        endpoint = recommendation["EndpointConfiguration"]
-        calibrated = "?" if extra is None else "yes" if extra["calibrated"] else "NO (derived)"
-        rows.append(((metrics["CostPerHour"], metrics["CostPerInference"]),
-                     endpoint_label(endpoint, recommendation["ModelConfiguration"]),
-                     endpoint.get("InitialInstanceCount", "-"), metrics["MaxInvocations"],
-                     metrics["ModelLatency"] / 1000.0, metrics["CostPerHour"], metrics["CostPerInference"],
-                     metrics.get("CpuUtilization"), metrics.get("MemoryUtilization"),
-                     calibrated, "?" if extra is None else extra["price_confidence"],
-                     None if extra is None else extra.get("production_check")))
-    rows.sort(key=lambda r: (r[0], r[1]))
+    rows = ranked_rows(describe, extensions)
     if extensions and extensions.get("headline"):
         lines.append(headline_line(extensions["headline"]))
     if rows:
@@ -57,36 +41,78 @@ def describe_table(describe: dict[str, Any], extensions: dict[str, Any] | None =
             _, label, count, invocations, latency, cost, per_inference, cpu, memory, calibrated, confidence, check = row
             lines.append(f"{rank:>2}  {label:<34} {count:>5} {invocations:>14,} {latency:>8.2f} {cost:>8.3f} "
                          f"{per_inference:>12.3e} {_maybe(cpu, 7)} {_maybe(memory, 6)}  {calibrated:<13} "
-                         f"{confidence:<11} {_production_cell(check)}")
+                         f"{confidence:<11} {production_cell(check)}")
             if check and check.get("meets_threshold") is False:
                 notes.append(f"#{rank} {label}: {production_failure(check)}")
         lines += ["", *notes] if notes else []
-        flagged = sorted({row[10] for row in rows} - {"confirmed", "?"})
-        if flagged:
-            lines.append(f"\nPrices marked {', '.join(flagged)} are not confirmed AWS list prices "
-                         "(see pricing/data/PRICES_NOTES.md).")
-        if any(row[9] == "NO (derived)" for row in rows):
-            lines.append("Entries marked NO were derived by scaling rules (calibration/transfer.py), not measured.")
-    for performance in describe.get("EndpointPerformances", []):
-        metrics = performance["Metrics"]
-        lines.append(f"EXISTING ENDPOINT {performance['EndpointInfo']['EndpointName']}: MaxInvocations "
-                     f"{metrics['MaxInvocations']:,}/min, ModelLatency {percentile} "
-                     f"{metrics['ModelLatency'] / 1000:.2f} ms")
-    for warning in (extensions or {}).get("warnings", []):
-        lines.append(f"WARNING {warning}")
-    for benchmark in benchmarks:
-        for warning in benchmark.get("warnings", []):
-            lines.append(f"WARNING {warning}")
-        if benchmark["Status"] == "FAILED":
-            lines.append(f"FAILED {extension_label(benchmark)}: {benchmark.get('failure_reason')}")
-    for benchmark in (extensions or {}).get("not_scheduled", []):
-        lines.append(f"NOT SCHEDULED {benchmark['InstanceType']}: {benchmark['reason']}")
-    for benchmark in (extensions or {}).get("stopped", []):
-        lines.append(f"STOPPED {benchmark['InstanceType']}: the job was stopped before this benchmark finished")
+        lines += [("\n" if i == 0 else "") + note for i, note in enumerate(caveat_notes(rows))]
+    lines += job_notices(describe, extensions, percentile)
     return "\n".join(lines)
 
 
-def _production_cell(check: Mapping[str, Any] | None) -> str:
+def ranked_rows(describe: Mapping[str, Any], extensions: Mapping[str, Any] | None) -> list[tuple]:
+    """The recommendations as the console ranks them (CostPerHour, CostPerInference, then the
+    label), each ``(sort key, label, count, MaxInvocations, latency ms, $/hour, $/inference, CPU,
+    memory, calibrated, price confidence, production check)``; the report shows the same rows."""
+    benchmarks = extensions["benchmarks"] if extensions else []
+    succeeded = [b for b in benchmarks if b["Status"] == "COMPLETED" and "EndpointName" not in b]
+    recommendations = describe.get("InferenceRecommendations", [])
+    extras = succeeded if len(succeeded) == len(recommendations) else [None] * len(recommendations)
+    rows = []
+    for recommendation, extra in zip(recommendations, extras, strict=True):
+        metrics = recommendation["Metrics"]
+        endpoint = recommendation["EndpointConfiguration"]
+        calibrated = "?" if extra is None else "yes" if extra["calibrated"] else DERIVED
+        rows.append(((metrics["CostPerHour"], metrics["CostPerInference"]),
+                     endpoint_label(endpoint, recommendation["ModelConfiguration"]),
+                     endpoint.get("InitialInstanceCount", "-"), metrics["MaxInvocations"],
+                     metrics["ModelLatency"] / 1000.0, metrics["CostPerHour"], metrics["CostPerInference"],
+                     metrics.get("CpuUtilization"), metrics.get("MemoryUtilization"),
+                     calibrated, "?" if extra is None else extra["price_confidence"],
+                     None if extra is None else extra.get("production_check")))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return rows
+
+
+DERIVED = "NO (derived)"
+
+
+def job_notices(describe: Mapping[str, Any], extensions: Mapping[str, Any] | None, percentile: str) -> list[str]:
+    """Existing endpoints measured, warnings, failed, not scheduled and stopped benchmarks, one line each."""
+    benchmarks = extensions["benchmarks"] if extensions else []
+    notices: list[str] = []
+    for performance in describe.get("EndpointPerformances", []):
+        metrics = performance["Metrics"]
+        notices.append(f"EXISTING ENDPOINT {performance['EndpointInfo']['EndpointName']}: MaxInvocations "
+                       f"{metrics['MaxInvocations']:,}/min, ModelLatency {percentile} "
+                       f"{metrics['ModelLatency'] / 1000:.2f} ms")
+    for warning in (extensions or {}).get("warnings", []):
+        notices.append(f"WARNING {warning}")
+    for benchmark in benchmarks:
+        for warning in benchmark.get("warnings", []):
+            notices.append(f"WARNING {warning}")
+        if benchmark["Status"] == "FAILED":
+            notices.append(f"FAILED {extension_label(benchmark)}: {benchmark.get('failure_reason')}")
+    for benchmark in (extensions or {}).get("not_scheduled", []):
+        notices.append(f"NOT SCHEDULED {benchmark['InstanceType']}: {benchmark['reason']}")
+    for benchmark in (extensions or {}).get("stopped", []):
+        notices.append(f"STOPPED {benchmark['InstanceType']}: the job was stopped before this benchmark finished")
+    return notices
+
+
+def caveat_notes(rows: list[tuple]) -> list[str]:
+    """What the calibrated and price columns of ``ranked_rows`` mean when they are not plain yes/confirmed."""
+    notes = []
+    flagged = sorted({row[10] for row in rows} - {"confirmed", "?"})
+    if flagged:
+        notes.append(f"Prices marked {', '.join(flagged)} are not confirmed AWS list prices "
+                     "(see pricing/data/PRICES_NOTES.md).")
+    if any(row[9] == DERIVED for row in rows):
+        notes.append("Entries marked NO were derived by scaling rules (calibration/transfer.py), not measured.")
+    return notes
+
+
+def production_cell(check: Mapping[str, Any] | None) -> str:
     """The row's production check in a few characters: the percentile and the verdict."""
     if not check:
         return "-"
