@@ -86,8 +86,10 @@ def plot_autoscale(frame: pd.DataFrame, document: Mapping[str, Any], path: Path)
                                                      gridspec_kw={"height_ratios": [1, 1, 1.2]})
     traffic.plot(x, frame["invocations"], color="tab:blue", linewidth=0.8)
     traffic.set_ylabel("invocations / min")
-    traffic.set_title(f"{document['job']}: {document['instance_type']} under {document['traffic']['source']}"[:110],
-                      fontsize=10)
+    curve = document["traffic"]
+    traffic.set_title(f"{document['job']}: {document['instance_type']} at ${document['price_per_hour']:.3f}/h, "
+                      f"{curve['minutes']:,} minutes, peak {curve['peak_per_minute']:,.0f}/min, {slo['percentile']} "
+                      f"<= {slo['ms']:g} ms", fontsize=10)
     static = document["static_peak"]["count"]
     capacity.step(x, frame["capacity"], where="post", color="tab:green", label="recommended policy")
     capacity.step(x, frame["aws_capacity"], where="post", color="tab:purple", alpha=0.7,
@@ -107,11 +109,15 @@ def plot_autoscale(frame: pd.DataFrame, document: Mapping[str, Any], path: Path)
         marks = np.where(np.isnan(percentile[bad]), slo["ms"] * 1.1, percentile[bad])
         latency.scatter(x[bad], marks, color="tab:red", s=12, zorder=3,
                         label=f"violating minutes ({int(bad.sum())})")
+    if "aws_violating" in frame and frame["aws_violating"].any():
+        missed = frame["aws_violating"].to_numpy(dtype=bool)
+        latency.scatter(x[missed], np.full(int(missed.sum()), slo["ms"] * 1.02), color="tab:purple", marker="x",
+                        s=14, zorder=3, label=f"AWS policy's violating minutes ({int(missed.sum())})")
     top = np.nanmax(np.append(percentile, slo["ms"]))
     latency.set_ylim(0, min(top, slo["ms"] * 3) * 1.15)
     latency.set_ylabel(f"{slo['percentile']} ms")
     latency.set_xlabel(f"{unit} from the start of the curve")
-    latency.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    latency.legend(loc="lower right", fontsize=8, framealpha=0.9, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
