@@ -41,9 +41,8 @@ class Records:
         self._completed = 0  # completions in minutes already closed and dropped
 
     def open_percentile(self, p: float) -> float:
-        """The ``p``-th latency percentile (seconds) of the minute in progress; NaN when empty.
-        Views on the arrays live only inside these methods: an array with a view cannot grow."""
-        latencies = np.frombuffer(self.latency_s, dtype=float)[self._cursor:]
+        """The ``p``-th latency percentile (seconds) of the minute in progress; NaN when empty."""
+        latencies = _copy(self.latency_s, self._cursor)
         return float(np.percentile(latencies, p)) if latencies.size else math.nan
 
     def close_minute(self, start_s: float, seconds: float) -> MinuteStats:
@@ -62,12 +61,10 @@ class Records:
 
     def _summarize_open(self, start_s: float, seconds: float) -> MinuteStats:
         first = self._cursor
-        setup = np.frombuffer(self.setup_s, dtype=float)[first:] if len(self.setup_s) else None
-        return summarize(len(self.minutes), start_s, seconds,
-                         np.frombuffer(self.latency_s, dtype=float)[first:],
-                         np.frombuffer(self.service_s, dtype=float)[first:],
-                         np.frombuffer(self.overhead_s, dtype=float)[self._overhead_cursor:],
-                         setup_s=setup, throttled=len(self.throttle_s) - self._throttle_cursor)
+        return summarize(len(self.minutes), start_s, seconds, _copy(self.latency_s, first),
+                         _copy(self.service_s, first), _copy(self.overhead_s, self._overhead_cursor),
+                         setup_s=_copy(self.setup_s, first) if len(self.setup_s) else None,
+                         throttled=len(self.throttle_s) - self._throttle_cursor)
 
     def close_last_minute(self, end_s: float) -> None:
         """Close the partial minute the run ended in (none when it ended on a boundary)."""
@@ -85,3 +82,10 @@ class Records:
         grow): the whole run when kept, else what remains."""
         records = getattr(self, name)
         return np.frombuffer(records, dtype=np.int32 if name == "instance" else float)
+
+
+def _copy(records: array, first: int) -> np.ndarray:
+    """The records from ``first`` on, copied: never a view, since an array with a live view
+    cannot grow, and a view can outlive its function (a sampling profiler such as Dask's
+    holds the frames it samples, and their locals with them)."""
+    return np.frombuffer(records[first:], dtype=float)
