@@ -7,6 +7,11 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: demo test test-fast check bench clean
 
+# Python may cache compiled modules (and pytest its rewritten test modules) in __pycache__:
+# an environment that turns that off makes every run compile everything again (about 6 s of
+# the fast suite's collection, per worker).
+unexport PYTHONDONTWRITEBYTECODE
+
 # What the demo needs: irsim and its runtime dependencies.
 $(STAMP): pyproject.toml
 	@echo "Creating $(VENV) and installing irsim (log: $(VENV)/install.log)"
@@ -28,12 +33,16 @@ demo: $(STAMP)
 	@echo
 	$(BIN)/irsim run examples/stairs-job.json --profile demo --out demo-output/stairs-job
 
+# The suite runs on as many pytest-xdist workers as the machine has cores (2 on the project's
+# standard machine); PYTEST_WORKERS=0 runs it in this one process.
+PYTEST_WORKERS ?= auto
+
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 # The inner loop: everything but the tests marked slow.
 test-fast: $(DEV_STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n $(PYTEST_WORKERS)
 
 check: $(DEV_STAMP)
 	$(BIN)/ruff check .

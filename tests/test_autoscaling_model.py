@@ -145,6 +145,7 @@ def test_search_on_a_day_saves_against_static_within_the_budget():
     assert again.violating_minutes == found.timeline.violating_minutes
 
 
+@pytest.mark.slow
 def test_search_verifies_its_answer_on_the_engine():
     curve = parse_curve("step:from=2000,to=20000,at=5,minutes=20")
     found = recommend_policy(curve, ENTRY, price_per_hour=PRICE, slo_ms=20, violation_budget=0.2, verify=True)

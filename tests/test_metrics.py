@@ -80,6 +80,7 @@ def test_serverless_minutes_summarized_without_the_requests_are_the_same_minutes
     assert sum(m.billed_ms for m in summarized.minute_stats) == billed
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_the_run_when_requests_are_not_kept():
     """Peak traced memory of a 30-minute run is within 1.5x of a 3-minute run's when the
     requests are not kept; the run that keeps them grows with its length. (About 80
