@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_scaling_recommendation import stairs_request
 
 import irsim
 import irsim.present.autoscale as present
@@ -18,27 +19,13 @@ from irsim.present.formats import dumps
 from irsim.present.outputs import metrics_frame
 from irsim.service.job import JobResult, execute_job
 
-ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
 DAY = "diurnal:peak=20000,trough=2000,days=1,bursts=2,noise=0.1"
 QUARTER = "diurnal:peak=20000,trough=2000,hours=6,peak_hour=3,bursts=2,noise=0.1"
 
 
-def request(name: str = "autoscale-job") -> dict:
-    """Two instance types under five one-minute steps of closed-loop users."""
-    return {"JobName": name, "JobType": "Advanced", "RoleArn": ROLE,
-            "InputConfig": {"ModelName": "xgboost-demo", "JobDurationInSeconds": 3600,
-                            "TrafficPattern": {"TrafficType": "STAIRS", "Stairs": {
-                                "DurationInSeconds": 300, "NumberOfSteps": 5, "UsersPerStep": 1}},
-                            "ResourceLimit": {"MaxNumberOfTests": 2, "MaxParallelOfTests": 1},
-                            "EndpointConfigurations": [{"InstanceType": "ml.c5.large"},
-                                                       {"InstanceType": "ml.m5.xlarge"}]},
-            "StoppingConditions": {"ModelLatencyThresholds": [{"Percentile": "P99", "ValueInMilliseconds": 50}],
-                                   "FlatInvocations": "Continue"}}
-
-
 @pytest.fixture(scope="module")
 def finished() -> JobResult:
-    return execute_job(request(), seed=3, parallel=False, production=False)
+    return execute_job(stairs_request("autoscale-job"), seed=3, parallel=False, production=False)
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +126,7 @@ def test_out_leaves_nothing_when_a_file_fails(run_dir, tmp_path, monkeypatch):
 def test_bad_input_is_one_line_and_exit_2(cli, home, run_dir, tmp_path, finished):
     garbage = tmp_path / "curve.csv"
     garbage.write_text("timestamp,invocations\n2024-01-01T00:00:00Z,many\n")
-    store_finished(home, execute_job(request("failed-job"), seed=3, parallel=False, production=False),
+    store_finished(home, execute_job(stairs_request("failed-job"), seed=3, parallel=False, production=False),
                    status="FAILED")
     cases = [
         ((run_dir, "--traffic", tmp_path / "missing.csv"), "--traffic"),
