@@ -73,7 +73,8 @@ def test_bad_profile_field_is_named(tmp_path, cli):
 def test_usage_errors_exit_2(argv, cli):
     code, out, err = cli(*argv)
     assert code == 2 and out == "" and "Traceback" not in err
-    assert err.startswith("usage: irsim") and "error:" in err
+    assert err.startswith("irsim") and "error:" in err and len(err.splitlines()) == 1  # no usage block
+    assert "--help` shows the usage" in err
 
 
 def test_usage_errors_are_argparse_exits(capsys):

@@ -106,8 +106,7 @@ def assert_works_or_one_line(code: int, err: str, *, worked: tuple[int, ...] = (
         return
     assert code == refused, err
     lines = [line for line in err.splitlines() if line.strip()]
-    # One line; argparse's own refusals print their usage first, then one error line.
-    assert len(lines) == 1 or (lines[0].startswith("usage:") and sum("error:" in line for line in lines) == 1), err
+    assert len(lines) == 1, err  # argparse's own refusals too: no usage block
     if nothing_at is not None:
         assert not nothing_at.exists(), f"{nothing_at} was written by a refused command"
 

@@ -8,6 +8,7 @@ import io
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from botocore.exceptions import ClientError, ParamValidationError
 
@@ -28,8 +29,16 @@ from pricing import PricingError
 from simulator import InputError
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """argparse with a usage error said in one line (naming where the usage is), exit 2: the
+    same shape as every other error irsim reports. Subcommands inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)} (`{self.prog} --help` shows the usage)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="irsim", description="SageMaker Inference Recommender, simulated offline.",
+    parser = OneLineErrors(prog="irsim", description="SageMaker Inference Recommender, simulated offline.",
                                      epilog="`irsim COMMAND --help` for a command's options; -v (INFO) or -vv "
                                             "(DEBUG) on any command logs what it decides to stderr")
     parser.add_argument("--version", action="version", version=f"irsim {irsim_version()}")
