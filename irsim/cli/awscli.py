@@ -367,8 +367,7 @@ def _add_irsim_options(parser: argparse.ArgumentParser, simulates: bool) -> None
         irsim.add_argument("--irsim-profile", metavar="PROFILE", default=None,
                            help="irsim's service profile: a profile JSON path, or 'demo' (default).")
         irsim.add_argument("--seed", type=seed, default=None,
-                           help="the simulation's seed (default 0, as irsim run: the same request and seed "
-                                "give the same numbers)")
+                           help="the simulation's seed (default 0, as in irsim run: the same numbers)")
 
 
 def add_aws_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
