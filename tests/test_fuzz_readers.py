@@ -4,7 +4,7 @@ valid input (a subtree replaced, dropped or added; bytes flipped) or made up. Ev
 either works or ends with exit 2 (252 in the AWS-shaped commands) and one line on stderr:
 never a traceback (an exception escaping ``main`` fails the test), never a partial output.
 
-The fast run keeps a few examples per reader; the ``slow`` twins run many more."""
+The fast run keeps a few examples per reader; its ``slow`` twin (the ``many`` parameter) runs 150."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from calibration.sources import export_get_metric_statistics
@@ -26,8 +26,6 @@ from simulator import InstanceResources, Stairs, simulate
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PRICE_LIST = Path(__file__).resolve().parent / "data" / "pricing" / "sagemaker_offer_excerpt.json"
-FAST = settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-MANY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 class Reached(Exception):
@@ -220,42 +218,47 @@ def price_base() -> Any:
     return json.loads(PRICE_LIST.read_text())
 
 
-# --- fast: a few examples per reader ------------------------------------------------------------------
+# --- every reader: a few examples in the fast run, many in the slow one -----------------------------
 
-@FAST
-@given(data=file_bytes(small_request()))
-def test_fuzzed_job_requests(cli, tmp_path, data):
-    check_job_request(cli, tmp_path, data)
+#: Examples per reader: few in ``make test-fast``, many in the slow twin ``make test`` adds.
+EXAMPLES_PER_READER = [pytest.param(4, id="few"), pytest.param(150, id="many", marks=pytest.mark.slow)]
 
 
-@FAST
-@given(data=file_bytes(small_profile()))
-def test_fuzzed_profiles(cli, tmp_path, data):
-    check_profile(cli, tmp_path, data)
+def fuzz(examples: int, strategy: st.SearchStrategy, check: Any) -> None:
+    """``check(value)`` on ``examples`` values drawn from ``strategy`` (the test's fixtures are
+    shared by all of them: each check works in a fresh folder of its own)."""
+    settings(max_examples=examples, deadline=None, database=None)(given(strategy)(check))()
 
 
-@FAST
-@given(data=file_bytes(sweep_base()))
-def test_fuzzed_sweeps(cli, capsys, tmp_path, monkeypatch, data):
-    check_sweep(cli, capsys, tmp_path, data, monkeypatch)
+@pytest.mark.parametrize("examples", EXAMPLES_PER_READER)
+def test_fuzzed_job_requests(cli, tmp_path, examples):
+    fuzz(examples, file_bytes(small_request()), lambda data: check_job_request(cli, tmp_path, data))
 
 
-@FAST
-@given(data=st.data())
-def test_fuzzed_cloudwatch_exports(cli, tmp_path, data):
-    check_cloudwatch(cli, tmp_path, data.draw(file_bytes(cloudwatch_documents()[0])))
+@pytest.mark.parametrize("examples", EXAMPLES_PER_READER)
+def test_fuzzed_profiles(cli, tmp_path, examples):
+    fuzz(examples, file_bytes(small_profile()), lambda data: check_profile(cli, tmp_path, data))
 
 
-@FAST
-@given(data=file_bytes(price_base()))
-def test_fuzzed_price_lists(cli, capsys, tmp_path, monkeypatch, data):
-    check_price_list(cli, capsys, tmp_path, data, monkeypatch)
+@pytest.mark.parametrize("examples", EXAMPLES_PER_READER)
+def test_fuzzed_sweeps(cli, capsys, tmp_path, monkeypatch, examples):
+    fuzz(examples, file_bytes(sweep_base()), lambda data: check_sweep(cli, capsys, tmp_path, data, monkeypatch))
 
 
-@FAST
-@given(data=file_bytes(describe_base()))
-def test_fuzzed_describe_files(cli, tmp_path, data):
-    check_describe_file(cli, tmp_path, data)
+@pytest.mark.parametrize("examples", EXAMPLES_PER_READER)
+def test_fuzzed_cloudwatch_exports(cli, tmp_path, examples):
+    fuzz(examples, file_bytes(cloudwatch_documents()[0]), lambda data: check_cloudwatch(cli, tmp_path, data))
+
+
+@pytest.mark.parametrize("examples", EXAMPLES_PER_READER)
+def test_fuzzed_price_lists(cli, capsys, tmp_path, monkeypatch, examples):
+    fuzz(examples, file_bytes(price_base()),
+         lambda data: check_price_list(cli, capsys, tmp_path, data, monkeypatch))
+
+
+@pytest.mark.parametrize("examples", EXAMPLES_PER_READER)
+def test_fuzzed_describe_files(cli, tmp_path, examples):
+    fuzz(examples, file_bytes(describe_base()), lambda data: check_describe_file(cli, tmp_path, data))
 
 
 # --- command-line flags ------------------------------------------------------------------------------
@@ -282,75 +285,29 @@ def check_flags(cli, argv: list[str]) -> None:
     assert_works_or_one_line(code, err, worked=(0,))
 
 
-@FAST
-@given(argv=simulate_argv())
-def test_fuzzed_simulate_flags(cli, argv):
-    check_flags(cli, argv)
+@pytest.mark.parametrize("examples", EXAMPLES_PER_READER)
+def test_fuzzed_simulate_flags(cli, examples):
+    fuzz(examples, simulate_argv(), lambda argv: check_flags(cli, argv))
 
 
-@FAST
-@given(flags=st.lists(st.tuples(st.sampled_from(["--seed", "--region", "--replications", "--max-requests-per-s",
-                                                 "--profile"]), flag_values), min_size=1, max_size=3))
-def test_fuzzed_run_flags(cli, capsys, tmp_path, monkeypatch, flags):
-    here = folder(tmp_path)
-    (here / "job.json").write_text(json.dumps(small_request()))
-    argv: list[Any] = ["run", here / "job.json", "--quiet"] + [part for pair in flags for part in pair]
+RUN_FLAGS = st.lists(st.tuples(st.sampled_from(["--seed", "--region", "--replications", "--max-requests-per-s",
+                                                "--profile"]), flag_values), min_size=1, max_size=3)
+
+
+@pytest.mark.parametrize("examples", EXAMPLES_PER_READER)
+def test_fuzzed_run_flags(cli, capsys, tmp_path, monkeypatch, examples):
     monkeypatch.setattr("irsim.cli.run.execute_job", reached)
     monkeypatch.setattr("irsim.cli.run.replicate", reached)
-    outcome = run_until_reached(cli, capsys, *argv)
-    if outcome is not None:
-        assert_works_or_one_line(*outcome, worked=())
 
+    def check(flags: list[tuple[str, str]]) -> None:
+        here = folder(tmp_path)
+        (here / "job.json").write_text(json.dumps(small_request()))
+        argv: list[Any] = ["run", here / "job.json", "--quiet"] + [part for pair in flags for part in pair]
+        outcome = run_until_reached(cli, capsys, *argv)
+        if outcome is not None:
+            assert_works_or_one_line(*outcome, worked=())
 
-# --- slow: many more ------------------------------------------------------------------------------------
-
-@pytest.mark.slow
-@MANY
-@given(data=file_bytes(small_request()))
-def test_many_fuzzed_job_requests(cli, tmp_path, data):
-    check_job_request(cli, tmp_path, data)
-
-
-@pytest.mark.slow
-@MANY
-@given(data=file_bytes(small_profile()))
-def test_many_fuzzed_profiles(cli, tmp_path, data):
-    check_profile(cli, tmp_path, data)
-
-
-@pytest.mark.slow
-@MANY
-@given(data=file_bytes(sweep_base()))
-def test_many_fuzzed_sweeps(cli, capsys, tmp_path, monkeypatch, data):
-    check_sweep(cli, capsys, tmp_path, data, monkeypatch)
-
-
-@pytest.mark.slow
-@MANY
-@given(data=st.data())
-def test_many_fuzzed_cloudwatch_exports(cli, tmp_path, data):
-    check_cloudwatch(cli, tmp_path, data.draw(file_bytes(cloudwatch_documents()[0])))
-
-
-@pytest.mark.slow
-@MANY
-@given(data=file_bytes(price_base()))
-def test_many_fuzzed_price_lists(cli, capsys, tmp_path, monkeypatch, data):
-    check_price_list(cli, capsys, tmp_path, data, monkeypatch)
-
-
-@pytest.mark.slow
-@MANY
-@given(data=file_bytes(describe_base()))
-def test_many_fuzzed_describe_files(cli, tmp_path, data):
-    check_describe_file(cli, tmp_path, data)
-
-
-@pytest.mark.slow
-@MANY
-@given(argv=simulate_argv())
-def test_many_fuzzed_simulate_flags(cli, argv):
-    check_flags(cli, argv)
+    fuzz(examples, RUN_FLAGS, check)
 
 
 def test_the_bases_are_valid(cli, tmp_path, monkeypatch):
