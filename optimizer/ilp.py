@@ -67,9 +67,10 @@ def solve(options: Sequence[Option], target_per_s: float, constraints: Constrain
     if not constraints.allow_mixed:
         problem += pulp.lpSum(chosen.values()) <= 1
     problem += pulp.lpSum(count.values()) >= constraints.min_instances
-    if constraints.budget_per_hour is not None:
-        problem += pulp.lpSum(o.price_per_hour * count[n] for n, o in zip(names, options, strict=True)) <= \
-            constraints.budget_per_hour + 1e-9
+    # The budget is no row of the program: it would repeat the objective, and CBC's
+    # preprocessing then returned worse allocations as "Optimal" (2 x $2 + ... where 3 x $0.5
+    # fits; tests/test_optimizer's brute force found it). The cheapest allocation meets the
+    # budget, or none does.
     index = {o.instance_type: n for n, o in zip(names, options, strict=True)}
     for k, cut in enumerate(constraints.cuts):
         # A failed allocation, and every one it dominates (no more of any of its types, no
@@ -90,8 +91,10 @@ def solve(options: Sequence[Option], target_per_s: float, constraints: Constrain
         return None
     counts = {o.instance_type: round(count[n].value()) for n, o in zip(names, options, strict=True)
               if count[n].value() and round(count[n].value()) > 0}
-    return Solution(counts=counts,
-                    cost_per_hour=sum(o.price_per_hour * counts.get(o.instance_type, 0) for o in options),
+    cost = sum(o.price_per_hour * counts.get(o.instance_type, 0) for o in options)
+    if constraints.budget_per_hour is not None and cost > constraints.budget_per_hour + 1e-9:
+        return None
+    return Solution(counts=counts, cost_per_hour=cost,
                     capacity_per_s=sum(o.rate_per_s * counts.get(o.instance_type, 0) for o in options))
 
 

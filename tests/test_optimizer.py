@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import irsim
@@ -123,8 +123,18 @@ def brute_force(options, target, constraints):
     return best
 
 
+def test_a_budget_the_cheapest_allocation_meets_never_changes_it():
+    """Found by the brute-force property below: with the budget written as a row repeating the
+    objective, CBC answered 1 x $2 + 2 x $0.5 = $3 as optimal where 3 x $0.5 = $1.5 serves."""
+    options = [Option("ml.t0.large", 20.0, 2.0), Option("ml.t1.large", 20.0, 0.5)]
+    answer = solve(options, 50.0, Constraints(True, None, 1, 4.0))
+    assert answer is not None and answer.counts == {"ml.t1.large": 3} and answer.cost_per_hour == 1.5
+    assert solve(options, 50.0, Constraints(True, None, 1, 1.49)) is None  # under the cheapest: none
+
+
 @pytest.mark.slow
 @settings(max_examples=60, deadline=None)
+@example(options=[(20.0, 2.0), (20.0, 0.5)], target=50.0, allow_mixed=True, quota=None, floor=1, budget=4.0)
 @given(options=st.lists(st.tuples(st.floats(20, 300), st.floats(0.05, 2.0)), min_size=1, max_size=3),
        target=st.floats(50, 900), allow_mixed=st.booleans(), quota=st.one_of(st.none(), st.integers(1, 12)),
        floor=st.integers(1, 3), budget=st.one_of(st.none(), st.floats(0.2, 6.0)))
