@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,21 +20,21 @@ from autoscaling import (
     TrafficCurve,
     evaluate_policy,
     parse_curve,
-    parse_percentile,
     recommend_policy,
 )
+from autoscaling.latency import PERCENTILES
 from autoscaling.policy import MAX_STARTUP_S
 from calibration.transfer import complete_profile
 from irsim.durable.scaling import vcpu_of
 from irsim.durable.store import JobStore
 from irsim.inputs import load_json_object
+from irsim.planning.recommend import parse_slo
 from irsim.present.autoscale import autoscale_table, minutes_frame, write_autoscale_outputs
 from irsim.present.formats import dumps
 from irsim.service.scaling import PER_MINUTE, ScalingRecommendation, per_minute_frames, recommend_scaling
-from simulator import InputError, Profile, load_profile
+from simulator import InputError, Profile, checks, load_profile
 from simulator.profiles import InstanceProfile
 
-SLO = re.compile(r"^\s*(P\d+(?:\.\d+)?)\s*=\s*([0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*$", re.IGNORECASE)
 DEFAULT_BUDGET = 0.001  # 0.1 % of minutes
 
 
@@ -48,15 +47,6 @@ class CompletedJob:
     extensions: dict[str, Any] | None
     minutes: dict[int, pd.DataFrame]
     profile: Profile
-
-
-def parse_slo(text: str) -> tuple[str, float]:
-    """``P95=100``: the percentile and its bound in milliseconds (> 0)."""
-    match = SLO.match(text)
-    if not match or float(match.group(2)) <= 0 or not math.isfinite(float(match.group(2))):
-        raise InputError("slo", f"must be PERCENTILE=MILLISECONDS with one of P50, P90, P95, P99 and a bound > 0, "
-                                f"e.g. P95=100; got {text!r}")
-    return f"P{parse_percentile(match.group(1), 'slo'):g}", float(match.group(2))
 
 
 def _folder_job(folder: Path, profile: str | None) -> CompletedJob:
@@ -164,13 +154,11 @@ def bounded(text: str, field: str, low: float, high: float, what: str) -> float:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not low <= value <= high:
-        raise InputError(field, f"must be {what} from {low:g} to {high:g}, got {text!r}")
-    return value
+    return checks.number(value, field, minimum=low, maximum=high, what=what)
 
 
 def cmd_autoscale(args: argparse.Namespace) -> int:
-    percentile, slo_ms = parse_slo(args.slo)
+    percentile, slo_ms = parse_slo(args.slo, percentiles=tuple(f"P{p:g}" for p in PERCENTILES))
     args.violation_budget = bounded(args.violation_budget, "violation_budget", 0.0, 1.0, "a share of minutes")
     args.startup_s = bounded(args.startup_s, "startup_s", 0.0, MAX_STARTUP_S, "seconds")
     curve = traffic_curve(args.traffic)

@@ -218,16 +218,17 @@ def _serverless_row(job_name: str, option: ServerlessOption, rate_per_minute: fl
             "latency": estimate.percentile_ms, "capacity": rate_per_minute / 60.0, "detail": detail}
 
 
-def parse_slo(text: Any, field: str = "slo") -> tuple[str, float]:
-    """An SLO written ``P95=100`` or ``P99=50``: the percentile's name and milliseconds (finite, > 0)."""
+def parse_slo(text: Any, field: str = "slo", percentiles: Sequence[str] = tuple(PERCENTILES)) -> tuple[str, float]:
+    """An SLO written ``P95=100``: the percentile's name (one of ``percentiles``: a job's
+    thresholds take P95 and P99) and milliseconds (finite, > 0)."""
     name, _, value = text.partition("=") if isinstance(text, str) else ("", "", "")
     name = name.strip().upper()
     try:
         ms = float(value)
     except ValueError:
         ms = math.nan
-    if name not in PERCENTILES or not 0 < ms < math.inf:
-        raise InputError(field, f"must look like P95=100 or P99=50 (percentile P95 or P99, milliseconds > 0), "
+    if name not in percentiles or not 0 < ms < math.inf:
+        raise InputError(field, f"must look like P95=100 (percentile {' or '.join(percentiles)}, milliseconds > 0), "
                                 f"got {text!r}")
     return name, ms
 
