@@ -55,8 +55,8 @@ class MinuteStats:
     start_s: float
     seconds: float
     invocations: int
-    #: ModelLatency in µs: mean, minimum, maximum, then the ``PERCENTILES`` (NaN when none completed)
-    latency_us: tuple[float, ...]
+    #: ModelLatency in seconds: mean, minimum, maximum, then the ``PERCENTILES`` (NaN when none completed)
+    latency_s: tuple[float, ...]
     overhead_mean_us: float  # over the overhead latencies drawn in the minute (NaN when none)
     busy_s: float            # the service times summed: worker-seconds of work completed
     billed_ms: int           # service times rounded up to whole ms, at least 1 each (serverless billing)
@@ -64,20 +64,24 @@ class MinuteStats:
     cold_starts: int = 0     # serverless: completions that started an environment
     setup_s: float = 0.0     # serverless: their setup times summed
 
+    def percentile_s(self, p: float) -> float | None:
+        """The ``p``-th latency percentile in seconds when ``p`` is one of ``PERCENTILES`` (NaN
+        when nothing completed); None for any other ``p``."""
+        return self.latency_s[3 + PERCENTILES.index(p)] if p in PERCENTILES else None
+
 
 def summarize(minute: int, start_s: float, seconds: float, latency_s: np.ndarray, service_s: np.ndarray,
               overhead_s: np.ndarray, setup_s: np.ndarray | None = None, throttled: int = 0) -> MinuteStats:
     """The exact statistics of one minute's completions (arrays in seconds)."""
     n = int(latency_s.size)
     if n:
-        latencies_us = latency_s * 1e6
-        latency = (float(latencies_us.mean()), float(latencies_us.min()), float(latencies_us.max()),
-                   *(float(v) for v in np.percentile(latencies_us, PERCENTILES)))
+        latency = (float(latency_s.mean()), float(latency_s.min()), float(latency_s.max()),
+                   *(float(v) for v in np.percentile(latency_s, PERCENTILES)))
     else:
         latency = (math.nan,) * (3 + len(PERCENTILES))
     cold = setup_s[setup_s > 0] if setup_s is not None else np.empty(0)
     return MinuteStats(
-        minute=minute, start_s=start_s, seconds=seconds, invocations=n, latency_us=latency,
+        minute=minute, start_s=start_s, seconds=seconds, invocations=n, latency_s=latency,
         overhead_mean_us=float(overhead_s.mean()) * 1e6 if overhead_s.size else math.nan,
         busy_s=float(service_s.sum()),
         billed_ms=int(np.maximum(1, np.ceil(service_s * 1000.0 - 1e-9)).sum()) if service_s.size else 0,
@@ -97,5 +101,5 @@ def per_minute(stats: Sequence[MinuteStats], instance_count: int, users_at: Call
         cpu = min(cpu_cap, 100.0 * busy_workers * utilization.cpu_per_worker)
         users = users_at(s.start_s) if users_at else 0
         rows.append((s.minute, s.start_s, s.seconds, users, s.invocations, s.invocations / instance_count,
-                     *s.latency_us, s.overhead_mean_us, 0, 0, cpu, memory))
+                     *(v * 1e6 for v in s.latency_s), s.overhead_mean_us, 0, 0, cpu, memory))
     return pd.DataFrame(rows, columns=list(PER_MINUTE_COLUMNS))

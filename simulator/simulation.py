@@ -100,8 +100,8 @@ class SimulationResult:
         """Mean ModelLatency in ms over the whole run (from the minutes when the requests are gone)."""
         if self.requests_kept or not self.completed:
             return float(self.latency_ms.mean()) if self.latency_ms.size else math.nan
-        total = sum(m.latency_us[0] * m.invocations for m in self.minute_stats if m.invocations)
-        return total / sum(m.invocations for m in self.minute_stats) / 1000.0
+        total = sum(m.latency_s[0] * m.invocations for m in self.minute_stats if m.invocations)
+        return total / sum(m.invocations for m in self.minute_stats) * 1000.0
 
     def summary(self) -> dict[str, Any]:
         """The headline numbers as plain JSON-ready values."""

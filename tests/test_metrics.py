@@ -10,6 +10,7 @@ from conftest import make_profile
 from pricing.serverless import billed_ms
 from simulator import InputError, InstanceResources, load_profile, simulate, simulate_serverless
 from simulator.metrics import PER_MINUTE_COLUMNS
+from simulator.stopping import LatencyThreshold, StoppingConditions
 from simulator.traffic import Stairs
 
 
@@ -98,3 +99,16 @@ def test_memory_does_not_grow_with_the_run_when_requests_are_not_kept():
     short, long = peak(180.0, False), peak(1800.0, False)
     assert long < 1.5 * short
     assert peak(1800.0, True) > long + 100_000 * 24  # ~144,000 requests of 3 doubles each, kept
+
+
+@pytest.mark.parametrize("percentile", [95.0, 80.0])  # one the minute's statistics hold, one they do not
+def test_the_stopping_percentile_is_the_minutes_exact_percentile(percentile):
+    """What the latency threshold is judged on: the exact percentile of each minute's completions."""
+    stopping = StoppingConditions(latency=LatencyThreshold(percentile, 1e6))
+    result = simulate(make_profile("lognormal", 10.0, cv=1.0, workers=2), "ml.test.large", users=6,
+                      duration_s=240.0, seed=2, stopping=stopping)
+    assert len(result.minutes) == 4
+    for summary in result.minutes:
+        in_minute = (result.completion_s >= 60 * summary.minute) & (result.completion_s < 60 * (summary.minute + 1))
+        assert summary.latency_percentile_ms == pytest.approx(np.percentile(result.latency_ms[in_minute], percentile),
+                                                              rel=1e-12)
