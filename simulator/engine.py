@@ -21,7 +21,7 @@ import numpy as np
 
 from simulator.distributions import Distribution
 from simulator.endpoint import Endpoint
-from simulator.harness import NORMAL, Loop, MinuteClock, Population, blocks, drive
+from simulator.harness import NORMAL, Loop, MinuteClock, MinuteHook, Population, blocks, drive
 from simulator.metrics import MinuteStats
 from simulator.records import Records
 from simulator.routing import LeastOutstanding
@@ -84,7 +84,7 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
         overhead: Distribution | None = None, think_time_s: float = 0.0,
         stopping: StoppingConditions | None = None,
         interrupt: Callable[[], bool] | None = None, keep_requests: bool = True,
-        on_minute: Callable[[MinuteSummary], None] | None = None) -> EngineOutput:
+        on_minute: MinuteHook | None = None) -> EngineOutput:
     """Simulate ``traffic`` against ``endpoint`` until the traffic ends or a condition stops it.
 
     ``interrupt`` is asked at every simulated minute whether the run must stop (a stopped

@@ -180,7 +180,7 @@ class MinuteClock:
 
     def __init__(self, loop: Loop, traffic: Traffic, stopping: StoppingConditions,
                  interrupt: Callable[[], bool] | None, records: Records,
-                 on_minute: Callable[[MinuteSummary], None] | None = None):
+                 on_minute: MinuteHook | None = None):
         self.loop, self.traffic, self.stopping, self.interrupt = loop, traffic, stopping, interrupt
         self.on_minute = on_minute
         self.records = records

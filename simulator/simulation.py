@@ -14,6 +14,7 @@ import pandas as pd
 from simulator import checks, engine, serverless
 from simulator.endpoint import Endpoint
 from simulator.errors import InputError
+from simulator.harness import MinuteHook
 from simulator.metrics import InstanceResources, MinuteStats, UtilizationModel, per_minute
 from simulator.profiles import InstanceProfile, Profile, check_duration_scale, load_profile
 from simulator.stopping import MinuteSummary, StoppingConditions
@@ -127,7 +128,7 @@ def simulate_serverless(profile: Profile | Mapping[str, Any] | str | Path, memor
                         stopping: StoppingConditions | None = None,
                         interrupt: Callable[[], bool] | None = None, warm_environments: int = 0,
                         max_requests_per_s: float = MAX_REQUESTS_PER_S, keep_requests: bool = True,
-                        on_minute: Callable[[MinuteSummary], None] | None = None) -> SimulationResult:
+                        on_minute: MinuteHook | None = None) -> SimulationResult:
     """Simulate a serverless endpoint (the profile's ``serverless`` section) under closed-loop
     users, open Poisson arrivals or an explicit traffic pattern. Per-minute columns add
     ModelSetupTime_Average (µs, over cold starts) and ColdStarts; Invocation4XXErrors counts
@@ -188,7 +189,7 @@ def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: s
              resources: InstanceResources | None = None,
              interrupt: Callable[[], bool] | None = None,
              max_requests_per_s: float = MAX_REQUESTS_PER_S, keep_requests: bool = True,
-             on_minute: Callable[[MinuteSummary], None] | None = None) -> SimulationResult:
+             on_minute: MinuteHook | None = None) -> SimulationResult:
     """Simulate ``instance_count`` instances of ``instance_type`` under closed-loop users,
     open Poisson arrivals, or an explicit ``traffic`` pattern (exactly one of the three).
     A run that would cost more than ``max_requests_per_s`` requests per simulated second is

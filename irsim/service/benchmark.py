@@ -13,10 +13,11 @@ from irsim.service.request import BenchmarkSpec
 from pricing import Catalogue
 from simulator import InstanceResources, Profile, SimulationResult, StoppingConditions, simulate, simulate_serverless
 from simulator.distributions import Distribution
+from simulator.harness import MinuteHook
 from simulator.profiles import InstanceProfile
 from simulator.serverless import ServerlessProfile
 from simulator.simulation import MAX_REQUESTS_PER_S
-from simulator.stopping import JOB_STOPPED, MinuteSummary, best_minute
+from simulator.stopping import JOB_STOPPED, best_minute
 from simulator.traffic import Phases, Stairs
 
 COMPLETED, FAILED, STOPPED = "COMPLETED", "FAILED", "STOPPED"
@@ -143,7 +144,7 @@ class BenchmarkTask:
     max_requests_per_s: float = MAX_REQUESTS_PER_S  # the simulator's work budget
 
 
-def run_benchmark(task: BenchmarkTask, on_minute: Callable[[MinuteSummary], None] | None = None) -> BenchmarkOutcome:
+def run_benchmark(task: BenchmarkTask, on_minute: MinuteHook | None = None) -> BenchmarkOutcome:
     """Simulate the benchmark and apply DESIGN.md's per-instance max rule (for an existing
     endpoint, the whole endpoint's best minute, its instances behind the default routing). A
     benchmark ``interrupt`` ends (its job was stopped) is STOPPED and yields no numbers.
@@ -174,7 +175,7 @@ def run_benchmark(task: BenchmarkTask, on_minute: Callable[[MinuteSummary], None
 
 
 def _simulate_serverless(task: BenchmarkTask, section: ServerlessProfile,
-                         on_minute: Callable[[MinuteSummary], None] | None) -> tuple[SimulationResult, ServerlessUsage]:
+                         on_minute: MinuteHook | None) -> tuple[SimulationResult, ServerlessUsage]:
     config = task.spec.serverless
     assert config is not None, "only a serverless benchmark runs on the serverless section"
     result = simulate_serverless(Profile(model="benchmark", instances={}, overhead=task.overhead, serverless=section),

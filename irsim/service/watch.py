@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
 from irsim.service.benchmark import BenchmarkOutcome
 from irsim.service.request import BenchmarkSpec, JobSpec
+from simulator.harness import MinuteHook
 from simulator.stopping import MinuteSummary
 
 log = logging.getLogger(__name__)
-
-MinuteHook = Callable[[MinuteSummary], None]
-
 
 class Watch:
     """A job's listener: every method is a no-op; override the ones a display needs."""
