@@ -23,16 +23,19 @@ class Records:
     """The arrays the engines append to, and the minutes closed so far.
 
     ``completion_s``, ``latency_s``, ``service_s``, ``setup_s`` and ``instance`` hold one value
-    per completion (``setup_s`` only in serverless runs, ``instance`` only on endpoints of more
-    than one instance); ``overhead_s`` one per overhead latency drawn; ``throttle_s`` the instant
-    of every throttled attempt.
+    per completion (``setup_s`` only in serverless runs, whose service time is their latency and
+    so fill no ``service_s``; ``instance`` only on endpoints of more than one instance);
+    ``overhead_s`` one per overhead latency drawn; ``throttle_s`` the instant of every throttled
+    attempt.
     """
 
     __slots__ = ("_completed", "_cursor", "_overhead_cursor", "_throttle_cursor", "completion_s", "instance",
-                 "keep", "latency_s", "minutes", "overhead_s", "service_s", "setup_s", "throttle_s")
+                 "keep", "latency_s", "minutes", "overhead_s", "service_is_latency", "service_s", "setup_s",
+                 "throttle_s")
 
-    def __init__(self, keep: bool = True) -> None:
+    def __init__(self, keep: bool = True, service_is_latency: bool = False) -> None:
         self.keep = keep
+        self.service_is_latency = service_is_latency  # serverless: no queue, so no second array
         self.completion_s, self.latency_s, self.service_s = array("d"), array("d"), array("d")
         self.overhead_s, self.setup_s, self.throttle_s = array("d"), array("d"), array("d")
         self.instance = array("i")
@@ -61,8 +64,10 @@ class Records:
 
     def _summarize_open(self, start_s: float, seconds: float) -> MinuteStats:
         first = self._cursor
-        return summarize(len(self.minutes), start_s, seconds, _copy(self.latency_s, first),
-                         _copy(self.service_s, first), _copy(self.overhead_s, self._overhead_cursor),
+        latency = _copy(self.latency_s, first)
+        return summarize(len(self.minutes), start_s, seconds, latency,
+                         latency if self.service_is_latency else _copy(self.service_s, first),
+                         _copy(self.overhead_s, self._overhead_cursor),
                          setup_s=_copy(self.setup_s, first) if len(self.setup_s) else None,
                          throttled=len(self.throttle_s) - self._throttle_cursor)
 

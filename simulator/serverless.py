@@ -193,9 +193,9 @@ def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, 
     next_overhead, next_think = draws.overhead, draws.think
     loop = Loop()
     heap, sequence = loop.heap, loop.sequence
-    records = Records(keep=keep_requests)
+    records = Records(keep=keep_requests, service_is_latency=True)
     completion_s, latency_s, setup_s = records.completion_s, records.latency_s, records.setup_s
-    overhead_s, throttle_s, service_s = records.overhead_s, records.throttle_s, records.service_s
+    overhead_s, throttle_s = records.overhead_s, records.throttle_s
     closed_loop = not isinstance(traffic, PoissonArrivals)
     population = Population()
     # idle on-demand environments: when each went idle, oldest first
@@ -239,7 +239,6 @@ def run(config: ServerlessConfig, profile: ServerlessProfile, traffic: Traffic, 
         delay = next_overhead() if next_overhead else 0.0
         completion_s.append(now)
         latency_s.append(service)
-        service_s.append(service)
         setup_s.append(setup)
         overhead_s.append(delay + setup)
         if closed_loop and not population.leaves():
