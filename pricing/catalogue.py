@@ -83,6 +83,12 @@ class Catalogue:
             raise PricingError("instance_type", f"{instance_type!r} is not in the instance catalogue "
                                f"({len(self.specs)} types, e.g. ml.c5.xlarge)") from None
 
+    def vcpu_of(self, instance_type: str) -> int | None:
+        """The vCPUs of an instance type, None for one the catalogue lacks (how calibration's
+        scaling rules and CPU per core read it)."""
+        spec = self.specs.get(instance_type)
+        return spec.vcpu if spec else None
+
     def price(self, instance_type: str, region: str = DEFAULT_REGION) -> Price:
         self.spec(instance_type)
         try:

@@ -473,3 +473,9 @@ def test_fetch_with_no_filters_beyond_hosting():
                              _request([HOSTING_FILTER]))
         assert len(fetch_get_products_pages(client)) == 1
         stubber.assert_no_pending_responses()
+
+
+def test_vcpu_of_reads_the_catalogue_and_is_none_for_an_unknown_type():
+    catalogue = default_catalogue()
+    assert catalogue.vcpu_of("ml.c5.xlarge") == catalogue.spec("ml.c5.xlarge").vcpu == 4
+    assert catalogue.vcpu_of("ml.x9.large") is None

@@ -25,13 +25,13 @@ from autoscaling import (
 from autoscaling.latency import PERCENTILES
 from autoscaling.policy import MAX_STARTUP_S
 from calibration.transfer import complete_profile
-from irsim.durable.scaling import vcpu_of
 from irsim.durable.store import JobStore
 from irsim.inputs import load_json_object
 from irsim.planning.recommend import parse_slo
 from irsim.present.autoscale import autoscale_table, minutes_frame, write_autoscale_outputs
 from irsim.present.formats import dumps
 from irsim.service.scaling import PER_MINUTE, ScalingRecommendation, per_minute_frames, recommend_scaling
+from pricing import default_catalogue
 from simulator import InputError, Profile, checks, load_profile
 from simulator.profiles import InstanceProfile
 
@@ -114,7 +114,7 @@ def profile_entry(job: CompletedJob, recommendation: dict[str, Any]) -> Instance
     """The profile entry the recommendation's benchmark ran on (derived by calibration's scaling
     rules for a type the profile does not measure), in its environment."""
     instance_type = recommendation["EndpointConfiguration"]["InstanceType"]
-    profile = complete_profile(job.profile, [instance_type], vcpu_of)
+    profile = complete_profile(job.profile, [instance_type], default_catalogue().vcpu_of)
     environment = {p["Key"]: p["Value"] for p in recommendation["ModelConfiguration"].get("EnvironmentParameters", [])}
     return profile.instances[instance_type].for_environment(environment)
 
@@ -124,7 +124,7 @@ def aws_policy(job: CompletedJob, recommendation: dict[str, Any], curve: Traffic
     request = {"InferenceRecommendationsJobName": job.name, "RecommendationId": recommendation["RecommendationId"],
                "ScalingPolicyObjective": {"MinInvocationsPerMinute": math.floor(float(curve.per_minute.min())),
                                           "MaxInvocationsPerMinute": math.ceil(curve.peak_per_minute)}}
-    return recommend_scaling(request, job.describe, job.extensions, job.minutes, vcpu_of)
+    return recommend_scaling(request, job.describe, job.extensions, job.minutes, default_catalogue().vcpu_of)
 
 
 def policy_document(policy: ScalingPolicy) -> dict[str, Any]:

@@ -23,19 +23,13 @@ from pricing import default_catalogue
 SCALING_METHODS = method_names(OPERATION)
 
 
-def vcpu_of(instance_type: str) -> int | None:
-    """The catalogue's vCPUs of an instance type (None for one it lacks): the scale of CPU per core."""
-    spec = default_catalogue().specs.get(instance_type)
-    return spec.vcpu if spec else None
-
-
 def scaling_of_record(record: JobRecord, request: dict[str, Any]) -> ScalingRecommendation:
     """The scaling recommendation of a stored job; a ValidationException unless it is COMPLETED."""
     if record.status != "COMPLETED" or record.describe is None:
         raise validation_error(f"Inference recommendations job {record.name} is {record.status}: a scaling "
                                "configuration recommendation needs a COMPLETED job.", OPERATION)
     minutes = per_minute_frames((record.extensions or {}).get(PER_MINUTE))
-    return recommend_scaling(request, record.describe, record.extensions, minutes, vcpu_of)
+    return recommend_scaling(request, record.describe, record.extensions, minutes, default_catalogue().vcpu_of)
 
 
 class ScalingOperations:

@@ -54,7 +54,7 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
     serverless = serverless or any(b.serverless is not None for b in job.benchmarks)
     types = _candidate_types([b.instance_type for b in job.benchmarks if b.serverless is None], loaded, catalogue,
                              candidates)
-    loaded = complete_profile(loaded, types, lambda t: catalogue.specs[t].vcpu if t in catalogue.specs else None)
+    loaded = complete_profile(loaded, types, catalogue.vcpu_of)
     priced: list[Candidate] = []
     unpriced: list[dict[str, Any]] = []
     for instance_type in types:

@@ -93,7 +93,7 @@ def admit_job(job: JobSpec, profile: Profile, region: str, catalogue: Catalogue 
     unmeasured instance types derived as the job will derive them."""
     catalogue = catalogue or default_catalogue()
     completed = complete_profile(profile, [b.instance_type for b in job.benchmarks if b.serverless is None],
-                                 lambda t: catalogue.specs[t].vcpu if t in catalogue.specs else None)
+                                 catalogue.vcpu_of)
     return admit(job, completed, catalogue, region)
 
 

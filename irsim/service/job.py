@@ -226,7 +226,7 @@ def execute_job(request: Mapping[str, Any], profile: Profile | Mapping[str, Any]
     loaded = load_profile(profile if profile is not None else "demo")
     job = parse_request(request, default_instance_types=loaded.instances, endpoints=endpoints)
     loaded = complete_profile(loaded, [b.instance_type for b in job.benchmarks if b.serverless is None],
-                              lambda instance_type: _vcpu_of(catalogue, instance_type))
+                              catalogue.vcpu_of)
     plan = admit(job, loaded, catalogue, region, max_requests_per_s)
     tasks = _tasks(job, loaded, catalogue, seed, interrupt, max_requests_per_s)[:plan.fits]
     _log_plan(job, tasks, plan.notice, seed)
@@ -263,11 +263,6 @@ def _log_plan(job: JobSpec, tasks: list[BenchmarkTask], notice: str | None, seed
     for task in tasks:
         log.debug("benchmark %d (%s): seed %d from SeedSequence(%d)", task.spec.index, spec_label(task.spec),
                   task.seed, seed)
-
-
-def _vcpu_of(catalogue: Catalogue, instance_type: str) -> int | None:
-    spec = catalogue.specs.get(instance_type)
-    return spec.vcpu if spec else None
 
 
 def _tasks(job: JobSpec, profile: Profile, catalogue: Catalogue, seed: int,
