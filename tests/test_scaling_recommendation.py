@@ -7,11 +7,10 @@ import math
 from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
-from botocore.stub import Stubber
+from test_api_semantics import validates
 
 import irsim
 from irsim.durable.store import JobStore
@@ -61,13 +60,6 @@ def client(home, finished):
     return irsim.client(home=home)
 
 
-def validates(response: dict, params: dict) -> None:
-    real = boto3.client("sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    with Stubber(real) as stub:
-        stub.add_response(METHOD, {k: v for k, v in response.items() if k != "ResponseMetadata"}, params)
-        getattr(real, METHOD)(**params)
-
-
 def error_of(call, **params) -> ClientError:
     with pytest.raises(ClientError) as info:
         call(**params)
@@ -101,7 +93,7 @@ def test_the_answer_has_the_services_shape_and_follows_the_stated_rule(client, f
                       "RecommendationId": recommendation["RecommendationId"], "TargetCpuUtilizationPerCore": target,
                       "ScalingPolicyObjective": {"MinInvocationsPerMinute": 3000, "MaxInvocationsPerMinute": 40000}}
             response = getattr(client, METHOD)(**params)
-            validates(response, params)
+            validates(METHOD, response, params)
             want = expected(finished, index, target, 3000, 40000)
             config = response["DynamicScalingConfiguration"]
             [policy] = config["ScalingPolicies"]
@@ -134,7 +126,7 @@ def test_by_endpoint_name_and_the_defaults(client, finished):
     name = recommendation["EndpointConfiguration"]["EndpointName"]
     params = {"InferenceRecommendationsJobName": "scaling-job", "EndpointName": name}
     response = getattr(client, METHOD)(**params)
-    validates(response, params)
+    validates(METHOD, response, params)
     assert response["EndpointName"] == name and response["RecommendationId"] == recommendation["RecommendationId"]
     assert response["TargetCpuUtilizationPerCore"] == 50 and "ScalingPolicyObjective" not in response
     want = expected(finished, 1, 50)
@@ -210,7 +202,7 @@ def test_a_job_run_by_its_worker_answers_the_call(home):
     params = {"InferenceRecommendationsJobName": "worker-job", "RecommendationId": recommendation["RecommendationId"],
               "TargetCpuUtilizationPerCore": 20}
     response = getattr(client, METHOD)(**params)
-    validates(response, params)
+    validates(METHOD, response, params)
     in_process = execute_job(request, seed=3, parallel=False, production=False)
     assert response["DynamicScalingConfiguration"]["ScalingPolicies"][0]["TargetTracking"]["TargetValue"] == \
         expected(in_process, 0, 20)["TargetValue"]
