@@ -119,17 +119,6 @@ BAD_CSV = [
 ]
 
 
-@pytest.mark.parametrize(("text", "message"), BAD_CSV)
-def test_bad_csv_is_one_clear_error(tmp_path, text, message):
-    path = tmp_path / "bad.csv"
-    path.write_text(text)
-    with pytest.raises(InputError) as caught:
-        load_curve(path)
-    assert caught.value.field == "traffic"
-    assert message in caught.value.message and "\n" not in str(caught.value)
-    assert str(path) in caught.value.message
-
-
 BAD_JSON = [
     ('{"Label": "Invocations", "Datapoints": [', "is not valid JSON"),
     ('{"Label": "ModelLatency", "Datapoints": [{"Timestamp": "2026-11-02T00:00:00Z", "Average": 5, '
@@ -145,14 +134,16 @@ BAD_JSON = [
 ]
 
 
-@pytest.mark.parametrize(("text", "message"), BAD_JSON)
-def test_bad_cloudwatch_export_is_one_clear_error(tmp_path, text, message):
-    path = tmp_path / "bad.json"
+@pytest.mark.parametrize(("name", "text", "message"), [("bad.csv", *case) for case in BAD_CSV] +
+                         [("bad.json", *case) for case in BAD_JSON])
+def test_a_bad_curve_file_is_one_clear_error_naming_it(tmp_path, name, text, message):
+    path = tmp_path / name
     path.write_text(text)
     with pytest.raises(InputError) as caught:
         load_curve(path)
     assert caught.value.field == "traffic"
     assert message in caught.value.message and "\n" not in str(caught.value)
+    assert str(path) in caught.value.message
 
 
 def test_missing_file_and_unknown_gap_rule(tmp_path):
