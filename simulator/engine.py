@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator import fastpath
 from simulator.distributions import Distribution
 from simulator.endpoint import Endpoint
 from simulator.harness import NORMAL, Loop, MinuteClock, MinuteHook, Population, blocks, drive
@@ -84,7 +85,7 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
         overhead: Distribution | None = None, think_time_s: float = 0.0,
         stopping: StoppingConditions | None = None,
         interrupt: Callable[[], bool] | None = None, keep_requests: bool = True,
-        on_minute: MinuteHook | None = None) -> EngineOutput:
+        on_minute: MinuteHook | None = None, fast: bool | None = None) -> EngineOutput:
     """Simulate ``traffic`` against ``endpoint`` until the traffic ends or a condition stops it.
 
     ``interrupt`` is asked at every simulated minute whether the run must stop (a stopped
@@ -95,7 +96,15 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
     Closed-loop users invoke, wait for the response, pay the overhead latency and an
     exponential think time of mean ``think_time_s``, and invoke again. A user the traffic
     removes finishes its in-flight request first.
+
+    ``fast`` picks the compiled fast path (:mod:`simulator.fastpath`: the same run, event for
+    event): None takes it where it applies and pays, True insists (InputError when it cannot),
+    False never takes it.
     """
+    if fastpath.chosen(fast, endpoint, traffic, overhead, think_time_s):  # the fast-path hook
+        return EngineOutput(**fastpath.run(endpoint, traffic, seed=seed, overhead=overhead,
+                                           think_time_s=think_time_s, stopping=stopping, interrupt=interrupt,
+                                           keep_requests=keep_requests, on_minute=on_minute))
     draws = _Draws.seeded(seed, endpoint, overhead, think_time_s)
     loop, records, population = Loop(), Records(keep=keep_requests), Population()
     busy = [0] * endpoint.instance_count

@@ -189,14 +189,15 @@ def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: s
              resources: InstanceResources | None = None,
              interrupt: Callable[[], bool] | None = None,
              max_requests_per_s: float = MAX_REQUESTS_PER_S, keep_requests: bool = True,
-             on_minute: MinuteHook | None = None) -> SimulationResult:
+             on_minute: MinuteHook | None = None, fast: bool | None = None) -> SimulationResult:
     """Simulate ``instance_count`` instances of ``instance_type`` under closed-loop users,
     open Poisson arrivals, or an explicit ``traffic`` pattern (exactly one of the three).
     A run that would cost more than ``max_requests_per_s`` requests per simulated second is
     refused before it starts (WorkBudgetError naming the profile entry). ``keep_requests=False``
     keeps only the exact per-minute statistics: memory stays flat however long the run, and the
     per-request arrays (and whole-run percentiles) are empty. ``on_minute`` hears each simulated
-    minute's summary as it closes."""
+    minute's summary as it closes. ``fast`` is :func:`simulator.engine.run`'s (the compiled fast
+    path: None where it applies and pays)."""
     loaded = load_profile(profile)
     entry = loaded.instance(instance_type)
     traffic, think = _traffic(users, arrival_rate_per_s, traffic, duration_s, seed, think_time_s)
@@ -205,7 +206,8 @@ def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: s
     endpoint = Endpoint(instance_type=instance_type, instance_count=instance_count, workers=entry.workers,
                         service_time=entry.service_time, routing=routing, cpu_per_worker=entry.cpu_per_worker)
     out = engine.run(endpoint, traffic, seed=seed, overhead=loaded.overhead, think_time_s=think,
-                     stopping=stopping, interrupt=interrupt, keep_requests=keep_requests, on_minute=on_minute)
+                     stopping=stopping, interrupt=interrupt, keep_requests=keep_requests, on_minute=on_minute,
+                     fast=fast)
     frame = per_minute(out.minute_stats, instance_count=instance_count,
                        users_at=None if isinstance(traffic, PoissonArrivals) else traffic.users_at,
                        utilization=UtilizationModel(cpu_per_worker=entry.cpu_per_worker,

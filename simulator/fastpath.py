@@ -1,0 +1,283 @@
+"""The engine's compiled fast path: the same run as :func:`simulator.engine.run`, event for
+event, with the hot loop compiled by numba (:mod:`simulator.fastloop`).
+
+Covered: real-time endpoints of any instance count with FIFO multi-worker instances and
+random routing (or one instance); closed-loop users (constant, PHASES or STAIRS: counts that
+change included), with or without overhead latency and think time; open Poisson traffic;
+every service-time family; every stopping condition, interrupt and minute hook. Not covered,
+so :func:`simulator.engine.run` keeps its Python loop: least-outstanding-requests routing over
+more than one instance, and serverless endpoints (their own engine); and any run when numba
+is not installed.
+
+Same answers, not close ones: the streams of random draws are spawned from the seed in the
+Python engine's order and read in the same numpy blocks; every heap entry has the Python
+loop's (time, priority, sequence number); the Python-side entries (the minute clock's ticks,
+the end of the traffic, the stop) stay in a real :class:`~simulator.harness.Loop` run by
+:class:`~simulator.harness.MinuteClock` itself, and the compiled loop runs exactly the
+entries that come before the next of them. Records go into the same
+:class:`~simulator.records.Records`, so every minute is summarized by the same code.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from heapq import heappop
+from itertools import count
+from typing import Any
+
+import numpy as np
+
+from simulator import fastloop as fl
+from simulator.distributions import Distribution
+from simulator.endpoint import Endpoint
+from simulator.errors import InputError
+from simulator.harness import BLOCK, Loop, MinuteClock, MinuteHook, _Stopped
+from simulator.records import Records
+from simulator.stopping import StoppingConditions
+from simulator.traffic import PoissonArrivals, Traffic
+
+OUT_CHUNK = 1 << 16  # completions written by the compiled loop between two flushes into Records
+#: Expected requests from which ``fast=None`` takes the fast path: when the compiled loop is
+#: loaded in this process already, and when it still has to be (importing numba and loading the
+#: cached machine code costs about as much as the Python engine spends on this many requests).
+AUTO_MIN_REQUESTS_LOADED = 20_000
+AUTO_MIN_REQUESTS_COLD = 1_000_000
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """The compiled loop and what loading it cost (seconds; from numba's disk cache or compiled)."""
+
+    advance: Callable[..., int]
+    load_s: float
+    from_cache: bool
+
+
+@functools.cache
+def kernel() -> Kernel | None:
+    """The compiled loop, loaded once per process (compiled on the first use on a machine,
+    from numba's disk cache after that); None when numba is not installed."""
+    try:
+        import numba  # slow to import (about 0.3 s): only when a run takes the fast path
+    except ImportError:
+        return None
+    start = time.perf_counter()
+    try:
+        advance = fl.compile_kernel(numba)
+        _warm(advance)
+    except Exception as error:  # a numba this code does not suit: the Python engine gives the same answers
+        warnings.warn(f"irsim's compiled fast path is off: numba {numba.__version__} failed to compile it ({error})",
+                      RuntimeWarning, stacklevel=2)
+        return None
+    hits = sum(advance.stats.cache_hits.values())
+    return Kernel(advance, time.perf_counter() - start, from_cache=hits > 0)
+
+
+def available() -> bool:
+    """Whether numba is installed, so the fast path can run at all."""
+    return kernel() is not None
+
+
+def covers(endpoint: Endpoint, traffic: Traffic) -> str | None:
+    """None when the fast path can run this endpoint and traffic; else why not."""
+    if endpoint.instance_count > 1 and endpoint.routing != "random":
+        return f"routing {endpoint.routing!r} over {endpoint.instance_count} instances runs on the Python engine"
+    return None
+
+
+def chosen(fast: bool | None, endpoint: Endpoint, traffic: Traffic, overhead: Distribution | None,
+           think_time_s: float) -> bool:
+    """Whether a run takes the fast path: never with ``fast=False``; always with ``fast=True``
+    (InputError naming ``fast`` when it cannot); with ``None`` when it covers the run, numba is
+    installed and the run is long enough for compiled speed to pay for loading it."""
+    if fast is False:
+        return False
+    reason = covers(endpoint, traffic)
+    if fast:
+        if reason is None and not available():
+            reason = "numba is not installed"
+        if reason is not None:
+            raise InputError("fast", f"the compiled fast path cannot run this: {reason}")
+        return True
+    if reason is not None:
+        return False
+    loaded = kernel.cache_info().currsize > 0
+    least = AUTO_MIN_REQUESTS_LOADED if loaded else AUTO_MIN_REQUESTS_COLD
+    cycle_s = (endpoint.service_time.mean_ms + (overhead.mean_ms if overhead else 0.0)) / 1000.0 + think_time_s
+    return expected_requests(endpoint, traffic, cycle_s) >= least and available()
+
+
+def expected_requests(endpoint: Endpoint, traffic: Traffic, cycle_s: float) -> float:
+    """About how many requests the run costs: open arrivals' mean count, or closed-loop users
+    at their largest count, one request per ``cycle_s`` each, capped by the endpoint's capacity."""
+    if isinstance(traffic, PoissonArrivals):
+        return sum(rate * (end - start) for start, end, rate in traffic.segments())
+    users = max((n for _, n in traffic.user_changes()), default=0)
+    return min(users / cycle_s, endpoint.capacity_per_s) * traffic.duration_s
+
+
+class _Draws:
+    """The engine's streams of random draws as numpy blocks: spawned from the seed in
+    ``engine._Draws.seeded``'s order and drawn ``BLOCK`` at a time, so they hold the same numbers.
+    The compiled loop reads them as the rows of one 2-D array, each row to its own end."""
+
+    def __init__(self, seed: int | np.random.SeedSequence, endpoint: Endpoint, overhead: Distribution | None,
+                 think_time_s: float) -> None:
+        seed_seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        service_rng, overhead_rng, routing_rng, think_rng, self.arrival_rng = (
+            np.random.Generator(np.random.PCG64(s)) for s in seed_seq.spawn(5))
+        instances, service = endpoint.instance_count, endpoint.service_time
+        nothing = lambda n: np.empty(0)
+        self.draw: tuple[Callable[[int], np.ndarray], ...] = (
+            lambda n: service.sample_s(service_rng, n),
+            (lambda n: routing_rng.integers(0, instances, n)) if instances > 1 else nothing,
+            (lambda n: overhead.sample_s(overhead_rng, n)) if overhead is not None else nothing,
+            (lambda n: think_rng.exponential(think_time_s, n)) if think_time_s > 0 else nothing)
+        self.rows = np.empty((fl.STREAMS, 0))
+
+    def refill(self, ints: np.ndarray, stream: int, need: int) -> None:
+        """Keep every stream's unread draws and append blocks to ``stream`` until it holds ``need``."""
+        rows = [self.rows[k, ints[fl.DRAWN + k]:ints[fl.STREAM_END + k]] for k in range(fl.STREAMS)]
+        pieces = [rows[stream]]
+        while sum(p.size for p in pieces) < need:
+            pieces.append(self.draw[stream](BLOCK))
+        rows[stream] = np.concatenate(pieces)
+        self.rows = np.zeros((fl.STREAMS, max(row.size for row in rows)))
+        for k, row in enumerate(rows):
+            self.rows[k, :row.size] = row  # routes become floats: exact (below 2**53)
+            ints[fl.DRAWN + k], ints[fl.STREAM_END + k] = 0, row.size
+
+
+class _State:
+    """The compiled loop's arrays, carried between its calls, and the records they flush into."""
+
+    def __init__(self, endpoint: Endpoint, traffic: Traffic, draws: _Draws, *, overhead: bool, think: bool) -> None:
+        closed = not isinstance(traffic, PoissonArrivals)
+        instances = endpoint.instance_count
+        self.cfg = np.zeros(fl.CFG, dtype=np.int64)
+        self.cfg[[fl.WORKERS, fl.ROUTED, fl.CLOSED, fl.HAS_OVERHEAD, fl.HAS_THINK]] = (
+            endpoint.workers, instances > 1, closed, overhead, think)
+        self.ints = np.zeros(fl.INTS, dtype=np.int64)
+        self.traffic = _traffic_entries(traffic, draws.arrival_rng)
+        # The Python loop's first entries are the traffic's (drive(): every user-count change, or the
+        # first arrival), numbered from 0; the minute clock's come next.
+        self.ints[fl.SEQ] = self.traffic.size if closed else min(1, self.traffic.size)
+        users = int(self.traffic["users"].max(initial=0)) if closed else 0
+        self.heap = np.zeros(instances * endpoint.workers + users + 1, dtype=fl.ENTRY)
+        self.stations = np.zeros(instances, dtype=fl.STATION)
+        self.pool = np.zeros(0, dtype=fl.NODE)
+        self.ints[fl.FREE_NODE] = -1
+        self.grow_queues(users + 2)
+        self.out = np.empty((fl.OUT_ROWS, OUT_CHUNK))
+        self.draws = draws
+
+    def grow_queues(self, more: int) -> None:
+        """At least ``more`` nodes added to the queue pool's free list (the pool at least doubles)."""
+        old = self.pool.size
+        size = old + max(more, old)
+        pool = np.zeros(size, dtype=fl.NODE)
+        pool[:old] = self.pool
+        pool["next"][old:] = np.arange(old + 1, size + 1)
+        pool["next"][-1] = self.ints[fl.FREE_NODE]
+        self.ints[fl.FREE_NODE] = old
+        self.ints[fl.FREE_N] += size - old
+        self.pool = pool
+
+    def advance(self, advance: Callable[..., int], limit: tuple[float, int, int], records: Records,
+                spread: bool) -> None:
+        """Run the compiled entries before ``limit``, providing draws, room and records as it asks."""
+        ints = self.ints
+        while True:
+            status = advance(self.cfg, ints, self.heap, self.stations, self.pool, self.draws.rows, self.traffic,
+                             self.out, *limit)
+            self.flush(records, spread)
+            if status == fl.NEED_DRAWS:
+                self.draws.refill(ints, int(ints[fl.NEED_STREAM]), int(ints[fl.NEED_COUNT]))
+            elif status == fl.QUEUE_FULL:
+                self.grow_queues(int(ints[fl.NEED_COUNT]))
+            elif status == fl.DONE:
+                return
+
+    def flush(self, records: Records, spread: bool) -> None:
+        """Append the records written since the last flush to ``records`` (as the engine appends them)."""
+        n, m = int(self.ints[fl.OUT_N]), int(self.ints[fl.OVERHEAD_N])
+        out = self.out
+        if n:
+            records.completion_s.frombytes(_bytes(out[fl.COMPLETION, :n]))
+            records.latency_s.frombytes(_bytes(out[fl.LATENCY, :n]))
+            records.service_s.frombytes(_bytes(out[fl.SERVICE_TIME, :n]))
+            if spread:
+                records.instance.frombytes(_bytes(out[fl.INSTANCE, :n].astype(np.int32)))
+        if m:
+            records.overhead_s.frombytes(_bytes(out[fl.OVERHEAD_TIME, :m]))
+        self.ints[fl.OUT_N] = self.ints[fl.OVERHEAD_N] = 0
+
+
+def _bytes(values: np.ndarray) -> memoryview:
+    """The raw bytes of a contiguous array, uncopied (what ``array.frombytes`` takes)."""
+    return values.data.cast("B")
+
+
+def _traffic_entries(traffic: Traffic, arrival_rng: np.random.Generator) -> np.ndarray:
+    """The traffic's entries for the compiled loop: every user-count change, or every open
+    arrival (drawn as harness.drive draws them)."""
+    if not isinstance(traffic, PoissonArrivals):
+        return np.array(traffic.user_changes(), dtype=fl.TRAFFIC)
+    arrivals = traffic.arrival_times(arrival_rng)
+    entries = np.zeros(arrivals.size, dtype=fl.TRAFFIC)
+    entries["time"] = arrivals
+    return entries
+
+
+def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSequence = 0,
+        overhead: Distribution | None = None, think_time_s: float = 0.0,
+        stopping: StoppingConditions | None = None, interrupt: Callable[[], bool] | None = None,
+        keep_requests: bool = True, on_minute: MinuteHook | None = None) -> dict[str, Any]:
+    """:func:`simulator.engine.run` on the compiled loop: the fields of its EngineOutput (the
+    engine builds it; this module cannot import the engine that calls it)."""
+    compiled = kernel()
+    if compiled is None or covers(endpoint, traffic) is not None:
+        raise InputError("fast", "the compiled fast path cannot run this")
+    draws = _Draws(seed, endpoint, overhead, think_time_s)
+    state = _State(endpoint, traffic, draws, overhead=overhead is not None, think=think_time_s > 0)
+    loop, records, spread = Loop(), Records(keep=keep_requests), endpoint.instance_count > 1
+    loop.sequence = count(int(state.ints[fl.SEQ]))
+    clock = MinuteClock(loop, traffic, stopping or StoppingConditions(), interrupt, records, on_minute)
+    state.ints[fl.SEQ] = next(loop.sequence)
+    heap = loop.heap
+    while True:  # Loop.run, with the compiled entries merged in before each Python one
+        now, priority, sequence, action, payload = heap[0]
+        state.advance(compiled.advance, (now, priority, sequence), records, spread)
+        heappop(heap)
+        loop.sequence = count(int(state.ints[fl.SEQ]))
+        try:
+            action(now, payload)
+        except _Stopped:
+            loop.now = now
+            break
+        state.ints[fl.SEQ] = next(loop.sequence)
+    records.close_last_minute(loop.now)
+    stations = state.stations
+    return {
+        "completion_s": records.kept("completion_s"), "latency_s": records.kept("latency_s"),
+        "service_s": records.kept("service_s"), "overhead_s": records.kept("overhead_s"),
+        "instance": (records.kept("instance") if spread else np.zeros(len(records.completion_s), dtype=np.int32)),
+        "completed": records.completed, "minute_stats": tuple(records.minutes), "end_s": float(loop.now),
+        "stop_reason": clock.reason, "issued": int(state.ints[fl.ISSUED]),
+        "in_service": int(stations["busy"].sum()), "queued": int(stations["length"].sum()),
+        "minutes": tuple(clock.minutes),
+    }
+
+
+def _warm(advance: Callable[..., int]) -> None:
+    """Call the compiled loop once on a tiny run's arrays, so it is compiled (or loaded from the
+    cache) for the argument types of every real run before one is timed."""
+    service = Distribution("deterministic", 1.0, 0.0)
+    endpoint = Endpoint("warm-up", 2, 1, service)
+    state = _State(endpoint, PoissonArrivals.constant(1.0, 1.0), _Draws(0, endpoint, None, 0.0),
+                   overhead=False, think=False)
+    state.advance(advance, (0.0, fl.URGENT, 0), Records(), spread=False)
