@@ -15,7 +15,11 @@ the others' within 2% or the comparison is void (exit code 1).
 Engines:
 
 1. irsim: ``simulator.simulate`` with per-minute metrics and stopping conditions on; the
-   whole call is timed, including the per-minute DataFrame.
+   whole call is timed, including the per-minute DataFrame; on the Python engine (``fast=False``).
+1b. irsim fast: the same call on the compiled fast path (``fast=True``, simulator/fastpath.py):
+   the same run event for event, so its requests and mean latency must equal irsim's exactly.
+   Its compile time is reported apart: numba compiling from an empty cache, and loading from
+   the disk cache, each in a fresh process (the timed runs start with the loop loaded).
 2. idiomatic SimPy: one process per user, ``simpy.Resource(capacity=4)``, a latency list.
 3. Ciw 3: a closed loop emulated by 20 customers injected at t = 0 (one batch of 20) and
    routed back to the same node with probability 1; Ciw draws its own lognormals.
@@ -30,8 +34,11 @@ least-outstanding-requests routing, on horizon/K simulated seconds (about as man
 as the reference run). Least-outstanding routing's rate is reported against random
 routing's at the same K, measured in the same process.
 
-Three targets are judged: irsim >= 1.0 M requests per wall second, irsim >= 5x SimPy, and
-least-outstanding routing at 256 instances at least half as fast as random routing.
+Five targets are judged: irsim >= 1.0 M requests per wall second, irsim >= 5x SimPy,
+least-outstanding routing at 256 instances at least half as fast as random routing, and the
+fast path at >= 3x the heapq floor measured in the same run and >= 10 M requests per wall
+second (a quiet core; the CPU share says when the machine was not quiet). Random routing at
+scale runs on the fast path too.
 
 Usage: .venv/bin/python experiments/bench_engine.py [--quick] [--markdown PATH]
 """
@@ -43,7 +50,9 @@ import gc
 import math
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -59,7 +68,7 @@ import ciw
 import numpy as np
 import simpy
 
-from simulator import LatencyThreshold, StoppingConditions, simulate
+from simulator import LatencyThreshold, StoppingConditions, fastpath, simulate
 
 FULL_HORIZON_S = 6000.0
 QUICK_HORIZON_S = 600.0
@@ -71,6 +80,8 @@ TARGET_SPEEDUP = 5.0  # irsim over idiomatic SimPy
 ROUTING_INSTANCES = (64, 256)
 ROUTING_POLICIES = ("random", "least_outstanding_requests")
 TARGET_ROUTING_RATIO = 0.5  # least-outstanding over random routing's rate, at the largest K
+TARGET_FAST_OVER_HEAPQ = 3.0  # the fast path over the heapq floor, in the same run
+TARGET_FAST_RATE = 10.0e6  # fast-path requests per wall second (on a quiet core)
 SHARED_BELOW = 0.9  # irsim's CPU share under which the report says the machine was shared
 
 
@@ -160,15 +171,17 @@ class Engine:
 
 # --- the engines -------------------------------------------------------------------------
 
-def run_irsim(model: Model, horizon_s: float, seed: int, instances: int = 1, routing: str = "random") -> Measurement:
+def run_irsim(model: Model, horizon_s: float, seed: int, instances: int = 1, routing: str = "random",
+              fast: bool = False) -> Measurement:
     """irsim's public entry point with per-minute metrics and every stopping condition on;
-    ``instances`` instances each get the model's users."""
+    ``instances`` instances each get the model's users; on the Python engine, or on the
+    compiled fast path with ``fast``."""
     stopping = StoppingConditions(max_invocations=10**9, latency=LatencyThreshold(95, 1e6),
                                   stop_on_flat_invocations=True)
     profile = model.profile()
     watch = Stopwatch()
     result = simulate(profile, "ml.ref", instance_count=instances, users=model.users * instances,
-                      duration_s=horizon_s, seed=seed, routing=routing, stopping=stopping)
+                      duration_s=horizon_s, seed=seed, routing=routing, stopping=stopping, fast=fast)
     wall, cpu = watch.elapsed()
     if result.duration_s != horizon_s:
         raise RuntimeError(f"irsim stopped early at {result.duration_s} s: {result.stop_reason}")
@@ -288,12 +301,14 @@ def header_lines() -> list[str]:
 
 
 def table_rows(results: Sequence[Result]) -> list[list[str]]:
-    irsim = results[0]
-    rows = [["engine", "sim s", "requests", "wall s", "CPU share", "M req/s", "irsim speedup", "runs"]]
+    irsim, fast = results[0], results[1]
+    rows = [["engine", "sim s", "requests", "wall s", "CPU share", "M req/s", "irsim speedup", "fast-path speedup",
+             "runs"]]
     for r in results:
         speedup = "-" if r is irsim else f"{irsim.rate / r.rate:.2f}x"
+        fast_speedup = "-" if r is fast else f"{fast.rate / r.rate:.2f}x"
         rows.append([r.engine, f"{r.horizon_s:g}", f"{r.best.requests:,}", f"{r.best.wall_s:.3f}",
-                     f"{r.cpu_share:.0%}", f"{r.rate / 1e6:.3f}", speedup, f"best of {r.repeats}"])
+                     f"{r.cpu_share:.0%}", f"{r.rate / 1e6:.3f}", speedup, fast_speedup, f"best of {r.repeats}"])
     return rows
 
 
@@ -327,7 +342,11 @@ def agreement_lines(model: Model, results: Sequence[Result]) -> tuple[list[str],
     ok = spread <= AGREEMENT_TOLERANCE
     lines.append(f"Throughput agreement: max/min - 1 = {spread:.3%} "
                  f"(tolerance {AGREEMENT_TOLERANCE:.0%}): {'PASS' if ok else 'FAIL'}")
-    return lines, ok
+    python, fast = results[0].best, results[1].best
+    same = python.requests == fast.requests and python.mean_latency_s == fast.mean_latency_s
+    lines.append(f"Fast path = Python engine, exactly: {fast.requests:,} vs {python.requests:,} requests, mean latency "
+                 f"{fast.mean_latency_s!r} vs {python.mean_latency_s!r} s: {'PASS' if same else 'FAIL'}")
+    return lines, ok and same
 
 
 def scaling_lines(model: Model, irsim: Engine, full: Result) -> list[str]:
@@ -347,11 +366,12 @@ def routing_results(model: Model, horizon_s: float) -> dict[tuple[int, str], Res
     """irsim on each of ROUTING_INSTANCES instances with each routing policy, horizon / K each."""
     results = {}
     for instances in ROUTING_INSTANCES:
-        for routing in ROUTING_POLICIES:
-            runner = partial(run_irsim, instances=instances, routing=routing)
-            engine = Engine(f"irsim K={instances} {routing}", runner, 3)
-            results[instances, routing] = best_of(engine, model, horizon_s / instances)
-            print(f"  ... {engine.name}: {results[instances, routing].rate / 1e6:.3f} M req/s", file=sys.stderr,
+        for routing, fast in [(policy, False) for policy in ROUTING_POLICIES] + [("random", True)]:
+            runner = partial(run_irsim, instances=instances, routing=routing, fast=fast)
+            label = f"{routing} (fast path)" if fast else routing
+            engine = Engine(f"irsim K={instances} {label}", runner, 3)
+            results[instances, label] = best_of(engine, model, horizon_s / instances)
+            print(f"  ... {engine.name}: {results[instances, label].rate / 1e6:.3f} M req/s", file=sys.stderr,
                   flush=True)
     return results
 
@@ -367,8 +387,10 @@ def routing_rows(results: dict[tuple[int, str], Result]) -> list[list[str]]:
     return rows
 
 
-def target_lines(irsim: Result, simpy_result: Result, routing: dict[tuple[int, str], Result]) -> list[str]:
+def target_lines(results: dict[str, Result], routing: dict[tuple[int, str], Result]) -> list[str]:
+    irsim, simpy_result, fast, heapq = results["irsim"], results["SimPy"], results["irsim fast"], results["heapq"]
     speedup = irsim.rate / simpy_result.rate
+    over_heapq = fast.rate / heapq.rate
     largest = max(ROUTING_INSTANCES)
     ratio = routing[largest, "least_outstanding_requests"].rate / routing[largest, "random"].rate
     lines = [
@@ -378,12 +400,52 @@ def target_lines(irsim: Result, simpy_result: Result, routing: dict[tuple[int, s
         f"-> {'PASS' if speedup >= TARGET_SPEEDUP else 'FAIL'}",
         f"Target: least-outstanding routing at {largest} instances within {1 / TARGET_ROUTING_RATIO:g}x of random "
         f"routing: {ratio:.2f}x random's rate -> {'PASS' if ratio >= TARGET_ROUTING_RATIO else 'FAIL'}",
+        f"Target: fast path >= {TARGET_FAST_OVER_HEAPQ:g}x the heapq floor of this run: {over_heapq:.2f}x "
+        f"-> {'PASS' if over_heapq >= TARGET_FAST_OVER_HEAPQ else 'FAIL'}",
+        f"Target: fast path >= {TARGET_FAST_RATE / 1e6:.0f} M requests/s on a quiet core: {fast.rate / 1e6:.3f} M/s "
+        f"-> {'PASS' if fast.rate >= TARGET_FAST_RATE else 'FAIL'}",
     ]
-    if irsim.cpu_share < SHARED_BELOW:
-        lines.append(f"The machine was shared: irsim's best run had a core {irsim.cpu_share:.0%} of its wall time; "
-                     f"per CPU second it ran {irsim.best.requests / irsim.best.cpu_s / 1e6:.3f} M requests "
-                     "(an estimate of the wall rate on an idle machine, not a measurement of it).")
+    for r in (irsim, fast):
+        if r.cpu_share < SHARED_BELOW:
+            lines.append(f"The machine was shared: {r.engine}'s best run had a core {r.cpu_share:.0%} of its wall "
+                         f"time; per CPU second it ran {r.best.requests / r.best.cpu_s / 1e6:.3f} M requests "
+                         "(an estimate of the wall rate on an idle machine, not a measurement of it).")
     return lines
+
+
+#: Loads the compiled loop in a fresh process and prints what that cost.
+KERNEL_PROBE = ("import time; start = time.perf_counter(); from simulator import fastpath; k = fastpath.kernel(); "
+                "print(k.load_s, k.from_cache, time.perf_counter() - start)")
+
+
+def kernel_load(cache_dir: str | None) -> tuple[float, bool, float]:
+    """(seconds to compile or load the loop, whether from numba's cache, seconds with the imports) in a
+    fresh process; ``cache_dir`` replaces numba's cache directory (an empty one: a cold compile)."""
+    env = dict(os.environ)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = cache_dir
+    done = subprocess.run([sys.executable, "-c", KERNEL_PROBE], env=env, capture_output=True, text=True, check=True)
+    load, cached, total = done.stdout.split()
+    return float(load), cached == "True", float(total)
+
+
+def compile_lines() -> list[str]:
+    """The fast path's one-off costs, apart from its rate: a compile into an empty cache, then a
+    load from the project's cache (filled by this process first if it was empty)."""
+    with tempfile.TemporaryDirectory(prefix="irsim-numba-") as empty:
+        cold, cold_cached, cold_total = kernel_load(empty)
+    here = fastpath.kernel()
+    if here is None:
+        raise SystemExit("numba is not installed: the fast path cannot be measured")
+    warm, warm_cached, warm_total = kernel_load(None)
+    return [
+        "Fast path's one-off cost, each in a fresh process (not in the timed runs):",
+        f"  compile into an empty cache: {cold:.2f} s (from cache: {cold_cached}); with importing irsim and numba "
+        f"{cold_total:.2f} s",
+        f"  load from numba's disk cache: {warm:.2f} s (from cache: {warm_cached}); with importing irsim and numba "
+        f"{warm_total:.2f} s",
+        f"  this process: {here.load_s:.2f} s (from cache: {here.from_cache})",
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -396,7 +458,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = Model()
     horizon = QUICK_HORIZON_S if args.quick else FULL_HORIZON_S
     irsim = Engine("irsim", run_irsim, 3)
-    engines = [irsim, Engine("SimPy", run_simpy, 2), Engine("Ciw", run_ciw, 2), Engine("heapq", run_heapq, 3)]
+    engines = [irsim, Engine("irsim fast", partial(run_irsim, fast=True), 5), Engine("SimPy", run_simpy, 2),
+               Engine("Ciw", run_ciw, 2), Engine("heapq", run_heapq, 3)]
 
     header = header_lines()
     print("\n".join(header))
@@ -404,6 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"mean {model.mean_s * 1000:g} ms cv {model.cv:g}, zero think time, {horizon:g} s simulated, seed {SEED}")
     print("Each engine: best (shortest wall time) of its runs, same seed, gc.collect() before each run.\n",
           flush=True)
+    compiling = compile_lines()
 
     results = []
     for engine in engines:
@@ -416,10 +480,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     routing_table = routing_rows(routing)
     routing_title = (f"Routing at scale: K instances of the model with {model.users} users each, "
                      f"{horizon:g}/K simulated s (best of each):")
-    targets = target_lines(results[0], results[1], routing)
+    targets = target_lines({r.engine: r for r in results}, routing)
 
     print(text_table(rows))
-    for block in (agreement, scaling):
+    for block in (agreement, compiling, scaling):
         print()
         print("\n".join(block))
     print()
@@ -430,7 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.markdown:
         sections = ["# irsim engine benchmark", "\n".join(f"- {line}" for line in header), markdown_table(rows)]
-        sections += ["```\n" + "\n".join(block) + "\n```" for block in (agreement, scaling)]
+        sections += ["```\n" + "\n".join(block) + "\n```" for block in (agreement, compiling, scaling)]
         sections += [routing_title, markdown_table(routing_table, left=2), "```\n" + "\n".join(targets) + "\n```"]
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text("\n\n".join(sections) + "\n")

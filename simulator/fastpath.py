@@ -14,8 +14,9 @@ Python engine's order and read in the same numpy blocks; every heap entry has th
 loop's (time, priority, sequence number); the Python-side entries (the minute clock's ticks,
 the end of the traffic, the stop) stay in a real :class:`~simulator.harness.Loop` run by
 :class:`~simulator.harness.MinuteClock` itself, and the compiled loop runs exactly the
-entries that come before the next of them. Records go into the same
-:class:`~simulator.records.Records`, so every minute is summarized by the same code.
+entries that come before the next of them. Records go into a
+:class:`~simulator.records.Records` (numpy columns: :mod:`simulator.fastrecords`), so every
+minute is summarized by the same code.
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ from simulator import fastloop as fl
 from simulator.distributions import Distribution
 from simulator.endpoint import Endpoint
 from simulator.errors import InputError
+from simulator.fastrecords import FastRecords
 from simulator.harness import BLOCK, Loop, MinuteClock, MinuteHook, _Stopped
-from simulator.records import Records
 from simulator.stopping import StoppingConditions
 from simulator.traffic import PoissonArrivals, Traffic
 
-OUT_CHUNK = 1 << 16  # completions written by the compiled loop between two flushes into Records
+OUT_CHUNK = 1 << 14  # completions written by the compiled loop between two flushes into Records
 #: Expected requests from which ``fast=None`` takes the fast path: when the compiled loop is
 #: loaded in this process already, and when it still has to be (importing numba and loading the
 #: cached machine code costs about as much as the Python engine spends on this many requests).
@@ -187,7 +188,7 @@ class _State:
         self.ints[fl.FREE_N] += size - old
         self.pool = pool
 
-    def advance(self, advance: Callable[..., int], limit: tuple[float, int, int], records: Records,
+    def advance(self, advance: Callable[..., int], limit: tuple[float, int, int], records: FastRecords,
                 spread: bool) -> None:
         """Run the compiled entries before ``limit``, providing draws, room and records as it asks."""
         ints = self.ints
@@ -202,24 +203,19 @@ class _State:
             elif status == fl.DONE:
                 return
 
-    def flush(self, records: Records, spread: bool) -> None:
+    def flush(self, records: FastRecords, spread: bool) -> None:
         """Append the records written since the last flush to ``records`` (as the engine appends them)."""
         n, m = int(self.ints[fl.OUT_N]), int(self.ints[fl.OVERHEAD_N])
         out = self.out
         if n:
-            records.completion_s.frombytes(_bytes(out[fl.COMPLETION, :n]))
-            records.latency_s.frombytes(_bytes(out[fl.LATENCY, :n]))
-            records.service_s.frombytes(_bytes(out[fl.SERVICE_TIME, :n]))
+            records.completion_s.extend(out[fl.COMPLETION, :n])
+            records.latency_s.extend(out[fl.LATENCY, :n])
+            records.service_s.extend(out[fl.SERVICE_TIME, :n])
             if spread:
-                records.instance.frombytes(_bytes(out[fl.INSTANCE, :n].astype(np.int32)))
+                records.instance.extend(out[fl.INSTANCE, :n])
         if m:
-            records.overhead_s.frombytes(_bytes(out[fl.OVERHEAD_TIME, :m]))
+            records.overhead_s.extend(out[fl.OVERHEAD_TIME, :m])
         self.ints[fl.OUT_N] = self.ints[fl.OVERHEAD_N] = 0
-
-
-def _bytes(values: np.ndarray) -> memoryview:
-    """The raw bytes of a contiguous array, uncopied (what ``array.frombytes`` takes)."""
-    return values.data.cast("B")
 
 
 def _traffic_entries(traffic: Traffic, arrival_rng: np.random.Generator) -> np.ndarray:
@@ -244,7 +240,7 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
         raise InputError("fast", "the compiled fast path cannot run this")
     draws = _Draws(seed, endpoint, overhead, think_time_s)
     state = _State(endpoint, traffic, draws, overhead=overhead is not None, think=think_time_s > 0)
-    loop, records, spread = Loop(), Records(keep=keep_requests), endpoint.instance_count > 1
+    loop, records, spread = Loop(), FastRecords(keep=keep_requests), endpoint.instance_count > 1
     loop.sequence = count(int(state.ints[fl.SEQ]))
     clock = MinuteClock(loop, traffic, stopping or StoppingConditions(), interrupt, records, on_minute)
     state.ints[fl.SEQ] = next(loop.sequence)
@@ -280,4 +276,4 @@ def _warm(advance: Callable[..., int]) -> None:
     endpoint = Endpoint("warm-up", 2, 1, service)
     state = _State(endpoint, PoissonArrivals.constant(1.0, 1.0), _Draws(0, endpoint, None, 0.0),
                    overhead=False, think=False)
-    state.advance(advance, (0.0, fl.URGENT, 0), Records(), spread=False)
+    state.advance(advance, (0.0, fl.URGENT, 0), FastRecords(), spread=False)
