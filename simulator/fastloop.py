@@ -16,8 +16,7 @@ of the traffic, the stop) due next, and returns; the caller runs that entry in P
 also returns early, with a status, when a stream of random draws, the output buffers or the
 queue pool need the caller (nothing is half done then: the check comes before an entry runs).
 
-Arrays are numpy record arrays and 2-D blocks passed one by one (numba types a tuple of
-arrays per helper call).
+Arrays are numpy record arrays and plain arrays passed one by one.
 """
 
 from __future__ import annotations
@@ -52,8 +51,8 @@ OUT_N = 10          # completions written to ``out`` since the caller emptied it
 OVERHEAD_N = 11     # overhead latencies written likewise
 NEED_STREAM = 12    # with status NEED_DRAWS: which stream, and how many draws the entry needs
 NEED_COUNT = 13
-DRAWN = 14          # DRAWN + stream: the next unread draw of each stream
-STREAM_END = 18     # STREAM_END + stream: the draws each stream's row holds
+DRAWN = 14          # DRAWN + stream: where in ``streams`` the next unread draw of each stream is
+STREAM_END = 18     # STREAM_END + stream: where its segment of ``streams`` ends
 INTS = 22
 
 # Switches in the ``cfg`` array, fixed for a run.
@@ -64,7 +63,7 @@ HAS_OVERHEAD = 3
 HAS_THINK = 4
 CFG = 5
 
-# Streams of random draws: the rows of ``streams``, in the Python engine's spawn order's names.
+# Streams of random draws: segments of the 1-D ``streams`` (bounds in ``ints``).
 SERVICE, ROUTE, OVERHEAD, THINK = 0, 1, 2, 3
 STREAMS = 4
 # Rows of ``out``.
@@ -145,7 +144,7 @@ def _close_hole(ints: np.ndarray, heap: np.ndarray) -> None:
 def _draw(ints: np.ndarray, streams: np.ndarray, stream: int) -> float:
     i = ints[DRAWN + stream]
     ints[DRAWN + stream] = i + 1
-    return streams[stream, i]
+    return streams[i]
 
 
 def _enqueue(ints: np.ndarray, stations: np.ndarray, pool: np.ndarray, inst: int, arrival: float) -> None:

@@ -41,7 +41,7 @@ from simulator.harness import BLOCK, Loop, MinuteClock, MinuteHook, _Stopped
 from simulator.stopping import StoppingConditions
 from simulator.traffic import PoissonArrivals, Traffic
 
-OUT_CHUNK = 1 << 14  # completions written by the compiled loop between two flushes into Records
+OUT_CHUNK = 1 << 12  # completions written by the compiled loop between two flushes into Records
 #: Expected requests from which ``fast=None`` takes the fast path: when the compiled loop is
 #: loaded in this process already, and when it still has to be (importing numba and loading the
 #: cached machine code costs about as much as the Python engine spends on this many requests).
@@ -124,7 +124,7 @@ def expected_requests(endpoint: Endpoint, traffic: Traffic, cycle_s: float) -> f
 class _Draws:
     """The engine's streams of random draws as numpy blocks: spawned from the seed in
     ``engine._Draws.seeded``'s order and drawn ``BLOCK`` at a time, so they hold the same numbers.
-    The compiled loop reads them as the rows of one 2-D array, each row to its own end."""
+    The compiled loop reads them from one 1-D array, each stream from its own segment."""
 
     def __init__(self, seed: int | np.random.SeedSequence, endpoint: Endpoint, overhead: Distribution | None,
                  think_time_s: float) -> None:
@@ -138,19 +138,19 @@ class _Draws:
             (lambda n: routing_rng.integers(0, instances, n)) if instances > 1 else nothing,
             (lambda n: overhead.sample_s(overhead_rng, n)) if overhead is not None else nothing,
             (lambda n: think_rng.exponential(think_time_s, n)) if think_time_s > 0 else nothing)
-        self.rows = np.empty((fl.STREAMS, 0))
+        self.values = np.empty(0)
 
     def refill(self, ints: np.ndarray, stream: int, need: int) -> None:
         """Keep every stream's unread draws and append blocks to ``stream`` until it holds ``need``."""
-        rows = [self.rows[k, ints[fl.DRAWN + k]:ints[fl.STREAM_END + k]] for k in range(fl.STREAMS)]
-        pieces = [rows[stream]]
+        segments = [self.values[ints[fl.DRAWN + k]:ints[fl.STREAM_END + k]] for k in range(fl.STREAMS)]
+        pieces = [segments[stream]]
         while sum(p.size for p in pieces) < need:
             pieces.append(self.draw[stream](BLOCK))
-        rows[stream] = np.concatenate(pieces)
-        self.rows = np.zeros((fl.STREAMS, max(row.size for row in rows)))
-        for k, row in enumerate(rows):
-            self.rows[k, :row.size] = row  # routes become floats: exact (below 2**53)
-            ints[fl.DRAWN + k], ints[fl.STREAM_END + k] = 0, row.size
+        segments[stream] = np.concatenate(pieces)
+        self.values = np.concatenate(segments).astype(float, copy=False)  # routes as floats: exact below 2**53
+        ends = np.cumsum([segment.size for segment in segments])
+        for k, segment in enumerate(segments):
+            ints[fl.DRAWN + k], ints[fl.STREAM_END + k] = ends[k] - segment.size, ends[k]
 
 
 class _State:
@@ -193,7 +193,7 @@ class _State:
         """Run the compiled entries before ``limit``, providing draws, room and records as it asks."""
         ints = self.ints
         while True:
-            status = advance(self.cfg, ints, self.heap, self.stations, self.pool, self.draws.rows, self.traffic,
+            status = advance(self.cfg, ints, self.heap, self.stations, self.pool, self.draws.values, self.traffic,
                              self.out, *limit)
             self.flush(records, spread)
             if status == fl.NEED_DRAWS:

@@ -15,7 +15,7 @@ import numpy as np
 
 from simulator.records import Records
 
-FIRST_CAPACITY = 1 << 14
+FIRST_CAPACITY = 1 << 10
 
 
 class Column:
