@@ -23,7 +23,7 @@ from irsim.cli.report import add_report_command
 from irsim.cli.run import add_run_command
 from irsim.cli.simulate import add_simulate_command
 from irsim.cli.sweep import add_sweep_command
-from irsim.errors import UserError
+from irsim.errors import UserError, shortened
 from irsim.exitcodes import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE
 from pricing import PricingError
 from simulator import InputError
@@ -95,9 +95,9 @@ def one_line(message: str) -> str:
     """A message of several lines (botocore's parameter validation) joined into one."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     if len(lines) <= 1:
-        return lines[0] if lines else message
+        return shortened(lines[0] if lines else message)
     head, rest = lines[0], "; ".join(lines[1:])
-    return f"{head} {rest}" if head.endswith(":") else f"{head}; {rest}"
+    return shortened(f"{head} {rest}" if head.endswith(":") else f"{head}; {rest}")
 
 
 def _broken_pipe() -> int:
