@@ -87,7 +87,7 @@ def alias_bomb(levels: int) -> str:
 def test_a_yaml_alias_bomb_is_measured_not_expanded():
     document = alias_bomb(9)  # 9**9 = 387 million strings
     assert len(document) < 1_000
-    with pytest.raises(AwsCliUsageError, match="expands to .* nodes") as refused:
+    with pytest.raises(AwsCliUsageError, match=r"expands to .* nodes") as refused:
         yaml_argument(document, "--cli-input-yaml")
     assert len(str(refused.value)) < 300
 
@@ -132,3 +132,26 @@ def test_a_huge_value_is_not_echoed_by_the_client_or_the_command_line(tmp_path, 
     err = capsys.readouterr().err
     assert code != 0
     assert max(len(line) for line in err.splitlines()) <= MAX_MESSAGE_CHARS + 120
+
+
+def strict_json(text: str) -> object:
+    """JSON as a strict reader (jq, JavaScript) parses it: NaN and Infinity are errors."""
+    def refuse(constant: str) -> object:
+        raise ValueError(f"{constant} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_output_has_no_nan_even_when_nothing_completed(capsys):
+    code = main(["simulate", "--instance-type", "ml.c5.xlarge", "--rate", "0.001", "--duration", "1", "--json"])
+    assert code == 0
+    document = strict_json(capsys.readouterr().out)
+    assert document["completed"] == 0 and document["latency_ms"]["mean"] is None
+
+
+def test_finite_turns_every_nan_and_infinity_into_null():
+    import numpy as np
+
+    from irsim.present.formats import dumps, finite
+    document = {"a": float("nan"), "b": [np.float64("inf"), 1.5, np.float32(2.0)], "c": {"d": -float("inf")}}
+    assert finite(document) == {"a": None, "b": [None, 1.5, 2.0], "c": {"d": None}}
+    assert strict_json(dumps(document)) == {"a": None, "b": [None, 1.5, 2.0], "c": {"d": None}}
