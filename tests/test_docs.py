@@ -114,10 +114,13 @@ def test_make_path_puts_irsim_on_path():
     """In a shell whose PATH lacks the environment, the line `make path` prints finds irsim."""
     if not (ROOT / ".venv" / "bin" / "activate").exists():
         pytest.skip("no .venv in the repository's folder (make demo creates it)")
-    printed = subprocess.run(["make", "-s", "path"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    # A user's shell: no make of ours around it (under `make test` its flags would reach the child).
+    shell = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VIRTUAL_ENV")}
+    printed = subprocess.run(["make", "-s", "path"], cwd=ROOT, capture_output=True, text=True, check=True,
+                             env=shell).stdout
     assert printed.strip() == ". .venv/bin/activate"
-    bare = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
-                           if Path(p).resolve() != (ROOT / ".venv" / "bin").resolve())
+    shell["PATH"] = os.pathsep.join(p for p in shell.get("PATH", "").split(os.pathsep)
+                                    if Path(p).resolve() != (ROOT / ".venv" / "bin").resolve())
     found = subprocess.run(["bash", "-c", 'eval "$(make -s path)" && command -v irsim'], cwd=ROOT,
-                           capture_output=True, text=True, env={**os.environ, "PATH": bare}, check=True).stdout
+                           capture_output=True, text=True, env=shell, check=True).stdout
     assert Path(found.strip()).resolve() == (ROOT / ".venv" / "bin" / "irsim").resolve()
