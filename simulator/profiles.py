@@ -1,4 +1,4 @@
-"""Service profiles: the JSON document of DESIGN.md that describes how a model serves on
+"""Service profiles: the JSON document of docs/profiles.md that describes how a model serves on
 each instance type. Loading validates every field and names the bad one."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 execution environment; a request that finds no idle warm environment cold-starts one
 (ModelSetupTime) and one that finds all MaxConcurrency busy is throttled (a 4XX).
 
-Semantics (documented in the README):
+Semantics (documented in docs/semantics.md):
 - an environment stays warm for ``idle_timeout_s`` after its last request, then is
   reclaimed; ProvisionedConcurrency environments never are. A request takes the most
   recently used warm environment.

@@ -1,7 +1,7 @@
 """Traffic shapes: how many closed-loop users are active at each moment (PHASES, STAIRS,
 constant), or at what rate open Poisson arrivals come.
 
-Semantics follow DESIGN.md: SpawnRate is users per minute; a phase starts by setting the
+Semantics (docs/semantics.md): SpawnRate is users per minute; a phase starts by setting the
 user count to its InitialNumberOfUsers and then adds one user every 60/SpawnRate seconds;
 a STAIRS step lasts DurationInSeconds / NumberOfSteps and adds UsersPerStep users.
 """

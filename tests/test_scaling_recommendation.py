@@ -1,5 +1,5 @@
 """GetScalingConfigurationRecommendation offline: the service's shapes (botocore's Stubber), its
-errors (modeled classes, ValidationException), and numbers that follow README's stated rule,
+errors (modeled classes, ValidationException), and numbers that follow docs/semantics.md's rule,
 recomputed here from the job's per-minute series by other means (numpy's least squares)."""
 
 import json
@@ -67,7 +67,7 @@ def error_of(call, **params) -> ClientError:
 
 
 def expected(result: JobResult, index: int, target: int, low: int = 0, high: int | None = None) -> dict:
-    """README's rule, from the benchmark's own minutes: the CPU-per-core line through the origin
+    """docs/semantics.md's rule, from the benchmark's own minutes: the CPU-per-core line through the origin
     (numpy lstsq), the rate at the target, held at the per-instance max; the capacities."""
     item = result.scheduled[index]
     frame = item.outcome.per_minute

@@ -1,4 +1,4 @@
-"""Traffic shapes pin DESIGN.md's semantics: SpawnRate per minute, phase resets, STAIRS steps."""
+"""Traffic shapes pin docs/semantics.md's rules: SpawnRate per minute, phase resets, STAIRS steps."""
 
 import numpy as np
 import pytest

@@ -145,7 +145,7 @@ class BenchmarkTask:
 
 
 def run_benchmark(task: BenchmarkTask, on_minute: MinuteHook | None = None) -> BenchmarkOutcome:
-    """Simulate the benchmark and apply DESIGN.md's per-instance max rule (for an existing
+    """Simulate the benchmark and apply the per-instance max rule of docs/semantics.md (for an existing
     endpoint, the whole endpoint's best minute, its instances behind the default routing). A
     benchmark ``interrupt`` ends (its job was stopped) is STOPPED and yields no numbers.
     ``on_minute`` hears each simulated minute as it closes (live progress)."""
