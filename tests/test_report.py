@@ -18,6 +18,8 @@ import pytest
 
 from irsim.cli.app import main
 from irsim.present.html import SCRIPT
+from irsim.present.tables import describe_table
+from irsim.service.result import JobDocument
 
 pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -129,10 +131,9 @@ def test_the_job_page_says_what_the_console_says(pages, capsys):
         assert fact in text
     # the same order as the console
     describe = json.loads((pages["job"].parent / "job" / "describe.json").read_text())
-    extensions = json.loads((pages["job"].parent / "job" / "irsim.json").read_text())
-    from irsim.present.tables import describe_table
+    document = JobDocument.from_json(json.loads((pages["job"].parent / "job" / "irsim.json").read_text()))
     console = [line.split()[1] + (" " + line.split()[2] if line.split()[2].startswith("[") else "")
-               for line in describe_table(describe, extensions).splitlines() if re.match(r"^ +\d+  ml\.", line)]
+               for line in describe_table(describe, document).splitlines() if re.match(r"^ +\d+  ml\.", line)]
     rows = re.findall(r"<tr[^>]*><td class=\"num\">\d+</td><td>([^<]+)</td>", text)
     assert rows == console and len(rows) == 4
 

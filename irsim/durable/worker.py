@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import time
+from dataclasses import replace
 from typing import Any
 
 from irsim.durable.endpoints import deployed_endpoints
@@ -20,7 +21,7 @@ from irsim.durable.store import ACTIVE_STATUSES, JobStore, now_utc
 from irsim.service.benchmark import BenchmarkOutcome
 from irsim.service.job import JobResult, execute_job
 from irsim.service.labels import spec_label
-from irsim.service.scaling import PER_MINUTE, per_minute_document
+from irsim.service.scaling import per_minute_document
 
 STOP_POLL_S = 0.2
 log = logging.getLogger(__name__)
@@ -105,7 +106,8 @@ def _end_states(result: JobResult) -> tuple[dict[str, Any], dict[str, Any]]:
     """The columns of the job's end state, as it ran and, for a stop that arrived after its last
     benchmark, as STOPPED (its recommendations kept, as a stopped job keeps what finished)."""
     describe = result.describe
-    extensions = {**result.extensions(), PER_MINUTE: per_minute_document(result.scheduled)}  # for scaling
+    # the minutes kept for GetScalingConfigurationRecommendation
+    extensions = replace(result.document(), per_minute=per_minute_document(result.scheduled)).to_json()
     columns = {"describe": describe, "steps": result.steps, "extensions": extensions,
                "completed": describe["CompletionTime"], "last_modified": describe["LastModifiedTime"]}
     stopped = {key: value for key, value in describe.items() if key != "FailureReason"}
