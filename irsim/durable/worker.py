@@ -93,7 +93,7 @@ def run(home: str, name: str) -> int:
                             "failure_reason": f"Internal error: {type(exc).__name__}: {exc}"[:1024]},
                      stopped={"completed": now_utc()})
         return 1
-    ended, as_stopped = _end_states(result)
+    ended, as_stopped = end_states(result)
     store.finish(name, ended, as_stopped)
     final = store.get(name)
     status = final.status if final else ended["status"]
@@ -102,7 +102,7 @@ def run(home: str, name: str) -> int:
     return 0
 
 
-def _end_states(result: JobResult) -> tuple[dict[str, Any], dict[str, Any]]:
+def end_states(result: JobResult) -> tuple[dict[str, Any], dict[str, Any]]:
     """The columns of the job's end state, as it ran and, for a stop that arrived after its last
     benchmark, as STOPPED (its recommendations kept, as a stopped job keeps what finished)."""
     describe = result.describe
