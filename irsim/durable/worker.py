@@ -17,6 +17,7 @@ from typing import Any
 from irsim.durable.endpoints import deployed_endpoints
 from irsim.durable.processes import process_start_time
 from irsim.durable.resourcestore import ResourceStore
+from irsim.durable.specs import stored_spec
 from irsim.durable.store import ACTIVE_STATUSES, JobStore, now_utc
 from irsim.service.benchmark import BenchmarkOutcome
 from irsim.service.job import JobResult, execute_job
@@ -84,9 +85,9 @@ def run(home: str, name: str) -> int:
         store.update(name, progress=finished, only_if_status=ACTIVE_STATUSES)
 
     try:
-        result = execute_job(record.request, record.profile, seed=record.seed, region=record.region,
-                             created=record.created, interrupt=StopFlag(home, name, pid), progress=progress,
-                             endpoints=deployed_endpoints(ResourceStore(store)))
+        job = stored_spec(record, lambda: deployed_endpoints(ResourceStore(store)))  # as create parsed it
+        result = execute_job(job, record.profile, seed=record.seed, region=record.region, created=record.created,
+                             interrupt=StopFlag(home, name, pid), progress=progress)
     except Exception as exc:  # the job fails; the store keeps a readable reason
         log.exception("job %s FAILED: internal error", name)
         store.finish(name, {"status": "FAILED", "completed": now_utc(),
