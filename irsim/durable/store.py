@@ -79,7 +79,14 @@ def default_home() -> Path:
 
 
 class StoreError(UserError):
-    """The job store cannot be opened, read or written; the message names the path and the cause."""
+    """The job store cannot be opened, read or written; the message names the path and the cause.
+
+    ``argument`` is the caller's parameter the message advises setting (``home``), named in the
+    message as "the home argument": the command line words it as its flag."""
+
+    def __init__(self, message: str, argument: str | None = None) -> None:
+        super().__init__(message)
+        self.argument = argument
 
 
 def now_utc() -> datetime:
@@ -184,12 +191,13 @@ class JobStore:
     def _open_folder(self) -> bool:
         """Create the home folder if needed; whether the store can only be read."""
         if self.home.exists() and not self.home.is_dir():
-            raise StoreError(f"job store {self.home} is a file, not a folder (set IRSIM_HOME or --home to a folder)")
+            raise StoreError(f"job store {self.home} is a file, not a folder (set IRSIM_HOME or the home argument "
+                             "to a folder)", argument="home")
         try:
             self.home.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"job store {self.home}: cannot create the folder: {exc.strerror or exc} (set "
-                             "IRSIM_HOME or --home to a folder you can write)") from None
+                             "IRSIM_HOME or the home argument to a folder you can write)", argument="home") from None
         writable = os.access(self.home, os.W_OK) and (not self.path.exists() or os.access(self.path, os.W_OK))
         if not writable and not self.path.is_file():
             raise StoreError(f"job store {self.path}: cannot create it: the folder is read-only")
@@ -247,10 +255,10 @@ class JobStore:
             connection.execute("COMMIT")
 
     def insert(self, *, name: str, arn: str, job_type: str, request: dict, profile: dict, seed: int,
-               region: str, created: datetime, status: str = "PENDING", **fields: Any) -> None:
-        """Add a job (PENDING unless told otherwise, e.g. an imported finished job, whose
-        other ``fields`` come in the same transaction); raises JobExists if the name is taken."""
-        columns = _columns({"name": name, "arn": arn, "job_type": job_type, "status": status,
+               region: str, created: datetime, **fields: Any) -> None:
+        """Add a job, PENDING unless ``fields`` give its ``status`` (an imported finished job, whose
+        other columns come in the same transaction); raises JobExists if the name is taken."""
+        columns = _columns({"name": name, "arn": arn, "job_type": job_type, "status": "PENDING",
                             "request": encode(request), "profile": encode(profile), "seed": seed, "region": region,
                             "created": created.isoformat(), "last_modified": created.isoformat(), **fields})
         try:

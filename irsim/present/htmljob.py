@@ -1,4 +1,4 @@
-"""The report of an `irsim run --out` folder: the headline, the inputs, the recommendations
+"""The report of a job's output folder: the headline, the inputs, the recommendations
 as the console ranks them with every caveat it shows, and the per-minute charts."""
 
 from __future__ import annotations

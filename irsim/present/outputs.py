@@ -1,4 +1,4 @@
-"""The files `irsim run --out` writes: describe.json, steps.json, irsim.json, metrics.csv and
+"""The files a job's output folder holds: describe.json, steps.json, irsim.json, metrics.csv and
 report.png, staged and moved in whole."""
 
 from __future__ import annotations

@@ -205,8 +205,9 @@ def _intervals(fields: tuple[tuple[Interval | None, str, str], ...]) -> list[str
             for value, label, fmt in fields if value is not None]
 
 
-def plan_table(document: Mapping[str, Any]) -> str:
-    """The recommendations best first, with the interval and flags the AWS shape cannot carry."""
+def plan_table(document: Mapping[str, Any], whole_answer: str = "the JSON answer") -> str:
+    """The recommendations best first, with the interval and flags the AWS shape cannot carry
+    (``whole_answer``: where the types not simulated are listed, as the caller words it)."""
     target = document["Target"]
     percentile = target["Percentile"]
     lines = [f"Target: {target['InvocationsPerMinute']:,.0f} invocations/min, {percentile} <= "
@@ -246,7 +247,7 @@ def plan_table(document: Mapping[str, Any]) -> str:
         lines.append(f"INFEASIBLE {what}: {entry['Reason']}")
     if document["NotSimulated"]:
         lines.append(f"{len(document['NotSimulated'])} type(s) not simulated: their lower-bound cost already exceeds "
-                     "the answer (see --json)")
+                     f"the answer (see {whole_answer})")
     runs = document["Simulations"]
     lines.append(f"simulations: {runs['run']} run ({runs['without_prescreen']} without the pre-screen), "
                  f"{runs['verifications']} verification(s)")
