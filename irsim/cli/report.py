@@ -8,7 +8,6 @@ from pathlib import Path
 from irsim.present.files import write_atomically
 from irsim.present.html import build_report
 
-
 #: The command that writes the file marking each kind of folder `irsim report` reads.
 WRITERS = {"describe.json": "irsim run --out", "recommendation.json": "irsim recommend --out",
            "results.csv": "irsim sweep --out", "autoscale.json": "irsim autoscale --out"}
