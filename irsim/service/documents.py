@@ -21,8 +21,9 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 T = TypeVar("T")
 
 #: The packages whose dataclasses a tagged value (``$type``) may name: what ``from_json``
-#: may construct when a field's declared type does not say which dataclass it holds.
-TRUSTED_PACKAGES = ("simulator", "pricing", "optimizer", "calibration", "irsim")
+#: may construct when a field's declared type does not say which dataclass it holds (the
+#: simulator's traffic, stopping and serverless values, the service's parsed request).
+TRUSTED_PACKAGES = ("simulator", "irsim.service")
 TAG = "$type"
 
 
@@ -183,7 +184,7 @@ def _read_dataclass(cls: type, value: Any, where: str) -> Any:
 def _read_tagged(value: Mapping[str, Any], where: str) -> Any:
     """A dataclass that names its class: only a dataclass of irsim's own packages."""
     module, _, name = str(value[TAG]).partition(":")
-    if module.split(".")[0] not in TRUSTED_PACKAGES:
+    if not any(module == package or module.startswith(package + ".") for package in TRUSTED_PACKAGES):
         raise DocumentError(f"{where}: {TAG} {value[TAG]!r} is not a class of irsim's packages")
     try:
         cls = getattr(importlib.import_module(module), name)
