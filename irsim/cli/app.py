@@ -84,6 +84,9 @@ def _worded_for_the_command_line(exc: Exception, options: dict[str, str]) -> str
     dest = LIBRARY_FIELDS.get(field, field) if isinstance(field, str) else None
     if isinstance(field, str) and dest in options:
         message = f"{options[dest]}: {getattr(exc, 'message', None) or message.removeprefix(field + ': ')}"
+    argument = getattr(exc, "argument", None)  # advice naming a library argument: worded as the flag
+    if isinstance(argument, str) and argument in options:
+        message = message.replace(f"the {argument} argument", options[argument])
     parameter = getattr(exc, "parameter", None)
     if isinstance(parameter, str):
         flag = options.get(parameter)

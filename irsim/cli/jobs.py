@@ -13,6 +13,7 @@ from irsim.durable.client import client as make_offline_client
 from irsim.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
 from irsim.present.formats import dumps
 from irsim.present.tables import describe_table, steps_table
+from irsim.service.result import stored_document
 
 
 def offline_client(args: argparse.Namespace) -> OfflineSageMakerClient:
@@ -48,7 +49,7 @@ def cmd_describe(args: argparse.Namespace) -> int:
     if args.json:
         print_response(response)
     else:
-        print(describe_table(response, client.describe_extensions(args.name)))
+        print(describe_table(response, stored_document(client.describe_extensions(args.name))))
     return 0
 
 
