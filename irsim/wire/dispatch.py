@@ -11,8 +11,10 @@ Errors have the service's shape: ``{"__type": code, "message": text}``, the HTTP
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +38,13 @@ JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 #: The content types an awsJson request may carry (the SDKs send 1.1 for SageMaker).
 JSON_CONTENT_TYPES = ("application/x-amz-json-1.1", "application/x-amz-json-1.0")
 TARGET_PREFIX = "SageMaker."
+#: The calls that never create anything (the polling path): they run at once, in parallel. Every
+#: other call takes the dispatcher's lock, one at a time: the offline client registers the
+#: profile's implied model, package group and package in several steps, which two threads
+#: creating jobs at once would interleave (one would see the group without its package).
+CONCURRENT = frozenset({"DescribeInferenceRecommendationsJob", "ListInferenceRecommendationsJobs",
+                        "ListInferenceRecommendationsJobSteps", "GetScalingConfigurationRecommendation",
+                        "DescribeEndpoint", "DescribeEndpointConfig", "ListTags"})
 log = logging.getLogger(__name__)
 
 
@@ -74,6 +83,7 @@ class SageMakerWire:
         self.methods = methods
         self._parser = JSONParser()
         self._serializer = JSONSerializer()
+        self._one_at_a_time = threading.Lock()
 
     @property
     def operations(self) -> list[str]:
@@ -103,9 +113,10 @@ class SageMakerWire:
         model = operation(operation_name)
         try:
             params = self._params(model, document)
-            response = self.methods[operation_name](**params)
-            if operation_name.startswith("Create"):
-                self.tags.record_create_tags(params, response)
+            with contextlib.nullcontext() if operation_name in CONCURRENT else self._one_at_a_time:
+                response = self.methods[operation_name](**params)
+                if operation_name.startswith("Create"):
+                    self.tags.record_create_tags(params, response)
             return self._success(model, response)
         except Exception as exc:  # every failure is an answer: the server keeps serving
             return _error_answer(exc, operation_name)

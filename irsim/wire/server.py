@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -132,7 +133,7 @@ class RunningServer:
     def url(self) -> str:
         host = self.options.host
         shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{self.httpd.server_port}"
+        return f"http://{shown}:{self.httpd.port}"
 
     def stop(self) -> bool:
         """Stop accepting, let the requests in flight finish (up to grace_s), close the socket.
@@ -146,8 +147,14 @@ class RunningServer:
 
 def start_server(app: WireApp, options: ServeOptions) -> RunningServer:
     """Bind (port 0: a free port) and serve on a background thread. OSError if the address
-    cannot be bound."""
-    httpd = make_server(options.host, options.port, app, threaded=True, request_handler=_Handler)
+    cannot be bound (bound here, not by werkzeug, which would print and exit instead)."""
+    family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
+    listening = socket.create_server((options.host.strip("[]"), options.port), family=family, backlog=128)
+    try:
+        httpd = make_server(options.host, options.port, app, threaded=True, request_handler=_Handler,
+                            fd=listening.fileno())
+    finally:
+        listening.close()  # werkzeug serves on its own duplicate of the descriptor
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2},
                               name="irsim-serve", daemon=True)
     thread.start()
