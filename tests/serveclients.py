@@ -5,6 +5,7 @@ virtual environment, the AWS SDK for JavaScript v3 from the npm registry), insta
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -98,9 +99,23 @@ def wait_for(predicate, timeout_s: float = 120.0, poll_s: float = 0.2):
 
 # --- the real clients ------------------------------------------------------------------------
 
+@contextmanager
+def installing() -> Iterator[None]:
+    """One installer at a time under .cache/ (pytest-xdist runs tests in several processes)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def aws_cli() -> tuple[str | None, str]:
     """The AWS CLI (v1, from PyPI) in its own virtual environment under .cache/ (it pins its own
     botocore, which must not replace the project's), installed when absent; or None and why."""
+    with installing():
+        return _aws_cli()
+
+
+def _aws_cli() -> tuple[str | None, str]:
     executable = AWSCLI_VENV / "bin" / "aws"
     if executable.exists():
         return str(executable), ""
@@ -122,6 +137,11 @@ def node_sdk() -> tuple[str | None, str]:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         return None, "node and npm are not installed (apt-get install nodejs npm), so the JavaScript SDK cannot run"
+    with installing():
+        return _node_sdk(node, npm)
+
+
+def _node_sdk(node: str, npm: str) -> tuple[str | None, str]:
     if not (NODE_DIR / "node_modules" / "@aws-sdk" / "client-sagemaker").exists():
         NODE_DIR.mkdir(parents=True, exist_ok=True)
         try:
