@@ -34,8 +34,9 @@ ROOM_RULES = {
     "present": {"service"},
     "planning": {"service", "present"},
     "boto3mode": {"service", "durable"},
-    "cli": {"service", "durable", "present", "planning", "boto3mode"},
-    "__init__": {"service", "durable", "planning"},
+    "wire": {"service", "durable"},
+    "cli": {"service", "durable", "present", "planning", "boto3mode", "wire"},
+    "__init__": {"service", "durable", "planning", "wire"},
     "__main__": {"cli"},
 }
 MAX_MODULE_LINES = 400

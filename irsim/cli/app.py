@@ -21,6 +21,7 @@ from irsim.cli.logs import add_verbose_option, configure_logging, irsim_version
 from irsim.cli.recommend import add_recommend_command
 from irsim.cli.report import add_report_command
 from irsim.cli.run import add_run_command
+from irsim.cli.serve import add_serve_command
 from irsim.cli.simulate import add_simulate_command
 from irsim.cli.sweep import add_sweep_command
 from irsim.errors import UserError, shortened
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_command(commands)
     add_autoscale_command(commands, common)
     add_boto3_commands(commands, common)
+    add_serve_command(commands, common)
     add_verbose_option(parser)
     return parser
 
