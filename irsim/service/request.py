@@ -19,8 +19,16 @@ from botocore.model import ListShape, StringShape, StructureShape
 from irsim.service.awsmodel import input_shape, validation_error
 from irsim.service.constraints import fail, validate_request
 from irsim.service.translate import serverless_from_config, traffic_from_pattern
-from simulator import InputError, LatencyThreshold, Phases, Stairs, StoppingConditions, checks
-from simulator.serverless import ServerlessConfig
+from simulator import (
+    InputError,
+    LatencyThreshold,
+    Percentile,
+    Phases,
+    ServerlessConfig,
+    Stairs,
+    StoppingConditions,
+    checks,
+)
 
 OPERATION = "CreateInferenceRecommendationsJob"
 DEFAULT_JOB_DURATION_S = 7200
@@ -33,7 +41,8 @@ PHASE_USERS_RANGE = (1, 3)
 SPAWN_RATE_RANGE = (0, 3)
 TESTS_RANGE = (1, 10)
 MAX_INVOCATIONS_RANGE = (1, 30000)
-PERCENTILES = {"P95": 95.0, "P99": 99.0}
+#: ModelLatencyThresholds' Percentile enum, by label.
+PERCENTILES = {p.label: p for p in (Percentile(95), Percentile(99))}
 #: The traffic of a Default job (and of an Advanced job that gives none): one phase
 #: starting with 1 user and adding 3 a minute for 15 minutes, ended early by a plateau.
 DEFAULT_TRAFFIC_PATTERN = {"TrafficType": "PHASES",

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from simulator import InputError, Phase, Phases, Stairs
-from simulator.serverless import ServerlessConfig
+from simulator import InputError, Phase, Phases, ServerlessConfig, Stairs
 
 #: The simulator's field names and the AWS members they come from.
 AWS_MEMBER_OF = {
@@ -19,6 +18,9 @@ AWS_MEMBER_OF = {
     "memory_mb": "MemorySizeInMB",
     "max_concurrency": "MaxConcurrency",
     "provisioned_concurrency": "ProvisionedConcurrency",
+    "max_invocations": "MaxInvocations",
+    "percentile": "Percentile",
+    "value_ms": "ValueInMilliseconds",
 }
 
 
