@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from simulator import checks
 from simulator.errors import InputError
 
 MINUTE_S = 60.0
@@ -39,9 +40,7 @@ class Percentile(float):
     __slots__ = ()
 
     def __new__(cls, value: float, field: str = "percentile") -> Percentile:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 100:
-            raise InputError(field, f"must be a number > 0 and <= 100, got {value!r}")
-        return super().__new__(cls, value)
+        return super().__new__(cls, checks.number(value, field, minimum=0, maximum=100, strict_minimum=True))
 
     @classmethod
     def parse(cls, value: str | float, field: str = "percentile") -> Percentile:

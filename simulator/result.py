@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator import checks
 from simulator.errors import InputError
 from simulator.metrics import MinuteStats
 from simulator.stopping import MinuteSummary
@@ -73,8 +74,7 @@ class SimulationResult:
     def percentile_ms(self, p: float) -> float:
         """Exact ``p``-th percentile of ModelLatency in ms over the whole run (numpy's linear
         definition); needs the requests (``keep_requests``)."""
-        if not 0 <= p <= 100:
-            raise InputError("p", f"must be from 0 to 100, got {p!r}")
+        checks.number(p, "p", minimum=0, maximum=100)
         if not self.requests_kept:
             raise InputError("keep_requests", "this run kept per-minute statistics only: whole-run percentiles "
                                               "need keep_requests=True")
