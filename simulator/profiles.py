@@ -112,7 +112,7 @@ class ServerlessProfile:
 #: Upper bounds of the section's scalars: irsim's own, so that no value makes a run meaningless
 #: (AWS documents a 4 MB payload limit for serverless endpoints; memory spans 1024 to 6144 MB,
 #: so compute cannot speed up more than 6x; durations at most an hour, as in the profile).
-SCALAR_MAXIMA = {"max_speedup": 6, "idle_timeout_s": 86_400, "payload_kb": 4096, "backoff_ms": 3_600_000}  # MAX_DURATION_MS
+SCALAR_MAXIMA = {"max_speedup": 6, "idle_timeout_s": 86_400, "payload_kb": 4096, "backoff_ms": 3_600_000}
 SERVERLESS_KEYS = frozenset({"reference_memory_mb", "service_time", "model_setup_time", "memory_needed_mb",
                              "max_speedup", "idle_timeout_s", "payload_kb", "backoff_ms"})
 
