@@ -36,7 +36,7 @@ __all__ = [
     "simulate_serverless",
 ]
 
-MAX_DURATION_S = 30 * 24 * 3600.0
+MAX_DURATION_S = 30 * 24 * 3600  # 30 days
 MAX_USERS = 1_000_000
 
 
@@ -113,7 +113,7 @@ def traffic_of(users: int | None, arrival_rate_per_s: float | None, traffic: Tra
                          f"give exactly one of users, arrival_rate_per_s or traffic (got {', '.join(given) or 'none'})")
     if traffic is not None:
         return traffic
-    duration = checks.positive(duration_s, "duration_s", maximum=MAX_DURATION_S, what="a number of seconds")
+    duration = checks.positive(duration_s, "duration_s", maximum=MAX_DURATION_S)
     if users is not None:
         checks.integer(users, "users", minimum=1, maximum=MAX_USERS)
         return ConstantUsers(users, duration)
