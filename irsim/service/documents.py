@@ -200,6 +200,9 @@ SCALARS: dict[Any, tuple[type, ...]] = {int: (int,), float: (int, float), str: (
 
 
 def _read_scalar(declared: Any, value: Any, where: str) -> Any:
+    if isinstance(declared, type) and issubclass(declared, float) and declared is not float:
+        # a number that knows more (simulator.Percentile): written as the number, rebuilt from it
+        return declared(_read_scalar(float, value, where))
     allowed = SCALARS.get(declared)
     if allowed is None:
         raise DocumentError(f"{where}: cannot read a value of type {declared}")
@@ -242,6 +245,8 @@ def _schema(declared: Any, definitions: dict[str, Any]) -> dict[str, Any]:
             definitions[declared.__name__] = _object_schema(declared, definitions)
         return {"$ref": f"#/$defs/{declared.__name__}"}
     names = {int: "integer", float: "number", str: "string", bool: "boolean", type(None): "null"}
+    if isinstance(declared, type) and issubclass(declared, float):
+        return {"type": "number"}
     if declared not in names:
         raise TypeError(f"no JSON Schema for {declared}")
     return {"type": names[declared]}
