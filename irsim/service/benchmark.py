@@ -150,49 +150,55 @@ def endpoint_under_test(spec: BenchmarkSpec, entry: InstanceProfile | Serverless
 @dataclass(frozen=True)
 class BenchmarkTask:
     """Everything one benchmark needs, sent whole to a worker process (so it pickles:
-    ``interrupt`` must too when benchmarks run in processes)."""
+    ``interrupt`` must too when benchmarks run in processes): the one run it is, built and
+    checked (work budget included) in the parent before any benchmark starts."""
 
     spec: BenchmarkSpec
-    #: The profile's entry: the instance type's, or the serverless section (None if the
-    #: profile has none, which fails a serverless benchmark).
-    entry: InstanceProfile | ServerlessProfile | None
-    overhead: Distribution | None
+    #: The run: the endpoint under test on its profile entry, the job's traffic and stopping
+    #: conditions, the benchmark's own seed; None when a serverless benchmark's profile has no
+    #: serverless section (the benchmark fails, unsimulated).
+    run: RunSpec | None
+    percentile: str  # "P95" or "P99"
+    interrupt: Callable[[], bool] | None = None
+
+
+def benchmark_run(endpoint: InstanceEndpoint | ServerlessEndpoint | None, job_run: JobRun,
+                  seed: int) -> RunSpec | None:
+    """The RunSpec of one benchmark (None without an endpoint): what the job's traffic and
+    stopping conditions do to ``endpoint``, per-minute statistics only (a job keeps no request)."""
+    if endpoint is None:
+        return None
+    return RunSpec(endpoint=endpoint, traffic=job_run.traffic, overhead=job_run.overhead, stopping=job_run.stopping,
+                   seed=seed, max_requests_per_s=job_run.max_requests_per_s, keep_requests=False)
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """What every benchmark of one job runs under."""
+
     traffic: Phases | Stairs
     stopping: StoppingConditions
-    percentile: str  # "P95" or "P99"
-    resources: InstanceResources | None
-    seed: int
-    interrupt: Callable[[], bool] | None = None
+    overhead: Distribution | None
     max_requests_per_s: float = MAX_REQUESTS_PER_S  # the simulator's work budget
 
 
-    def endpoint(self) -> InstanceEndpoint | ServerlessEndpoint | None:
-        """The endpoint under test (``endpoint_under_test``) of this task's profile entry."""
-        return endpoint_under_test(self.spec, self.entry, self.resources)
-
-    def run_spec(self, endpoint: InstanceEndpoint | ServerlessEndpoint) -> RunSpec:
-        """The one run this benchmark is: its traffic and stopping conditions on ``endpoint``,
-        its own seed, the per-minute statistics only (a job keeps no request)."""
-        return RunSpec(endpoint=endpoint, traffic=self.traffic, overhead=self.overhead, stopping=self.stopping,
-                       seed=self.seed, max_requests_per_s=self.max_requests_per_s, keep_requests=False)
-
-
 def run_benchmark(task: BenchmarkTask, on_minute: MinuteHook | None = None) -> BenchmarkOutcome:
-    """Simulate the benchmark (its RunSpec, built here: the one crossing into the simulator,
-    whose SimulationResult is the one crossing back) and apply the per-instance max rule of docs/semantics.md (for
-    an existing endpoint, the whole endpoint's best minute, its instances behind the default
-    routing). A benchmark ``interrupt`` ends (its job was stopped) is STOPPED and yields no
-    numbers. ``on_minute`` hears each simulated minute as it closes (live progress)."""
-    spec = task.spec
-    endpoint = task.endpoint()
-    calibrated = endpoint.calibrated if endpoint is not None else True
+    """Simulate the benchmark (its RunSpec, built by the job before anything ran: the one
+    crossing into the simulator, whose SimulationResult is the one crossing back) and apply the
+    per-instance max rule of docs/semantics.md (for an existing endpoint, the whole endpoint's
+    best minute, its instances behind the default routing). A benchmark ``interrupt`` ends (its
+    job was stopped) is STOPPED and yields no numbers. ``on_minute`` hears each simulated minute
+    as it closes (live progress)."""
+    spec, run = task.spec, task.run
+    calibrated = run.endpoint.calibrated if run is not None else True
     if task.interrupt is not None and task.interrupt():
         return BenchmarkOutcome.stopped(spec, calibrated=calibrated)
-    if endpoint is None:
+    if run is None:
         return BenchmarkOutcome.failed(
             spec, "The profile has no serverless section to simulate a ServerlessConfig with",
             stop_reason="NotSimulated", calibrated=False)
-    result = simulator.run(task.run_spec(endpoint), interrupt=task.interrupt, on_minute=on_minute)
+    endpoint = run.endpoint
+    result = simulator.run(run, interrupt=task.interrupt, on_minute=on_minute)
     if result.stop_reason == JOB_STOPPED:
         return BenchmarkOutcome.stopped(spec, calibrated=calibrated, duration_s=result.duration_s,
                                         per_minute=result.per_minute)
@@ -216,7 +222,8 @@ def _serverless_usage(result: SimulationResult, section: ServerlessProfile) -> S
 def _outcome(task: BenchmarkTask, result: SimulationResult, calibrated: bool,
              usage: ServerlessUsage | None) -> BenchmarkOutcome:
     """A finished simulation as COMPLETED (its best minute within the threshold) or FAILED."""
-    spec, stopping, percentile = task.spec, task.stopping, Percentile.parse(task.percentile)
+    assert task.run is not None, "only a simulated benchmark has an outcome"
+    spec, stopping, percentile = task.spec, task.run.stopping, Percentile.parse(task.percentile)
     best = best_minute(result.minutes, stopping)
     column = percentile.column
     if best is None:

@@ -16,8 +16,15 @@ from typing import Any, TypedDict, Unpack
 import numpy as np
 
 from calibration.transfer import complete_profile
-from irsim.service.admission import PROVISIONING_S, NotScheduled, admit
-from irsim.service.benchmark import STOPPED, BenchmarkTask, instance_resources
+from irsim.service.admission import PROVISIONING_S, NotScheduled, check_prices, plan_schedule
+from irsim.service.benchmark import (
+    STOPPED,
+    BenchmarkTask,
+    JobRun,
+    benchmark_run,
+    endpoint_under_test,
+    instance_resources,
+)
 from irsim.service.labels import spec_label
 from irsim.service.pool import Progress, run_all
 from irsim.service.production import check_recommendations
@@ -85,7 +92,9 @@ def execute_job(request: Mapping[str, Any] | JobSpec, profile: ProfileSource = N
         request, default_instance_types=loaded.instances, endpoints=options.get("endpoints"))
     loaded = complete_profile(loaded, [b.instance_type for b in job.benchmarks if b.serverless is None],
                               catalogue.vcpu_of)
-    plan = admit(job, loaded, catalogue, region, budget)
+    plan = plan_schedule(len(job.benchmarks), job.max_parallel, job.traffic.duration_s, job.job_duration_s)
+    check_prices(job.benchmarks[:plan.fits], catalogue, region)
+    # Building each admitted benchmark's RunSpec is the work-budget check, before anything runs.
     tasks = _tasks(job, loaded, catalogue, seed, options.get("interrupt"), budget)[:plan.fits]
     _log_plan(job, tasks, plan.notice, seed)
     if watch:
@@ -149,7 +158,7 @@ def _log_plan(job: JobSpec, tasks: list[BenchmarkTask], notice: str | None, seed
         log.info("admission: %s", notice)
     for task in tasks:
         log.debug("benchmark %d (%s): seed %d from SeedSequence(%d)", task.spec.index, spec_label(task.spec),
-                  task.seed, seed)
+                  task.run.seed if task.run else 0, seed)
 
 
 def _benchmark_seeds(seed: int, count: int) -> list[int]:
@@ -159,12 +168,14 @@ def _benchmark_seeds(seed: int, count: int) -> list[int]:
 
 def _tasks(job: JobSpec, profile: Profile, catalogue: Catalogue, seed: int,
            interrupt: Callable[[], bool] | None, max_requests_per_s: float) -> list[BenchmarkTask]:
-    """One task per benchmark, each with its own seed and its profile entry."""
+    """One task per benchmark, each its RunSpec with its own seed on its profile entry."""
     seeds = _benchmark_seeds(seed, len(job.benchmarks))
-    return [BenchmarkTask(spec=benchmark, entry=_entry(profile, benchmark), overhead=profile.overhead,
-                          traffic=job.traffic, stopping=job.stopping, percentile=job.percentile,
-                          resources=instance_resources(catalogue, benchmark.instance_type), seed=benchmark_seed,
-                          interrupt=interrupt, max_requests_per_s=max_requests_per_s)
+    job_run = JobRun(traffic=job.traffic, stopping=job.stopping, overhead=profile.overhead,
+                     max_requests_per_s=max_requests_per_s)
+    return [BenchmarkTask(spec=benchmark, percentile=job.percentile, interrupt=interrupt,
+                          run=benchmark_run(endpoint_under_test(benchmark, _entry(profile, benchmark),
+                                                                instance_resources(catalogue, benchmark.instance_type)),
+                                            job_run, benchmark_seed))
             for benchmark, benchmark_seed in zip(job.benchmarks, seeds, strict=True)]
 
 
