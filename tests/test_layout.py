@@ -34,7 +34,8 @@ ROOM_RULES = {
     "present": {"service"},
     "planning": {"service", "present"},
     "boto3mode": {"service", "durable"},
-    "cli": {"service", "durable", "present", "planning", "boto3mode"},
+    "measure": {"service", "present"},
+    "cli": {"service", "durable", "present", "planning", "boto3mode", "measure"},
     "__init__": {"service", "durable", "planning"},
     "__main__": {"cli"},
 }
