@@ -131,10 +131,10 @@ def write_profile(calibration: Calibration, output: Path, model: str | None,
     print(f"wrote {output}" + (f" and {plot_path}" if plot is not None and plot_path else ""))
 
 
-def _from_measure(args: argparse.Namespace) -> Calibration:
+def calibrate_from_measure(folder: str | Path, instance_type: str | None) -> Calibration:
     """`--from-measure DIR`: irsim measure's minutes, fitted as CloudWatch minutes are."""
-    run = read_measured(args.from_measure)
-    calibration = calibrate_measured(run, args.as_instance_type or args.instance_type)
+    run = read_measured(folder)
+    calibration = calibrate_measured(run, instance_type)
     sources = [{"path": o.path, "sha256": o.sha256, "kind": "irsim measure"} for o in run.sources]
     return replace(calibration, provenance={**calibration.provenance, "sources": sources,
                                             "created": datetime.now(UTC).isoformat(timespec="seconds")})
@@ -146,7 +146,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if output.is_dir():
         raise InputError("output", f"{output} is a folder; give a profile file to write")
     if args.from_measure:
-        calibration = _from_measure(args)
+        calibration = calibrate_from_measure(args.from_measure, args.as_instance_type or args.instance_type)
         report_calibration(calibration, f"the minutes measured in {args.from_measure}")
         write_profile(calibration, output, args.model)
         return 0

@@ -11,9 +11,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from calibration.measured import calibrate_measured, read_measured
 from irsim.cli.argtypes import number, seed
-from irsim.cli.calibrate import report_calibration, write_profile
+from irsim.cli.calibrate import calibrate_from_measure, report_calibration, write_profile
 from irsim.cli.run import load_request
 from irsim.measure.files import check_output
 from irsim.measure.live import MINUTE_S, MeasuredMinute
@@ -90,7 +89,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
     else:
         print(_summary(result, written))
     if args.calibrate:
-        calibration = calibrate_measured(read_measured(out), args.as_instance_type)
+        calibration = calibrate_from_measure(out, args.as_instance_type)
         report_calibration(calibration, f"{out}")
         write_profile(calibration, Path(args.calibrate), args.model)
     return 0 if result.outcome.status in ("COMPLETED", "STOPPED") else 1
