@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -352,3 +353,32 @@ def test_bad_cases_are_one_line_exit_2_and_nothing_written(case, scripted, tmp_p
         assert "ModelError" in lines[0] and "500" in lines[0]
     if case == "ping not 200":
         assert "503" in lines[0] and "--endpoint-url" in lines[0]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_test_and_keeps_the_minutes_measured(sample_server, tmp_path):
+    """SIGINT, as Ctrl-C sends it, ends the test as StopInferenceRecommendationsJob ends a job:
+    STOPPED, the minutes measured so far written (the cut minute as a partial one)."""
+    url, _ = sample_server
+    job = request()
+    job["InputConfig"]["TrafficPattern"]["Stairs"] = {"DurationInSeconds": 1200, "NumberOfSteps": 20,
+                                                      "UsersPerStep": 1}
+    job["StoppingConditions"] = {"FlatInvocations": "Continue"}
+    command = [str(Path(sys.executable).with_name("irsim")), "measure", str(write_request(tmp_path, job)),
+               "--endpoint-url", url, "--minute-seconds", str(MINUTE_S), "--out", str(tmp_path / "out"), "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    for line in process.stderr:  # the last note comes just before the load starts
+        if "pinned" in line:
+            break
+    time.sleep(3 * MINUTE_S + 0.5)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "STOPPED (JobStopped)" in out
+    describe = json.loads((tmp_path / "out" / "describe.json").read_text())
+    steps = json.loads((tmp_path / "out" / "steps.json").read_text())
+    assert describe["Status"] == "STOPPED" and steps["Steps"][0]["Status"] == "STOPPED"
+    frame = pd.read_csv(tmp_path / "out" / "metrics.csv")
+    assert len(frame) >= 3 and (frame["seconds"].iloc[:-1] == MINUTE_S).all()
+    assert len(frame) < 20
