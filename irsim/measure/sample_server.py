@@ -2,7 +2,7 @@
 one request at a time, the rest wait in the listen queue, as a SageMaker container's model
 server does), answering the hosting container contract on port 8080 by default:
 ``GET /ping`` is 200 once the model is loaded, ``POST /invocations`` returns one prediction per
-row (CSV). Start it in one command::
+row (CSV), on loopback unless --host says otherwise. Start it in one command::
 
     irsim sample-server --workers 2            # or: python -m irsim.measure.sample_server
 
@@ -61,7 +61,7 @@ class ServerOptions:
 
     workers: int = 1
     port: int = DEFAULT_PORT
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"
     cpus: tuple[int, ...] | None = None  # None: every core but the last (all on a one-core machine)
     model: SampleModelConfig = field(default_factory=SampleModelConfig)
 
@@ -111,7 +111,8 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `irsim sample-server` and `python -m irsim.measure.sample_server`."""
     parser.add_argument("--workers", type=_bounded(1, 64), default=1, help="gunicorn sync workers (default 1)")
     parser.add_argument("--port", type=_bounded(1, 65535), default=DEFAULT_PORT, help="port (default 8080)")
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1; a container listens on 0.0.0.0)")
     parser.add_argument("--cpus", type=cpu_list, default=None, metavar="LIST",
                         help="cores to pin the server to, e.g. 0 or 0-2 (default: all but the last)")
     parser.add_argument("--hidden", type=_bounded(1, 4096), default=SampleModelConfig.hidden,
