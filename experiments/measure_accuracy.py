@@ -100,6 +100,7 @@ def one_server(workers: int, minute_s: float, folder: Path) -> list[dict]:
     try:
         _, ramp_load = measure(job(f"ramp-{workers}w", RAMP_USERS, 1, 60), url, folder / f"ramp-{workers}w", minute_s)
         calibration = calibrate_measured(read_measured(folder / f"ramp-{workers}w" / "measured"), TYPE)
+        print(f"{workers} worker(s): " + "\n  ".join(calibration.report), flush=True)
         profile = {"model": "sample", "overhead_ms": calibration.overhead.to_dict() if calibration.overhead else None,
                    "instances": {TYPE: calibration.entry.to_dict()}}
         if profile["overhead_ms"] is None:
@@ -144,10 +145,13 @@ def main() -> int:
     parser.add_argument("--minute-seconds", type=float, default=60.0)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--append", action="store_true", help="append the table to experiments/RESULTS.md")
+    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                        help="keep every measurement folder in DIR (default: a temporary folder, removed)")
     args = parser.parse_args()
     started = datetime.now(UTC)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [row for workers in args.workers for row in one_server(workers, args.minute_seconds, Path(tmp))]
+        folder = args.keep or Path(tmp)
+        rows = [row for workers in args.workers for row in one_server(workers, args.minute_seconds, folder)]
     passed = sum(abs(r["X error"]) <= 0.05 and abs(r["p95 error"]) <= 0.10 for r in rows)
     machine = this_machine()
     text = (f"\n## irsim measure -> calibrate -> simulate on the sample server (issue 25)\n\n"
