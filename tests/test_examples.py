@@ -25,6 +25,10 @@ USES = {
     "serverless-job.json": [["run", "JOB"], ["recommend", "JOB"], ["recommend", "JOB", "--serverless"],
                             ["create", "JOB"]],
     "sweep.json": [["sweep", "JOB", "--workers", "2", "--out", "OUT"]],
+    # docs/measure.md: `irsim measure` needs a live server (tests/test_measure.py runs it); here the requests
+    # as `irsim run` and `irsim submit` take them after --calibrate (on the demo profile)
+    "measure-stairs-job.json": [["run", "JOB"]],
+    "measure-whatif-job.json": [["run", "JOB"], ["submit", "JOB", "--top", "2"]],
 }
 
 

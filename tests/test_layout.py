@@ -40,7 +40,8 @@ ROOM_RULES = {
     "planning": {"service", "present"},
     "boto3mode": {"service", "durable"},
     "wire": {"service", "durable"},
-    "cli": {"service", "durable", "present", "planning", "boto3mode", "wire"},
+    "measure": {"service", "present"},
+    "cli": {"service", "durable", "present", "planning", "boto3mode", "wire", "measure"},
     "__init__": {"service", "durable", "planning", "wire"},
     "__main__": {"cli"},
 }

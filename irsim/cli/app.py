@@ -18,6 +18,7 @@ from irsim.cli.boto3 import add_boto3_commands
 from irsim.cli.calibrate import add_calibrate_command
 from irsim.cli.jobs import add_job_commands
 from irsim.cli.logs import add_verbose_option, configure_logging, irsim_version
+from irsim.cli.measure import add_measure_commands
 from irsim.cli.recommend import add_recommend_command
 from irsim.cli.report import add_report_command
 from irsim.cli.run import add_run_command
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_job_commands(commands, common)
     add_aws_commands(commands, common)
     add_calibrate_command(commands)
+    add_measure_commands(commands)
     add_recommend_command(commands)
     add_sweep_command(commands)
     add_report_command(commands)
