@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test test-fast check bench clean
+.PHONY: demo path test test-fast check bench clean
 
 # Python may cache compiled modules (and pytest its rewritten test modules) in __pycache__:
 # an environment that turns that off makes every run compile everything again (about 6 s of
@@ -32,6 +32,11 @@ demo: $(STAMP)
 	$(BIN)/irsim run examples/seed-advanced-job.json --profile demo --out demo-output/seed-advanced-job
 	@echo
 	$(BIN)/irsim run examples/stairs-job.json --profile demo --out demo-output/stairs-job
+
+# irsim lives in .venv: a new shell finds it once the environment is activated. This prints the
+# line that does it (from the repository's folder): `eval "$$(make -s path)"`, or type it.
+path:
+	@echo ". $(BIN)/activate"
 
 # The suite runs on as many pytest-xdist workers as the machine has cores (2 on the project's
 # standard machine); PYTEST_WORKERS=0 runs it in this one process.

@@ -37,7 +37,7 @@ from calibration.cloudwatch import Series, period_of, series_of, timestamp, to_m
 from calibration.documents import SourceFile
 from simulator import checks
 from simulator.errors import InputError
-from simulator.jsonfiles import parse_json
+from simulator.jsonfiles import parse_json, read_input
 
 MINUTE_S = 60
 #: The longest curve: 31 days of minutes (a month of CloudWatch's 1-minute data and more).
@@ -93,10 +93,7 @@ def load_curve(path: str | Path, *, gaps: str = "refuse", field: str = "traffic"
     problem is one InputError naming ``field``, the file and the row or datapoint."""
     checks.choice(gaps, "gaps", GAP_FILLS)
     name = str(path).removeprefix("file://")
-    try:
-        data = Path(name).read_bytes()
-    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        raise InputError(field, f"cannot read {name!r}: {getattr(exc, 'strerror', None) or exc}") from None
+    data = read_input(name, field)  # regular files only, size-capped
     if data.lstrip()[:1] in (b"{", b"["):
         stamps, values, period = _cloudwatch_points(data, field, name)
         kind = "CloudWatch Invocations Sum"

@@ -1,7 +1,7 @@
 """Application Auto Scaling's target tracking on SageMakerVariantInvocationsPerInstance,
 replayed minute by minute.
 
-What AWS documents (README "Autoscaling what-ifs" cites each):
+What AWS documents (docs/semantics.md, "Autoscaling", cites each):
 
 - the metric: invocations per minute divided by the variant's active instances;
 - the alarms Application Auto Scaling creates: scale out when the metric is above the target
@@ -13,7 +13,7 @@ What AWS documents (README "Autoscaling what-ifs" cites each):
   DisableScaleIn leaves scale-in to nobody;
 - a metric without datapoints leaves its alarm in INSUFFICIENT_DATA: no scaling.
 
-irsim's own rules where AWS says no more (each stated in README):
+irsim's own rules where AWS says no more (each stated in docs/semantics.md):
 
 - a minute without invocations publishes no datapoint (its alarms' runs start again);
 - decisions fall at the end of a minute, on the datapoints up to it; new instances are billed

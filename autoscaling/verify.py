@@ -16,9 +16,9 @@ import math
 
 import numpy as np
 
+import simulator
 from autoscaling.curves import TrafficCurve
-from simulator import PoissonArrivals, Profile, simulate
-from simulator.profiles import InstanceProfile
+from simulator import InstanceEndpoint, InstanceProfile, PoissonArrivals, RunSpec
 
 
 def segments(capacity: np.ndarray) -> list[tuple[int, int, int]]:
@@ -42,7 +42,6 @@ def engine_percentiles(curve: TrafficCurve, entry: InstanceProfile, capacity: np
     """Per minute: the engine's ``percentile`` of ModelLatency (ms) over the requests that
     arrived in that minute on ``capacity[minute]`` instances (NaN for a minute without any),
     pooled over ``replications`` independent runs (each from its own spawned seed)."""
-    profile = Profile(model="autoscaling", instances={entry.instance_type: entry})
     out = np.full(curve.minutes, math.nan)
     pieces = segments(capacity)
     children = np.random.SeedSequence(seed).spawn(len(pieces) * replications)
@@ -53,9 +52,9 @@ def engine_percentiles(curve: TrafficCurve, entry: InstanceProfile, capacity: np
         traffic = PoissonArrivals(rates=tuple((60.0 * i, float(r)) for i, r in enumerate(rates)),
                                   duration_s=60.0 * (end - first))
         latencies, minutes = [], []
+        endpoint = InstanceEndpoint(entry, instance_count=count, routing=routing)
         for child in children[index * replications:(index + 1) * replications]:
-            result = simulate(profile, entry.instance_type, instance_count=count, routing=routing, traffic=traffic,
-                              seed=_seed(child))
+            result = simulator.run(RunSpec(endpoint=endpoint, traffic=traffic, seed=_seed(child)))
             latencies.append(result.latency_ms)
             minutes.append(np.floor((result.completion_s - result.latency_ms / 1000.0) / 60.0).astype(int))
         _per_minute(out, first, end, np.concatenate(minutes), np.concatenate(latencies), percentile)

@@ -13,7 +13,7 @@ from typing import Any
 
 from simulator.checks import is_number
 from simulator.errors import InputError
-from simulator.jsonfiles import parse_json
+from simulator.jsonfiles import parse_json, read_input
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,7 @@ def load_json(source: str | Path | Mapping[str, Any], kind: str) -> tuple[Any, S
         text = json.dumps(source, default=str)
         return source, SourceFile("<document>", hashlib.sha256(text.encode()).hexdigest())
     path = Path(source)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read the {kind} file: {exc.strerror or exc}") from None
+    data = read_input(path, str(path))  # regular files only, size-capped: the one reader's limits
     if not data.strip():
         raise InputError(str(path), f"is empty; expected {kind}")
     document = parse_json(data, str(path), f"the {kind} file")  # the one loader: encoding, syntax, depth
@@ -41,7 +38,7 @@ def load_json(source: str | Path | Mapping[str, Any], kind: str) -> tuple[Any, S
 
 
 def file_hash(path: str | Path) -> SourceFile:
-    return SourceFile(str(path), hashlib.sha256(Path(path).read_bytes()).hexdigest())
+    return SourceFile(str(path), hashlib.sha256(read_input(path, str(path))).hexdigest())
 
 
 def mapping(value: Any, where: str, what: str) -> Mapping[str, Any]:

@@ -23,7 +23,7 @@ from calibration.cloudwatch import read_cloudwatch
 from calibration.documents import SourceFile, file_hash, listing, load_json, mapping, positive_number, text
 from simulator.checks import is_number
 from simulator.errors import InputError
-from simulator.jsonfiles import parse_json
+from simulator.jsonfiles import parse_json, read_input
 
 __all__ = ["BenchmarkObservation", "SourceFile", "export_get_metric_statistics", "file_hash", "read_cloudwatch",
            "read_describe", "read_samples", "read_steps", "utc"]
@@ -236,9 +236,10 @@ def read_samples(source: str | Path) -> tuple[np.ndarray, SourceFile]:
     """Per-request latencies in milliseconds: CSV (a column named latency_ms, or a single
     column) or NDJSON (objects with latency_ms); each a finite number > 0, at most an hour."""
     path = Path(source)
+    data = read_input(path, str(path))  # regular files only, size-capped
     try:
-        content = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
+        content = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise InputError(str(path), f"cannot read the samples file: {exc}") from None
     origin = file_hash(path)
     lines = [(n, line) for n, line in enumerate(content.splitlines(), start=1) if line.strip()]

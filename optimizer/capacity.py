@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+import simulator
 from optimizer.statistics import (
     MAX_REQUESTS,
     MIN_REQUESTS,
@@ -33,7 +34,7 @@ from optimizer.statistics import (
     run_requests,
     warmup_cut,
 )
-from simulator import Profile, simulate
+from simulator import InstanceEndpoint, PoissonArrivals, RunSpec
 from simulator.analytic import allen_cunneen_quantile_ms
 from simulator.distributions import Distribution, quantile_ms
 from simulator.errors import InputError
@@ -256,13 +257,13 @@ def simulate_instance(entry: InstanceProfile, overhead: Distribution | None, rat
     utilization = rate_per_s * mean_s / entry.workers
     if utilization >= 1.0:
         return unstable_estimate(utilization)
-    profile = Profile("capacity", {entry.instance_type: entry}, overhead=overhead)
     duration = sampling.requests(rate_per_s, entry.workers, mean_s, percentile) / rate_per_s
     relaxation = relaxation_requests(rate_per_s, entry.workers, mean_s)
+    endpoint, traffic = InstanceEndpoint(entry), PoissonArrivals.constant(rate_per_s, duration)
 
     def replicate(replication: int) -> Run:
-        result = simulate(profile, entry.instance_type, arrival_rate_per_s=rate_per_s, duration_s=duration,
-                          seed=replication_seed(seed, replication))
+        result = simulator.run(RunSpec(endpoint=endpoint, traffic=traffic, overhead=overhead,
+                                       seed=replication_seed(seed, replication)))
         return Run(latency_ms=result.latency_ms, relaxation_requests=relaxation,
                    utilization=float(result.service_ms.sum()) / 1000.0 / duration / entry.workers)
 

@@ -84,7 +84,7 @@ def solve(options: Sequence[Option], target_per_s: float, constraints: Constrain
         problem += pulp.lpSum(more.values()) + pulp.lpSum(others) >= 1
     with warnings.catch_warnings():
         # PuLP 3.3 announces that its bundled CBC (PULP_CBC_CMD) goes away in 4.0; it is the
-        # solver DESIGN.md asks for, and pyproject pins what works.
+        # solver docs/architecture.md names, and pyproject pins what works.
         warnings.simplefilter("ignore", DeprecationWarning)
         status = problem.solve(pulp.PULP_CBC_CMD(msg=False))
     if pulp.LpStatus[status] != "Optimal":

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import simulator
 from optimizer.capacity import MIN_REQUESTS, Estimate, estimate, seed_for
-from simulator import Profile, simulate_serverless
+from simulator import PoissonArrivals, RunSpec, ServerlessConfig, ServerlessEndpoint, ServerlessProfile
 from simulator.analytic import cold_start_fraction, erlang_b, serverless_blocking
-from simulator.serverless import MAX_CONCURRENCY, MEMORY_SIZES_MB, ServerlessProfile
+from simulator.endpoint import MAX_CONCURRENCY, MEMORY_SIZES_MB
 
 __all__ = ["MAX_THROTTLED", "ServerlessOption", "cold_concurrency", "erlang_b", "first_minute_concurrency",
            "serverless_options", "smallest_concurrency"]
@@ -111,7 +112,16 @@ class ServerlessOption:
         return cls(memory_mb=memory_mb, max_concurrency=None, cost_per_hour=None, estimate=None, reason=reason)
 
 
-def steady_run(profile: Profile, memory_mb: int, concurrency: int, rate_per_s: float, percentile: float,
+def open_run(section: ServerlessProfile, memory_mb: int, concurrency: int, rate_per_s: float, duration_s: float,
+             warm_environments: int, seed: int) -> simulator.SimulationResult:
+    """One run of the section at ``memory_mb`` and ``concurrency`` under Poisson arrivals."""
+    endpoint = ServerlessEndpoint(section, ServerlessConfig(memory_mb=memory_mb, max_concurrency=concurrency),
+                                  warm_environments=warm_environments)
+    return simulator.run(RunSpec(endpoint=endpoint, traffic=PoissonArrivals.constant(rate_per_s, duration_s),
+                                 seed=seed))
+
+
+def steady_run(section: ServerlessProfile, memory_mb: int, concurrency: int, rate_per_s: float, percentile: float,
                replications: int, seed: int) -> SteadyRun:
     """Replications from a warm start (every environment warm, as on a long-running endpoint).
 
@@ -120,16 +130,14 @@ def steady_run(profile: Profile, memory_mb: int, concurrency: int, rate_per_s: f
     2 x idle timeout (whole minutes) run before it and are not counted. A longer timeout is
     counted whole: the warm start then stands for the steady state's pool, which with many
     arrivals per timeout holds nearly every environment."""
-    assert profile.serverless is not None
     measured = max(FIRST_MINUTE_S, MIN_REQUESTS / rate_per_s)
-    reach = 2.0 * profile.serverless.idle_timeout_s
+    reach = 2.0 * section.idle_timeout_s
     warmup = FIRST_MINUTE_S * math.ceil(reach / FIRST_MINUTE_S) if reach <= measured else 0.0
     values, billed = [], []
     throttled = cold = served = 0
     for replication in range(replications):
-        result = simulate_serverless(profile, memory_mb, concurrency, arrival_rate_per_s=rate_per_s,
-                                     duration_s=warmup + measured, warm_environments=concurrency,
-                                     seed=seed_for("serverless", memory_mb, replication, seed))
+        result = open_run(section, memory_mb, concurrency, rate_per_s, warmup + measured, concurrency,
+                          seed_for("serverless", memory_mb, replication, seed))
         values.append(result.percentile_ms(percentile))
         billed.append(float(np.mean(np.ceil(result.service_ms - 1e-9))))
         kept = result.per_minute[result.per_minute["start_s"] >= warmup - 1e-9]
@@ -140,34 +148,34 @@ def steady_run(profile: Profile, memory_mb: int, concurrency: int, rate_per_s: f
                      cold_start_fraction=cold / max(1, served), billed_ms=float(np.mean(billed)))
 
 
-def first_minute_share(profile: Profile, memory_mb: int, concurrency: int, rate_per_s: float, seed: int) -> float:
+def first_minute_share(section: ServerlessProfile, memory_mb: int, concurrency: int, rate_per_s: float,
+                       seed: int) -> float:
     """The throttled share of the first minute from zero (no environment warm), pooled over
     enough replications for FIRST_MINUTE_REQUESTS arrivals (at least 2, at most
     MAX_FIRST_MINUTE_REPLICATIONS)."""
     count = min(MAX_FIRST_MINUTE_REPLICATIONS, max(2, math.ceil(FIRST_MINUTE_REQUESTS / (FIRST_MINUTE_S * rate_per_s))))
     throttled = issued = 0
     for replication in range(count):
-        result = simulate_serverless(profile, memory_mb, concurrency, arrival_rate_per_s=rate_per_s,
-                                     duration_s=FIRST_MINUTE_S, warm_environments=0,
-                                     seed=seed_for("serverless-first-minute", memory_mb, replication, seed))
+        result = open_run(section, memory_mb, concurrency, rate_per_s, FIRST_MINUTE_S, 0,
+                          seed_for("serverless-first-minute", memory_mb, replication, seed))
         throttled += result.throttled
         issued += result.issued
     return throttled / max(1, issued)
 
 
-def first_minute_concurrency(profile: Profile, memory_mb: int, rate_per_s: float, lowest: int, seed: int) -> int | None:
+def first_minute_concurrency(section: ServerlessProfile, memory_mb: int, rate_per_s: float, lowest: int,
+                             seed: int) -> int | None:
     """The smallest MaxConcurrency from ``lowest`` up whose simulated first minute from zero
     throttles at most MAX_THROTTLED: a bisection (the same seeds at every concurrency) below
     the all-cold law's answer (``cold_concurrency``), which bounds it."""
-    assert profile.serverless is not None
-    service_s = profile.serverless.service_at(memory_mb).mean_ms / 1000.0
-    bound = cold_concurrency(rate_per_s, service_s, profile.serverless.model_setup_time.mean_ms / 1000.0)
+    service_s = section.service_at(memory_mb).mean_ms / 1000.0
+    bound = cold_concurrency(rate_per_s, service_s, section.model_setup_time.mean_ms / 1000.0)
     high = max(lowest, min(bound or MAX_CONCURRENCY, MAX_CONCURRENCY))
-    if first_minute_share(profile, memory_mb, high, rate_per_s, seed) > MAX_THROTTLED:
+    if first_minute_share(section, memory_mb, high, rate_per_s, seed) > MAX_THROTTLED:
         return None
     while lowest < high:
         middle = (lowest + high) // 2
-        if first_minute_share(profile, memory_mb, middle, rate_per_s, seed) <= MAX_THROTTLED:
+        if first_minute_share(section, memory_mb, middle, rate_per_s, seed) <= MAX_THROTTLED:
             high = middle
         else:
             lowest = middle + 1
@@ -201,19 +209,18 @@ def _option(section: ServerlessProfile, memory: int, rate_per_s: float, percenti
     law = smallest_concurrency(rate_per_s, service_s, setup_s, timeout)
     if law is None:
         return ServerlessOption.unfit(memory, f"more than {MAX_CONCURRENCY} concurrent environments would be needed")
-    profile = Profile("serverless", {}, serverless=section)
     concurrency = law
-    steady = steady_run(profile, memory, concurrency, rate_per_s, percentile, replications, seed)
+    steady = steady_run(section, memory, concurrency, rate_per_s, percentile, replications, seed)
     while steady.throttled_share > MAX_THROTTLED and concurrency < min(MAX_CONCURRENCY, law + MAX_RAISES):
         concurrency += 1
-        steady = steady_run(profile, memory, concurrency, rate_per_s, percentile, replications, seed)
+        steady = steady_run(section, memory, concurrency, rate_per_s, percentile, replications, seed)
     checked = estimate(steady.percentiles_ms, [0.0] * len(steady.percentiles_ms))
     reason = None
     if not checked.meets(slo_ms):
         reason = f"P{percentile:g} {checked.percentile_ms:.1f} ms (up to {checked.high_ms:.1f}) > {slo_ms:g} ms"
     elif steady.throttled_share > MAX_THROTTLED:
         reason = f"{steady.throttled_share:.2%} of requests throttled at steady state"
-    first_minute = first_minute_share(profile, memory, concurrency, rate_per_s, seed)
+    first_minute = first_minute_share(section, memory, concurrency, rate_per_s, seed)
     return ServerlessOption(
         memory_mb=memory, max_concurrency=concurrency, law_concurrency=law,
         cost_per_hour=cost_per_inference(memory, steady.billed_ms) * rate_per_s * 3600, estimate=checked,
@@ -223,4 +230,4 @@ def _option(section: ServerlessProfile, memory: int, rate_per_s: float, percenti
         throttled_share_predicted=serverless_blocking(rate_per_s, service_s, setup_s, timeout, concurrency),
         throttled_share_steady=steady.throttled_share, throttled_share_first_minute=first_minute,
         first_minute_concurrency=concurrency if first_minute <= MAX_THROTTLED else
-        first_minute_concurrency(profile, memory, rate_per_s, concurrency + 1, seed))
+        first_minute_concurrency(section, memory, rate_per_s, concurrency + 1, seed))

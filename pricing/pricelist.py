@@ -48,6 +48,7 @@ import json
 import math
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -326,11 +327,18 @@ def _load(source: PathOrDocument, what: str) -> Any:
     """A parsed document: ``source`` itself if already parsed, else the JSON file it names."""
     if not isinstance(source, (str, os.PathLike)):
         return source
-    with open(source, encoding="utf-8") as handle:
-        try:
+    name = os.fspath(source)
+    try:
+        # A FIFO or a device would block or never end; pricing reads files of its own (it imports
+        # nothing of the project), so it checks this here rather than through simulator.jsonfiles.
+        if not stat.S_ISREG(os.stat(name).st_mode):
+            raise PricingError(what, f"{name} is not a regular file")
+        with open(name, encoding="utf-8") as handle:
             return json.load(handle)
-        except json.JSONDecodeError as error:
-            raise PricingError(what, f"{os.fspath(source)} is not valid JSON ({error})") from None
+    except json.JSONDecodeError as error:
+        raise PricingError(what, f"{name} is not valid JSON ({error})") from None
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise PricingError(what, f"cannot read {name}: {getattr(error, 'strerror', None) or error}") from None
 
 
 def _require_mapping(value: Any, path: str) -> None:

@@ -24,22 +24,24 @@ def _bound(value: float) -> str:
     return str(value) if isinstance(value, int) else f"{value:g}"
 
 
-def _range_text(minimum: float | None, maximum: float | None, strict_minimum: bool) -> str:
+def _range_text(minimum: float | None, maximum: float | None, strict_minimum: bool,
+                strict_maximum: bool = False) -> str:
     low = "" if minimum is None else f"{'>' if strict_minimum else '>='} {_bound(minimum)}"
-    high = "" if maximum is None else f"<= {_bound(maximum)}"
+    high = "" if maximum is None else f"{'<' if strict_maximum else '<='} {_bound(maximum)}"
     return " and ".join(part for part in (low, high) if part)
 
 
 def number(value: Any, field: str, *, minimum: float | None = None, maximum: float | None = None,
-           strict_minimum: bool = False, what: str = "a number") -> float:
-    """A finite number within [minimum, maximum] (``strict_minimum``: above minimum)."""
-    bounds = _range_text(minimum, maximum, strict_minimum)
+           strict_minimum: bool = False, strict_maximum: bool = False, what: str = "a number") -> float:
+    """A finite number within [minimum, maximum] (``strict_minimum``: above minimum;
+    ``strict_maximum``: below maximum)."""
+    bounds = _range_text(minimum, maximum, strict_minimum, strict_maximum)
     allowed = f"{what}{' ' + bounds if bounds else ''}"
     if not is_number(value) or not math.isfinite(value):
         raise InputError(field, f"must be {allowed}, got {value!r}")
     if minimum is not None and (value <= minimum if strict_minimum else value < minimum):
         raise InputError(field, f"must be {allowed}, got {value!r}")
-    if maximum is not None and value > maximum:
+    if maximum is not None and (value >= maximum if strict_maximum else value > maximum):
         raise InputError(field, f"must be {allowed}, got {value!r}")
     return float(value)
 
@@ -50,9 +52,10 @@ def positive(value: Any, field: str, *, maximum: float | None = None, what: str 
 
 
 def integer(value: Any, field: str, *, minimum: int | None = None, maximum: int | None = None,
-            what: str = "an integer") -> int:
-    """An int (not a bool) within [minimum, maximum]."""
-    bounds = _range_text(minimum, maximum, False)
+            what: str = "an integer", bounds: str | None = None) -> int:
+    """An int (not a bool) within [minimum, maximum]; ``bounds`` words the range when a bound
+    is another field's value (``from 0 to max_concurrency (5)``)."""
+    bounds = bounds or _range_text(minimum, maximum, False)
     allowed = f"{what}{' ' + bounds if bounds else ''}"
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(field, f"must be {allowed}, got {value!r}")

@@ -12,130 +12,66 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from heapq import heappush
 from itertools import count
 from typing import Any
 
-import numpy as np
-
-from simulator import fastpath
-from simulator.distributions import Distribution
-from simulator.endpoint import Endpoint
-from simulator.harness import NORMAL, Loop, MinuteClock, MinuteHook, Population, blocks, drive
-from simulator.metrics import MinuteStats
+from simulator.endpoint import InstanceEndpoint
+from simulator.harness import NORMAL, Draws, EngineOutput, Loop, MinuteClock, MinuteHook, Population, drive, output
+from simulator.harness import samplers as common_samplers
 from simulator.records import Records
 from simulator.routing import LeastOutstanding
-from simulator.stopping import MinuteSummary, StoppingConditions
-from simulator.traffic import PoissonArrivals, Traffic
+from simulator.runspec import RunSpec
 
 #: A request in service: (instance, arrival time, service time), all it needs at completion.
 Request = tuple[int, float, float]
+#: The random streams in the order they are spawned from the run's seed (fixed: it fixes the numbers).
+STREAMS = ("service", "overhead", "route", "think", "arrival")
 
 
-@dataclass(frozen=True)
-class EngineOutput:
-    """Everything one run measured: per minute, and per completed request in completion order
-    (empty arrays when the run did not keep its requests)."""
+def draws_for(spec: RunSpec, endpoint: InstanceEndpoint) -> Draws:
+    """The run's draws: routing draws only when random routing spreads requests over instances."""
+    instances = endpoint.instance_count
 
-    completion_s: np.ndarray
-    latency_s: np.ndarray
-    service_s: np.ndarray
-    overhead_s: np.ndarray  # empty when the profile has no overhead
-    instance: np.ndarray
-    end_s: float
-    stop_reason: str
-    issued: int
-    in_service: int
-    queued: int
-    minutes: tuple[MinuteSummary, ...]
-    completed: int
-    minute_stats: tuple[MinuteStats, ...]
+    def route(rng: Any, n: int) -> Any:
+        return rng.integers(0, instances, n)
+
+    streams = common_samplers(endpoint.service_time, spec.overhead, spec.think_time_s)
+    streams["route"] = route if instances > 1 and endpoint.routing == "random" else None
+    return Draws.seeded(spec.seed, STREAMS, streams)
 
 
-@dataclass(frozen=True)
-class _Draws:
-    """The run's random draws, each the C-speed ``__next__`` of a stream drawn in numpy blocks;
-    None where the run needs none (one instance, no overhead, no think time)."""
-
-    service: Callable[[], float]
-    route: Callable[[], int] | None
-    overhead: Callable[[], float] | None
-    think: Callable[[], float] | None
-    arrival_rng: np.random.Generator
-
-    @classmethod
-    def seeded(cls, seed: int | np.random.SeedSequence, endpoint: Endpoint, overhead: Distribution | None,
-               think_time_s: float) -> _Draws:
-        """One independent generator per stream, spawned from ``seed`` in a fixed order."""
-        seed_seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        service_rng, overhead_rng, routing_rng, think_rng, arrival_rng = (
-            np.random.Generator(np.random.PCG64(s)) for s in seed_seq.spawn(5))
-        instances, service = endpoint.instance_count, endpoint.service_time
-        routed = instances > 1 and endpoint.routing == "random"
-        return cls(
-            blocks(lambda n: service.sample_s(service_rng, n)).__next__,
-            blocks(lambda n: routing_rng.integers(0, instances, n)).__next__ if routed else None,
-            blocks(lambda n: overhead.sample_s(overhead_rng, n)).__next__ if overhead else None,
-            blocks(lambda n: think_rng.exponential(think_time_s, n)).__next__ if think_time_s > 0 else None,
-            arrival_rng)
-
-
-def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSequence = 0,
-        overhead: Distribution | None = None, think_time_s: float = 0.0,
-        stopping: StoppingConditions | None = None,
-        interrupt: Callable[[], bool] | None = None, keep_requests: bool = True,
-        on_minute: MinuteHook | None = None, fast: bool | None = None) -> EngineOutput:
-    """Simulate ``traffic`` against ``endpoint`` until the traffic ends or a condition stops it.
+def run(spec: RunSpec, interrupt: Callable[[], bool] | None = None,
+        on_minute: MinuteHook | None = None) -> EngineOutput:
+    """Simulate ``spec``'s traffic against its real-time endpoint until the traffic ends or a
+    condition stops it.
 
     ``interrupt`` is asked at every simulated minute whether the run must stop (a stopped
     job); the run then ends with reason JobStopped. Every minute is summarized exactly as it
-    closes (``minute_stats``); ``keep_requests=False`` then drops its requests, so memory stays
-    flat however long the run (the per-request arrays come back empty).
+    closes (``minute_stats``); a spec that does not keep its requests drops them then, so
+    memory stays flat however long the run (the per-request arrays come back empty).
 
     Closed-loop users invoke, wait for the response, pay the overhead latency and an
-    exponential think time of mean ``think_time_s``, and invoke again. A user the traffic
-    removes finishes its in-flight request first.
-
-    ``fast`` picks the compiled fast path (:mod:`simulator.fastpath`: the same run, event for
-    event): None takes it where it applies and pays, True insists (InputError when it cannot),
-    False never takes it.
+    exponential think time, and invoke again. A user the traffic removes finishes its
+    in-flight request first.
     """
-    if fastpath.chosen(fast, endpoint, traffic, overhead, think_time_s):  # the fast-path hook
-        return EngineOutput(**fastpath.run(endpoint, traffic, seed=seed, overhead=overhead,
-                                           think_time_s=think_time_s, stopping=stopping, interrupt=interrupt,
-                                           keep_requests=keep_requests, on_minute=on_minute))
-    draws = _Draws.seeded(seed, endpoint, overhead, think_time_s)
-    loop, records, population = Loop(), Records(keep=keep_requests), Population()
+    endpoint = spec.endpoint
+    assert isinstance(endpoint, InstanceEndpoint), "the engines table sends real-time endpoints here"
+    draws = draws_for(spec, endpoint)
+    loop, records, population = Loop(), Records(keep=spec.keep_requests), Population()
     busy = [0] * endpoint.instance_count
     waiting: list[deque[float]] = [deque() for _ in busy]
     arrivals = count(1)  # counts every request that reaches the endpoint, independently of the records
     arrive = _requests(loop, endpoint, draws, records, population, busy, waiting, arrivals.__next__,
-                       closed_loop=not isinstance(traffic, PoissonArrivals))
-    drive(loop, traffic, population, arrive, draws.arrival_rng)
-    clock = MinuteClock(loop, traffic, stopping or StoppingConditions(), interrupt, records, on_minute)
+                       closed_loop=spec.traffic.closed)
+    drive(loop, spec.traffic, population, arrive, draws.arrival_rng)
+    clock = MinuteClock(loop, spec.traffic, spec.stopping, interrupt, records, on_minute)
     clock.run()
-
-    in_service, queued = sum(busy), sum(len(q) for q in waiting)
-    return EngineOutput(
-        completion_s=records.kept("completion_s"),
-        latency_s=records.kept("latency_s"),
-        service_s=records.kept("service_s"),
-        overhead_s=records.kept("overhead_s"),
-        instance=(records.kept("instance") if endpoint.instance_count > 1
-                  else np.zeros(len(records.completion_s), dtype=np.int32)),
-        completed=records.completed,
-        minute_stats=tuple(records.minutes),
-        end_s=float(loop.now),
-        stop_reason=clock.reason,
-        issued=next(arrivals) - 1,
-        in_service=in_service,
-        queued=queued,
-        minutes=tuple(clock.minutes),
-    )
+    return output(records, clock, issued=next(arrivals) - 1, in_service=sum(busy),
+                  queued=sum(len(q) for q in waiting))
 
 
-def _requests(loop: Loop, endpoint: Endpoint, draws: _Draws, records: Records, population: Population,
+def _requests(loop: Loop, endpoint: InstanceEndpoint, draws: Draws, records: Records, population: Population,
               busy: list[int], waiting: list[deque[float]], count_arrival: Callable[[], int], *,
               closed_loop: bool) -> Callable[[float], None]:
     """The hot path: ``arrive(now)`` for a request reaching the endpoint, and what happens at
@@ -153,7 +89,7 @@ def _requests(loop: Loop, endpoint: Endpoint, draws: _Draws, records: Records, p
     record_completion, record_latency = records.completion_s.append, records.latency_s.append
     record_service, record_instance = records.service_s.append, records.instance.append
     record_overhead = records.overhead_s.append
-    spread = endpoint.instance_count > 1  # else every instance recorded would be 0: run() fills them in
+    spread = endpoint.instance_count > 1  # else every instance recorded would be 0: output() fills them in
 
     def arrive(now: float) -> None:
         """A request reaches the endpoint: count it, route it, start it or queue it."""

@@ -1,6 +1,6 @@
-"""What every engine needs around its hot path: the event loop, the users the traffic asks
-for, the arrival stream, and the minute clock that judges the stopping conditions and ends
-the run.
+"""What every engine needs around its hot path: the event loop, the seeded random draws, the
+users the traffic asks for, the arrival stream, the minute clock that judges the stopping
+conditions and ends the run, and the output read from the records once it has.
 
 The event loop is our own, not SimPy's (issue 11 asked to decide). The engines used SimPy
 only as a binary heap: to reach a million requests per second they pushed
@@ -21,17 +21,20 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import partial
 from heapq import heappop, heappush
 from itertools import chain, count
 from typing import Any
 
 import numpy as np
 
-from simulator.metrics import PERCENTILES
+from simulator.distributions import Distribution
+from simulator.metrics import MinuteStats
 from simulator.records import Records
 from simulator.stopping import JOB_STOPPED, TRAFFIC_ENDED, MinuteSummary, StoppingConditions, stop_reason
-from simulator.traffic import PoissonArrivals, Traffic
+from simulator.traffic import Traffic
 
 #: How far before a minute's boundary its last users are read: well above the 1e-9 s the
 #: traffic shapes add before flooring, so a user added exactly at the boundary counts for the
@@ -116,6 +119,55 @@ def blocks(draw: Callable[[int], np.ndarray]) -> Iterator[Any]:
     return chain.from_iterable(generate())
 
 
+#: Draws ``n`` values of one stream from its generator (in seconds, or instance indices).
+Sampler = Callable[[np.random.Generator, int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Draws:
+    """A run's random draws, each the C-speed ``__next__`` of a stream drawn in numpy blocks
+    (None where the run needs none: one instance, no overhead, no think time), and the
+    generator of the open arrivals. ``route`` is a real-time endpoint's, ``setup`` and
+    ``backoff`` a serverless endpoint's."""
+
+    service: Callable[[], float]
+    overhead: Callable[[], float] | None
+    think: Callable[[], float] | None
+    arrival_rng: np.random.Generator
+    route: Callable[[], int] | None = None
+    setup: Callable[[], float] | None = None
+    backoff: Callable[[], float] | None = None
+
+    @classmethod
+    def seeded(cls, seed: int, streams: tuple[str, ...], samplers: Mapping[str, Sampler | None]) -> Draws:
+        """One independent generator per name of ``streams``, spawned from ``seed`` in that
+        order (the order fixes every run's numbers: each engine keeps its own); ``samplers``
+        draw each used stream's blocks (a stream without one is not drawn from)."""
+        children = np.random.SeedSequence(seed).spawn(len(streams))
+        generators = {name: np.random.Generator(np.random.PCG64(child))
+                      for name, child in zip(streams, children, strict=True)}
+
+        def stream(name: str) -> Callable[[], Any] | None:
+            sampler = samplers.get(name)
+            return blocks(partial(sampler, generators[name])).__next__ if sampler is not None else None
+
+        service = stream("service")
+        assert service is not None, "every run draws service times"
+        return cls(service=service, overhead=stream("overhead"), think=stream("think"),
+                   arrival_rng=generators["arrival"], route=stream("route"), setup=stream("setup"),
+                   backoff=stream("backoff"))
+
+
+def samplers(service: Distribution, overhead: Distribution | None, think_time_s: float) -> dict[str, Sampler | None]:
+    """The samplers every engine has: service times, overhead latencies (when the profile has
+    them) and exponential think times of mean ``think_time_s`` (when above 0)."""
+    def think(rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.exponential(think_time_s, n)
+
+    return {"service": service.sample_s, "overhead": overhead.sample_s if overhead else None,
+            "think": think if think_time_s > 0 else None}
+
+
 class Population:
     """Closed-loop users alive, and how many must stop when they next finish a request."""
 
@@ -148,12 +200,10 @@ class Population:
 
 def drive(loop: Loop, traffic: Traffic, population: Population, send: Callable[[float], None],
           arrival_rng: np.random.Generator) -> None:
-    """Schedule the traffic: user-count changes (closed) or every Poisson arrival (open).
-    ``send(now)`` issues one request."""
-    if not isinstance(traffic, PoissonArrivals):
-        for time_s, users in traffic.user_changes():
-            loop.at(time_s, lambda now, users: population.resize(users, lambda: send(now)), users)
-        return
+    """Schedule the traffic: its user-count changes (closed users) and its arrivals (open
+    traffic; a shape has one or the other). ``send(now)`` issues one request."""
+    for time_s, users in traffic.user_changes():
+        loop.at(time_s, lambda now, users: population.resize(users, lambda: send(now)), users)
     arrival_iter = iter(traffic.arrival_times(arrival_rng).tolist())
     heap, sequence = loop.heap, loop.sequence
 
@@ -186,7 +236,7 @@ class MinuteClock:
         self.records = records
         self.minutes: list[MinuteSummary] = []
         self.reason = TRAFFIC_ENDED
-        self._users_at = getattr(traffic, "users_at", None)
+        self._users_at = traffic.users_at
         if traffic.duration_s >= MINUTE_S:
             loop.at(MINUTE_S, self._tick, priority=URGENT)
         loop.at(traffic.duration_s, lambda now, _: loop.stop(now))
@@ -196,7 +246,7 @@ class MinuteClock:
         # The threshold's percentile comes with the minute's statistics; another one (AWS
         # documents P95 and P99 only) is read before the minute's records close.
         other = math.nan
-        if latency is not None and latency.percentile not in PERCENTILES:
+        if latency is not None and not latency.percentile.tabulated:
             other = self.records.open_percentile(latency.percentile)
         users_at = self._users_at
         start = now - MINUTE_S
@@ -205,9 +255,8 @@ class MinuteClock:
         if latency is not None:
             seconds = closed.percentile_s(latency.percentile)
             value = 1000.0 * (seconds if seconds is not None else other)
-        self.minutes.append(MinuteSummary(len(self.minutes), closed.invocations, value,
-                                          users_at(start) if users_at else 0,
-                                          users_at(now - LAST_INSTANT_S) if users_at else 0))
+        self.minutes.append(MinuteSummary(len(self.minutes), closed.invocations, value, users_at(start),
+                                          users_at(now - LAST_INSTANT_S)))
         if self.on_minute is not None:
             self.on_minute(self.minutes[-1])
         reason = stop_reason(self.minutes, self.stopping)
@@ -224,3 +273,42 @@ class MinuteClock:
         the minute it ended in."""
         self.loop.run()
         self.records.close_last_minute(self.loop.now)
+
+
+@dataclass(frozen=True)
+class EngineOutput:
+    """Everything one run measured: per minute, and per completed request in completion order
+    (empty arrays when the run did not keep its requests). ``service_s`` is the latency when
+    the endpoint has no queue (serverless); ``instance`` is 0 for every request on one
+    instance; ``setup_s`` and ``throttle_s`` are a serverless run's (its cold starts' setup
+    times, the instant of every throttled attempt)."""
+
+    completion_s: np.ndarray
+    latency_s: np.ndarray
+    service_s: np.ndarray
+    overhead_s: np.ndarray  # empty when the profile has no overhead
+    instance: np.ndarray
+    setup_s: np.ndarray
+    throttle_s: np.ndarray
+    end_s: float
+    stop_reason: str
+    issued: int  # every request that reached the endpoint (a throttled attempt too)
+    in_service: int
+    queued: int
+    completed: int
+    minutes: tuple[MinuteSummary, ...]
+    minute_stats: tuple[MinuteStats, ...]
+
+
+def output(records: Records, clock: MinuteClock, *, issued: int, in_service: int, queued: int) -> EngineOutput:
+    """A finished run's output, read from its records and its clock."""
+    completion, latency = records.kept("completion_s"), records.kept("latency_s")
+    return EngineOutput(
+        completion_s=completion, latency_s=latency,
+        service_s=latency if records.service_is_latency else records.kept("service_s"),
+        overhead_s=records.kept("overhead_s"),
+        instance=records.kept("instance") if len(records.instance) else np.zeros(completion.size, dtype=np.int32),
+        setup_s=records.kept("setup_s"), throttle_s=records.kept("throttle_s"),
+        end_s=float(clock.loop.now), stop_reason=clock.reason, issued=issued, in_service=in_service,
+        queued=queued, completed=records.completed, minutes=tuple(clock.minutes),
+        minute_stats=tuple(records.minutes))

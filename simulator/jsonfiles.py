@@ -11,7 +11,9 @@ document then holds is each reader's to check, naming the field inside it.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +26,47 @@ from simulator.errors import InputError
 MAX_DEPTH = 64
 _BLOCK = 1 << 22  # bytes per numpy block of the depth count
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+#: The largest input file any reader takes: far above a job request, a profile or a month of
+#: per-minute CloudWatch data (a few MB), and small enough that reading and parsing it cannot
+#: exhaust the memory. A file over it is refused before a byte is parsed.
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
 def read_json(path: str | Path, field: str) -> Any:
     """The parsed JSON document in the file ``path`` (``file://`` prefix allowed), given as
     ``field``; any problem with the file is an InputError naming both."""
     name = str(path).removeprefix("file://")
+    return parse_json(read_input(name, field), field, name)
+
+
+def read_input(path: str | Path, field: str, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
+    """The bytes of the regular file ``path``, read without waiting or growing without limit:
+    a FIFO, a device, a socket or a folder is refused before it is opened (a FIFO would block,
+    ``/dev/zero`` never ends), and a file over ``max_bytes`` before it is read."""
+    name = str(path)
     try:
-        data = Path(name).read_bytes()
+        info = os.stat(name)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL character in the path
+        raise InputError(field, f"cannot read {name!r}: {getattr(exc, 'strerror', None) or exc}") from None
+    kind = next((what for test, what in _KINDS if test(info.st_mode)), None)
+    if kind is not None:
+        raise InputError(field, f"{name!r} is {kind}, not a regular file")
+    if info.st_size > max_bytes:
+        raise InputError(field, f"{name!r} is {info.st_size:,} bytes, over the limit of {max_bytes:,} bytes "
+                                "for an input file")
+    try:
+        # O_NONBLOCK: should the path turn into a FIFO between the check and the open, the open
+        # does not wait for a writer; the bounded read stops a file that grows meanwhile.
+        descriptor = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            data = handle.read(max_bytes + 1)
     except OSError as exc:
         raise InputError(field, f"cannot read {name!r}: {exc.strerror or exc}") from None
-    return parse_json(data, field, name)
+    if len(data) > max_bytes:
+        raise InputError(field, f"{name!r} is over the limit of {max_bytes:,} bytes for an input file")
+    return data
 
 
 def parse_json(data: bytes | str, field: str, source: str) -> Any:

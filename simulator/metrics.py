@@ -15,6 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from simulator import checks
+from simulator.errors import InputError
+
 MINUTE_S = 60.0
 PERCENTILES = (50, 90, 95, 99)
 
@@ -26,6 +29,44 @@ PER_MINUTE_COLUMNS = (
     "OverheadLatency_Average", "Invocation4XXErrors", "Invocation5XXErrors",
     "CPUUtilization", "MemoryUtilization",
 )
+
+
+class Percentile(float):
+    """A latency percentile, a number in (0, 100] that knows its names: the label the API
+    and the reports use (``P95``) and its per-minute column (``ModelLatency_p95``, one of
+    PER_MINUTE_COLUMNS when it is one of PERCENTILES). It is the number itself wherever a
+    number is read (``np.percentile``, comparisons, ``f"{p:g}"``)."""
+
+    __slots__ = ()
+
+    def __new__(cls, value: float, field: str = "percentile") -> Percentile:
+        return super().__new__(cls, checks.number(value, field, minimum=0, maximum=100, strict_minimum=True))
+
+    @classmethod
+    def parse(cls, value: str | float, field: str = "percentile") -> Percentile:
+        """``"P95"``, ``"p99"``, ``95`` or ``95.0`` as a Percentile."""
+        if isinstance(value, str):
+            try:
+                number = float(value.strip().upper().removeprefix("P"))
+            except ValueError:
+                raise InputError(field, f"must be a percentile such as P95, got {value!r}") from None
+            return cls(number, field)
+        return cls(value, field)
+
+    @property
+    def label(self) -> str:
+        """``P95``: how the API (ModelLatencyThresholds' Percentile) and the reports name it."""
+        return f"P{self:g}"
+
+    @property
+    def column(self) -> str:
+        """``ModelLatency_p95``: its per-minute column, the CloudWatch statistic's name."""
+        return f"ModelLatency_p{self:g}"
+
+    @property
+    def tabulated(self) -> bool:
+        """Whether every closed minute carries it (one of PERCENTILES) and the frame its column."""
+        return self in PERCENTILES
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from simulator.errors import InputError
+from simulator import checks
+from simulator.metrics import Percentile
 
 LATENCY_THRESHOLD = "LatencyThresholdExceeded"
 MAX_INVOCATIONS = "MaxInvocationsReached"
@@ -22,16 +23,15 @@ JOB_STOPPED = "JobStopped"
 
 @dataclass(frozen=True)
 class LatencyThreshold:
-    """``percentile`` (95 or 99) of ModelLatency over one minute must stay <= ``value_ms``."""
+    """``percentile`` (e.g. 95 or 99; a number is made a Percentile) of ModelLatency over one
+    minute must stay <= ``value_ms``."""
 
-    percentile: float
+    percentile: Percentile
     value_ms: float
 
     def __post_init__(self) -> None:
-        if not 0 < self.percentile <= 100:
-            raise InputError("Percentile", f"must be in (0, 100], got {self.percentile!r}")
-        if not self.value_ms > 0:
-            raise InputError("ValueInMilliseconds", f"must be > 0, got {self.value_ms!r}")
+        object.__setattr__(self, "percentile", Percentile(self.percentile))
+        checks.positive(self.value_ms, "value_ms", what="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,13 @@ class StoppingConditions:
     flat_noise_sigmas: float = 4.5
 
     def __post_init__(self) -> None:
-        if self.max_invocations is not None and self.max_invocations < 1:
-            raise InputError("MaxInvocations", f"must be >= 1, got {self.max_invocations!r}")
-        if not 1 <= self.flat_window_min <= 60:
-            raise InputError("flat_window_min", f"must be 1 to 60 minutes, got {self.flat_window_min!r}")
-        if not 0 <= self.flat_min_gain < 1:
-            raise InputError("flat_min_gain", f"must be from 0 to below 1, got {self.flat_min_gain!r}")
-        if not 0 <= self.flat_noise_sigmas <= 100:
-            raise InputError("flat_noise_sigmas", f"must be from 0 to 100, got {self.flat_noise_sigmas!r}")
+        if self.max_invocations is not None:
+            checks.integer(self.max_invocations, "max_invocations", minimum=1)
+        checks.integer(self.flat_window_min, "flat_window_min", minimum=1, maximum=60, what="a number of minutes")
+        checks.number(self.flat_min_gain, "flat_min_gain", minimum=0, maximum=1, strict_maximum=True,
+                      what="a share")
+        checks.number(self.flat_noise_sigmas, "flat_noise_sigmas", minimum=0, maximum=100,
+                      what="a number of standard deviations")
 
 
 @dataclass(frozen=True)

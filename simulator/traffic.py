@@ -1,7 +1,8 @@
 """Traffic shapes: how many closed-loop users are active at each moment (PHASES, STAIRS,
-constant), or at what rate open Poisson arrivals come.
+constant), or at what rate open Poisson arrivals come. Every shape answers the small
+:class:`Traffic` protocol, so the engines and the minute clock never ask which one they have.
 
-Semantics follow DESIGN.md: SpawnRate is users per minute; a phase starts by setting the
+Semantics (docs/semantics.md): SpawnRate is users per minute; a phase starts by setting the
 user count to its InitialNumberOfUsers and then adds one user every 60/SpawnRate seconds;
 a STAIRS step lasts DurationInSeconds / NumberOfSteps and adds UsersPerStep users.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import ClassVar, Protocol
 
 import numpy as np
 
@@ -21,6 +22,53 @@ _EPS = 1e-9
 SECONDS = "a number of seconds"
 USERS_PER_MINUTE = "a number of users per minute"
 REQUESTS_PER_SECOND = "a number of requests per second"
+
+
+class Traffic(Protocol):
+    """What a run needs of its traffic: closed-loop users (``closed``: a user sends its next
+    request when the last one completes) or open arrivals, for ``duration_s``; the user count
+    at every change (none for open arrivals) or every arrival instant (none for closed users)."""
+
+    closed: ClassVar[bool]
+
+    @property
+    def duration_s(self) -> float: ...
+
+    def user_changes(self) -> list[tuple[float, int]]:
+        """(time, user count) at every instant the count changes (empty for open arrivals)."""
+        ...
+
+    def users_at(self, t: float) -> int:
+        """Active users at simulated time ``t`` (0 for open arrivals and outside the pattern)."""
+        ...
+
+    def arrival_times(self, rng: np.random.Generator) -> np.ndarray:
+        """Every arrival instant (empty for closed users, who send as they complete)."""
+        ...
+
+    def max_request_rate_per_s(self, cycle_s: float, capacity_per_s: float) -> float:
+        """At most how many requests one simulated second costs, when a user's cycle (service,
+        overhead and think time) takes ``cycle_s`` and the endpoint completes at most
+        ``capacity_per_s``: the work budget's measure."""
+        ...
+
+
+class ClosedLoop:
+    """What every closed-loop shape shares: users send, no arrival comes from outside."""
+
+    closed: ClassVar[bool] = True
+
+    def user_changes(self) -> list[tuple[float, int]]:
+        raise NotImplementedError
+
+    def arrival_times(self, rng: np.random.Generator) -> np.ndarray:
+        """None: closed-loop users send as their requests complete."""
+        return np.empty(0)
+
+    def max_request_rate_per_s(self, cycle_s: float, capacity_per_s: float) -> float:
+        """Each user one request per cycle at most, and no more than the endpoint completes."""
+        users = max((count for _, count in self.user_changes()), default=0)
+        return min(users / cycle_s if cycle_s > 0 else math.inf, capacity_per_s)
 
 
 @dataclass(frozen=True)
@@ -42,7 +90,7 @@ class Phase:
 
 
 @dataclass(frozen=True)
-class Phases:
+class Phases(ClosedLoop):
     """PHASES traffic: phases run back to back."""
 
     phases: tuple[Phase, ...]
@@ -86,7 +134,7 @@ class Phases:
 
 
 @dataclass(frozen=True)
-class Stairs:
+class Stairs(ClosedLoop):
     """STAIRS traffic: ``number_of_steps`` equal steps, each adding ``users_per_step``."""
 
     duration_s: float
@@ -112,7 +160,7 @@ class Stairs:
 
 
 @dataclass(frozen=True)
-class ConstantUsers:
+class ConstantUsers(ClosedLoop):
     """A fixed number of closed-loop users for the whole run."""
 
     users: int
@@ -139,6 +187,7 @@ class PoissonArrivals:
 
     rates: tuple[tuple[float, float], ...]
     duration_s: float
+    closed: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         checks.positive(self.duration_s, "duration_s", what=SECONDS)
@@ -171,5 +220,13 @@ class PoissonArrivals:
             pieces.append(np.sort(rng.uniform(start, end, count)))
         return np.concatenate(pieces) if pieces else np.empty(0)
 
+    def user_changes(self) -> list[tuple[float, int]]:
+        """None: open arrivals have no users."""
+        return []
 
-Traffic: TypeAlias = Phases | Stairs | ConstantUsers | PoissonArrivals
+    def users_at(self, t: float) -> int:
+        return 0
+
+    def max_request_rate_per_s(self, cycle_s: float, capacity_per_s: float) -> float:
+        """The highest rate: open arrivals come whatever the endpoint completes."""
+        return max(rate for _, rate in self.rates)

@@ -14,7 +14,7 @@ from test_scaling_recommendation import stairs_request
 import irsim
 import irsim.present.autoscale as present
 from irsim.durable.store import JobStore
-from irsim.durable.worker import _end_states
+from irsim.durable.worker import end_states
 from irsim.present.formats import dumps
 from irsim.present.outputs import metrics_frame
 from irsim.service.job import JobResult, execute_job
@@ -47,7 +47,7 @@ def store_finished(home: Path, result: JobResult, status: str = "IN_PROGRESS") -
                  profile=result.profile.to_dict() if result.profile else {}, seed=result.seed, region="us-east-1",
                  created=datetime.now(UTC), status=status)
     if status == "IN_PROGRESS":
-        store.finish(spec["JobName"], *_end_states(result))
+        store.finish(spec["JobName"], *end_states(result))
 
 
 def test_json_answer_has_the_issue_keys_and_adds_up(cli, run_dir, finished):

@@ -75,7 +75,7 @@ def test_per_minute_model_agrees_with_the_engine_on_a_two_hour_curve():
     requests each), minutes where rho <= 0.9: the model is within 5 % of the two runs' mean at
     95 % of the minutes and within 2 % on average; at every minute it is within 5 % or within
     the distance between the two engine runs themselves in its band of load (one minute's P95
-    at rho 0.6-0.9 is noisy: two runs differed by up to 7-15 % there, see README)."""
+    at rho 0.6-0.9 is noisy: two runs differed by up to 7-15 % there, see docs/autoscale.md)."""
     curve = _two_hour_curve()
     capacity = replay(curve.per_minute, ScalingPolicy(1, 12, 21_000), 300).in_service
     model = MinuteModel(ENTRY, 95.0)

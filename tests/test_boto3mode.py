@@ -445,6 +445,17 @@ def test_import_refuses_a_bad_timestamp(seed_result, no_boto3, tmp_path, capsys)
     assert JobStore(tmp_path).get(NAME) is None
 
 
+def test_import_refuses_metrics_that_are_not_finite(seed_result, no_boto3, tmp_path, capsys):
+    """Python's JSON reader takes NaN; a NaN cost would print as "$nan/hour" in `submit`."""
+    describe = json.loads(dumps(seed_result.describe))
+    describe["InferenceRecommendations"][0]["Metrics"]["CostPerHour"] = float("nan")
+    path = tmp_path / "describe.json"
+    path.write_text(json.dumps(describe))  # writes NaN, as a careless tool would
+    code, _, err = run_cli(capsys, "import", path, "--home", tmp_path)
+    assert code == 2 and "InferenceRecommendations[0].Metrics.CostPerHour is nan, not a finite number" in err
+    assert JobStore(tmp_path).get(NAME) is None
+
+
 def test_parse_timestamps_reads_the_aws_cli_formats():
     parsed = parse_timestamps({"CreationTime": "2026-01-02T03:04:05.678000+00:00",
                                          "LastModifiedTime": "2026-01-02T03:04:05Z", "CompletionTime": 0,

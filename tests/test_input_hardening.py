@@ -230,7 +230,7 @@ def test_the_work_budget_can_be_raised_and_lowered(tmp_path, cli):
 
 
 def test_a_job_over_the_work_budget_is_refused_before_simulating(tmp_path, cli, monkeypatch):
-    monkeypatch.setattr(job_module, "_run_all", lambda *a, **k: pytest.fail("simulated"))
+    monkeypatch.setattr(job_module, "run_all", lambda *a, **k: pytest.fail("simulated"))
     profile = write(tmp_path / "fast.json", {"model": "m", "instances": {t: {
         "workers": 4, "service_time": {"family": "exponential", "mean_ms": 1e-6}}
         for t in ("ml.c5.xlarge", "ml.m5.xlarge", "ml.r5.xlarge")}})
@@ -284,7 +284,7 @@ def test_the_schedule_arithmetic():
 
 @pytest.mark.parametrize("region", ["mars-1", "ap-south-2"])
 def test_a_region_without_prices_is_refused_before_simulating(tmp_path, cli, monkeypatch, region):
-    monkeypatch.setattr(job_module, "_run_all", lambda *a, **k: pytest.fail("simulated"))
+    monkeypatch.setattr(job_module, "run_all", lambda *a, **k: pytest.fail("simulated"))
     code, out, err = cli("run", EXAMPLES / "seed-advanced-job.json", "--quiet", "--region", region)
     assert code == EXIT_USAGE and out == ""
     assert one_error_line(err, "--region", f"no prices in {region}", "regions with prices for all of them",

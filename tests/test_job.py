@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 import pricing
 from irsim import execute_job, run_job
 from irsim.cli.app import main
-from irsim.service.job import PROVISIONING_S
+from irsim.service.job import PROVISIONING_S, replicate
 from irsim.service.responses import instance_count, recommendation_metrics
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -346,15 +346,14 @@ def test_a_stopped_job_keeps_the_benchmarks_that_finished():
 
 @pytest.mark.slow
 def test_replications_give_means_and_intervals_and_keep_the_first_answer(tmp_path, capsys):
-    from irsim.service.job import replicate
     request = json.loads((EXAMPLES / "stairs-job.json").read_text())
     first, summary = replicate(request, "demo", 3, "us-east-1", 4, created=CREATED, completed=COMPLETED)
     assert first.describe == execute_job(request, "demo", seed=3, created=CREATED, completed=COMPLETED).describe
-    assert summary["replications"] == 4 and len(set(summary["seeds"])) == 4
-    for entry in summary["benchmarks"]:
-        values = entry["per_instance_max_invocations"]
-        assert values["ci95"][0] <= values["mean"] <= values["ci95"][1]
-        assert entry["succeeded"] == 4
+    assert summary.replications == 4 and len(set(summary.seeds)) == 4 and summary.seeds[0] == 3
+    for entry in summary.benchmarks:
+        values = entry.per_instance_max_invocations
+        assert values is not None and values.ci95[0] <= values.mean <= values.ci95[1]
+        assert entry.succeeded == 4
     out = tmp_path / "out"
     assert main(["run", str(EXAMPLES / "stairs-job.json"), "--quiet", "--replications", "3", "--out", str(out)]) == 0
     assert "Over 3 seeded replications" in capsys.readouterr().out

@@ -1,16 +1,21 @@
 """The house rules, read from the code itself: imports point one way between the top-level
 packages and between the rooms of irsim/, there is no import cycle, no first-party import
-hides inside a function, modules and functions stay small, and only the command line knows
-flag names. Each checker is also run on a small made-up tree to show it can fail."""
+hides inside a function, modules and functions stay small, only the command line knows
+flag names, and only irsim knows AWS member names. Each checker is also run on a small
+made-up tree to show it can fail."""
 
 from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from botocore.model import ListShape, MapShape, Shape, StructureShape
+
+from irsim.service.awsmodel import service_model
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("simulator", "pricing", "optimizer", "calibration", "autoscaling", "irsim")
@@ -34,14 +39,34 @@ ROOM_RULES = {
     "present": {"service"},
     "planning": {"service", "present"},
     "boto3mode": {"service", "durable"},
-    "cli": {"service", "durable", "present", "planning", "boto3mode"},
-    "__init__": {"service", "durable", "planning"},
+    "wire": {"service", "durable"},
+    "measure": {"service", "present"},
+    "cli": {"service", "durable", "present", "planning", "boto3mode", "wire", "measure"},
+    "__init__": {"service", "durable", "planning", "wire"},
     "__main__": {"cli"},
 }
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80
-#: The packages whose messages must name domain fields, not command-line flags.
-FLAG_FREE = ("simulator", "pricing", "optimizer", "calibration", "autoscaling")
+#: The packages (and rooms of irsim/) whose text must name domain fields, not command-line
+#: flags: only irsim/cli knows flags (a library error carries a field, or takes the hint the
+#: command line words, and irsim/cli/app.py words it as the flag).
+FLAG_FREE = ("simulator", "pricing", "optimizer", "calibration", "autoscaling",
+             "irsim/service", "irsim/durable", "irsim/present", "irsim/planning")
+#: The packages that speak their own language, not the AWS API's: no AWS member name in their
+#: code (docstrings and comments may name one to explain).
+AWS_NAME_FREE = ("simulator", "optimizer", "calibration", "autoscaling", "pricing")
+#: CloudWatch's metric names (ModelLatency_p95, ModelSetupTime_Average, ...): the data names of
+#: the per-minute series the simulator reports, not API members, wherever they coincide.
+CLOUDWATCH_NAMES = frozenset({"ModelLatency", "OverheadLatency", "InvocationsPerInstance", "MemoryUtilization",
+                              "ModelSetupTime"})
+#: Modules that read documents AWS wrote, a user's saved answers, by their members: the reason each may.
+AWS_DOCUMENT_READERS = {
+    "calibration.sources": "reads saved DescribeInferenceRecommendationsJob and ListInferenceRecommendationsJobSteps "
+                           "answers to calibrate a profile",
+    "calibration.cloudwatch": "reads CloudWatch's GetMetricStatistics and GetMetricData exports",
+}
+CAMEL_CASE = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+$")
+WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 
 
 @dataclass(frozen=True)
@@ -206,6 +231,68 @@ def flag_names(root: Path, packages: tuple[str, ...]) -> list[str]:
     return problems
 
 
+def _members(shape: Shape | None, seen: set[str]) -> Iterator[str]:
+    """Every member name of ``shape`` and the shapes it holds, each shape once."""
+    if shape is None or shape.name in seen:
+        return
+    seen.add(shape.name)
+    if isinstance(shape, StructureShape):
+        for name, member in shape.members.items():
+            yield name
+            yield from _members(member, seen)
+    elif isinstance(shape, ListShape):
+        yield from _members(shape.member, seen)
+    elif isinstance(shape, MapShape):
+        yield from _members(shape.value, seen)
+
+
+def aws_member_names() -> frozenset[str]:
+    """The CamelCase members (MaxInvocations, ModelLatencyThresholds, SpawnRate, ...) of the
+    Inference Recommender operations irsim answers, in botocore's SageMaker model, less
+    CloudWatch's metric names."""
+    model, seen, names = service_model(), set(), set()
+    for operation in model.operation_names:
+        if "InferenceRecommendations" in operation or "ScalingConfigurationRecommendation" in operation:
+            shapes = model.operation_model(operation)
+            names.update(_members(shapes.input_shape, seen), _members(shapes.output_shape, seen))
+    return frozenset(name for name in names if CAMEL_CASE.match(name)) - CLOUDWATCH_NAMES
+
+
+def _explanations(tree: ast.Module) -> set[int]:
+    """The string constants that explain or name Python names, not data: docstrings (of the
+    module, a class or a function) and the names ``__all__`` lists."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            found.update(id(inner) for inner in ast.walk(node.value))
+    return found
+
+
+def aws_names(root: Path, packages: tuple[str, ...], members: frozenset[str],
+              readers: frozenset[str] = frozenset()) -> list[str]:
+    """AWS member names in the code of ``packages`` (outside the ``readers``): in strings (keys,
+    messages, f-strings) and keyword arguments; docstrings and comments may name them. Python
+    names (a class such as ``StoppingConditions``) are the package's own and not read."""
+    problems: list[tuple[str, int, str]] = []
+    for module, path in modules(root, packages).items():
+        if module in readers:
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        explanations = _explanations(tree)
+        for node in ast.walk(tree):
+            words: list[str] = []
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in explanations:
+                words = WORD.findall(node.value)
+            elif isinstance(node, ast.keyword) and node.arg:
+                words = [node.arg]
+            problems.extend((module, getattr(node, "lineno", 0), word) for word in words if word in members)
+    return [f"{module}:{line}: {word}" for module, line, word in sorted(problems)]
+
+
 # --- the project ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -231,6 +318,12 @@ def test_modules_and_functions_stay_small():
 
 def test_only_the_command_line_names_flags():
     assert flag_names(ROOT, FLAG_FREE) == []
+
+
+def test_only_irsim_names_aws_members():
+    members = aws_member_names()
+    assert {"MaxInvocations", "ModelLatencyThresholds", "SpawnRate", "MemorySizeInMB"} <= members
+    assert aws_names(ROOT, AWS_NAME_FREE, members, frozenset(AWS_DOCUMENT_READERS)) == []
 
 
 # --- the checkers can fail --------------------------------------------------------------------
@@ -267,6 +360,29 @@ def test_checkers_catch_a_forbidden_arrow_a_cycle_and_a_hidden_import(tmp_path):
 def test_checkers_catch_size_and_flags(tmp_path):
     body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
     _tree(tmp_path, {"pricing/__init__.py": "", "pricing/big.py": f"def long():\n{body}",
-                     "pricing/flags.py": 'MESSAGE = "use --price-list FILE"\nRANGE = "1--3"\n'})
+                     "pricing/flags.py": 'MESSAGE = "use --price-list FILE"\nRANGE = "1--3"\n',
+                     "irsim/__init__.py": "", "irsim/durable/__init__.py": "",
+                     "irsim/durable/store.py": 'ADVICE = "set IRSIM_HOME or --home"\n',
+                     "irsim/present/__init__.py": "", "irsim/present/tables.py": '"""see --json"""\nLINE = "---"\n',
+                     "irsim/cli/__init__.py": "", "irsim/cli/app.py": 'FLAG = "--home"\n'})
     assert oversized(tmp_path, ("pricing",)) == [f"pricing.big.long: {MAX_FUNCTION_LINES + 1} lines"]
-    assert flag_names(tmp_path, ("pricing",)) == ["pricing.flags:1: --price-list"]
+    assert flag_names(tmp_path, ("pricing", "irsim/durable", "irsim/present")) == [
+        "pricing.flags:1: --price-list", "irsim.durable.store:1: --home", "irsim.present.tables:1: --json"]
+
+
+def test_checker_catches_aws_member_names_in_code_not_in_docstrings(tmp_path):
+    _tree(tmp_path, {"simulator/__init__.py": "", "simulator/stop.py": (
+        '"""Stops at MaxInvocations (a docstring may explain)."""\n'
+        "# and so may a comment: SpawnRate\n"
+        "def check(n):\n"
+        '    """Refuses n < 1, as MaxInvocations would."""\n'
+        '    raise ValueError("MaxInvocations", f"{n}: see SpawnRate")\n'
+        "def build(make):\n"
+        "    return make(SpawnRate=1, max_invocations=2)\n"
+        'COLUMN = "ModelLatency_p95"\n'
+        '__all__ = ["MaxInvocations"]\n'), "simulator/reader.py": 'KEY = "SpawnRate"\n'})
+    members = frozenset({"MaxInvocations", "SpawnRate"})
+    assert aws_names(tmp_path, ("simulator",), members, frozenset({"simulator.reader"})) == [
+        "simulator.stop:5: MaxInvocations", "simulator.stop:5: SpawnRate", "simulator.stop:7: SpawnRate"]
+    assert aws_names(tmp_path, ("simulator",), members) != aws_names(tmp_path, ("simulator",), members,
+                                                                     frozenset({"simulator.reader"}))

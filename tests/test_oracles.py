@@ -1,4 +1,4 @@
-"""The engine against queueing theory (DESIGN.md's analytic oracles).
+"""The engine against queueing theory (the analytic oracles of docs/statistics.md).
 
 Each tolerance comes from the run's own sampling error: batch means over the run give a
 standard error, and a simulated value must lie within 4.5 of them of the exact value

@@ -5,7 +5,7 @@ With zero think time and no overhead a live user always has exactly one request 
 not yet completed, so the requests in flight at an instant are the engine's population
 then. A request's arrival is its completion minus its ModelLatency, so the population can be
 counted from the per-request arrays at every minute boundary and compared with the
-pattern's ``users_at`` (DESIGN.md, Semantics: PHASES and STAIRS user counts). A user the
+pattern's ``users_at`` (docs/semantics.md, Traffic: PHASES and STAIRS user counts). A user the
 traffic removes finishes its request first: within one service time of a decrease the count
 may still include those users, never more.
 """
@@ -85,7 +85,7 @@ def check_population(traffic, seed: int) -> None:
 
 @bounded
 @given(traffic=phases_patterns(), seed=st.integers(0, 2 ** 32 - 1))
-# DESIGN.md's example (2 users and 2 a minute for 300 s, then 14), and a drop to 3
+# docs/semantics.md's example (2 users and 2 a minute for 300 s, then 14), and a drop to 3
 @example(traffic=Phases((Phase(2, 2, 300), Phase(14, 0, 120), Phase(3, 3, 180))), seed=0)
 def test_phases_population_follows_users_at(traffic, seed):
     check_population(traffic, seed)

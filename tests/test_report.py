@@ -17,7 +17,10 @@ from pathlib import Path
 import pytest
 
 from irsim.cli.app import main
-from irsim.present.html import SCRIPT
+from irsim.present.html import SCRIPT, build_report
+from irsim.present.tables import describe_table
+from irsim.service.result import JobDocument
+from simulator import InputError
 
 pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -129,10 +132,9 @@ def test_the_job_page_says_what_the_console_says(pages, capsys):
         assert fact in text
     # the same order as the console
     describe = json.loads((pages["job"].parent / "job" / "describe.json").read_text())
-    extensions = json.loads((pages["job"].parent / "job" / "irsim.json").read_text())
-    from irsim.present.tables import describe_table
+    document = JobDocument.from_json(json.loads((pages["job"].parent / "job" / "irsim.json").read_text()))
     console = [line.split()[1] + (" " + line.split()[2] if line.split()[2].startswith("[") else "")
-               for line in describe_table(describe, extensions).splitlines() if re.match(r"^ +\d+  ml\.", line)]
+               for line in describe_table(describe, document).splitlines() if re.match(r"^ +\d+  ml\.", line)]
     rows = re.findall(r"<tr[^>]*><td class=\"num\">\d+</td><td>([^<]+)</td>", text)
     assert rows == console and len(rows) == 4
 
@@ -173,5 +175,8 @@ def test_pages_render_in_headless_chromium_with_charts_and_no_requests(pages, tm
 
 def test_report_of_an_unknown_folder_exits_2(tmp_path, capsys):
     assert main(["report", str(tmp_path), "-o", str(tmp_path / "r.html")]) == 2
-    assert "holds no describe.json" in capsys.readouterr().err
+    assert "holds no describe.json (irsim run --out), recommendation.json" in capsys.readouterr().err
     assert not (tmp_path / "r.html").exists()
+    with pytest.raises(InputError, match=r"holds no describe.json \(a job's run\), recommendation.json") as info:
+        build_report(tmp_path)  # the library names what writes each file, not a command's flag
+    assert "--" not in str(info.value)

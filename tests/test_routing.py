@@ -8,13 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator import engine
+from simulator import InstanceEndpoint, InstanceProfile, RunSpec, engine
 from simulator.distributions import parse_distribution
-from simulator.endpoint import Endpoint
 from simulator.routing import LeastOutstanding
 from simulator.traffic import ConstantUsers
 
 SERVICE = parse_distribution({"family": "lognormal", "mean_ms": 20.0, "cv": 0.5}, "service_time")
+
+
+def endpoint(instances: int, workers: int, routing: str) -> InstanceEndpoint:
+    return InstanceEndpoint(InstanceProfile("ml.test", workers, SERVICE), instance_count=instances, routing=routing)
 
 
 def scan(counts: list[int]) -> int:
@@ -87,8 +90,8 @@ def test_engine_routes_every_request_to_the_least_outstanding_instance(instances
     instance the new request went to gains one. That instance must be the scan's choice, and
     the counts must never differ by more than one.
     """
-    out = engine.run(Endpoint("ml.test", instances, workers, SERVICE, "least_outstanding_requests"),
-                     ConstantUsers(users, 30.0), seed=seed)
+    out = engine.run(RunSpec(endpoint(instances, workers, "least_outstanding_requests"), ConstantUsers(users, 30.0),
+                             seed=seed))
     completion, instance = out.completion_s, out.instance.tolist()
     arrival = completion - out.latency_s
     initial = arrival == 0.0
@@ -122,7 +125,7 @@ def test_no_request_waits_while_any_instance_has_an_idle_worker():
     (random routing does, which is what makes the check bite)."""
     waits = {}
     for routing in ("least_outstanding_requests", "random"):
-        out = engine.run(Endpoint("ml.test", 6, 3, SERVICE, routing), ConstantUsers(18, 120.0), seed=4)
+        out = engine.run(RunSpec(endpoint(6, 3, routing), ConstantUsers(18, 120.0), seed=4))
         waits[routing] = float(np.max(out.latency_s - out.service_s))
     assert waits["least_outstanding_requests"] < 1e-9
     assert waits["random"] > 1e-3

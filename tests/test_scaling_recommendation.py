@@ -1,5 +1,5 @@
 """GetScalingConfigurationRecommendation offline: the service's shapes (botocore's Stubber), its
-errors (modeled classes, ValidationException), and numbers that follow README's stated rule,
+errors (modeled classes, ValidationException), and numbers that follow docs/semantics.md's rule,
 recomputed here from the job's per-minute series by other means (numpy's least squares)."""
 
 import json
@@ -14,7 +14,7 @@ from test_api_semantics import validates
 
 import irsim
 from irsim.durable.store import JobStore
-from irsim.durable.worker import _end_states
+from irsim.durable.worker import end_states
 from irsim.service.job import JobResult, execute_job
 from pricing import instance_spec
 
@@ -37,13 +37,13 @@ def stairs_request(name: str = "scaling-job") -> dict:
 
 
 def store_finished(home: Path, result: JobResult, extensions: dict | None = None) -> None:
-    """A job stored and ended exactly as its worker ends it (worker._end_states), without a process."""
+    """A job stored and ended exactly as its worker ends it (worker.end_states), without a process."""
     request = result.spec.request
     store = JobStore(home)
     store.insert(name=request["JobName"], arn=result.describe["JobArn"], job_type=request["JobType"],
                  request=dict(request), profile={}, seed=result.seed, region="us-east-1",
                  created=datetime.now(UTC), status="IN_PROGRESS")
-    fields, stopped = _end_states(result)
+    fields, stopped = end_states(result)
     if extensions is not None:
         fields = {**fields, "extensions": extensions}
     store.finish(request["JobName"], fields, stopped)
@@ -67,7 +67,7 @@ def error_of(call, **params) -> ClientError:
 
 
 def expected(result: JobResult, index: int, target: int, low: int = 0, high: int | None = None) -> dict:
-    """README's rule, from the benchmark's own minutes: the CPU-per-core line through the origin
+    """docs/semantics.md's rule, from the benchmark's own minutes: the CPU-per-core line through the origin
     (numpy lstsq), the rate at the target, held at the per-instance max; the capacities."""
     item = result.scheduled[index]
     frame = item.outcome.per_minute
@@ -177,7 +177,7 @@ def test_a_job_not_completed_is_a_validation_exception(home):
 
 def test_without_per_minute_data_the_line_goes_through_the_best_minute(home, finished):
     """A job stored without minutes (imported from AWS, or stored before irsim kept them)."""
-    store_finished(home, finished, extensions=finished.extensions())  # what _end_states adds, left out
+    store_finished(home, finished, extensions=finished.extensions())  # what end_states adds, left out
     client = irsim.client(home=home)
     recommendation = finished.describe["InferenceRecommendations"][0]
     metrics = recommendation["Metrics"]

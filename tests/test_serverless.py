@@ -16,9 +16,21 @@ import pricing
 from irsim import execute_job, recommend
 from irsim.service.responses import serverless_metrics
 from optimizer.serverless import erlang_b, smallest_concurrency
-from simulator import ConstantUsers, InputError, Phase, Phases, PoissonArrivals, simulate_serverless
+from simulator import (
+    ConstantUsers,
+    InputError,
+    Phase,
+    Phases,
+    PoissonArrivals,
+    RunSpec,
+    ServerlessConfig,
+    ServerlessEndpoint,
+    ServerlessProfile,
+    simulate_serverless,
+)
 from simulator.distributions import Distribution, parse_distribution
-from simulator.serverless import ServerlessConfig, ServerlessProfile, run, serverless_from_dict
+from simulator.profiles import serverless_from_dict
+from simulator.serverless import run
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -94,8 +106,9 @@ def test_attempts_are_conserved_and_never_more_than_max_concurrency_run(traffic,
                                            backoff_ms=200.0, setup_family="lognormal")["serverless"])
     config = ServerlessConfig(2048, limit, min(provisioned, limit))
     extra = parse_distribution({"family": "exponential", "mean_ms": 5.0}, "overhead") if overhead else None
-    out = run(config, section, traffic, seed=seed, overhead=extra, think_time_s=think_s, warm_environments=warm)
-    assert out.attempts == out.completion_s.size + out.throttle_s.size + out.in_service
+    out = run(RunSpec(ServerlessEndpoint(section, config, warm_environments=warm), traffic, overhead=extra,
+                      think_time_s=think_s, seed=seed))
+    assert out.issued == out.completion_s.size + out.throttle_s.size + out.in_service
     assert 0 <= out.in_service <= limit
     # Completed requests alone, at each of their starts (just after it: one that ended at that
     # instant has freed its environment), never exceed the limit.

@@ -22,7 +22,7 @@ from optimizer.serverless import (
     serverless_options,
     smallest_concurrency,
 )
-from simulator import Profile, load_profile
+from simulator import RunSpec, ServerlessConfig, ServerlessEndpoint, ServerlessProfile, load_profile
 from simulator.analytic import (
     cold_start_fraction,
     erlang_b,
@@ -31,7 +31,7 @@ from simulator.analytic import (
     serverless_blocking,
 )
 from simulator.distributions import Distribution
-from simulator.serverless import ServerlessConfig, ServerlessProfile, run
+from simulator.serverless import run
 from simulator.traffic import PoissonArrivals
 
 BATCHES = 20
@@ -54,8 +54,9 @@ def simulated_blocking(rate, service_ms, setup_ms, idle_timeout_s, limit, durati
     section = ServerlessProfile(reference_memory_mb=2048, service_time=Distribution("exponential", service_ms, 1.0),
                                 model_setup_time=Distribution("lognormal", setup_ms, 0.4),
                                 idle_timeout_s=idle_timeout_s)
-    out = run(ServerlessConfig(memory_mb=2048, max_concurrency=limit), section,
-              PoissonArrivals.constant(rate, duration_s), seed=seed, warm_environments=limit)
+    endpoint = ServerlessEndpoint(section, ServerlessConfig(memory_mb=2048, max_concurrency=limit),
+                                  warm_environments=limit)
+    out = run(RunSpec(endpoint, PoissonArrivals.constant(rate, duration_s), seed=seed))
     starts = out.completion_s - out.latency_s - out.setup_s
     edges = np.linspace(warmup_s, duration_s, BATCHES + 1)
     admitted = np.histogram(starts, bins=edges)[0]
@@ -170,6 +171,5 @@ def test_serverless_options_report_the_steady_and_the_first_minute_throttling():
     assert 0 < option.cold_start_fraction_steady < 0.1 and 0 < option.cold_start_fraction_predicted < 0.1
     enough = option.first_minute_concurrency
     assert option.max_concurrency < enough <= cold_concurrency(rate, 0.006, 2.5)
-    profile = Profile("serverless", {}, serverless=section)
-    assert first_minute_share(profile, 2048, enough, rate, seed=0) <= MAX_THROTTLED
-    assert first_minute_share(profile, 2048, enough - 1, rate, seed=0) > MAX_THROTTLED
+    assert first_minute_share(section, 2048, enough, rate, seed=0) <= MAX_THROTTLED
+    assert first_minute_share(section, 2048, enough - 1, rate, seed=0) > MAX_THROTTLED

@@ -64,11 +64,13 @@ def test_best_minute_is_the_largest_count_within_the_threshold():
 
 
 @pytest.mark.parametrize("bad, field", [
-    (lambda: StoppingConditions(max_invocations=0), "MaxInvocations"),
+    (lambda: StoppingConditions(max_invocations=0), "max_invocations"),
     (lambda: StoppingConditions(flat_window_min=0), "flat_window_min"),
     (lambda: StoppingConditions(flat_min_gain=1), "flat_min_gain"),
     (lambda: StoppingConditions(flat_noise_sigmas=-1), "flat_noise_sigmas"),
-    (lambda: LatencyThreshold(95, 0), "ValueInMilliseconds"),
+    (lambda: LatencyThreshold(95, 0), "value_ms"),
+    (lambda: LatencyThreshold(0, 10), "percentile"),
+    (lambda: LatencyThreshold(100.5, 10), "percentile"),
 ])
 def test_bad_conditions_name_the_field(bad, field):
     from simulator import InputError

@@ -178,14 +178,16 @@ def test_irsim_home_a_file_under_a_file_or_with_a_folder_for_its_store(tmp_path,
     monkeypatch.setenv("IRSIM_HOME", str(a_file))
     code, out, err = cli("list")
     assert code == EXIT_USAGE and out == "" and one_line_naming(err, str(a_file), "is a file, not a folder")
+    assert "(set IRSIM_HOME or --home to a folder)" in err  # the command line words the advice as its flag
     monkeypatch.setenv("IRSIM_HOME", str(a_file / "under"))
     code, _, err = cli("describe", "some-job")
     assert code == EXIT_USAGE and one_line_naming(err, str(a_file / "under"), "Not a directory")
     (tmp_path / "home" / "jobs.sqlite3").mkdir(parents=True)
     code, _, err = cli("describe-inference-recommendations-job", "--job-name", "x", "--home", tmp_path / "home")
     assert code == AWS_SERVICE_ERROR and one_line_naming(err, "jobs.sqlite3", "is a folder")
-    with pytest.raises(StoreError, match="is a file"):
+    with pytest.raises(StoreError, match=r"is a file, not a folder \(set IRSIM_HOME or the home argument") as info:
         irsim.client(home=a_file)
+    assert info.value.argument == "home"
 
 
 def test_a_home_folder_that_cannot_hold_the_store(tmp_path, cli, monkeypatch):

@@ -1,4 +1,4 @@
-"""Traffic shapes pin DESIGN.md's semantics: SpawnRate per minute, phase resets, STAIRS steps."""
+"""Traffic shapes pin docs/semantics.md's rules: SpawnRate per minute, phase resets, STAIRS steps."""
 
 import numpy as np
 import pytest
@@ -81,6 +81,8 @@ def test_simulator_fields_map_back_to_aws_members():
         serverless_from_config({"MemorySizeInMB": 2048, "MaxConcurrency": 5, "ProvisionedConcurrency": 6})
     assert info.value.field == "ProvisionedConcurrency" and "MaxConcurrency (5)" in info.value.message
     assert aws_member("phases[2].spawn_rate_per_min") == "SpawnRate"
+    assert [aws_member(f) for f in ("max_invocations", "percentile", "value_ms")] == [
+        "MaxInvocations", "Percentile", "ValueInMilliseconds"]
 
 
 @pytest.mark.parametrize("build, field", [

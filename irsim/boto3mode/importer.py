@@ -3,6 +3,7 @@ locally so the offline client answers for it."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -68,6 +69,7 @@ def describe_document(document: Any, where: str) -> dict[str, Any]:
                         f"missing {', '.join(missing)}")
     describe = without_metadata(parse_timestamps(document))
     _check_shape(describe, "DescribeInferenceRecommendationsJob", where)
+    _check_finite(describe, where)
     if not JOB_NAME.fullmatch(describe["JobName"]):
         raise UserError(f"{where}: JobName {describe['JobName']!r} is not an Inference Recommender job name")
     return describe
@@ -94,6 +96,19 @@ def _check_shape(document: Mapping[str, Any], operation_name: str, where: str) -
     if report.has_errors():
         errors = "; ".join(line.strip() for line in report.generate_report().splitlines() if line.strip())
         raise UserError(f"{where} is not a {operation_name} response: {errors}")
+
+
+def _check_finite(document: Any, where: str, path: str = "") -> None:
+    """Every number of ``document`` finite: a NaN or an infinity (which Python's JSON reader
+    accepts, and botocore's validator lets through as a float) is no measurement."""
+    if isinstance(document, Mapping):
+        for key, value in document.items():
+            _check_finite(value, where, f"{path}.{key}" if path else str(key))
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            _check_finite(value, where, f"{path}[{index}]")
+    elif isinstance(document, float) and not math.isfinite(document):
+        raise UserError(f"{where}: {path} is {document}, not a finite number")
 
 
 def _region_of(arn: str) -> str:

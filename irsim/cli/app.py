@@ -18,12 +18,14 @@ from irsim.cli.boto3 import add_boto3_commands
 from irsim.cli.calibrate import add_calibrate_command
 from irsim.cli.jobs import add_job_commands
 from irsim.cli.logs import add_verbose_option, configure_logging, irsim_version
+from irsim.cli.measure import add_measure_commands
 from irsim.cli.recommend import add_recommend_command
 from irsim.cli.report import add_report_command
 from irsim.cli.run import add_run_command
+from irsim.cli.serve import add_serve_command
 from irsim.cli.simulate import add_simulate_command
 from irsim.cli.sweep import add_sweep_command
-from irsim.errors import UserError
+from irsim.errors import UserError, shortened
 from irsim.exitcodes import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE
 from pricing import PricingError
 from simulator import InputError
@@ -50,11 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_job_commands(commands, common)
     add_aws_commands(commands, common)
     add_calibrate_command(commands)
+    add_measure_commands(commands)
     add_recommend_command(commands)
     add_sweep_command(commands)
     add_report_command(commands)
     add_autoscale_command(commands, common)
     add_boto3_commands(commands, common)
+    add_serve_command(commands, common)
     add_verbose_option(parser)
     return parser
 
@@ -84,6 +88,9 @@ def _worded_for_the_command_line(exc: Exception, options: dict[str, str]) -> str
     dest = LIBRARY_FIELDS.get(field, field) if isinstance(field, str) else None
     if isinstance(field, str) and dest in options:
         message = f"{options[dest]}: {getattr(exc, 'message', None) or message.removeprefix(field + ': ')}"
+    argument = getattr(exc, "argument", None)  # advice naming a library argument: worded as the flag
+    if isinstance(argument, str) and argument in options:
+        message = message.replace(f"the {argument} argument", options[argument])
     parameter = getattr(exc, "parameter", None)
     if isinstance(parameter, str):
         flag = options.get(parameter)
@@ -95,9 +102,9 @@ def one_line(message: str) -> str:
     """A message of several lines (botocore's parameter validation) joined into one."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     if len(lines) <= 1:
-        return lines[0] if lines else message
+        return shortened(lines[0] if lines else message)
     head, rest = lines[0], "; ".join(lines[1:])
-    return f"{head} {rest}" if head.endswith(":") else f"{head}; {rest}"
+    return shortened(f"{head} {rest}" if head.endswith(":") else f"{head}; {rest}")
 
 
 def _broken_pipe() -> int:

@@ -30,7 +30,8 @@ from irsim.inputs import load_json_object
 from irsim.planning.recommend import parse_slo
 from irsim.present.autoscale import autoscale_table, minutes_frame, write_autoscale_outputs
 from irsim.present.formats import dumps
-from irsim.service.scaling import PER_MINUTE, ScalingRecommendation, per_minute_frames, recommend_scaling
+from irsim.service.result import JobDocument, stored_document
+from irsim.service.scaling import ScalingRecommendation, per_minute_frames, recommend_scaling
 from pricing import default_catalogue
 from simulator import InputError, Profile, checks, load_profile
 from simulator.profiles import InstanceProfile
@@ -64,7 +65,8 @@ def _folder_job(folder: Path, profile: str | None) -> CompletedJob:
         except (ValueError, KeyError, pd.errors.ParserError) as exc:
             raise InputError("job", f"{folder / 'metrics.csv'} cannot be read: {exc}") from None
     loaded = load_profile(profile or "demo")
-    model = (extensions or {}).get("model")
+    document = stored_document(extensions)
+    model = document.model if document else None
     if model is not None and model != loaded.model:
         raise InputError("profile", f"{folder} was simulated on model {model!r}, not {loaded.model!r}: give its "
                                     "profile")
@@ -85,8 +87,9 @@ def load_job(target: str, home: str | None, profile: str | None) -> CompletedJob
         if record is None:
             raise InputError("job", f"{target!r} is neither an `irsim run --out` folder nor a job in {store.home}")
         describe = record.describe or {"JobName": record.name, "Status": record.status}
+        stored = stored_document(record.extensions)
         job = CompletedJob(name=record.name, describe=describe, extensions=record.extensions,
-                           minutes=per_minute_frames((record.extensions or {}).get(PER_MINUTE)),
+                           minutes=per_minute_frames(stored.per_minute if isinstance(stored, JobDocument) else None),
                            profile=load_profile(profile if profile else record.profile))
     status = job.describe.get("Status")
     if status != "COMPLETED" or not job.describe.get("InferenceRecommendations"):

@@ -39,7 +39,7 @@ from irsim.cli.awsshapes import (
 )
 from irsim.durable.client import client as make_offline_client
 from irsim.durable.store import StoreError
-from irsim.errors import UserError
+from irsim.errors import UserError, shortened
 from irsim.exitcodes import AWS_GENERAL_ERROR, AWS_PARAMETER_ERROR, AWS_SERVICE_ERROR
 from irsim.service.awsmodel import isolated_session
 from irsim.service.awsmodel import operation as operation_model
@@ -286,7 +286,7 @@ def report_aws_error(exc: Exception, message: str | None = None) -> int:
     it cannot use, 254 for what the service answers (its errors, and the offline store failing),
     255 for anything else."""
     text = message or " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-    print(text, file=sys.stderr)
+    print(shortened(text), file=sys.stderr)
     if isinstance(exc, (ClientError, StoreError)):
         return AWS_SERVICE_ERROR
     if isinstance(exc, (ParamValidationError, AwsCliUsageError, UserError, InputError, PricingError)):

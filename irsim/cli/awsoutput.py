@@ -18,6 +18,7 @@ from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 
 from irsim.cli.awsshapes import AwsCliUsageError
+from irsim.present.formats import finite
 
 OUTPUTS = ("json", "text", "table", "yaml", "yaml-stream", "off")
 
@@ -48,7 +49,7 @@ def render(document: Any, output: str, title: str | None = None) -> str:
     if output == "off" or document == {}:
         return ""
     if output == "json":
-        return json.dumps(document, indent=4, ensure_ascii=False) + "\n"
+        return json.dumps(finite(document), indent=4, ensure_ascii=False, allow_nan=False) + "\n"
     if output in ("yaml", "yaml-stream"):
         return yaml.safe_dump(document, default_flow_style=False, sort_keys=False, allow_unicode=True)
     if output == "text":

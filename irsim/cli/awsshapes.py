@@ -17,7 +17,7 @@ from botocore import xform_name
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 
 from simulator import InputError
-from simulator.jsonfiles import parse_json, read_json
+from simulator.jsonfiles import parse_json, read_input, read_json
 
 SCALARS = ("string", "integer", "long", "float", "double", "boolean", "timestamp", "blob")
 EPOCH = "1970-01-01T00:00:00"
@@ -136,20 +136,52 @@ def json_argument(value: str, option: str) -> Any:
         raise AwsCliUsageError(f"Error parsing parameter '{option}': {exc.message}") from None
 
 
+#: The most nodes a YAML input may hold once its aliases are expanded: far above any request
+#: (a job request is a few hundred), far below what exhausts the memory when botocore walks it.
+#: irsim's own limit (the AWS CLI documents none): a few lines of nested aliases can stand for
+#: billions of nodes.
+MAX_YAML_NODES = 100_000
+
+
 def yaml_argument(value: str, option: str) -> Any:
-    """An AWS CLI YAML argument: inline YAML or file://PATH."""
+    """An AWS CLI YAML argument: inline YAML or file://PATH (a regular file, size-capped);
+    aliases are allowed while the expanded document stays under MAX_YAML_NODES."""
     text = value
-    if value.startswith("file://"):
-        path = value.removeprefix("file://")
-        try:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise AwsCliUsageError(f"Error parsing parameter '{option}': {path}: {exc}") from None
     try:
-        return yaml.safe_load(text)
+        if value.startswith("file://"):
+            text = read_input(value.removeprefix("file://"), option).decode("utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is None:
+            return None
+        expanded = _expanded_nodes(node, {})
+        if expanded > MAX_YAML_NODES:
+            raise AwsCliUsageError(f"Error parsing parameter '{option}': the YAML expands to {expanded:,} nodes "
+                                   f"through its aliases, over irsim's limit of {MAX_YAML_NODES:,}")
+        return yaml.SafeLoader(text).get_single_data()
+    except InputError as exc:
+        raise AwsCliUsageError(f"Error parsing parameter '{option}': {exc.message}") from None
+    except UnicodeDecodeError as exc:
+        raise AwsCliUsageError(f"Error parsing parameter '{option}': not UTF-8 text ({exc.reason})") from None
     except yaml.YAMLError as exc:
         raise AwsCliUsageError(f"Error parsing parameter '{option}': {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise AwsCliUsageError(f"Error parsing parameter '{option}': the YAML is nested too deeply") from None
+
+
+def _expanded_nodes(node: yaml.Node, seen: dict[int, int]) -> int:
+    """How many nodes ``node`` stands for with every alias expanded, counted once per distinct
+    node (``seen``), so a bomb of nested aliases is measured without being expanded."""
+    known = seen.get(id(node))
+    if known is not None:
+        return known
+    seen[id(node)] = 1  # a node that contains itself counts once (recursive YAML)
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_nodes(child, seen) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_expanded_nodes(key, seen) + _expanded_nodes(item, seen) for key, item in node.value)
+    seen[id(node)] = total
+    return total
 
 
 # --- skeletons --------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ the only ones that reach AWS (`irsim aws ...`, the old name of `real-aws`, still
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -34,7 +33,7 @@ from irsim.cli.argtypes import integer, number, seed
 from irsim.cli.errors import CliError
 from irsim.durable.store import JobStore
 from irsim.inputs import load_json_file
-from irsim.present.formats import json_default
+from irsim.present.formats import dumps
 from irsim.present.tables import describe_table
 from irsim.service.job import execute_job
 
@@ -60,7 +59,7 @@ def _reports_aws_failures(label: str, handler: Callable[[argparse.Namespace], in
 
 
 def _print_json(document: Any) -> None:
-    print(json.dumps(document, indent=2, default=json_default))
+    print(dumps(document))
 
 
 def _source_job(args: argparse.Namespace, region: str) -> tuple[dict[str, Any], dict[str, Any]]:

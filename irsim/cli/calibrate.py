@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from calibration.fit import Calibration, calibrate_cloudwatch, calibrate_results, calibrate_samples
+from calibration.measured import calibrate_measured, read_measured
 from calibration.report import candidates_text
 from calibration.sources import read_cloudwatch, read_describe, read_samples, read_steps
 from irsim.cli.argtypes import integer
@@ -101,15 +103,10 @@ def _check_json_inputs(args: argparse.Namespace) -> None:
             load_json_file(path, flag)
 
 
-def cmd_calibrate(args: argparse.Namespace) -> int:
-    _check_json_inputs(args)
-    output = Path(args.output)
-    if output.is_dir():
-        raise InputError("output", f"{output} is a folder; give a profile file to write")
-    calibration, sources, frame, samples = _calibrate(args)
-    profile = _merged(calibration, output, args.model)
+def report_calibration(calibration: Calibration, inputs: str) -> None:
+    """What the fit found, printed: the service law, the workers, the data's range, the report."""
     entry = calibration.entry
-    print(f"irsim calibrate: {entry.instance_type} from {len(sources)} file(s)")
+    print(f"irsim calibrate: {entry.instance_type} from {inputs}")
     print(f"  service time   {calibration.service.family}, mean {entry.service_time.mean_ms:.3f} ms, "
           f"cv {entry.service_time.cv:.3f} ({calibration.service.method})")
     print(f"  workers        {_workers_text(calibration)}")
@@ -118,15 +115,47 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"  data range     {observed[0]:,.0f} to {observed[1]:,.0f} invocations/min per instance")
     for line in calibration.report:
         print(f"  - {line}")
-    text = _checked_text(profile)
+
+
+def write_profile(calibration: Calibration, output: Path, model: str | None,
+                  plot: Callable[[Path], object] | None = None, plot_path: str | None = None) -> None:
+    """The entry merged into ``output`` (a new profile when there is none), checked by reading
+    it back, written whole; and the chart, when asked."""
+    text = _checked_text(_merged(calibration, output, model))
     try:
-        if args.plot:
-            write_atomically(args.plot, lambda tmp: plot_calibration(calibration, frame, args.instance_count, tmp,
-                                                                         samples))
+        if plot is not None and plot_path:
+            write_atomically(plot_path, plot)
         write_atomically(output, lambda tmp: tmp.write_text(text))
     except OSError as exc:
         raise InputError("output", f"cannot write {exc.filename or output}: {exc.strerror or exc}") from None
-    print(f"wrote {output}" + (f" and {args.plot}" if args.plot else ""))
+    print(f"wrote {output}" + (f" and {plot_path}" if plot is not None and plot_path else ""))
+
+
+def calibrate_from_measure(folder: str | Path, instance_type: str | None) -> Calibration:
+    """`--from-measure DIR`: irsim measure's minutes, fitted as CloudWatch minutes are."""
+    run = read_measured(folder)
+    calibration = calibrate_measured(run, instance_type)
+    sources = [{"path": o.path, "sha256": o.sha256, "kind": "irsim measure"} for o in run.sources]
+    return replace(calibration, provenance={**calibration.provenance, "sources": sources,
+                                            "created": datetime.now(UTC).isoformat(timespec="seconds")})
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    _check_json_inputs(args)
+    output = Path(args.output)
+    if output.is_dir():
+        raise InputError("output", f"{output} is a folder; give a profile file to write")
+    if args.from_measure:
+        calibration = calibrate_from_measure(args.from_measure, args.as_instance_type or args.instance_type)
+        report_calibration(calibration, f"the minutes measured in {args.from_measure}")
+        write_profile(calibration, output, args.model)
+        return 0
+    if not args.instance_type:
+        raise InputError("instance_type", "is required: the instance type the data was measured on")
+    calibration, sources, frame, samples = _calibrate(args)
+    report_calibration(calibration, f"{len(sources)} file(s)")
+    write_profile(calibration, output, args.model,
+                  lambda tmp: plot_calibration(calibration, frame, args.instance_count, tmp, samples), args.plot)
     return 0
 
 
@@ -145,7 +174,11 @@ def add_calibrate_command(commands: argparse._SubParsersAction) -> None:
     sub = commands.add_parser("calibrate", help="fit a profile entry to CloudWatch data, samples or past results",
                               description="Fit a service profile entry for one instance type and write it into a "
                                           "profile (merged into -o when it exists).")
-    sub.add_argument("--instance-type", required=True, help="the instance type the data was measured on")
+    sub.add_argument("--instance-type", help="the instance type the data was measured on (required but with "
+                                             "--from-measure)")
+    sub.add_argument("--from-measure", metavar="DIR", help="the minutes `irsim measure` wrote in DIR")
+    sub.add_argument("--as-instance-type", metavar="T", help="with --from-measure: the SageMaker type the measuring "
+                                                             "machine stands for (default: the one measure recorded)")
     sub.add_argument("--instance-count", type=integer(1), default=1, help="instances behind the endpoint (default 1)")
     sub.add_argument("--cloudwatch", nargs="+", default=[], metavar="F",
                      help="aws cloudwatch get-metric-statistics / get-metric-data output (JSON)")

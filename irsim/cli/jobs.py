@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -12,8 +11,9 @@ from irsim.cli.run import load_request
 from irsim.durable.client import OfflineSageMakerClient
 from irsim.durable.client import client as make_offline_client
 from irsim.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
-from irsim.present.formats import json_default
+from irsim.present.formats import dumps
 from irsim.present.tables import describe_table, steps_table
+from irsim.service.result import stored_document
 
 
 def offline_client(args: argparse.Namespace) -> OfflineSageMakerClient:
@@ -25,7 +25,7 @@ def offline_client(args: argparse.Namespace) -> OfflineSageMakerClient:
 def print_response(document: Any, indent: int = 2) -> None:
     """An API response as JSON, without ResponseMetadata."""
     document = {k: v for k, v in document.items() if k != "ResponseMetadata"}
-    print(json.dumps(document, indent=indent, default=json_default))
+    print(dumps(document, indent=indent))
 
 
 def simulation_options() -> argparse.ArgumentParser:
@@ -49,7 +49,7 @@ def cmd_describe(args: argparse.Namespace) -> int:
     if args.json:
         print_response(response)
     else:
-        print(describe_table(response, client.describe_extensions(args.name)))
+        print(describe_table(response, stored_document(client.describe_extensions(args.name))))
     return 0
 
 

@@ -42,7 +42,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         out = Path(args.out)
         write_atomically(out / "recommendation.json", lambda tmp: tmp.write_text(dumps(document) + "\n"))
         write_atomically(out / "recommendation.png", lambda tmp: plot_recommendation(document, tmp))
-    print(dumps(document) if args.json else plan_table(document))
+    print(dumps(document) if args.json else plan_table(document, whole_answer="--json"))
     return 0 if document["Details"] and document["Details"][0]["Verified"] else 1
 
 

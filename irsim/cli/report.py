@@ -8,10 +8,14 @@ from pathlib import Path
 from irsim.present.files import write_atomically
 from irsim.present.html import build_report
 
+#: The command that writes the file marking each kind of folder `irsim report` reads.
+WRITERS = {"describe.json": "irsim run --out", "recommendation.json": "irsim recommend --out",
+           "results.csv": "irsim sweep --out", "autoscale.json": "irsim autoscale --out"}
+
 
 def cmd_report(args: argparse.Namespace) -> int:
     output = args.output or str(Path(args.folder) / "report.html")  # next to its input, not ./report.html
-    page = build_report(args.folder)
+    page = build_report(args.folder, WRITERS)
     write_atomically(output, lambda tmp: tmp.write_text(page))
     print(f"wrote {output}")
     return 0

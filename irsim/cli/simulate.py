@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from irsim.cli.argtypes import integer, number, seed
 from irsim.cli.errors import CliError
 from irsim.present.files import write_atomically
-from irsim.present.formats import json_default
+from irsim.present.formats import dumps
 from irsim.present.plots import plot_per_minute
 from irsim.present.tables import simulation_summary
 from irsim.service.benchmark import instance_resources
@@ -38,7 +37,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.json:
         document: dict[str, Any] = {"model": profile.model, **result.summary(),
                                     "per_minute": per_minute.to_dict(orient="records")}
-        print(json.dumps(document, indent=2, default=json_default))
+        print(dumps(document))
     else:
         print(simulation_summary(result, profile.model, traffic))
     return 0

@@ -27,6 +27,7 @@ from botocore.utils import parse_to_aware_datetime
 from irsim.durable.endpoints import RESOURCE_METHODS, EndpointOperations
 from irsim.durable.processes import process_alive
 from irsim.durable.scaling import SCALING_METHODS, ScalingOperations
+from irsim.durable.specs import spec_document, stored_spec
 from irsim.durable.store import ACTIVE_STATUSES, JobExists, JobRecord, JobStore, StoreError, now_utc
 from irsim.service.admission import admit_job
 from irsim.service.awsmodel import client_error, client_exceptions, operation, service_model, validation_error
@@ -84,7 +85,8 @@ class OfflineSageMakerClient(ScalingOperations, EndpointOperations):
         seed = self.seed if self.seed is not None else DEFAULT_SEED
         try:
             self.store.insert(name=job.job_name, arn=arn, job_type=job.job_type, request=kwargs,
-                              profile=self.profile.to_dict(), seed=seed, region=self.region, created=now_utc())
+                              profile=self.profile.to_dict(), seed=seed, region=self.region, created=now_utc(),
+                              spec=spec_document(job))  # parsed here, once: the worker reads it back
         except JobExists:
             raise client_error("ResourceInUse", f"Inference recommendations job {job.job_name} already exists.",
                                "CreateInferenceRecommendationsJob") from None
@@ -234,8 +236,7 @@ class OfflineSageMakerClient(ScalingOperations, EndpointOperations):
 
     def _pending_steps(self, record: JobRecord) -> list[dict[str, Any]]:
         """Before a job ends: its steps as responses.running_steps shapes them."""
-        job = parse_request(record.request, default_instance_types=record.profile["instances"],
-                            endpoints=self.deployed_endpoints())
+        job = stored_spec(record, self.deployed_endpoints)
         steps = running_steps(job, record.seed, record.status, record.progress or {})
         for step in steps:  # the unfinished steps of a job that failed (its worker died) say why
             if step["Status"] == "FAILED" and record.failure_reason:

@@ -9,9 +9,9 @@ from irsim.durable.resources import method_names
 from irsim.durable.store import JobRecord, JobStore
 from irsim.service.awsmodel import validation_error, with_metadata
 from irsim.service.constraints import validate_request
+from irsim.service.result import JobDocument, stored_document
 from irsim.service.scaling import (
     OPERATION,
-    PER_MINUTE,
     ScalingRecommendation,
     per_minute_frames,
     recommend_scaling,
@@ -28,7 +28,8 @@ def scaling_of_record(record: JobRecord, request: dict[str, Any]) -> ScalingReco
     if record.status != "COMPLETED" or record.describe is None:
         raise validation_error(f"Inference recommendations job {record.name} is {record.status}: a scaling "
                                "configuration recommendation needs a COMPLETED job.", OPERATION)
-    minutes = per_minute_frames((record.extensions or {}).get(PER_MINUTE))
+    stored = stored_document(record.extensions)
+    minutes = per_minute_frames(stored.per_minute if isinstance(stored, JobDocument) else None)
     return recommend_scaling(request, record.describe, record.extensions, minutes, default_catalogue().vcpu_of)
 
 

@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     progress TEXT,
     worker_pid INTEGER,
     worker_started TEXT,
-    stop_requested INTEGER NOT NULL DEFAULT 0
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    spec TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created);
 CREATE TABLE IF NOT EXISTS models (
@@ -78,7 +79,14 @@ def default_home() -> Path:
 
 
 class StoreError(UserError):
-    """The job store cannot be opened, read or written; the message names the path and the cause."""
+    """The job store cannot be opened, read or written; the message names the path and the cause.
+
+    ``argument`` is the caller's parameter the message advises setting (``home``), named in the
+    message as "the home argument": the command line words it as its flag."""
+
+    def __init__(self, message: str, argument: str | None = None) -> None:
+        super().__init__(message)
+        self.argument = argument
 
 
 def now_utc() -> datetime:
@@ -126,11 +134,13 @@ class JobRecord:
     worker_pid: int | None
     worker_started: str | None
     stop_requested: bool
+    spec: dict[str, Any] | None = None  # the request as parsed once, when the job was created (durable/specs.py)
 
 
 def _record(row: sqlite3.Row) -> JobRecord:
     def when(text: str | None) -> datetime | None:
         return datetime.fromisoformat(text) if text else None
+    names = row.keys()  # a read-only store an earlier irsim made has no spec column
     return JobRecord(name=row["name"], arn=row["arn"], job_type=row["job_type"], status=row["status"],
                      request=decode(row["request"]), profile=decode(row["profile"]), seed=row["seed"],
                      region=row["region"], created=datetime.fromisoformat(row["created"]),
@@ -138,13 +148,14 @@ def _record(row: sqlite3.Row) -> JobRecord:
                      failure_reason=row["failure_reason"], describe=decode(row["describe"]),
                      steps=decode(row["steps"]), extensions=decode(row["extensions"]),
                      progress=decode(row["progress"]), worker_pid=row["worker_pid"],
-                     worker_started=row["worker_started"], stop_requested=bool(row["stop_requested"]))
+                     worker_started=row["worker_started"], stop_requested=bool(row["stop_requested"]),
+                     spec=decode(row["spec"]) if "spec" in names else None)
 
 
 def _columns(fields: dict[str, Any]) -> dict[str, Any]:
     """Column values as stored: documents as tagged JSON, datetimes as ISO text."""
     columns = dict(fields)
-    for key in ("describe", "steps", "extensions", "progress"):
+    for key in ("describe", "steps", "extensions", "progress", "spec"):
         if columns.get(key) is not None:
             columns[key] = encode(columns[key])
     for key in ("completed", "last_modified"):
@@ -173,18 +184,20 @@ class JobStore:
         if not self.read_only:
             with self._connect("open") as connection:
                 connection.executescript(SCHEMA)
+                _add_missing_columns(connection)
         with self._connect("open") as connection:  # a corrupt or foreign file fails here, and is left alone
             connection.execute("SELECT count(*) FROM jobs").fetchone()
 
     def _open_folder(self) -> bool:
         """Create the home folder if needed; whether the store can only be read."""
         if self.home.exists() and not self.home.is_dir():
-            raise StoreError(f"job store {self.home} is a file, not a folder (set IRSIM_HOME or --home to a folder)")
+            raise StoreError(f"job store {self.home} is a file, not a folder (set IRSIM_HOME or the home argument "
+                             "to a folder)", argument="home")
         try:
             self.home.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"job store {self.home}: cannot create the folder: {exc.strerror or exc} (set "
-                             "IRSIM_HOME or --home to a folder you can write)") from None
+                             "IRSIM_HOME or the home argument to a folder you can write)", argument="home") from None
         writable = os.access(self.home, os.W_OK) and (not self.path.exists() or os.access(self.path, os.W_OK))
         if not writable and not self.path.is_file():
             raise StoreError(f"job store {self.path}: cannot create it: the folder is read-only")
@@ -242,10 +255,10 @@ class JobStore:
             connection.execute("COMMIT")
 
     def insert(self, *, name: str, arn: str, job_type: str, request: dict, profile: dict, seed: int,
-               region: str, created: datetime, status: str = "PENDING", **fields: Any) -> None:
-        """Add a job (PENDING unless told otherwise, e.g. an imported finished job, whose
-        other ``fields`` come in the same transaction); raises JobExists if the name is taken."""
-        columns = _columns({"name": name, "arn": arn, "job_type": job_type, "status": status,
+               region: str, created: datetime, **fields: Any) -> None:
+        """Add a job, PENDING unless ``fields`` give its ``status`` (an imported finished job, whose
+        other columns come in the same transaction); raises JobExists if the name is taken."""
+        columns = _columns({"name": name, "arn": arn, "job_type": job_type, "status": "PENDING",
                             "request": encode(request), "profile": encode(profile), "seed": seed, "region": region,
                             "created": created.isoformat(), "last_modified": created.isoformat(), **fields})
         try:
@@ -312,6 +325,18 @@ class JobStore:
             connection.execute(f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in columns)} WHERE name = ?",
                                [*columns.values(), name])
             return str(written["status"])
+
+
+#: Columns added to the jobs table since stores were first written, with their type: a store
+#: an earlier irsim made gets them when it is opened for writing (its rows keep NULL).
+ADDED_COLUMNS = {"spec": "TEXT"}
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    present = {row["name"] for row in connection.execute("PRAGMA table_info(jobs)")}
+    for column, kind in ADDED_COLUMNS.items():
+        if column not in present:
+            connection.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
 
 
 def _advice(exc: sqlite3.Error) -> str:

@@ -11,16 +11,18 @@ import logging
 import os
 import sys
 import time
+from dataclasses import replace
 from typing import Any
 
 from irsim.durable.endpoints import deployed_endpoints
 from irsim.durable.processes import process_start_time
 from irsim.durable.resourcestore import ResourceStore
+from irsim.durable.specs import stored_spec
 from irsim.durable.store import ACTIVE_STATUSES, JobStore, now_utc
 from irsim.service.benchmark import BenchmarkOutcome
 from irsim.service.job import JobResult, execute_job
 from irsim.service.labels import spec_label
-from irsim.service.scaling import PER_MINUTE, per_minute_document
+from irsim.service.scaling import per_minute_document
 
 STOP_POLL_S = 0.2
 log = logging.getLogger(__name__)
@@ -83,16 +85,16 @@ def run(home: str, name: str) -> int:
         store.update(name, progress=finished, only_if_status=ACTIVE_STATUSES)
 
     try:
-        result = execute_job(record.request, record.profile, seed=record.seed, region=record.region,
-                             created=record.created, interrupt=StopFlag(home, name, pid), progress=progress,
-                             endpoints=deployed_endpoints(ResourceStore(store)))
+        job = stored_spec(record, lambda: deployed_endpoints(ResourceStore(store)))  # as create parsed it
+        result = execute_job(job, record.profile, seed=record.seed, region=record.region, created=record.created,
+                             interrupt=StopFlag(home, name, pid), progress=progress)
     except Exception as exc:  # the job fails; the store keeps a readable reason
         log.exception("job %s FAILED: internal error", name)
         store.finish(name, {"status": "FAILED", "completed": now_utc(),
                             "failure_reason": f"Internal error: {type(exc).__name__}: {exc}"[:1024]},
                      stopped={"completed": now_utc()})
         return 1
-    ended, as_stopped = _end_states(result)
+    ended, as_stopped = end_states(result)
     store.finish(name, ended, as_stopped)
     final = store.get(name)
     status = final.status if final else ended["status"]
@@ -101,11 +103,12 @@ def run(home: str, name: str) -> int:
     return 0
 
 
-def _end_states(result: JobResult) -> tuple[dict[str, Any], dict[str, Any]]:
+def end_states(result: JobResult) -> tuple[dict[str, Any], dict[str, Any]]:
     """The columns of the job's end state, as it ran and, for a stop that arrived after its last
     benchmark, as STOPPED (its recommendations kept, as a stopped job keeps what finished)."""
     describe = result.describe
-    extensions = {**result.extensions(), PER_MINUTE: per_minute_document(result.scheduled)}  # for scaling
+    # the minutes kept for GetScalingConfigurationRecommendation
+    extensions = replace(result.document(), per_minute=per_minute_document(result.scheduled)).to_json()
     columns = {"describe": describe, "steps": result.steps, "extensions": extensions,
                "completed": describe["CompletionTime"], "last_modified": describe["LastModifiedTime"]}
     stopped = {key: value for key, value in describe.items() if key != "FailureReason"}

@@ -6,11 +6,12 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from calibration.transfer import complete_profile
-from irsim.service.request import PERCENTILES, BenchmarkSpec, parse_request
+from irsim.service.request import PERCENTILES, BenchmarkSpec, JobSpec, parse_request
 from optimizer import Candidate, Constraints, Plan, Target, Verified, parse_importance, plan
 from optimizer.events import SERVERLESS, Observer, PlanEvent, ignore
 from optimizer.ranking import Alternative, pareto_front, rank, scored
@@ -28,13 +29,41 @@ def _candidate_types(job_types: list[str], profile: Profile, catalogue: Catalogu
     return sorted(t for t in set(profile.instances) | priced if not t.startswith("ml.t2."))
 
 
+class RecommendOptions(TypedDict, total=False):
+    """What ``recommend`` may be told besides the request (each defaults as the command line does)."""
+
+    candidates: str                 # "job" (the request's types) or "all" (every profiled and priced type)
+    min_instances: int
+    max_instances: int | None
+    allow_mixed: bool               # mixed instance types in one endpoint
+    importance: str | None          # Studio's importance levels, e.g. "cost=5,latency=3"
+    target_per_minute: float | None  # instead of StoppingConditions.MaxInvocations
+    slo: str | None                 # "P99=50", instead of ModelLatencyThresholds
+    routing: str
+    closed_users: int | None        # closed-loop traffic of this many users instead of open Poisson
+    budget_per_hour: float | None
+    replications: int
+    serverless: bool                # weigh every memory size of the profile's serverless section
+
+
+@dataclass(frozen=True)
+class _Question:
+    """The request's question, resolved: what rate, which SLO, under which constraints."""
+
+    job: JobSpec
+    profile: Profile
+    types: list[str]                # the candidate instance types, in the order they are priced
+    rate_per_minute: float
+    percentile_name: str
+    target: Target
+    constraints: Constraints
+    serverless: bool
+    importance: str | None
+
+
 def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] | str | Path | None = None,
-              seed: int = 0, region: str = "us-east-1", *, candidates: str = "job", min_instances: int = 1,
-              max_instances: int | None = None, allow_mixed: bool = False, importance: str | None = None,
-              target_per_minute: float | None = None, slo: str | None = None, routing: str = "random",
-              closed_users: int | None = None, budget_per_hour: float | None = None, replications: int = 3,
-              serverless: bool = False, catalogue: Catalogue | None = None,
-              observe: Observer = ignore) -> dict[str, Any]:
+              seed: int = 0, region: str = "us-east-1", *, catalogue: Catalogue | None = None,
+              observe: Observer = ignore, **options: Unpack[RecommendOptions]) -> dict[str, Any]:
     """The cheapest verified endpoint for the request's MaxInvocations and latency threshold
     (or ``target_per_minute`` and ``slo`` such as ``"P99=50"``), alternatives ranked, the
     Pareto front, and the types that cannot serve. ``serverless`` also weighs every memory
@@ -42,19 +71,54 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
     starts' setup inside the holding time, checked at steady state and from zero). ``observe``
     hears each step of the search (candidates sized, verifications, serverless sizes)."""
     catalogue = catalogue or default_catalogue()
+    question = _question(request, profile, catalogue, options)
+    priced, unpriced = _priced_candidates(question.types, catalogue, region)
+    result = (plan(question.profile, priced, question.target, question.constraints, seed,
+                   parse_importance(question.importance), observe)
+              if priced or not question.serverless else NOTHING_PLANNED)
+    rows = [_instance_row(_RowContext(question.job.job_name, question.rate_per_minute, question.percentile_name,
+                                      question.profile, catalogue, region, seed), verified,
+                          verified is result.chosen) for verified in result.alternatives]
+    for row, verified in zip(rows, result.alternatives, strict=True):
+        row["detail"]["WithinLimits"] = _within_limits(verified.counts, verified.cost_per_hour, question.constraints)
+    infeasible: list[dict[str, Any]] = [{"InstanceType": t, "Reason": r} for t, r in result.infeasible] + unpriced
+    if question.serverless:
+        _add_serverless(question, region, seed, observe, rows, infeasible)
+    return _document(question, result, _ranked(rows, parse_importance(question.importance)), infeasible)
+
+
+def _question(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] | str | Path | None,
+              catalogue: Catalogue, options: RecommendOptions) -> _Question:
+    """The request read with the options: the rate, the SLO, the constraints, the profile completed
+    for every candidate type."""
     loaded = load_profile(profile if profile is not None else "demo")
     job = parse_request(request, default_instance_types=loaded.instances)
     conditions = request.get("StoppingConditions", {})
+    target_per_minute = options.get("target_per_minute")
     rate_per_minute = target_per_minute if target_per_minute is not None else conditions.get("MaxInvocations")
     if not rate_per_minute or rate_per_minute <= 0:
         raise InputError("StoppingConditions.MaxInvocations",
                          "is the target rate (per minute): give it in the request or pass a target rate")
-    percentile_name, slo_ms = _slo(slo, conditions)
+    percentile_name, slo_ms = _slo(options.get("slo"), conditions)
     # A job's serverless endpoint configurations are weighed as serverless options, not instance types.
-    serverless = serverless or any(b.serverless is not None for b in job.benchmarks)
+    serverless = options.get("serverless", False) or any(b.serverless is not None for b in job.benchmarks)
     types = _candidate_types([b.instance_type for b in job.benchmarks if b.serverless is None], loaded, catalogue,
-                             candidates)
-    loaded = complete_profile(loaded, types, catalogue.vcpu_of)
+                             options.get("candidates", "job"))
+    target = Target(rate_per_s=rate_per_minute / 60.0, percentile=PERCENTILES[percentile_name], slo_ms=slo_ms,
+                    routing=options.get("routing", "random"), closed_users=options.get("closed_users"),
+                    replications=options.get("replications", 3))
+    constraints = Constraints(allow_mixed=options.get("allow_mixed", False),
+                              max_instances=options.get("max_instances"),
+                              min_instances=options.get("min_instances", 1),
+                              budget_per_hour=options.get("budget_per_hour"))
+    return _Question(job=job, profile=complete_profile(loaded, types, catalogue.vcpu_of), types=types,
+                     rate_per_minute=rate_per_minute, percentile_name=percentile_name, target=target,
+                     constraints=constraints, serverless=serverless, importance=options.get("importance"))
+
+
+def _priced_candidates(types: list[str], catalogue: Catalogue,
+                       region: str) -> tuple[list[Candidate], list[dict[str, Any]]]:
+    """The candidate types with their hourly price in ``region``, and those without one (and why)."""
     priced: list[Candidate] = []
     unpriced: list[dict[str, Any]] = []
     for instance_type in types:
@@ -63,31 +127,32 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
                                     price_per_hour=catalogue.price(instance_type, region).per_hour))
         except PricingError as exc:
             unpriced.append({"InstanceType": instance_type, "Reason": str(exc)})
-    target = Target(rate_per_s=rate_per_minute / 60.0, percentile=PERCENTILES[percentile_name], slo_ms=slo_ms,
-                    routing=routing, closed_users=closed_users, replications=replications)
-    constraints = Constraints(allow_mixed=allow_mixed, max_instances=max_instances, min_instances=min_instances,
-                              budget_per_hour=budget_per_hour)
-    result = (plan(loaded, priced, target, constraints, seed, parse_importance(importance), observe)
-              if priced or not serverless else NOTHING_PLANNED)
-    rows = [_instance_row(job.job_name, verified, verified is result.chosen, rate_per_minute, percentile_name,
-                          loaded, catalogue, region, seed) for verified in result.alternatives]
-    for row, verified in zip(rows, result.alternatives, strict=True):
-        row["detail"]["WithinLimits"] = _within_limits(verified.counts, verified.cost_per_hour, constraints)
-    infeasible: list[dict[str, Any]] = [{"InstanceType": t, "Reason": r} for t, r in result.infeasible] + unpriced
-    if serverless:
-        if loaded.serverless is None:
-            raise InputError("serverless", f"profile {loaded.model!r} has no serverless section")
-        for option in _serverless_options(loaded.serverless, target, slo_ms, region, seed):
-            observe(PlanEvent(SERVERLESS, f"{option.memory_mb} MB: "
-                                          + ("feasible" if option.feasible else f"infeasible ({option.reason})")))
-            if option.feasible:
-                rows.append(_serverless_row(job.job_name, option, rate_per_minute, percentile_name, region, seed))
-            else:
-                infeasible.append({"ServerlessConfig": {"MemorySizeInMB": option.memory_mb}, "Reason": option.reason})
-    levels = parse_importance(importance)
-    rows = _ranked(rows, levels)
+    return priced, unpriced
+
+
+def _add_serverless(question: _Question, region: str, seed: int, observe: Observer, rows: list[dict[str, Any]],
+                    infeasible: list[dict[str, Any]]) -> None:
+    """Every memory size of the profile's serverless section, as a row when feasible, else infeasible."""
+    section = question.profile.serverless
+    if section is None:
+        raise InputError("serverless", f"profile {question.profile.model!r} has no serverless section")
+    for option in _serverless_options(section, question.target, question.target.slo_ms, region, seed):
+        observe(PlanEvent(SERVERLESS, f"{option.memory_mb} MB: "
+                                      + ("feasible" if option.feasible else f"infeasible ({option.reason})")))
+        if option.feasible:
+            rows.append(_serverless_row(question.job.job_name, option, question.rate_per_minute,
+                                        question.percentile_name, region, seed))
+        else:
+            infeasible.append({"ServerlessConfig": {"MemorySizeInMB": option.memory_mb}, "Reason": option.reason})
+
+
+def _document(question: _Question, result: Plan, rows: list[dict[str, Any]],
+              infeasible: list[dict[str, Any]]) -> dict[str, Any]:
+    """recommend's answer: the Describe items, irsim's details beside them, and why."""
+    levels = parse_importance(question.importance)
     items = [item for row in rows for item in row["items"]]
     front = pareto_front([_alternative(row) for row in rows])
+    percentile_name, target = question.percentile_name, question.target
     return {
         "InferenceRecommendations": items,
         "Details": [row["detail"] for row in rows],
@@ -95,14 +160,14 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
         "NotSimulated": [{"InstanceType": t, "Reason": r} for t, r in result.pruned],
         "Pareto": [{"RecommendationId": a.key, "CostPerHour": a.cost_per_hour, f"{percentile_name}Ms": a.latency_ms}
                    for a in front],
-        "Target": {"InvocationsPerMinute": rate_per_minute, "Percentile": percentile_name,
-                   "ValueInMilliseconds": slo_ms, "Routing": routing,
-                   "Traffic": f"closed:{closed_users}" if closed_users else "open (Poisson)"},
+        "Target": {"InvocationsPerMinute": question.rate_per_minute, "Percentile": percentile_name,
+                   "ValueInMilliseconds": target.slo_ms, "Routing": target.routing,
+                   "Traffic": f"closed:{target.closed_users}" if target.closed_users else "open (Poisson)"},
         "Explanation": _scoped(result, rows),  # why nothing fits, and which verdicts a point estimate decided
         "Ranking": ("the verified cheapest first, then by Studio's importance levels ("
                     + ", ".join(f"{k}={v}" for k, v in levels.items()) + "): each criterion scaled to [0, 1] over "
                     "the alternatives, weighted 1 (lowest) to 5 (highest); RankScore is the sum"),
-        "Warnings": _environment_warnings(job.benchmarks),
+        "Warnings": _environment_warnings(question.job.benchmarks),
         "Simulations": {"run": result.simulations, "without_prescreen": result.naive_simulations,
                         "verifications": result.verifications,
                         "failed_verifications": [dict(c) for c in result.failed_verifications]},
@@ -173,14 +238,28 @@ def _ranked(rows: list[dict[str, Any]], importance: Mapping[str, str]) -> list[d
     return ([chosen] if chosen else []) + [r for r in ranked if r is not chosen]
 
 
-def _instance_row(job_name: str, verified: Verified, chosen: bool, rate_per_minute: float, percentile: str,
-                  profile: Profile, catalogue: Catalogue, region: str, seed: int) -> dict[str, Any]:
-    recommendation_id = _identifier(job_name, verified, seed)
-    items = [_item(recommendation_id, variant, instance_type, count, verified, rate_per_minute, profile)
+@dataclass(frozen=True)
+class _RowContext:
+    """What every instance row of one answer shares."""
+
+    job_name: str
+    rate_per_minute: float
+    percentile: str
+    profile: Profile
+    catalogue: Catalogue
+    region: str
+    seed: int
+
+
+def _instance_row(context: _RowContext, verified: Verified, chosen: bool) -> dict[str, Any]:
+    recommendation_id = _identifier(context.job_name, verified, context.seed)
+    items = [_item(recommendation_id, variant, instance_type, count, verified, context.rate_per_minute,
+                   context.profile)
              for variant, (instance_type, count) in enumerate(sorted(verified.counts.items()))]
     return {"id": recommendation_id, "items": items, "cost": verified.cost_per_hour, "verified": chosen,
             "latency": verified.estimate.percentile_ms, "capacity": verified.capacity_per_s,
-            "detail": _details(recommendation_id, verified, chosen, percentile, profile, catalogue, region)}
+            "detail": _details(recommendation_id, verified, chosen, context.percentile, context.profile,
+                               context.catalogue, context.region)}
 
 
 def _serverless_row(job_name: str, option: ServerlessOption, rate_per_minute: float, percentile: str, region: str,

@@ -1,5 +1,5 @@
 """What users see: console tables and progress (`tables`), charts (`plots`), the HTML report
-(`html`), and the files `--out` writes (`files`)."""
+(`html`), and the files an output folder holds (`files`)."""
 
 import logging
 

@@ -20,7 +20,7 @@ from irsim.present.formats import dumps
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-#: The files `irsim autoscale --out DIR` writes.
+#: The files an autoscaling what-if writes in its output folder.
 DOCUMENT, MINUTES, CHART = "autoscale.json", "autoscale.csv", "autoscale.png"
 POLICY_KEYS = ("MinCapacity", "MaxCapacity", "TargetValue", "ScaleInCooldown", "ScaleOutCooldown")
 

@@ -1,6 +1,5 @@
-"""`irsim report DIR`: one self-contained HTML page for a job (`irsim run --out`), a
-recommendation (`irsim recommend --out`), a sweep (`irsim sweep --out`) or an autoscaling
-what-if (`irsim autoscale --out`, alone or in a run's folder). Interactive charts run on
+"""One self-contained HTML page for an output folder: a job's run, a recommendation, a sweep
+or an autoscaling what-if (alone or in a run's folder). Interactive charts run on
 plotly.js inlined once in the page; PNGs are embedded as data URIs: the page fetches nothing.
 A new kind of output adds a section function and a line in ``SECTIONS``."""
 
@@ -8,7 +7,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -47,7 +46,7 @@ window.addEventListener('load', function () {
 
 
 def recommendation_sections(folder: Path) -> tuple[str, list[str]]:
-    """recommend --out: the target, the verified cheapest first, every alternative and why
+    """A recommendation's folder: the target, the verified cheapest first, every alternative and why
     the others cannot serve."""
     document = json.loads((folder / "recommendation.json").read_text())
     target = document["Target"]
@@ -87,7 +86,7 @@ def recommendation_sections(folder: Path) -> tuple[str, list[str]]:
 
 
 def sweep_sections(folder: Path) -> tuple[str, list[str]]:
-    """sweep --out: the cheapest endpoint of every scenario, the unanswered ones by their axis
+    """A sweep's folder: the cheapest endpoint of every scenario, the unanswered ones by their axis
     values, cost against rate."""
     frame = pd.read_csv(folder / "results.csv")
     ok = answered(frame)
@@ -122,7 +121,7 @@ SECTIONS: tuple[tuple[str, Callable[[Path], tuple[str, list[str]]]], ...] = (
 
 
 def autoscale_section(folder: Path) -> str | None:
-    """`irsim autoscale --out`'s section (it may share a run's folder)."""
+    """An autoscaling what-if's section (it may share a run's folder)."""
     autoscale = autoscale_report(folder)
     if autoscale is None:
         return None
@@ -131,14 +130,20 @@ def autoscale_section(folder: Path) -> str | None:
             + (image(autoscale.chart, "autoscaling timeline") if autoscale.chart else ""))
 
 
-def build_report(folder: str | Path) -> str:
-    """The HTML page for an output folder of run, recommend, sweep or autoscale."""
+#: What writes the file that marks each kind of output folder, in the library's words (the
+#: command line passes its own: the command and option that write it).
+WRITERS = {"describe.json": "a job's run", "recommendation.json": "a recommendation", "results.csv": "a sweep",
+           "autoscale.json": "an autoscaling what-if"}
+
+
+def build_report(folder: str | Path, writers: Mapping[str, str] = WRITERS) -> str:
+    """The HTML page for an output folder of a run, a recommendation, a sweep or an autoscaling
+    what-if; a folder with none of their files is an InputError saying what ``writers`` each."""
     folder = Path(folder)
     found = next(((marker, make) for marker, make in SECTIONS if (folder / marker).exists()), None)
     if found is None:
-        raise InputError(str(folder), "holds no describe.json (irsim run --out), recommendation.json "
-                                      "(irsim recommend --out), results.csv (irsim sweep --out) or autoscale.json "
-                                      "(irsim autoscale --out)")
+        kinds = [f"{marker} ({writers.get(marker, WRITERS.get(marker, '?'))})" for marker, _ in SECTIONS]
+        raise InputError(str(folder), f"holds no {', '.join(kinds[:-1])} or {kinds[-1]}")
     title, sections = found[1](folder)
     extra = autoscale_section(folder)
     sections += [extra] if extra else []

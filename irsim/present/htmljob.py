@@ -1,4 +1,4 @@
-"""The report of an `irsim run --out` folder: the headline, the inputs, the recommendations
+"""The report of a job's output folder: the headline, the inputs, the recommendations
 as the console ranks them with every caveat it shows, and the per-minute charts."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from irsim.present.htmlparts import (
     table,
 )
 from irsim.present.tables import (
+    Row,
     caveat_notes,
     headline_line,
     job_notices,
@@ -33,51 +34,52 @@ from irsim.present.tables import (
     ranked_rows,
 )
 from irsim.present.webcharts import figure_div, job_minutes_figure
-from irsim.service.labels import extension_label
+from irsim.service.result import JobDocument, Replications
 
 
 def job_sections(folder: Path) -> tuple[str, list[str]]:
     """Title and sections of a job's page."""
     describe = json.loads((folder / "describe.json").read_text())
-    extensions = json.loads((folder / "irsim.json").read_text()) if (folder / "irsim.json").exists() else {}
+    document = JobDocument.from_json(json.loads((folder / "irsim.json").read_text())) \
+        if (folder / "irsim.json").exists() else None
     conditions = describe.get("StoppingConditions", {})
     thresholds = conditions.get("ModelLatencyThresholds") or []
     percentile = thresholds[0]["Percentile"] if thresholds and describe.get("JobType") == "Advanced" else "P95"
-    rows = ranked_rows(describe, extensions or None)
-    sections = [headline(describe, extensions, rows), "<h2>Inputs</h2>" + facts(inputs(describe, extensions))]
+    rows = ranked_rows(describe, document)
+    sections = [headline(describe, document, rows), "<h2>Inputs</h2>" + facts(inputs(describe, document))]
     sections.append(f"<h2>Recommendations, as the console ranks them</h2>{recommendations_table(rows, percentile)}"
                     + notices([*production_notes(rows), *caveat_notes(rows)])
-                    + notices(job_notices(describe, extensions or None, percentile), css="warning"))
+                    + notices(job_notices(describe, document, percentile), css="warning"))
     if describe.get("FailureReason"):
         sections.append(notices([f"FailureReason: {describe['FailureReason']}"], css="warning"))
-    if extensions.get("replications"):
-        sections.append(replications_section(extensions["replications"]))
-    if (folder / "metrics.csv").exists() and extensions.get("benchmarks"):
-        sections.append(minutes_section(folder, describe, extensions, percentile))
+    if document and document.replications:
+        sections.append(replications_section(document.replications))
+    if (folder / "metrics.csv").exists() and document and document.benchmarks:
+        sections.append(minutes_section(folder, describe, document, percentile))
     return f"Inference Recommender job {describe['JobName']} (simulated)", sections
 
 
-def headline(describe: Mapping[str, Any], extensions: Mapping[str, Any], rows: list[tuple]) -> str:
+def headline(describe: Mapping[str, Any], document: JobDocument | None, rows: list[Row]) -> str:
     """The answer first: the cheapest recommendation that meets the threshold in production,
     its cost and its latency there (the console's headline line)."""
-    found = extensions.get("headline")
-    if found:
-        check = next((b.get("production_check") for b in extensions.get("benchmarks", [])
-                      if b.get("index") == found["index"]), None)
+    found = document.headline if document else None
+    if document and found:
+        record = document.benchmark(found.index)
+        check = record.production_check if record else None
         latency = ""
-        if check and check.get("percentile_ms") is not None and check["count"] == found["count"]:
-            low, high = check["interval_ms"]
-            latency = (f" Its {check['percentile']} in production: {check['percentile_ms']:,.1f} ms "
-                       f"[{low:,.1f}, {high:,.1f}] (95% interval) at {check['rate_per_minute']:,.0f} invocations/min.")
+        if check and check.percentile_ms is not None and check.interval_ms and check.count == found.count:
+            low, high = check.interval_ms
+            latency = (f" Its {check.percentile} in production: {check.percentile_ms:,.1f} ms "
+                       f"[{low:,.1f}, {high:,.1f}] (95% interval) at {check.rate_per_minute:,.0f} invocations/min.")
         elif check:
-            latency = (f" At the AWS-method count of {check['count']} its {check['percentile']} in production is "
-                       f"{production_cell(check)}; {found['count']} instance(s) meet it.")
+            latency = (f" At the AWS-method count of {check.count} its {check.percentile} in production is "
+                       f"{production_cell(check)}; {found.count} instance(s) meet it.")
         return f'<p class="headline">{html.escape(headline_line(found) + "." + latency)}</p>'
     if rows:
         text = ("No recommendation was checked in production (the job has no latency threshold or no instance "
-                f"recommendation); the cheapest by the AWS method is {rows[0][2]} x {rows[0][1]} at "
-                f"${rows[0][5]:.3f}/hour.")
-        if any(row[11] for row in rows):
+                f"recommendation); the cheapest by the AWS method is {rows[0].count} x {rows[0].label} at "
+                f"${rows[0].cost_per_hour:.3f}/hour.")
+        if any(row.check for row in rows):
             text = "No recommendation meets the threshold in production at any count: see the notes below."
         return f'<p class="headline">{html.escape(text)}</p>'
     return f'<p class="headline">{html.escape("No recommendation: " + describe.get("Status", "?"))}</p>'
@@ -97,13 +99,13 @@ def traffic_text(pattern: Mapping[str, Any] | None) -> str:
     return f"PHASES ({len(phases)}): " + "; ".join(parts)
 
 
-def inputs(describe: Mapping[str, Any], extensions: Mapping[str, Any]) -> list[tuple[str, str]]:
+def inputs(describe: Mapping[str, Any], document: JobDocument | None) -> list[tuple[str, str]]:
     """What the job ran under: the pattern, the stopping conditions, the profile and its
     provenance, the seed, the date and the irsim that ran it."""
     config = describe.get("InputConfig", {})
     conditions = describe.get("StoppingConditions", {})
     thresholds = conditions.get("ModelLatencyThresholds") or []
-    provenance = extensions.get("profile_provenance") or {}
+    provenance = (document.profile_provenance if document else None) or {}
     return [
         ("Job", f"{describe.get('JobName')} ({describe.get('JobType')}), {describe.get('Status')}"),
         ("Traffic pattern", traffic_text(config.get("TrafficPattern"))),
@@ -112,11 +114,11 @@ def inputs(describe: Mapping[str, Any], extensions: Mapping[str, Any]) -> list[t
         ("MaxInvocations target", f"{conditions['MaxInvocations']:,} invocations/min"
          if conditions.get("MaxInvocations") else "none"),
         ("Flat invocations", str(conditions.get("FlatInvocations", "Continue (default)"))),
-        ("Profile", f"{extensions.get('model', '?')}: {provenance.get('source', 'no provenance recorded')}"
+        ("Profile", f"{document.model if document else '?'}: {provenance.get('source', 'no provenance recorded')}"
                     + (f" (created {provenance['created']})" if provenance.get("created") else "")),
-        ("Seed", str(extensions.get("seed", "?"))),
+        ("Seed", str(document.seed if document else "?")),
         ("Date", str(describe.get("CreationTime", "?"))),
-        ("irsim", str(extensions.get("irsim_version", "?"))),
+        ("irsim", document.irsim_version if document else "?"),
     ]
 
 
@@ -124,54 +126,49 @@ COLUMNS = ("#", "Endpoint", "Instances", "MaxInvocations (per min)", "{p} latenc
            "Cost per inference", "CPU", "Memory", "Calibrated", "Price", "In production")
 
 
-def recommendations_table(rows: list[tuple], percentile: str) -> str:
+def recommendations_table(rows: list[Row], percentile: str) -> str:
     """ranked_rows in the console's order and wording, with units in the headers."""
     body = []
     for rank, row in enumerate(rows, start=1):
-        _, label, instances, invocations, latency, cost, cost_one, cpu, memory, calibrated, price, check = row
-        body.append([Num(str(rank)), label, count(instances), count(invocations), ms(latency), money(cost),
-                     per_inference(cost_one), percent(cpu), percent(memory), calibrated, price,
-                     production_cell(check)])
+        body.append([Num(str(rank)), row.label, count(row.count), count(row.invocations), ms(row.latency_ms),
+                     money(row.cost_per_hour), per_inference(row.cost_per_inference), percent(row.cpu),
+                     percent(row.memory), row.calibrated, row.price_confidence, production_cell(row.check)])
     header = [c.format(p=percentile) for c in COLUMNS]
     return table(header, body, [i == 0 for i in range(len(body))], css="recommendations")
 
 
-def production_notes(rows: list[tuple]) -> list[str]:
+def production_notes(rows: list[Row]) -> list[str]:
     """The console's note under the table for each row that misses the threshold in production."""
-    return [f"#{rank} {row[1]}: {production_failure(row[11])}" for rank, row in enumerate(rows, start=1)
-            if row[11] and row[11].get("meets_threshold") is False]
+    return [f"#{rank} {row.label}: {production_failure(row.check)}" for rank, row in enumerate(rows, start=1)
+            if row.check and row.check.meets_threshold is False]
 
 
-def replications_section(summary: Mapping[str, Any]) -> str:
+def replications_section(summary: Replications) -> str:
     """Per benchmark, mean and 95 % interval over the replications (the console's formats)."""
-    fields = (("production_percentile_ms", "{:,.2f}"), ("smallest_passing_count", "{:.1f}"),
-              ("per_instance_max_invocations", "{:,.0f}"), ("model_latency_ms", "{:,.2f}"),
-              ("count_margin", "{:+.1%}"))
     rows = []
-    for entry in summary["benchmarks"]:
-        cells: list[Any] = [extension_label(entry)]
-        for name, fmt in fields:
-            value = entry.get(name)
-            cells.append(interval(value["mean"], value["ci95"][0], value["ci95"][1], fmt) if value else Num("-"))
+    for entry in summary.benchmarks:
+        cells: list[Any] = [entry.label]
+        for value, fmt in ((entry.production_percentile_ms, "{:,.2f}"), (entry.smallest_passing_count, "{:.1f}"),
+                           (entry.per_instance_max_invocations, "{:,.0f}"), (entry.model_latency_ms, "{:,.2f}"),
+                           (entry.count_margin, "{:+.1%}")):
+            cells.append(interval(value.mean, value.ci95[0], value.ci95[1], fmt) if value else Num("-"))
         rows.append(cells)
     header = ["Benchmark", "Latency in production (ms)", "Smallest passing count", "Per-instance max (per min)",
               "Test latency (ms)", "Count margin"]
-    return (f"<h2>Over {summary['replications']} seeded replications: mean [95% interval]</h2>"
+    return (f"<h2>Over {summary.replications} seeded replications: mean [95% interval]</h2>"
             + table(header, rows))
 
 
-def minutes_section(folder: Path, describe: Mapping[str, Any], extensions: Mapping[str, Any],
-                    percentile: str) -> str:
+def minutes_section(folder: Path, describe: Mapping[str, Any], document: JobDocument, percentile: str) -> str:
     """The per-minute series of every benchmark, interactive, and report.png."""
     metrics = pd.read_csv(folder / "metrics.csv")
-    benchmarks = extensions["benchmarks"]
-    labels = {int(b["index"]): extension_label(b) for b in benchmarks}
-    best = {int(b["index"]): b.get("best_minute") for b in benchmarks}
+    labels = {b.index: b.label for b in document.benchmarks}
+    best = {b.index: b.best_minute for b in document.benchmarks}
     conditions = describe.get("StoppingConditions", {})
     thresholds = conditions.get("ModelLatencyThresholds") or []
     threshold = thresholds[0]["ValueInMilliseconds"] if thresholds else None
-    stops = notices([f"{extension_label(b)}: {b.get('stop_reason')} after {b.get('simulated_s', 0) / 60:,.1f} "
-                     f"simulated min, best minute {b.get('best_minute') or '-'}" for b in benchmarks], css="stops")
+    stops = notices([f"{b.label}: {b.stop_reason} after {b.simulated_s / 60:,.1f} simulated min, best minute "
+                     f"{b.best_minute or '-'}" for b in document.benchmarks], css="stops")
     chart = figure_div(job_minutes_figure(metrics, labels, percentile, threshold, conditions.get("MaxInvocations"),
                                           best), "job-minutes")
     return ("<h2>Per benchmark, minute by minute (minutes numbered from 1; click the legend to hide a "

@@ -1,4 +1,4 @@
-"""The files `irsim run --out` writes: describe.json, steps.json, irsim.json, metrics.csv and
+"""The files a job's output folder holds: describe.json, steps.json, irsim.json, metrics.csv and
 report.png, staged and moved in whole."""
 
 from __future__ import annotations
@@ -7,15 +7,14 @@ import math
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from irsim.present.formats import dumps
 from irsim.present.plots import BenchmarkSeries, JobChart, plot_job_report
-from irsim.service.job import JobResult
 from irsim.service.labels import benchmark_label
 from irsim.service.minutes import minute_number, numbered_minutes
+from irsim.service.result import JobResult, Replications
 
 
 def metrics_frame(result: JobResult) -> pd.DataFrame:
@@ -45,8 +44,9 @@ def job_chart(result: JobResult) -> JobChart:
                                          stop_reason=i.outcome.stop_reason) for i in result.scheduled))
 
 
-def write_outputs(result: JobResult, out_dir: Path, replicated: dict[str, Any] | None = None) -> list[Path]:
-    """describe.json, steps.json, irsim.json (extensions), metrics.csv and report.png.
+def write_outputs(result: JobResult, out_dir: Path, replicated: Replications | None = None) -> list[Path]:
+    """describe.json, steps.json, irsim.json (the JobDocument, with ``replicated`` when the job
+    was replicated), metrics.csv and report.png.
 
     Written in a staging folder first, then moved into ``out_dir``: a failure leaves nothing.
     """
@@ -56,10 +56,7 @@ def write_outputs(result: JobResult, out_dir: Path, replicated: dict[str, Any] |
     try:
         (staging / "describe.json").write_text(dumps(result.describe) + "\n")
         (staging / "steps.json").write_text(dumps(result.steps) + "\n")
-        extensions = result.extensions()
-        if replicated:
-            extensions["replications"] = replicated
-        (staging / "irsim.json").write_text(dumps(extensions) + "\n")
+        (staging / "irsim.json").write_text(dumps(result.document(replicated).to_json()) + "\n")
         metrics_frame(result).to_csv(staging / "metrics.csv", index=False)
         plot_job_report(job_chart(result), staging / "report.png")
         out_dir.mkdir(exist_ok=True)

@@ -37,7 +37,7 @@ def _recommendation_points(document: dict) -> list[tuple[str, float, float, floa
 
 
 def plot_recommendation(document: dict, path: Path) -> None:
-    """recommend --plot: :func:`recommendation_figure` as a PNG."""
+    """A recommendation's chart: :func:`recommendation_figure` as a PNG."""
     save_figure(recommendation_figure(document), path)
 
 

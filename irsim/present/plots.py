@@ -54,7 +54,7 @@ class JobChart:
 
 
 def plot_per_minute(frame: pd.DataFrame, title: str, path: Path, threshold_ms: float | None = None) -> None:
-    """simulate --plot: :func:`per_minute_figure` as a PNG."""
+    """A simulation's chart: :func:`per_minute_figure` as a PNG."""
     save_figure(per_minute_figure(frame, title, threshold_ms), path, dpi=100)
 
 
@@ -184,7 +184,7 @@ def _benchmark_row(series: BenchmarkSeries, chart: JobChart, left: Axes, right: 
 
 def plot_calibration(calibration: Calibration, frame: pd.DataFrame | None, instance_count: int,
                      path: Path, samples: np.ndarray | None = None) -> None:
-    """calibrate --plot: :func:`calibration_figure` as a PNG."""
+    """A calibration's chart: :func:`calibration_figure` as a PNG."""
     save_figure(calibration_figure(calibration, frame, instance_count, samples), path)
 
 

@@ -1,7 +1,7 @@
 """Live progress on stderr, drawn with rich while the work runs: a job's benchmarks minute by
 minute (users, invocations per minute, the latency percentile against the threshold), the
 replication under way, recommend's candidates and verifications, a sweep's scenarios with an
-ETA. Nothing is drawn when stderr is not a terminal or with --quiet.
+ETA. Nothing is drawn when stderr is not a terminal or when the caller asks for quiet.
 
 A finished benchmark's bar is always full: how far its traffic pattern got is said in words
 (a benchmark that stopped at minute 6 of 24 because its threshold broke is COMPLETED, not 25 %
@@ -32,7 +32,7 @@ LABEL_WIDTH = 34
 
 
 def progress_console(quiet: bool = False, stream: TextIO | None = None, force: bool = False) -> Console | None:
-    """The console progress is drawn on (stderr by default), or None: --quiet, or not a terminal."""
+    """The console progress is drawn on (stderr by default), or None: ``quiet``, or not a terminal."""
     console = Console(file=stream or sys.stderr, force_terminal=True if force else None, highlight=False)
     return None if quiet or not console.is_terminal else console
 

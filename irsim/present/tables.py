@@ -4,182 +4,210 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from irsim.service.job import JobResult
-from irsim.service.labels import detail_label, endpoint_label, extension_label
+from irsim.service.labels import detail_label, endpoint_label
 from irsim.service.minutes import numbered_minutes
+from irsim.service.result import (
+    BenchmarkRecord,
+    Headline,
+    ImportedJob,
+    Interval,
+    JobDocument,
+    JobResult,
+    ProductionCheckRecord,
+    Replications,
+)
 from simulator import SimulationResult
 
 
 def recommendation_table(result: JobResult) -> str:
     """The recommendations ranked by CostPerHour, with what the AWS shape cannot say."""
-    return describe_table(result.describe, result.extensions())
+    return describe_table(result.describe, result.document())
 
 
-def describe_table(describe: dict[str, Any], extensions: dict[str, Any] | None = None) -> str:
-    """A Describe response as a table ranked by CostPerHour; with irsim's extensions, also
+def describe_table(describe: dict[str, Any], document: JobDocument | ImportedJob | None = None) -> str:
+    """A Describe response as a table ranked by CostPerHour; with irsim's document, also
     whether each entry was calibrated and how sure its price is, and what failed."""
     thresholds = describe.get("StoppingConditions", {}).get("ModelLatencyThresholds", [])
     percentile = thresholds[0]["Percentile"] if thresholds and describe["JobType"] == "Advanced" else "P95"
     title = f"Job {describe['JobName']} ({describe['JobType']}): {describe['Status']}"
-    if extensions:
-        title += f" — model {extensions['model']}, seed {extensions['seed']}"
+    if document:
+        title += f" — model {document.model}, seed {document.seed}"
+    simulated = document if isinstance(document, JobDocument) else None
     lines = [title]
     if describe.get("FailureReason"):
         lines.append(f"FailureReason: {describe['FailureReason']}")
-    rows = ranked_rows(describe, extensions)
-    if extensions and extensions.get("headline"):
-        lines.append(headline_line(extensions["headline"]))
+    rows = ranked_rows(describe, simulated)
+    if simulated and simulated.headline:
+        lines.append(headline_line(simulated.headline))
     if rows:
-        header = (f"{'#':>2}  {'instance type':<34} {'count':>5} {'MaxInvocations':>14} {percentile + ' ms':>8} "
-                  f"{'$/hour':>8} {'$/inference':>12} {'CPU %':>7} {'mem %':>6}  calibrated    price       "
-                  f"{'in production':<18}")
-        lines += ["", header, "-" * len(header)]
-        notes = []
-        for rank, row in enumerate(rows, start=1):
-            _, label, count, invocations, latency, cost, per_inference, cpu, memory, calibrated, confidence, check = row
-            lines.append(f"{rank:>2}  {label:<34} {count:>5} {invocations:>14,} {latency:>8.2f} {cost:>8.3f} "
-                         f"{per_inference:>12.3e} {_maybe(cpu, 7)} {_maybe(memory, 6)}  {calibrated:<13} "
-                         f"{confidence:<11} {production_cell(check)}")
-            if check and check.get("meets_threshold") is False:
-                notes.append(f"#{rank} {label}: {production_failure(check)}")
-        lines += ["", *notes] if notes else []
-        lines += [("\n" if i == 0 else "") + note for i, note in enumerate(caveat_notes(rows))]
-    lines += job_notices(describe, extensions, percentile)
+        lines += _rows_table(rows, percentile)
+    lines += job_notices(describe, simulated, percentile)
     return "\n".join(lines)
 
 
-def ranked_rows(describe: Mapping[str, Any], extensions: Mapping[str, Any] | None) -> list[tuple]:
+def _rows_table(rows: list[Row], percentile: str) -> list[str]:
+    """The ranked rows under their header, then the notes on rows that fail in production."""
+    header = (f"{'#':>2}  {'instance type':<34} {'count':>5} {'MaxInvocations':>14} {percentile + ' ms':>8} "
+              f"{'$/hour':>8} {'$/inference':>12} {'CPU %':>7} {'mem %':>6}  calibrated    price       "
+              f"{'in production':<18}")
+    lines = ["", header, "-" * len(header)]
+    notes = []
+    for rank, row in enumerate(rows, start=1):
+        lines.append(f"{rank:>2}  {row.label:<34} {row.count:>5} {row.invocations:>14,} {row.latency_ms:>8.2f} "
+                     f"{row.cost_per_hour:>8.3f} {row.cost_per_inference:>12.3e} {_maybe(row.cpu, 7)} "
+                     f"{_maybe(row.memory, 6)}  {row.calibrated:<13} {row.price_confidence:<11} "
+                     f"{production_cell(row.check)}")
+        if row.check and row.check.meets_threshold is False:
+            notes.append(f"#{rank} {row.label}: {production_failure(row.check)}")
+    lines += ["", *notes] if notes else []
+    lines += [("\n" if i == 0 else "") + note for i, note in enumerate(caveat_notes(rows))]
+    return lines
+
+
+@dataclass(frozen=True)
+class Row:
+    """A recommendation as the console and the report show it."""
+
+    label: str
+    count: int | str
+    invocations: int
+    latency_ms: float
+    cost_per_hour: float
+    cost_per_inference: float
+    cpu: float | None
+    memory: float | None
+    calibrated: str  # yes, NO (derived), or ? without irsim's document
+    price_confidence: str
+    check: ProductionCheckRecord | None
+
+
+def ranked_rows(describe: Mapping[str, Any], document: JobDocument | None) -> list[Row]:
     """The recommendations as the console ranks them (CostPerHour, CostPerInference, then the
-    label), each ``(sort key, label, count, MaxInvocations, latency ms, $/hour, $/inference, CPU,
-    memory, calibrated, price confidence, production check)``; the report shows the same rows."""
-    benchmarks = extensions["benchmarks"] if extensions else []
-    succeeded = [b for b in benchmarks if b["Status"] == "COMPLETED" and "EndpointName" not in b]
+    label); the report shows the same rows."""
+    benchmarks = document.benchmarks if document else ()
+    succeeded = [b for b in benchmarks if b.status == "COMPLETED" and b.endpoint_name is None]
     recommendations = describe.get("InferenceRecommendations", [])
-    extras = succeeded if len(succeeded) == len(recommendations) else [None] * len(recommendations)
+    extras: list[BenchmarkRecord | None] = (
+        list(succeeded) if len(succeeded) == len(recommendations) else [None] * len(recommendations))
     rows = []
     for recommendation, extra in zip(recommendations, extras, strict=True):
         metrics = recommendation["Metrics"]
         endpoint = recommendation["EndpointConfiguration"]
-        calibrated = "?" if extra is None else "yes" if extra["calibrated"] else DERIVED
-        rows.append(((metrics["CostPerHour"], metrics["CostPerInference"]),
-                     endpoint_label(endpoint, recommendation["ModelConfiguration"]),
-                     endpoint.get("InitialInstanceCount", "-"), metrics["MaxInvocations"],
-                     metrics["ModelLatency"] / 1000.0, metrics["CostPerHour"], metrics["CostPerInference"],
-                     metrics.get("CpuUtilization"), metrics.get("MemoryUtilization"),
-                     calibrated, "?" if extra is None else extra["price_confidence"],
-                     None if extra is None else extra.get("production_check")))
-    rows.sort(key=lambda r: (r[0], r[1]))
+        rows.append(Row(label=endpoint_label(endpoint, recommendation["ModelConfiguration"]),
+                        count=endpoint.get("InitialInstanceCount", "-"), invocations=metrics["MaxInvocations"],
+                        latency_ms=metrics["ModelLatency"] / 1000.0, cost_per_hour=metrics["CostPerHour"],
+                        cost_per_inference=metrics["CostPerInference"], cpu=metrics.get("CpuUtilization"),
+                        memory=metrics.get("MemoryUtilization"),
+                        calibrated="?" if extra is None else "yes" if extra.calibrated else DERIVED,
+                        price_confidence="?" if extra is None else str(extra.price_confidence),
+                        check=None if extra is None else extra.production_check))
+    rows.sort(key=lambda r: (r.cost_per_hour, r.cost_per_inference, r.label))
     return rows
 
 
 DERIVED = "NO (derived)"
 
 
-def job_notices(describe: Mapping[str, Any], extensions: Mapping[str, Any] | None, percentile: str) -> list[str]:
+def job_notices(describe: Mapping[str, Any], document: JobDocument | None, percentile: str) -> list[str]:
     """Existing endpoints measured, warnings, failed, not scheduled and stopped benchmarks, one line each."""
-    benchmarks = extensions["benchmarks"] if extensions else []
     notices: list[str] = []
     for performance in describe.get("EndpointPerformances", []):
         metrics = performance["Metrics"]
         notices.append(f"EXISTING ENDPOINT {performance['EndpointInfo']['EndpointName']}: MaxInvocations "
                        f"{metrics['MaxInvocations']:,}/min, ModelLatency {percentile} "
                        f"{metrics['ModelLatency'] / 1000:.2f} ms")
-    for warning in (extensions or {}).get("warnings", []):
-        notices.append(f"WARNING {warning}")
-    for benchmark in benchmarks:
-        for warning in benchmark.get("warnings", []):
-            notices.append(f"WARNING {warning}")
-        if benchmark["Status"] == "FAILED":
-            notices.append(f"FAILED {extension_label(benchmark)}: {benchmark.get('failure_reason')}")
-    for benchmark in (extensions or {}).get("not_scheduled", []):
-        notices.append(f"NOT SCHEDULED {benchmark['InstanceType']}: {benchmark['reason']}")
-    for benchmark in (extensions or {}).get("stopped", []):
-        notices.append(f"STOPPED {benchmark['InstanceType']}: the job was stopped before this benchmark finished")
+    if document is None:
+        return notices
+    notices += [f"WARNING {warning}" for warning in document.warnings]
+    for benchmark in document.benchmarks:
+        notices += [f"WARNING {warning}" for warning in benchmark.warnings]
+        if benchmark.status == "FAILED":
+            notices.append(f"FAILED {benchmark.label}: {benchmark.failure_reason}")
+    notices += [f"NOT SCHEDULED {left.instance_type}: {left.reason}" for left in document.not_scheduled]
+    notices += [f"STOPPED {left.instance_type}: the job was stopped before this benchmark finished"
+                for left in document.stopped]
     return notices
 
 
-def caveat_notes(rows: list[tuple]) -> list[str]:
+def caveat_notes(rows: list[Row]) -> list[str]:
     """What the calibrated and price columns of ``ranked_rows`` mean when they are not plain yes/confirmed."""
     notes = []
-    flagged = sorted({row[10] for row in rows} - {"confirmed", "?"})
+    flagged = sorted({row.price_confidence for row in rows} - {"confirmed", "?"})
     if flagged:
         notes.append(f"Prices marked {', '.join(flagged)} are not confirmed AWS list prices "
                      "(see pricing/data/PRICES_NOTES.md).")
-    if any(row[9] == DERIVED for row in rows):
+    if any(row.calibrated == DERIVED for row in rows):
         notes.append("Entries marked NO were derived by scaling rules (calibration/transfer.py), not measured.")
     return notes
 
 
-def production_cell(check: Mapping[str, Any] | None) -> str:
+def production_cell(check: ProductionCheckRecord | None) -> str:
     """The row's production check in a few characters: the percentile and the verdict."""
     if not check:
         return "-"
-    value = "unstable" if check["percentile_ms"] is None else f"{check['percentile_ms']:,.1f} ms"
-    verdict = {True: "meets", False: "FAILS", None: ""}[check["meets_threshold"]]
+    value = "unstable" if check.percentile_ms is None else f"{check.percentile_ms:,.1f} ms"
+    verdict = {True: "meets", False: "FAILS", None: ""}[check.meets_threshold]
     return f"{value} {verdict}".strip()
 
 
-def production_failure(check: Mapping[str, Any]) -> str:
+def production_failure(check: ProductionCheckRecord) -> str:
     """In words: the AWS-method count misses the threshold under production traffic, and what does not."""
-    if check["percentile_ms"] is None:
-        reached = f"cannot keep up (utilization {check['utilization']:.0%}: the queue grows without bound)"
+    if check.percentile_ms is None:
+        reached = f"cannot keep up (utilization {check.utilization:.0%}: the queue grows without bound)"
     else:
-        reached = (f"reach {check['percentile']} {check['percentile_ms']:,.1f} ms > {check['threshold_ms']:g} ms "
-                   f"(utilization {check['utilization']:.0%})")
-    advice = (f"{check['smallest_passing_count']} would meet it" if check["smallest_passing_count"]
-              else f"no count meets it ({check['reason']})")
-    return (f"{check['count']} instance(s) at {check['rate_per_minute']:,.0f} invocations/min of open (Poisson) "
+        reached = (f"reach {check.percentile} {check.percentile_ms:,.1f} ms > {check.threshold_ms:g} ms "
+                   f"(utilization {check.utilization:.0%})")
+    advice = (f"{check.smallest_passing_count} would meet it" if check.smallest_passing_count
+              else f"no count meets it ({check.reason})")
+    return (f"{check.count} instance(s) at {check.rate_per_minute:,.0f} invocations/min of open (Poisson) "
             f"traffic {reached}; {advice}.")
 
 
-def headline_line(headline: Mapping[str, Any]) -> str:
+def headline_line(headline: Headline) -> str:
     """One line: the cheapest recommendation that meets the threshold in production."""
-    aws = "" if headline["count"] == headline["aws_count"] else f" (the AWS method says {headline['aws_count']})"
-    threshold = f"{headline['percentile']} <= {headline['threshold_ms']:g} ms"
-    return (f"Cheapest that meets {threshold} in production at {headline['rate_per_minute']:,.0f} invocations/min: "
-            f"{headline['count']} x {headline['InstanceType']}, ${headline['cost_per_hour']:.3f}/hour{aws}")
+    aws = "" if headline.count == headline.aws_count else f" (the AWS method says {headline.aws_count})"
+    threshold = f"{headline.percentile} <= {headline.threshold_ms:g} ms"
+    return (f"Cheapest that meets {threshold} in production at {headline.rate_per_minute:,.0f} invocations/min: "
+            f"{headline.count} x {headline.instance_type}, ${headline.cost_per_hour:.3f}/hour{aws}")
 
 
 def _maybe(value: float | None, width: int) -> str:
     return f"{value:>{width}.1f}" if value is not None else " " * (width - 3) + "n/a"
 
 
-def replication_table(summary: dict[str, Any]) -> str:
+def replication_table(summary: Replications) -> str:
     """Per benchmark: mean and 95 % interval over the replications; first what a user acts on
     (the production check), then the test procedure's own figures."""
-    lines = [f"\nOver {summary['replications']} seeded replications (mean [95% interval]):"]
-    for entry in summary["benchmarks"]:
-        percentile = entry.get("production_percentile", "percentile")
-        acted_on = _intervals(entry, (("production_percentile_ms", f"{percentile} ms", "{:.2f}"),
-                                      ("smallest_passing_count", "smallest passing count", "{:.1f}")))
-        procedure = _intervals(entry, (("per_instance_max_invocations", "per-instance max", "{:,.0f}"),
-                                       ("model_latency_ms", "latency ms", "{:.2f}"),
-                                       ("count_margin", "count margin", "{:+.1%}")))
-        at = f" at {entry['production_count']} instance(s)" if "production_count" in entry else ""
-        label = f"  {extension_label(entry):<34} "
+    lines = [f"\nOver {summary.replications} seeded replications (mean [95% interval]):"]
+    for entry in summary.benchmarks:
+        percentile = entry.production_percentile or "percentile"
+        acted_on = _intervals(((entry.production_percentile_ms, f"{percentile} ms", "{:.2f}"),
+                               (entry.smallest_passing_count, "smallest passing count", "{:.1f}")))
+        procedure = _intervals(((entry.per_instance_max_invocations, "per-instance max", "{:,.0f}"),
+                                (entry.model_latency_ms, "latency ms", "{:.2f}"),
+                                (entry.count_margin, "count margin", "{:+.1%}")))
+        at = f" at {entry.production_count} instance(s)" if entry.production_count is not None else ""
+        label = f"  {entry.label:<34} "
         if acted_on:
             lines.append(f"{label}in production{at}: {'; '.join(acted_on)}")
             label = " " * len(label)
-        count = f", count {entry['count']}" if "count" in entry else ""
+        count = f", count {entry.count}" if entry.count is not None else ""
         lines.append(f"{label}test procedure: {'; '.join(procedure) or 'no replication succeeded'}{count}")
     return "\n".join(lines)
 
 
-def _intervals(entry: Mapping[str, Any], fields: tuple[tuple[str, str, str], ...]) -> list[str]:
-    """``label mean [low, high]`` for each field the entry has."""
-    parts = []
-    for name, label, fmt in fields:
-        if name in entry:
-            value = entry[name]
-            parts.append(f"{label} {fmt.format(value['mean'])} [{fmt.format(value['ci95'][0])}, "
-                         f"{fmt.format(value['ci95'][1])}]")
-    return parts
+def _intervals(fields: tuple[tuple[Interval | None, str, str], ...]) -> list[str]:
+    """``label mean [low, high]`` for each interval there is."""
+    return [f"{label} {fmt.format(value.mean)} [{fmt.format(value.ci95[0])}, {fmt.format(value.ci95[1])}]"
+            for value, label, fmt in fields if value is not None]
 
 
-def plan_table(document: Mapping[str, Any]) -> str:
-    """The recommendations best first, with the interval and flags the AWS shape cannot carry."""
+def plan_table(document: Mapping[str, Any], whole_answer: str = "the JSON answer") -> str:
+    """The recommendations best first, with the interval and flags the AWS shape cannot carry
+    (``whole_answer``: where the types not simulated are listed, as the caller words it)."""
     target = document["Target"]
     percentile = target["Percentile"]
     lines = [f"Target: {target['InvocationsPerMinute']:,.0f} invocations/min, {percentile} <= "
@@ -219,7 +247,7 @@ def plan_table(document: Mapping[str, Any]) -> str:
         lines.append(f"INFEASIBLE {what}: {entry['Reason']}")
     if document["NotSimulated"]:
         lines.append(f"{len(document['NotSimulated'])} type(s) not simulated: their lower-bound cost already exceeds "
-                     "the answer (see --json)")
+                     f"the answer (see {whole_answer})")
     runs = document["Simulations"]
     lines.append(f"simulations: {runs['run']} run ({runs['without_prescreen']} without the pre-screen), "
                  f"{runs['verifications']} verification(s)")

@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from calibration.transfer import complete_profile
+from irsim.service.benchmark import endpoint_under_test
 from irsim.service.request import MAX_JOB_DURATION_S, TESTS_RANGE, BenchmarkSpec, JobSpec
 from pricing import Catalogue, PricingError, default_catalogue, serverless_rate
-from simulator import Profile
-from simulator.simulation import MAX_REQUESTS_PER_S, check_instance_work, check_serverless_work
-from simulator.traffic import Phases, Stairs
+from simulator import MAX_REQUESTS_PER_S, Profile
+from simulator.runspec import check_work
 
 #: Simulated time to create each benchmark's endpoint before its traffic starts.
 PROVISIONING_S = 300.0
@@ -84,7 +84,7 @@ def admit(job: JobSpec, profile: Profile, catalogue: Catalogue, region: str,
     admitted = job.benchmarks[:plan.fits]
     check_prices(admitted, catalogue, region)
     for spec in admitted:
-        _check_work(spec, profile, job.traffic, max_requests_per_s)
+        _check_work(job, spec, profile, max_requests_per_s)
     return plan
 
 
@@ -127,11 +127,10 @@ def _priced(spec: BenchmarkSpec, catalogue: Catalogue, region: str) -> bool:
     return (spec.instance_type, region) in catalogue.prices
 
 
-def _check_work(spec: BenchmarkSpec, profile: Profile, traffic: Phases | Stairs, budget_per_s: float) -> None:
-    """The benchmark's simulation within the work budget (WorkBudgetError naming the entry)."""
-    if spec.serverless is not None:
-        if profile.serverless is not None:  # without a section the benchmark fails, unsimulated
-            check_serverless_work(profile, spec.serverless, traffic, 0.0, budget_per_s)
-        return
-    entry = profile.instances[spec.instance_type].for_environment(dict(spec.environment))
-    check_instance_work(profile, entry, spec.instance_count, traffic, 0.0, budget_per_s)
+def _check_work(job: JobSpec, spec: BenchmarkSpec, profile: Profile, budget_per_s: float) -> None:
+    """The benchmark's simulation within the work budget (WorkBudgetError naming the entry): the
+    check its RunSpec makes when built, made before any benchmark runs."""
+    entry = profile.serverless if spec.serverless is not None else profile.instances[spec.instance_type]
+    endpoint = endpoint_under_test(spec, entry)
+    if endpoint is not None:  # without a serverless section the benchmark fails, unsimulated
+        check_work(endpoint, job.traffic, profile.overhead, 0.0, budget_per_s)

@@ -17,6 +17,8 @@ from botocore.exceptions import ClientError, ParamValidationError
 from botocore.model import OperationModel, ServiceModel, StructureShape
 from botocore.validate import ParamValidator
 
+from irsim.errors import shortened
+
 SERVICE = "sagemaker"
 
 
@@ -80,6 +82,7 @@ def client_error(code: str, message: str, operation_name: str, status: int = 400
     ``client.exceptions`` (ClientError itself for a code the model does not declare, such as
     ValidationException), with the Error, the full ResponseMetadata and, for a modeled error,
     its members (``Message``) at the top level as botocore's parser puts them."""
+    message = shortened(message)  # a value echoed back stays a few hundred characters
     error = {"Code": code, "Message": message}
     body = {"__type": code, "message": message}
     response: Any = {"Error": error, "ResponseMetadata": response_metadata(body, status)}

@@ -9,14 +9,23 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+import simulator
 from irsim.service.request import BenchmarkSpec
 from pricing import Catalogue
-from simulator import InstanceResources, Profile, SimulationResult, StoppingConditions, simulate, simulate_serverless
+from simulator import (
+    MAX_REQUESTS_PER_S,
+    InstanceEndpoint,
+    InstanceProfile,
+    InstanceResources,
+    Percentile,
+    RunSpec,
+    ServerlessEndpoint,
+    ServerlessProfile,
+    SimulationResult,
+    StoppingConditions,
+)
 from simulator.distributions import Distribution
 from simulator.harness import MinuteHook
-from simulator.profiles import InstanceProfile
-from simulator.serverless import ServerlessProfile
-from simulator.simulation import MAX_REQUESTS_PER_S
 from simulator.stopping import JOB_STOPPED, best_minute
 from simulator.traffic import Phases, Stairs
 
@@ -125,82 +134,98 @@ class BenchmarkOutcome:
         return self.serverless_usage.payload_kb if self.serverless_usage else None
 
 
+def endpoint_under_test(spec: BenchmarkSpec, entry: InstanceProfile | ServerlessProfile | None,
+                        resources: InstanceResources | None = None) -> InstanceEndpoint | ServerlessEndpoint | None:
+    """The endpoint a benchmark simulates, resolved from its profile entry: the instance type's
+    entry under the benchmark's environment (and the deployed count of an existing endpoint),
+    or the serverless section at the benchmark's size; None when a serverless benchmark's
+    profile has no serverless section."""
+    if spec.serverless is not None:
+        return ServerlessEndpoint(entry, spec.serverless) if isinstance(entry, ServerlessProfile) else None
+    assert isinstance(entry, InstanceProfile), "an instance benchmark runs on its instance type's entry"
+    return InstanceEndpoint(entry.for_environment(dict(spec.environment)), instance_count=spec.instance_count,
+                            resources=resources)
+
+
 @dataclass(frozen=True)
 class BenchmarkTask:
     """Everything one benchmark needs, sent whole to a worker process (so it pickles:
-    ``interrupt`` must too when benchmarks run in processes)."""
+    ``interrupt`` must too when benchmarks run in processes): the one run it is, built and
+    checked (work budget included) in the parent before any benchmark starts."""
 
     spec: BenchmarkSpec
-    #: The profile's entry: the instance type's, or the serverless section (None if the
-    #: profile has none, which fails a serverless benchmark).
-    entry: InstanceProfile | ServerlessProfile | None
-    overhead: Distribution | None
+    #: The run: the endpoint under test on its profile entry, the job's traffic and stopping
+    #: conditions, the benchmark's own seed; None when a serverless benchmark's profile has no
+    #: serverless section (the benchmark fails, unsimulated).
+    run: RunSpec | None
+    percentile: str  # "P95" or "P99"
+    interrupt: Callable[[], bool] | None = None
+
+
+def benchmark_run(endpoint: InstanceEndpoint | ServerlessEndpoint | None, job_run: JobRun,
+                  seed: int) -> RunSpec | None:
+    """The RunSpec of one benchmark (None without an endpoint): what the job's traffic and
+    stopping conditions do to ``endpoint``, per-minute statistics only (a job keeps no request)."""
+    if endpoint is None:
+        return None
+    return RunSpec(endpoint=endpoint, traffic=job_run.traffic, overhead=job_run.overhead, stopping=job_run.stopping,
+                   seed=seed, max_requests_per_s=job_run.max_requests_per_s, keep_requests=False)
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """What every benchmark of one job runs under."""
+
     traffic: Phases | Stairs
     stopping: StoppingConditions
-    percentile: str  # "P95" or "P99"
-    resources: InstanceResources | None
-    seed: int
-    interrupt: Callable[[], bool] | None = None
+    overhead: Distribution | None
     max_requests_per_s: float = MAX_REQUESTS_PER_S  # the simulator's work budget
 
 
 def run_benchmark(task: BenchmarkTask, on_minute: MinuteHook | None = None) -> BenchmarkOutcome:
-    """Simulate the benchmark and apply DESIGN.md's per-instance max rule (for an existing
-    endpoint, the whole endpoint's best minute, its instances behind the default routing). A
-    benchmark ``interrupt`` ends (its job was stopped) is STOPPED and yields no numbers.
-    ``on_minute`` hears each simulated minute as it closes (live progress)."""
-    spec = task.spec
+    """Simulate the benchmark (its RunSpec, built by the job before anything ran: the one
+    crossing into the simulator, whose SimulationResult is the one crossing back) and apply the
+    per-instance max rule of docs/semantics.md (for an existing endpoint, the whole endpoint's
+    best minute, its instances behind the default routing). A benchmark ``interrupt`` ends (its
+    job was stopped) is STOPPED and yields no numbers. ``on_minute`` hears each simulated minute
+    as it closes (live progress)."""
+    spec, run = task.spec, task.run
+    calibrated = run.endpoint.calibrated if run is not None else True
     if task.interrupt is not None and task.interrupt():
-        return BenchmarkOutcome.stopped(spec, calibrated=getattr(task.entry, "calibrated", True))
-    usage = None
-    if spec.serverless is not None:
-        if not isinstance(task.entry, ServerlessProfile):
-            return BenchmarkOutcome.failed(
-                spec, "The profile has no serverless section to simulate a ServerlessConfig with",
-                stop_reason="NotSimulated", calibrated=False)
-        result, usage = _simulate_serverless(task, task.entry, on_minute)
-        calibrated = True
-    else:
-        assert isinstance(task.entry, InstanceProfile), "an instance benchmark runs on its instance type's entry"
-        entry = task.entry.for_environment(dict(spec.environment))
-        calibrated = entry.calibrated
-        result = simulate(Profile(model="benchmark", instances={spec.instance_type: entry}, overhead=task.overhead),
-                          spec.instance_type, instance_count=spec.instance_count, traffic=task.traffic,
-                          stopping=task.stopping, seed=task.seed, resources=task.resources, interrupt=task.interrupt,
-                          max_requests_per_s=task.max_requests_per_s, keep_requests=False, on_minute=on_minute)
+        return BenchmarkOutcome.stopped(spec, calibrated=calibrated)
+    if run is None:
+        return BenchmarkOutcome.failed(
+            spec, "The profile has no serverless section to simulate a ServerlessConfig with",
+            stop_reason="NotSimulated", calibrated=False)
+    endpoint = run.endpoint
+    result = simulator.run(run, interrupt=task.interrupt, on_minute=on_minute)
     if result.stop_reason == JOB_STOPPED:
         return BenchmarkOutcome.stopped(spec, calibrated=calibrated, duration_s=result.duration_s,
                                         per_minute=result.per_minute)
+    usage = _serverless_usage(result, endpoint.section) if isinstance(endpoint, ServerlessEndpoint) else None
     return _outcome(task, result, calibrated, usage)
 
 
-def _simulate_serverless(task: BenchmarkTask, section: ServerlessProfile,
-                         on_minute: MinuteHook | None) -> tuple[SimulationResult, ServerlessUsage]:
-    config = task.spec.serverless
-    assert config is not None, "only a serverless benchmark runs on the serverless section"
-    result = simulate_serverless(Profile(model="benchmark", instances={}, overhead=task.overhead, serverless=section),
-                                 config.memory_mb, config.max_concurrency, config.provisioned_concurrency,
-                                 traffic=task.traffic, stopping=task.stopping, seed=task.seed,
-                                 interrupt=task.interrupt, max_requests_per_s=task.max_requests_per_s,
-                                 keep_requests=False, on_minute=on_minute)
-    # Billed by the millisecond, rounded up (pricing.serverless.billed_ms), summed as each minute closed.
+def _serverless_usage(result: SimulationResult, section: ServerlessProfile) -> ServerlessUsage:
+    """What a serverless benchmark's cost and ModelSetupTime are made of: billed by the
+    millisecond, rounded up (pricing.serverless.billed_ms), summed as each minute closed."""
     completed = sum(m.invocations for m in result.minute_stats)
     billed_ms = sum(m.billed_ms for m in result.minute_stats)
     setup = result.per_minute["ModelSetupTime_Average"]
     cold = result.per_minute["ColdStarts"]
-    usage = ServerlessUsage(
+    return ServerlessUsage(
         mean_billed_ms=billed_ms / completed if completed else None,
         model_setup_time_us=round(float((setup.fillna(0) * cold).sum() / cold.sum())) if cold.sum() else 0,
         payload_kb=section.payload_kb)
-    return result, usage
 
 
 def _outcome(task: BenchmarkTask, result: SimulationResult, calibrated: bool,
              usage: ServerlessUsage | None) -> BenchmarkOutcome:
     """A finished simulation as COMPLETED (its best minute within the threshold) or FAILED."""
-    spec, stopping, percentile = task.spec, task.stopping, task.percentile
+    assert task.run is not None, "only a simulated benchmark has an outcome"
+    spec, stopping, percentile = task.spec, task.run.stopping, Percentile.parse(task.percentile)
     best = best_minute(result.minutes, stopping)
-    column = f"ModelLatency_p{percentile[1:]}"
+    column = percentile.column
     if best is None:
         if not result.minutes:
             reason = "The benchmark ended before its first full minute"
@@ -208,7 +233,7 @@ def _outcome(task: BenchmarkTask, result: SimulationResult, calibrated: bool,
             first = result.per_minute.iloc[0]
             latency_ms = first[column] / 1000.0
             threshold = stopping.latency.value_ms if stopping.latency else math.nan
-            reason = (f"ModelLatency {percentile} of {latency_ms:.1f} ms exceeded the {threshold:g} ms threshold "
+            reason = (f"ModelLatency {percentile.label} of {latency_ms:.1f} ms exceeded the {threshold:g} ms threshold "
                       f"already at the lowest load ({int(first['Users'])} users)")
         return BenchmarkOutcome.failed(spec, reason, stop_reason=result.stop_reason, duration_s=result.duration_s,
                                        calibrated=calibrated, per_minute=result.per_minute,

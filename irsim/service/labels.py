@@ -30,11 +30,6 @@ def spec_label(spec: BenchmarkSpec) -> str:
     return spec.instance_type + (f" [{environment}]" if environment else "")
 
 
-def extension_label(benchmark: Mapping[str, Any]) -> str:
-    environment = ",".join(f"{k}={v}" for k, v in benchmark.get("EnvironmentParameters", {}).items())
-    return benchmark["InstanceType"] + (f" [{environment}]" if environment else "")
-
-
 def detail_label(detail: Mapping[str, Any]) -> str:
     """The endpoint of a recommendation's Details entry: ``2 x ml.c5.large + 1 x ...`` or the
     serverless size."""

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from irsim.service.request import JobSpec
 from irsim.service.responses import ScheduledBenchmark, instance_count
 from optimizer.production import ProductionCheck, production_check
-from simulator import Profile
+from simulator import Percentile, Profile
 
-PERCENTILE_VALUES = {"P95": 95.0, "P99": 99.0}
 #: The routing a real-time endpoint uses unless its variant asks for least outstanding requests.
 DEFAULT_ROUTING = "random"
 
@@ -63,7 +62,7 @@ def check_recommendations(job: JobSpec, scheduled: Sequence[ScheduledBenchmark],
         checks[recommendation.index] = production_check(
             profile, recommendation.instance_type, recommendation.count,
             target_per_minute(job, recommendation, per_instance_max),
-            PERCENTILE_VALUES[job.percentile], threshold.value_ms if threshold else None,
+            Percentile.parse(job.percentile), threshold.value_ms if threshold else None,
             routing=DEFAULT_ROUTING, replications=replications, seed=seed)
     return checks
 

@@ -10,7 +10,7 @@ documented ranges of Inference Recommender.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -18,9 +18,17 @@ from botocore.model import ListShape, StringShape, StructureShape
 
 from irsim.service.awsmodel import input_shape, validation_error
 from irsim.service.constraints import fail, validate_request
-from irsim.service.translate import serverless_from_config, traffic_from_pattern
-from simulator import InputError, LatencyThreshold, Phases, Stairs, StoppingConditions, checks
-from simulator.serverless import ServerlessConfig
+from irsim.service.translate import serverless_from_config, traffic_from_pattern, traffic_type
+from simulator import (
+    InputError,
+    LatencyThreshold,
+    Percentile,
+    Phases,
+    ServerlessConfig,
+    Stairs,
+    StoppingConditions,
+    checks,
+)
 
 OPERATION = "CreateInferenceRecommendationsJob"
 DEFAULT_JOB_DURATION_S = 7200
@@ -33,7 +41,8 @@ PHASE_USERS_RANGE = (1, 3)
 SPAWN_RATE_RANGE = (0, 3)
 TESTS_RANGE = (1, 10)
 MAX_INVOCATIONS_RANGE = (1, 30000)
-PERCENTILES = {"P95": 95.0, "P99": 99.0}
+#: ModelLatencyThresholds' Percentile enum, by label.
+PERCENTILES = {p.label: p for p in (Percentile(95), Percentile(99))}
 #: The traffic of a Default job (and of an Advanced job that gives none): one phase
 #: starting with 1 user and adding 3 a minute for 15 minutes, ended early by a plateau.
 DEFAULT_TRAFFIC_PATTERN = {"TrafficType": "PHASES",
@@ -135,7 +144,7 @@ def _check_phases(pattern: Mapping[str, Any], where: str) -> list[str]:
     return warnings
 
 
-def _check_stairs(pattern: Mapping[str, Any], where: str) -> None:
+def _check_stairs(pattern: Mapping[str, Any], where: str) -> list[str]:
     """STAIRS: its members present and its duration in the documented range (the model
     bounds NumberOfSteps and UsersPerStep)."""
     stairs = pattern.get("Stairs")
@@ -145,6 +154,12 @@ def _check_stairs(pattern: Mapping[str, Any], where: str) -> None:
         _fail(f"{where}.Phases", "Phases", "Member must be absent when TrafficType is STAIRS")
     _require(stairs, ("DurationInSeconds", "NumberOfSteps", "UsersPerStep"), f"{where}.Stairs")
     _check_range(f"{where}.Stairs.DurationInSeconds", stairs["DurationInSeconds"], *PHASE_DURATION_RANGE)
+    return []
+
+
+#: The rules of each TrafficType; each returns the warnings of what it accepted outside the documented ranges.
+TRAFFIC_CHECKS: Mapping[str, Callable[[Mapping[str, Any], str], list[str]]] = {"PHASES": _check_phases,
+                                                                             "STAIRS": _check_stairs}
 
 
 def _traffic(pattern: Mapping[str, Any], job_duration_s: int) -> tuple[Phases | Stairs, list[str]]:
@@ -152,11 +167,7 @@ def _traffic(pattern: Mapping[str, Any], job_duration_s: int) -> tuple[Phases | 
     what passes, translate.traffic_from_pattern turns into the simulator's traffic. Returns the
     traffic and the warnings of what was accepted outside the documented ranges."""
     where = "InputConfig.TrafficPattern"
-    warnings = []
-    if pattern.get("TrafficType", "PHASES") == "STAIRS":
-        _check_stairs(pattern, where)
-    else:  # the model's enum allows PHASES and STAIRS only
-        warnings = _check_phases(pattern, where)
+    warnings = TRAFFIC_CHECKS[traffic_type(pattern)](pattern, where)  # the model's enum: PHASES, STAIRS
     traffic = traffic_from_pattern(pattern)
     if traffic.duration_s > job_duration_s:
         _fail(f"{where}", f"{traffic.duration_s:g} s of traffic",

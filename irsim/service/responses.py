@@ -40,7 +40,7 @@ def instance_count(max_invocations_target: int | None, per_instance_max: int) ->
 
 def recommendation_metrics(per_instance_max: int, count: int, price_per_hour: float, model_latency_us: int,
                            cpu_utilization: float | None, memory_utilization: float | None) -> dict[str, Any]:
-    """DESIGN.md's formulas: MaxInvocations = count x per-instance max, CostPerHour = count x
+    """docs/semantics.md's formulas: MaxInvocations = count x per-instance max, CostPerHour = count x
     price, CostPerInference = CostPerHour / (MaxInvocations x 60)."""
     max_invocations = count * per_instance_max
     cost_per_hour = count * price_per_hour

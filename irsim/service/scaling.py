@@ -2,7 +2,7 @@
 
 AWS documents what goes in and out (a completed job; a recommendation or a benchmarked
 endpoint; TargetCpuUtilizationPerCore, default 50 %; a ScalingPolicyObjective of expected
-invocations per minute) but not the arithmetic. irsim's rule, stated in README:
+invocations per minute) but not the arithmetic. irsim's rule, stated in docs/semantics.md:
 
 - TargetValue (SageMakerVariantInvocationsPerInstance): the invocations per instance per
   minute at which CPU per core reaches the target, on the straight line through the origin

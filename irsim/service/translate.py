@@ -3,11 +3,10 @@ simulator's own types, and the simulator's domain field names map back to AWS me
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from simulator import InputError, Phase, Phases, Stairs
-from simulator.serverless import ServerlessConfig
+from simulator import InputError, Phase, Phases, ServerlessConfig, Stairs
 
 #: The simulator's field names and the AWS members they come from.
 AWS_MEMBER_OF = {
@@ -19,6 +18,9 @@ AWS_MEMBER_OF = {
     "memory_mb": "MemorySizeInMB",
     "max_concurrency": "MaxConcurrency",
     "provisioned_concurrency": "ProvisionedConcurrency",
+    "max_invocations": "MaxInvocations",
+    "percentile": "Percentile",
+    "value_ms": "ValueInMilliseconds",
 }
 
 
@@ -28,15 +30,30 @@ def aws_member(field: str) -> str:
     return AWS_MEMBER_OF.get(last, last)
 
 
+def _stairs(pattern: Mapping[str, Any]) -> Stairs:
+    stairs = pattern["Stairs"]
+    return Stairs(duration_s=stairs["DurationInSeconds"], number_of_steps=stairs["NumberOfSteps"],
+                  users_per_step=stairs["UsersPerStep"])
+
+
+def _phases(pattern: Mapping[str, Any]) -> Phases:
+    return Phases(phases=tuple(Phase(initial_users=p["InitialNumberOfUsers"], spawn_rate_per_min=p["SpawnRate"],
+                              duration_s=p["DurationInSeconds"]) for p in pattern["Phases"]))
+
+
+#: The simulator's traffic of each TrafficType (the model's enum: PHASES, the default, and STAIRS).
+TRAFFIC_TYPES: Mapping[str, Callable[[Mapping[str, Any]], Phases | Stairs]] = {"PHASES": _phases, "STAIRS": _stairs}
+
+
+def traffic_type(pattern: Mapping[str, Any]) -> str:
+    """A TrafficPattern's TrafficType (PHASES when it gives none)."""
+    return str(pattern.get("TrafficType", "PHASES"))
+
+
 def traffic_from_pattern(pattern: Mapping[str, Any]) -> Phases | Stairs:
     """The simulator's traffic for an AWS ``TrafficPattern`` that passed validation
     (``request.parse_request`` is where its rules live): a translation, no checks of its own."""
-    if pattern.get("TrafficType", "PHASES") == "STAIRS":
-        stairs = pattern["Stairs"]
-        return Stairs(duration_s=stairs["DurationInSeconds"], number_of_steps=stairs["NumberOfSteps"],
-                      users_per_step=stairs["UsersPerStep"])
-    return Phases(phases=tuple(Phase(initial_users=p["InitialNumberOfUsers"], spawn_rate_per_min=p["SpawnRate"],
-                              duration_s=p["DurationInSeconds"]) for p in pattern["Phases"]))
+    return TRAFFIC_TYPES[traffic_type(pattern)](pattern)
 
 
 def serverless_from_config(config: Mapping[str, Any]) -> ServerlessConfig:

@@ -1,0 +1,73 @@
+"""One simulated run as one value: the endpoint under test (resolved from its profile), the
+overhead latency, the traffic, the stopping conditions, the seed and the work budget. A
+RunSpec is validated once, when it is built (the work budget included), and read by the
+engine its endpoint's ``kind`` names; the service, the optimizer and autoscaling build one
+directly, and ``simulate``/``simulate_serverless`` build one from their arguments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from simulator import checks
+from simulator.distributions import Distribution
+from simulator.endpoint import InstanceEndpoint, ServerlessEndpoint
+from simulator.errors import InputError
+from simulator.profiles import check_duration_scale
+from simulator.stopping import StoppingConditions
+from simulator.traffic import Traffic
+
+#: Requests one simulated second may cost unless the caller raises the budget: a profile entry
+#: that would need more (a service time of nanoseconds) is refused before it runs for minutes
+#: and fills the memory. Real endpoints stay far below (30,000 a minute is 500 a second).
+MAX_REQUESTS_PER_S = 1_000_000.0
+
+
+class WorkBudgetError(InputError):
+    """A run would cost more requests per simulated second than its budget allows;
+    ``parameter`` names the argument that raises the budget."""
+
+    parameter = "max_requests_per_s"
+
+
+def check_work(endpoint: InstanceEndpoint | ServerlessEndpoint, traffic: Traffic, overhead: Distribution | None,
+               think_time_s: float, budget_per_s: float) -> None:
+    """The one check of the work budget (a RunSpec's, and admission's before a job runs):
+    WorkBudgetError naming the profile entry when ``traffic`` on ``endpoint`` would cost more
+    than ``budget_per_s`` requests per simulated second; the durations within the profile limits."""
+    overhead_s = 0.0
+    if overhead is not None:
+        check_duration_scale(overhead, "overhead_ms")
+        overhead_s = overhead.mean_ms / 1000.0
+    work = endpoint.work(overhead_s, think_time_s)
+    rate = traffic.max_request_rate_per_s(work.cycle_s, work.capacity_per_s)
+    if not rate <= budget_per_s:
+        raise WorkBudgetError(work.where, f"{work.what} would cost about {rate:,.3g} requests per simulated second, "
+                                          f"over the budget of {budget_per_s:,.0f} (max_requests_per_s)")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything one run simulates, checked: ``endpoint`` under ``traffic``, each closed-loop
+    user paying the ``overhead`` latency and an exponential think time of mean
+    ``think_time_s`` between requests, until the traffic ends or ``stopping`` holds. ``seed``
+    seeds every random stream; ``keep_requests=False`` keeps the exact per-minute statistics
+    only (memory flat however long the run); ``max_requests_per_s`` is the work budget."""
+
+    endpoint: InstanceEndpoint | ServerlessEndpoint
+    traffic: Traffic
+    overhead: Distribution | None = None
+    think_time_s: float = 0.0
+    stopping: StoppingConditions = field(default_factory=StoppingConditions)
+    seed: int = 0
+    max_requests_per_s: float = MAX_REQUESTS_PER_S
+    keep_requests: bool = True
+
+    def __post_init__(self) -> None:
+        checks.integer(self.seed, "seed", minimum=0)  # any size: jobs derive 64-bit seeds for their tests
+        object.__setattr__(self, "think_time_s", checks.number(self.think_time_s, "think_time_s", minimum=0))
+        check_work(self.endpoint, self.traffic, self.overhead, self.think_time_s, self.max_requests_per_s)
+
+    @property
+    def kind(self) -> str:
+        """Which engine runs it: ``instances`` or ``serverless``."""
+        return self.endpoint.kind
