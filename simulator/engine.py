@@ -16,8 +16,21 @@ from heapq import heappush
 from itertools import count
 from typing import Any
 
+from simulator import fastpath
 from simulator.endpoint import InstanceEndpoint
-from simulator.harness import NORMAL, Draws, EngineOutput, Loop, MinuteClock, MinuteHook, Population, drive, output
+from simulator.fastpath import Streams
+from simulator.harness import (
+    NORMAL,
+    Draws,
+    EngineOutput,
+    Loop,
+    MinuteClock,
+    MinuteHook,
+    Population,
+    Sampler,
+    drive,
+    output,
+)
 from simulator.harness import samplers as common_samplers
 from simulator.records import Records
 from simulator.routing import LeastOutstanding
@@ -29,8 +42,9 @@ Request = tuple[int, float, float]
 STREAMS = ("service", "overhead", "route", "think", "arrival")
 
 
-def draws_for(spec: RunSpec, endpoint: InstanceEndpoint) -> Draws:
-    """The run's draws: routing draws only when random routing spreads requests over instances."""
+def samplers_for(spec: RunSpec, endpoint: InstanceEndpoint) -> dict[str, Sampler | None]:
+    """What each stream draws: routing draws only when random routing spreads requests over
+    instances (the Python loop's and the fast path's, so both hold the same numbers)."""
     instances = endpoint.instance_count
 
     def route(rng: Any, n: int) -> Any:
@@ -38,7 +52,12 @@ def draws_for(spec: RunSpec, endpoint: InstanceEndpoint) -> Draws:
 
     streams = common_samplers(endpoint.service_time, spec.overhead, spec.think_time_s)
     streams["route"] = route if instances > 1 and endpoint.routing == "random" else None
-    return Draws.seeded(spec.seed, STREAMS, streams)
+    return streams
+
+
+def draws_for(spec: RunSpec, endpoint: InstanceEndpoint) -> Draws:
+    """The run's draws, spawned from its seed in STREAMS' order."""
+    return Draws.seeded(spec.seed, STREAMS, samplers_for(spec, endpoint))
 
 
 def run(spec: RunSpec, interrupt: Callable[[], bool] | None = None,
@@ -54,9 +73,14 @@ def run(spec: RunSpec, interrupt: Callable[[], bool] | None = None,
     Closed-loop users invoke, wait for the response, pay the overhead latency and an
     exponential think time, and invoke again. A user the traffic removes finishes its
     in-flight request first.
+
+    Where :func:`simulator.fastpath.chosen` says the compiled fast path applies and pays
+    (``spec.fast``), it runs the same run there, event for event.
     """
     endpoint = spec.endpoint
     assert isinstance(endpoint, InstanceEndpoint), "the engines table sends real-time endpoints here"
+    if fastpath.chosen(spec):
+        return fastpath.run(spec, Streams(STREAMS, samplers_for(spec, endpoint)), interrupt, on_minute)
     draws = draws_for(spec, endpoint)
     loop, records, population = Loop(), Records(keep=spec.keep_requests), Population()
     busy = [0] * endpoint.instance_count

@@ -6,11 +6,12 @@ random routing (or one instance); closed-loop users (constant, PHASES or STAIRS:
 change included), with or without overhead latency and think time; open Poisson traffic;
 every service-time family; every stopping condition, interrupt and minute hook. Not covered,
 so :func:`simulator.engine.run` keeps its Python loop: least-outstanding-requests routing over
-more than one instance, and serverless endpoints (their own engine); and any run when numba
-is not installed.
+more than one instance (:func:`simulator.runspec.fast_path_gap`), and serverless endpoints
+(their own engine); and any run when numba is not installed or fails to compile the loop.
 
 Same answers, not close ones: the streams of random draws are spawned from the seed in the
-Python engine's order and read in the same numpy blocks; every heap entry has the Python
+Python engine's order (:func:`simulator.harness.spawn`) and drawn by its samplers in the same
+numpy blocks; every heap entry has the Python
 loop's (time, priority, sequence number); the Python-side entries (the minute clock's ticks,
 the end of the traffic, the stop) stay in a real :class:`~simulator.harness.Loop` run by
 :class:`~simulator.harness.MinuteClock` itself, and the compiled loop runs exactly the
@@ -24,21 +25,22 @@ from __future__ import annotations
 import functools
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from heapq import heappop
 from itertools import count
-from typing import Any
 
 import numpy as np
 
 from simulator import fastloop as fl
 from simulator.distributions import Distribution
-from simulator.endpoint import Endpoint
+from simulator.endpoint import InstanceEndpoint
 from simulator.errors import InputError
 from simulator.fastrecords import FastRecords
-from simulator.harness import BLOCK, Loop, MinuteClock, MinuteHook, _Stopped
-from simulator.stopping import StoppingConditions
+from simulator.harness import BLOCK, EngineOutput, Loop, MinuteClock, MinuteHook, Sampler, _Stopped, output, spawn
+from simulator.profiles import InstanceProfile
+from simulator.runspec import RunSpec, fast_path_gap
 from simulator.traffic import PoissonArrivals, Traffic
 
 OUT_CHUNK = 1 << 12  # completions written by the compiled loop between two flushes into Records
@@ -47,6 +49,17 @@ OUT_CHUNK = 1 << 12  # completions written by the compiled loop between two flus
 #: cached machine code costs about as much as the Python engine spends on this many requests).
 AUTO_MIN_REQUESTS_LOADED = 20_000
 AUTO_MIN_REQUESTS_COLD = 1_000_000
+#: The engine's streams the compiled loop reads, in fastloop's order (SERVICE, ROUTE, OVERHEAD, THINK).
+KERNEL_STREAMS = ("service", "route", "overhead", "think")
+
+
+@dataclass(frozen=True)
+class Streams:
+    """The engine's random streams: the names in the order they are spawned from the seed, and
+    what each draws (None: not drawn from). The engine hands over its own, so both hold the same numbers."""
+
+    order: tuple[str, ...]
+    samplers: Mapping[str, Sampler | None]
 
 
 @dataclass(frozen=True)
@@ -61,7 +74,7 @@ class Kernel:
 @functools.cache
 def kernel() -> Kernel | None:
     """The compiled loop, loaded once per process (compiled on the first use on a machine,
-    from numba's disk cache after that); None when numba is not installed."""
+    from numba's disk cache after that); None when numba is not installed or fails to compile it."""
     try:
         import numba  # slow to import (about 0.3 s): only when a run takes the fast path
     except ImportError:
@@ -79,65 +92,61 @@ def kernel() -> Kernel | None:
 
 
 def available() -> bool:
-    """Whether numba is installed, so the fast path can run at all."""
+    """Whether numba is installed and compiles the loop, so the fast path can run at all."""
     return kernel() is not None
 
 
-def covers(endpoint: Endpoint, traffic: Traffic) -> str | None:
-    """None when the fast path can run this endpoint and traffic; else why not."""
-    if endpoint.instance_count > 1 and endpoint.routing != "random":
-        return f"routing {endpoint.routing!r} over {endpoint.instance_count} instances runs on the Python engine"
-    return None
+def covers(spec: RunSpec) -> str | None:
+    """None when the fast path can run this spec's endpoint; else why not."""
+    return fast_path_gap(spec.endpoint)
 
 
-def chosen(fast: bool | None, endpoint: Endpoint, traffic: Traffic, overhead: Distribution | None,
-           think_time_s: float) -> bool:
+def chosen(spec: RunSpec) -> bool:
     """Whether a run takes the fast path: never with ``fast=False``; always with ``fast=True``
-    (InputError naming ``fast`` when it cannot); with ``None`` when it covers the run, numba is
-    installed and the run is long enough for compiled speed to pay for loading it."""
-    if fast is False:
+    (InputError naming ``fast`` when numba is missing: RunSpec already refused the endpoints it
+    does not cover); with ``None`` when it covers the run, numba works and the run is long
+    enough for compiled speed to pay for loading it."""
+    if spec.fast is False:
         return False
-    reason = covers(endpoint, traffic)
-    if fast:
-        if reason is None and not available():
-            reason = "numba is not installed"
-        if reason is not None:
-            raise InputError("fast", f"the compiled fast path cannot run this: {reason}")
+    gap = covers(spec)
+    if spec.fast:
+        if gap is None and not available():
+            gap = "numba is not installed or failed to compile it"
+        if gap is not None:
+            raise InputError("fast", f"the compiled fast path cannot run this: {gap}")
         return True
-    if reason is not None:
+    if gap is not None:
         return False
     loaded = kernel.cache_info().currsize > 0
     least = AUTO_MIN_REQUESTS_LOADED if loaded else AUTO_MIN_REQUESTS_COLD
-    cycle_s = (endpoint.service_time.mean_ms + (overhead.mean_ms if overhead else 0.0)) / 1000.0 + think_time_s
-    return expected_requests(endpoint, traffic, cycle_s) >= least and available()
+    return expected_requests(spec) >= least and available()
 
 
-def expected_requests(endpoint: Endpoint, traffic: Traffic, cycle_s: float) -> float:
-    """About how many requests the run costs: open arrivals' mean count, or closed-loop users
-    at their largest count, one request per ``cycle_s`` each, capped by the endpoint's capacity."""
-    if isinstance(traffic, PoissonArrivals):
-        return sum(rate * (end - start) for start, end, rate in traffic.segments())
-    users = max((n for _, n in traffic.user_changes()), default=0)
-    return min(users / cycle_s, endpoint.capacity_per_s) * traffic.duration_s
+def expected_requests(spec: RunSpec) -> float:
+    """About how many requests the run costs, at most: the traffic's highest request rate (the
+    work budget's measure) over its whole duration."""
+    overhead_s = spec.overhead.mean_ms / 1000.0 if spec.overhead is not None else 0.0
+    work = spec.endpoint.work(overhead_s, spec.think_time_s)
+    return spec.traffic.max_request_rate_per_s(work.cycle_s, work.capacity_per_s) * spec.traffic.duration_s
+
+
+def _no_draws(n: int) -> np.ndarray:
+    return np.empty(0)
 
 
 class _Draws:
-    """The engine's streams of random draws as numpy blocks: spawned from the seed in
-    ``engine._Draws.seeded``'s order and drawn ``BLOCK`` at a time, so they hold the same numbers.
+    """The engine's streams of random draws as numpy blocks: spawned from the seed in the
+    engine's order and drawn ``BLOCK`` at a time by its samplers, so they hold the same numbers.
     The compiled loop reads them from one 1-D array, each stream from its own segment."""
 
-    def __init__(self, seed: int | np.random.SeedSequence, endpoint: Endpoint, overhead: Distribution | None,
-                 think_time_s: float) -> None:
-        seed_seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        service_rng, overhead_rng, routing_rng, think_rng, self.arrival_rng = (
-            np.random.Generator(np.random.PCG64(s)) for s in seed_seq.spawn(5))
-        instances, service = endpoint.instance_count, endpoint.service_time
-        nothing = lambda n: np.empty(0)
-        self.draw: tuple[Callable[[int], np.ndarray], ...] = (
-            lambda n: service.sample_s(service_rng, n),
-            (lambda n: routing_rng.integers(0, instances, n)) if instances > 1 else nothing,
-            (lambda n: overhead.sample_s(overhead_rng, n)) if overhead is not None else nothing,
-            (lambda n: think_rng.exponential(think_time_s, n)) if think_time_s > 0 else nothing)
+    def __init__(self, seed: int, streams: Streams) -> None:
+        generators = spawn(seed, streams.order)
+        self.arrival_rng = generators["arrival"]
+        samplers = [streams.samplers.get(name) for name in KERNEL_STREAMS]
+        self.used = tuple(sampler is not None for sampler in samplers)
+        self.draw: tuple[Callable[[int], np.ndarray], ...] = tuple(
+            partial(sampler, generators[name]) if sampler is not None else _no_draws
+            for name, sampler in zip(KERNEL_STREAMS, samplers, strict=True))
         self.values = np.empty(0)
 
     def refill(self, ints: np.ndarray, stream: int, need: int) -> None:
@@ -156,12 +165,11 @@ class _Draws:
 class _State:
     """The compiled loop's arrays, carried between its calls, and the records they flush into."""
 
-    def __init__(self, endpoint: Endpoint, traffic: Traffic, draws: _Draws, *, overhead: bool, think: bool) -> None:
-        closed = not isinstance(traffic, PoissonArrivals)
-        instances = endpoint.instance_count
+    def __init__(self, endpoint: InstanceEndpoint, traffic: Traffic, draws: _Draws) -> None:
+        closed, instances = traffic.closed, endpoint.instance_count
         self.cfg = np.zeros(fl.CFG, dtype=np.int64)
         self.cfg[[fl.WORKERS, fl.ROUTED, fl.CLOSED, fl.HAS_OVERHEAD, fl.HAS_THINK]] = (
-            endpoint.workers, instances > 1, closed, overhead, think)
+            endpoint.workers, draws.used[fl.ROUTE], closed, draws.used[fl.OVERHEAD], draws.used[fl.THINK])
         self.ints = np.zeros(fl.INTS, dtype=np.int64)
         self.traffic = _traffic_entries(traffic, draws.arrival_rng)
         # The Python loop's first entries are the traffic's (drive(): every user-count change, or the
@@ -221,7 +229,7 @@ class _State:
 def _traffic_entries(traffic: Traffic, arrival_rng: np.random.Generator) -> np.ndarray:
     """The traffic's entries for the compiled loop: every user-count change, or every open
     arrival (drawn as harness.drive draws them)."""
-    if not isinstance(traffic, PoissonArrivals):
+    if traffic.closed:
         return np.array(traffic.user_changes(), dtype=fl.TRAFFIC)
     arrivals = traffic.arrival_times(arrival_rng)
     entries = np.zeros(arrivals.size, dtype=fl.TRAFFIC)
@@ -229,23 +237,29 @@ def _traffic_entries(traffic: Traffic, arrival_rng: np.random.Generator) -> np.n
     return entries
 
 
-def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSequence = 0,
-        overhead: Distribution | None = None, think_time_s: float = 0.0,
-        stopping: StoppingConditions | None = None, interrupt: Callable[[], bool] | None = None,
-        keep_requests: bool = True, on_minute: MinuteHook | None = None) -> dict[str, Any]:
-    """:func:`simulator.engine.run` on the compiled loop: the fields of its EngineOutput (the
-    engine builds it; this module cannot import the engine that calls it)."""
-    compiled = kernel()
-    if compiled is None or covers(endpoint, traffic) is not None:
+def run(spec: RunSpec, streams: Streams, interrupt: Callable[[], bool] | None = None,
+        on_minute: MinuteHook | None = None) -> EngineOutput:
+    """:func:`simulator.engine.run` on the compiled loop, with the engine's ``streams``."""
+    compiled, endpoint = kernel(), spec.endpoint
+    if compiled is None or not isinstance(endpoint, InstanceEndpoint) or covers(spec) is not None:
         raise InputError("fast", "the compiled fast path cannot run this")
-    draws = _Draws(seed, endpoint, overhead, think_time_s)
-    state = _State(endpoint, traffic, draws, overhead=overhead is not None, think=think_time_s > 0)
-    loop, records, spread = Loop(), FastRecords(keep=keep_requests), endpoint.instance_count > 1
+    state = _State(endpoint, spec.traffic, _Draws(spec.seed, streams))
+    loop, records = Loop(), FastRecords(keep=spec.keep_requests)
     loop.sequence = count(int(state.ints[fl.SEQ]))
-    clock = MinuteClock(loop, traffic, stopping or StoppingConditions(), interrupt, records, on_minute)
+    clock = MinuteClock(loop, spec.traffic, spec.stopping, interrupt, records, on_minute)
     state.ints[fl.SEQ] = next(loop.sequence)
+    _merged_loop(loop, state, compiled, records, spread=endpoint.instance_count > 1)
+    records.close_last_minute(loop.now)
+    stations = state.stations
+    return output(records, clock, issued=int(state.ints[fl.ISSUED]), in_service=int(stations["busy"].sum()),
+                  queued=int(stations["length"].sum()))
+
+
+def _merged_loop(loop: Loop, state: _State, compiled: Kernel, records: FastRecords, *, spread: bool) -> None:
+    """Loop.run, with the compiled entries merged in before each Python one (a minute tick,
+    the end of the traffic, the stop), until the stop."""
     heap = loop.heap
-    while True:  # Loop.run, with the compiled entries merged in before each Python one
+    while True:
         now, priority, sequence, action, payload = heap[0]
         state.advance(compiled.advance, (now, priority, sequence), records, spread)
         heappop(heap)
@@ -254,26 +268,16 @@ def run(endpoint: Endpoint, traffic: Traffic, *, seed: int | np.random.SeedSeque
             action(now, payload)
         except _Stopped:
             loop.now = now
-            break
+            return
         state.ints[fl.SEQ] = next(loop.sequence)
-    records.close_last_minute(loop.now)
-    stations = state.stations
-    return {
-        "completion_s": records.kept("completion_s"), "latency_s": records.kept("latency_s"),
-        "service_s": records.kept("service_s"), "overhead_s": records.kept("overhead_s"),
-        "instance": (records.kept("instance") if spread else np.zeros(len(records.completion_s), dtype=np.int32)),
-        "completed": records.completed, "minute_stats": tuple(records.minutes), "end_s": float(loop.now),
-        "stop_reason": clock.reason, "issued": int(state.ints[fl.ISSUED]),
-        "in_service": int(stations["busy"].sum()), "queued": int(stations["length"].sum()),
-        "minutes": tuple(clock.minutes),
-    }
 
 
 def _warm(advance: Callable[..., int]) -> None:
     """Call the compiled loop once on a tiny run's arrays, so it is compiled (or loaded from the
     cache) for the argument types of every real run before one is timed."""
     service = Distribution("deterministic", 1.0, 0.0)
-    endpoint = Endpoint("warm-up", 2, 1, service)
-    state = _State(endpoint, PoissonArrivals.constant(1.0, 1.0), _Draws(0, endpoint, None, 0.0),
-                   overhead=False, think=False)
+    endpoint = InstanceEndpoint(InstanceProfile("warm-up", 1, service), instance_count=2)
+    streams = Streams(("service", "route", "arrival"),
+                      {"service": service.sample_s, "route": lambda rng, n: rng.integers(0, 2, n)})
+    state = _State(endpoint, PoissonArrivals.constant(1.0, 1.0), _Draws(0, streams))
     state.advance(advance, (0.0, fl.URGENT, 0), FastRecords(), spread=False)

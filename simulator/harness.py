@@ -143,9 +143,7 @@ class Draws:
         """One independent generator per name of ``streams``, spawned from ``seed`` in that
         order (the order fixes every run's numbers: each engine keeps its own); ``samplers``
         draw each used stream's blocks (a stream without one is not drawn from)."""
-        children = np.random.SeedSequence(seed).spawn(len(streams))
-        generators = {name: np.random.Generator(np.random.PCG64(child))
-                      for name, child in zip(streams, children, strict=True)}
+        generators = spawn(seed, streams)
 
         def stream(name: str) -> Callable[[], Any] | None:
             sampler = samplers.get(name)
@@ -156,6 +154,13 @@ class Draws:
         return cls(service=service, overhead=stream("overhead"), think=stream("think"),
                    arrival_rng=generators["arrival"], route=stream("route"), setup=stream("setup"),
                    backoff=stream("backoff"))
+
+
+def spawn(seed: int, streams: tuple[str, ...]) -> dict[str, np.random.Generator]:
+    """One independent generator per name of ``streams``, spawned from ``seed`` in that order
+    (:meth:`Draws.seeded`'s, and the compiled fast path's, which draws the same blocks)."""
+    children = np.random.SeedSequence(seed).spawn(len(streams))
+    return {name: np.random.Generator(np.random.PCG64(child)) for name, child in zip(streams, children, strict=True)}
 
 
 def samplers(service: Distribution, overhead: Distribution | None, think_time_s: float) -> dict[str, Sampler | None]:

@@ -45,13 +45,34 @@ def check_work(endpoint: InstanceEndpoint | ServerlessEndpoint, traffic: Traffic
                                           f"over the budget of {budget_per_s:,.0f} (max_requests_per_s)")
 
 
+def fast_path_gap(endpoint: InstanceEndpoint | ServerlessEndpoint) -> str | None:
+    """Why the engine's compiled fast path (simulator/fastpath.py) cannot run ``endpoint``;
+    None when it can (numba installed or not: that is known when the run starts)."""
+    if not isinstance(endpoint, InstanceEndpoint):
+        return "serverless endpoints run on their own engine"
+    if endpoint.instance_count > 1 and endpoint.routing != "random":
+        return f"routing {endpoint.routing!r} over {endpoint.instance_count} instances runs on the Python engine"
+    return None
+
+
+def check_fast(fast: object, endpoint: InstanceEndpoint | ServerlessEndpoint) -> None:
+    """``fast`` is true, false or None (auto); true only where the fast path can run the endpoint."""
+    if fast is not None and not isinstance(fast, bool):
+        raise InputError("fast", f"must be true, false or null (auto: where it applies and pays), got {fast!r}")
+    gap = fast_path_gap(endpoint) if fast else None
+    if gap is not None:
+        raise InputError("fast", f"the compiled fast path cannot run this: {gap}")
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """Everything one run simulates, checked: ``endpoint`` under ``traffic``, each closed-loop
     user paying the ``overhead`` latency and an exponential think time of mean
     ``think_time_s`` between requests, until the traffic ends or ``stopping`` holds. ``seed``
     seeds every random stream; ``keep_requests=False`` keeps the exact per-minute statistics
-    only (memory flat however long the run); ``max_requests_per_s`` is the work budget."""
+    only (memory flat however long the run); ``max_requests_per_s`` is the work budget.
+    ``fast`` picks the real-time engine's compiled fast path (the same run, event for event):
+    None takes it where it applies and pays, True insists, False never takes it."""
 
     endpoint: InstanceEndpoint | ServerlessEndpoint
     traffic: Traffic
@@ -61,9 +82,11 @@ class RunSpec:
     seed: int = 0
     max_requests_per_s: float = MAX_REQUESTS_PER_S
     keep_requests: bool = True
+    fast: bool | None = None
 
     def __post_init__(self) -> None:
         checks.integer(self.seed, "seed", minimum=0)  # any size: jobs derive 64-bit seeds for their tests
+        check_fast(self.fast, self.endpoint)
         object.__setattr__(self, "think_time_s", checks.number(self.think_time_s, "think_time_s", minimum=0))
         check_work(self.endpoint, self.traffic, self.overhead, self.think_time_s, self.max_requests_per_s)
 

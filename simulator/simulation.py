@@ -152,7 +152,7 @@ def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: s
              resources: InstanceResources | None = None,
              interrupt: Callable[[], bool] | None = None,
              max_requests_per_s: float = MAX_REQUESTS_PER_S, keep_requests: bool = True,
-             on_minute: MinuteHook | None = None) -> SimulationResult:
+             on_minute: MinuteHook | None = None, fast: bool | None = None) -> SimulationResult:
     """Simulate ``instance_count`` instances of ``instance_type`` under closed-loop users,
     open Poisson arrivals, or an explicit ``traffic`` pattern (exactly one of the three): the
     RunSpec these arguments describe, run.
@@ -160,7 +160,8 @@ def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: s
     refused before it starts (WorkBudgetError naming the profile entry). ``keep_requests=False``
     keeps only the exact per-minute statistics: memory stays flat however long the run, and the
     per-request arrays (and whole-run percentiles) are empty. ``on_minute`` hears each simulated
-    minute's summary as it closes."""
+    minute's summary as it closes. ``fast`` is RunSpec's (the compiled fast path: None where it
+    applies and pays)."""
     loaded = load_profile(profile)
     entry = loaded.instance(instance_type)
     traffic = traffic_of(users, arrival_rate_per_s, traffic, duration_s)
@@ -168,7 +169,7 @@ def simulate(profile: Profile | Mapping[str, Any] | str | Path, instance_type: s
                                              resources=resources),
                    traffic=traffic, overhead=loaded.overhead, think_time_s=think_time_s,
                    stopping=stopping or StoppingConditions(), seed=seed, max_requests_per_s=max_requests_per_s,
-                   keep_requests=keep_requests)
+                   keep_requests=keep_requests, fast=fast)
     return run(spec, interrupt=interrupt, on_minute=on_minute)
 
 

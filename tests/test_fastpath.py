@@ -7,19 +7,21 @@ back to the Python engine, and so does every run when numba is missing."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
-from copy import copy
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator import engine, fastpath
+from simulator import RunSpec, engine, fastpath, serverless, simulate
 from simulator.distributions import Distribution
-from simulator.endpoint import Endpoint
+from simulator.endpoint import InstanceEndpoint, ServerlessConfig, ServerlessEndpoint
 from simulator.errors import InputError
+from simulator.harness import EngineOutput
+from simulator.profiles import DEMO_PROFILE_PATH, InstanceProfile, load_profile
 from simulator.stopping import LatencyThreshold, MinuteSummary, StoppingConditions
 from simulator.traffic import ConstantUsers, Phase, Phases, PoissonArrivals, Stairs
 
@@ -64,7 +66,11 @@ def interrupt_after(minutes: int | None) -> Callable[[], bool] | None:
     return lambda: next(asked) == 0
 
 
-def assert_same_run(python: engine.EngineOutput, fast: engine.EngineOutput) -> None:
+def endpoint_of(instances: int, workers: int, service: Distribution, routing: str = "random") -> InstanceEndpoint:
+    return InstanceEndpoint(InstanceProfile("ml.test", workers, service), instance_count=instances, routing=routing)
+
+
+def assert_same_run(python: EngineOutput, fast: EngineOutput) -> None:
     for name in ARRAYS:
         a, b = getattr(python, name), getattr(fast, name)
         assert a.dtype == b.dtype and np.array_equal(a, b), name
@@ -75,14 +81,12 @@ def assert_same_run(python: engine.EngineOutput, fast: engine.EngineOutput) -> N
     assert repr(python.minutes) == repr(fast.minutes)
 
 
-def both(endpoint: Endpoint, traffic, *, interrupt_minutes: int | None = None,
-         **options) -> tuple[engine.EngineOutput, engine.EngineOutput, list[MinuteSummary], list[MinuteSummary]]:
-    """The Python engine's run and the fast path's, each with its own interrupt, minute hook and
-    copy of the seed (a SeedSequence counts the children it spawned: each run spawns its own)."""
+def both(spec: RunSpec, *, interrupt_minutes: int | None = None
+         ) -> tuple[EngineOutput, EngineOutput, list[MinuteSummary], list[MinuteSummary]]:
+    """The Python engine's run of ``spec`` and the fast path's, each with its own interrupt and minute hook."""
     heard: tuple[list[MinuteSummary], list[MinuteSummary]] = ([], [])
-    seed = options.pop("seed")
-    outputs = [engine.run(endpoint, traffic, fast=fast, interrupt=interrupt_after(interrupt_minutes),
-                          on_minute=heard[fast].append, seed=copy(seed), **options) for fast in (False, True)]
+    outputs = [engine.run(dataclasses.replace(spec, fast=fast), interrupt_after(interrupt_minutes),
+                          heard[fast].append) for fast in (False, True)]
     return outputs[0], outputs[1], heard[0], heard[1]
 
 
@@ -93,64 +97,109 @@ def both(endpoint: Endpoint, traffic, *, interrupt_minutes: int | None = None,
        interrupt=st.sampled_from([None, None, 1, 2]), seed=st.integers(0, 2 ** 64 - 1))
 def test_the_fast_path_gives_the_python_engines_answers(service, instances, workers, traffic, overhead, think,
                                                          stopping, keep, interrupt, seed):
-    endpoint = Endpoint("ml.test", instances, workers, service, "random")
-    python, fast, heard_python, heard_fast = both(endpoint, traffic, seed=seed, overhead=overhead,
-                                                  think_time_s=think, stopping=stopping, keep_requests=keep,
-                                                  interrupt_minutes=interrupt)
+    spec = RunSpec(endpoint_of(instances, workers, service), traffic, overhead=overhead, think_time_s=think,
+                   stopping=stopping or StoppingConditions(), seed=seed, keep_requests=keep)
+    python, fast, heard_python, heard_fast = both(spec, interrupt_minutes=interrupt)
     assert_same_run(python, fast)
     assert repr(heard_python) == repr(heard_fast)
     assert python.issued > 0 or python.completed == 0
 
 
-def test_a_long_saturated_run_with_a_seed_sequence_is_the_same():
+def test_a_long_saturated_run_with_a_large_seed_is_the_same():
     """Many blocks of draws and output chunks, a queue far longer than the first pool."""
-    endpoint = Endpoint("ml.test", 3, 2, Distribution("lognormal", 20.0, 0.5), "random")
     traffic = PoissonArrivals(((0.0, 400.0), (200.0, 100.0)), 420.0)  # overloaded, then draining
-    seed = np.random.SeedSequence(12345).spawn(3)[2]
-    python, fast, _, _ = both(endpoint, traffic, seed=seed, overhead=Distribution("exponential", 5.0, 1.0))
+    spec = RunSpec(endpoint_of(3, 2, Distribution("lognormal", 20.0, 0.5)), traffic,
+                   overhead=Distribution("exponential", 5.0, 1.0), seed=2 ** 64 + 12345)
+    python, fast, _, _ = both(spec)
     assert python.completed > 100_000
     assert_same_run(python, fast)
 
 
+def test_simulate_passes_fast_through_and_gives_the_same_result():
+    demo = load_profile(DEMO_PROFILE_PATH)
+    instance_type = next(iter(demo.instances))
+    runs = [simulate(demo, instance_type, instance_count=2, users=30, duration_s=130.0, seed=7, fast=fast)
+            for fast in (False, True)]
+    assert runs[0].completed == runs[1].completed > 0
+    assert np.array_equal(runs[0].latency_ms, runs[1].latency_ms)
+    assert runs[0].per_minute.equals(runs[1].per_minute)
+
+
 def test_auto_takes_the_fast_path_only_where_it_applies():
-    one = Endpoint("ml.test", 1, 4, Distribution("exponential", 20.0, 1.0))
-    least = Endpoint("ml.test", 4, 2, Distribution("exponential", 20.0, 1.0), "least_outstanding_requests")
+    one = endpoint_of(1, 4, Distribution("exponential", 20.0, 1.0))
+    least = endpoint_of(4, 2, Distribution("exponential", 20.0, 1.0), "least_outstanding_requests")
     huge = ConstantUsers(50, 86_400.0)  # about 17 million requests
-    assert fastpath.covers(one, huge) is None
-    assert fastpath.chosen(None, one, huge, None, 0.0)
-    assert not fastpath.chosen(False, one, huge, None, 0.0)
-    assert "least_outstanding_requests" in (fastpath.covers(least, huge) or "")
-    assert not fastpath.chosen(None, least, huge, None, 0.0)
+    assert fastpath.covers(RunSpec(one, huge)) is None
+    assert fastpath.chosen(RunSpec(one, huge))
+    assert not fastpath.chosen(RunSpec(one, huge, fast=False))
+    assert not fastpath.chosen(RunSpec(one, ConstantUsers(2, 60.0)))  # too short to pay for loading numba
+    assert "least_outstanding_requests" in (fastpath.covers(RunSpec(least, huge)) or "")
+    assert not fastpath.chosen(RunSpec(least, huge))
+
+
+@pytest.mark.parametrize("fast", [1, 0, "yes", 1.0])
+def test_fast_is_a_boolean_or_none(fast):
     with pytest.raises(InputError, match="fast"):
-        engine.run(least, ConstantUsers(8, 30.0), fast=True)
+        RunSpec(endpoint_of(1, 1, Distribution("exponential", 20.0, 1.0)), ConstantUsers(1, 60.0), fast=fast)
+
+
+def test_fast_true_is_refused_where_the_fast_path_cannot_run():
+    least = endpoint_of(4, 2, Distribution("exponential", 20.0, 1.0), "least_outstanding_requests")
+    with pytest.raises(InputError, match=r"fast.*least_outstanding_requests"):
+        RunSpec(least, ConstantUsers(8, 30.0), fast=True)
+    section = load_profile(DEMO_PROFILE_PATH).serverless
+    assert section is not None
+    endpoint = ServerlessEndpoint(section, ServerlessConfig(memory_mb=2048, max_concurrency=5))
+    with pytest.raises(InputError, match=r"fast.*serverless"):
+        RunSpec(endpoint, ConstantUsers(2, 30.0), fast=True)
+    spec = RunSpec(endpoint, ConstantUsers(2, 30.0))  # auto: the serverless engine, as always
+    assert not fastpath.chosen(spec) and serverless.run(spec).completed > 0
 
 
 def test_least_outstanding_routing_falls_back_to_the_python_engine(monkeypatch):
-    endpoint = Endpoint("ml.test", 3, 2, Distribution("exponential", 20.0, 1.0), "least_outstanding_requests")
-    traffic = ConstantUsers(2000, 60.0)  # enough requests for auto to want the fast path, were it covered
-    expected = engine.run(endpoint, traffic, seed=5, fast=False)
+    endpoint = endpoint_of(3, 2, Distribution("exponential", 20.0, 1.0), "least_outstanding_requests")
+    spec = RunSpec(endpoint, ConstantUsers(2000, 60.0), seed=5)  # enough requests for auto, were it covered
+    expected = engine.run(dataclasses.replace(spec, fast=False))
 
     def refuse(*args, **kwargs):
         raise AssertionError("the fast path ran a case it does not cover")
 
     monkeypatch.setattr(fastpath, "run", refuse)
-    assert_same_run(expected, engine.run(endpoint, traffic, seed=5))
+    assert_same_run(expected, engine.run(spec))
 
 
 def test_without_numba_the_engine_runs_in_python(monkeypatch):
-    endpoint = Endpoint("ml.test", 1, 4, Distribution("exponential", 20.0, 1.0))
-    traffic = ConstantUsers(200, 60.0)
-    expected = engine.run(endpoint, traffic, seed=2, fast=False)
+    endpoint = endpoint_of(1, 4, Distribution("exponential", 20.0, 1.0))
+    spec = RunSpec(endpoint, ConstantUsers(200, 60.0), seed=2)
+    expected = engine.run(dataclasses.replace(spec, fast=False))
     monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` now raises ImportError
     fastpath.kernel.cache_clear()
     try:
         assert not fastpath.available()
-        assert not fastpath.chosen(None, endpoint, ConstantUsers(50, 86_400.0), None, 0.0)
-        assert_same_run(expected, engine.run(endpoint, traffic, seed=2))
+        assert not fastpath.chosen(RunSpec(endpoint, ConstantUsers(50, 86_400.0)))
+        assert_same_run(expected, engine.run(spec))
         with pytest.raises(InputError, match="numba is not installed"):
-            engine.run(endpoint, traffic, seed=2, fast=True)
+            engine.run(dataclasses.replace(spec, fast=True))
     finally:
         fastpath.kernel.cache_clear()  # the next test loads the compiled loop again
+
+
+def test_a_numba_that_fails_to_compile_the_loop_turns_the_fast_path_off(monkeypatch):
+    endpoint = endpoint_of(1, 4, Distribution("exponential", 20.0, 1.0))
+    spec = RunSpec(endpoint, ConstantUsers(200, 60.0), seed=3)
+    expected = engine.run(dataclasses.replace(spec, fast=False))
+
+    def broken(numba):
+        raise TypeError("this numba cannot type the loop")
+
+    monkeypatch.setattr(fastpath.fl, "compile_kernel", broken)
+    fastpath.kernel.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="fast path is off"):
+            assert not fastpath.available()
+        assert_same_run(expected, engine.run(spec))
+    finally:
+        fastpath.kernel.cache_clear()
 
 
 def test_the_compiled_loop_reports_how_it_was_loaded():
