@@ -36,7 +36,7 @@ NODE = np.dtype([("next", "i8"), ("value", "f8")], align=True)
 #: The traffic's entries: open arrival times (users unused) or user-count changes.
 TRAFFIC = np.dtype([("time", "f8"), ("users", "i8")], align=True)
 
-# Counters in the ``ints`` array carried between calls.
+# Counters in the ``ints`` array carried between calls, and the run's switches.
 SEQ = 0             # the next sequence number to give an entry (shared with the Python loop)
 ISSUED = 1          # requests that reached the endpoint
 HEAP_N = 2          # entries in the heap
@@ -53,15 +53,13 @@ NEED_STREAM = 12    # with status NEED_DRAWS: which stream, and how many draws t
 NEED_COUNT = 13
 DRAWN = 14          # DRAWN + stream: where in ``streams`` the next unread draw of each stream is
 STREAM_END = 18     # STREAM_END + stream: where its segment of ``streams`` ends
-INTS = 22
-
-# Switches in the ``cfg`` array, fixed for a run.
-WORKERS = 0
-ROUTED = 1        # random routing over more than one instance (else every request goes to 0)
-CLOSED = 2        # closed-loop users (else open arrivals)
-HAS_OVERHEAD = 3
-HAS_THINK = 4
-CFG = 5
+# Switches in ``ints``, fixed for a run.
+WORKERS = 22
+ROUTED = 23         # random routing over more than one instance (else every request goes to 0)
+CLOSED = 24         # closed-loop users (else open arrivals)
+HAS_OVERHEAD = 25
+HAS_THINK = 26
+INTS = 27
 
 # Streams of random draws: segments of the 1-D ``streams`` (bounds in ``ints``).
 SERVICE, ROUTE, OVERHEAD, THINK = 0, 1, 2, 3
@@ -173,14 +171,14 @@ def _dequeue(ints: np.ndarray, stations: np.ndarray, pool: np.ndarray, inst: int
     return pool[node].value
 
 
-def _arrive(cfg: np.ndarray, ints: np.ndarray, heap: np.ndarray, stations: np.ndarray, pool: np.ndarray,
+def _arrive(ints: np.ndarray, heap: np.ndarray, stations: np.ndarray, pool: np.ndarray,
             streams: np.ndarray, now: float) -> None:
     """A request reaches the endpoint: count it, route it, start it or queue it."""
     ints[ISSUED] += 1
     inst = 0
-    if cfg[ROUTED]:
+    if ints[ROUTED]:
         inst = int(_draw(ints, streams, ROUTE))
-    if stations[inst].busy < cfg[WORKERS]:
+    if stations[inst].busy < ints[WORKERS]:
         stations[inst].busy += 1
         s = _draw(ints, streams, SERVICE)
         _push(ints, heap, now + s, inst, now, s)
@@ -204,7 +202,7 @@ def _record_overhead(ints: np.ndarray, out: np.ndarray, value: float) -> float:
     return value
 
 
-def _complete(cfg: np.ndarray, ints: np.ndarray, heap: np.ndarray, stations: np.ndarray, pool: np.ndarray,
+def _complete(ints: np.ndarray, heap: np.ndarray, stations: np.ndarray, pool: np.ndarray,
               streams: np.ndarray, out: np.ndarray, now: float) -> None:
     """The root completion (taken): record it, start the next queued request, let its user go on."""
     root = heap[0]
@@ -215,34 +213,34 @@ def _complete(cfg: np.ndarray, ints: np.ndarray, heap: np.ndarray, stations: np.
         _push(ints, heap, now + s, inst, _dequeue(ints, stations, pool, inst), s)
     else:
         stations[inst].busy -= 1
-    if cfg[CLOSED]:
+    if ints[CLOSED]:
         if ints[RETIRE] > 0:
             ints[RETIRE] -= 1
             ints[LIVE] -= 1
-        elif cfg[HAS_OVERHEAD] or cfg[HAS_THINK]:
+        elif ints[HAS_OVERHEAD] or ints[HAS_THINK]:
             delay = 0.0
-            if cfg[HAS_OVERHEAD]:
+            if ints[HAS_OVERHEAD]:
                 delay = _record_overhead(ints, out, _draw(ints, streams, OVERHEAD))
-            if cfg[HAS_THINK]:
+            if ints[HAS_THINK]:
                 delay += _draw(ints, streams, THINK)
             _push(ints, heap, now + delay, DELAY, 0.0, 0.0)
         else:
-            _arrive(cfg, ints, heap, stations, pool, streams, now)
-    elif cfg[HAS_OVERHEAD]:
+            _arrive(ints, heap, stations, pool, streams, now)
+    elif ints[HAS_OVERHEAD]:
         _record_overhead(ints, out, _draw(ints, streams, OVERHEAD))
 
 
-def _delay_over(cfg: np.ndarray, ints: np.ndarray, heap: np.ndarray, stations: np.ndarray, pool: np.ndarray,
+def _delay_over(ints: np.ndarray, heap: np.ndarray, stations: np.ndarray, pool: np.ndarray,
                 streams: np.ndarray, now: float) -> None:
     """A user's overhead and think time are over: it invokes again unless the traffic removed it."""
     if ints[RETIRE] > 0:
         ints[RETIRE] -= 1
         ints[LIVE] -= 1
     else:
-        _arrive(cfg, ints, heap, stations, pool, streams, now)
+        _arrive(ints, heap, stations, pool, streams, now)
 
 
-def _resize(cfg: np.ndarray, ints: np.ndarray, heap: np.ndarray, stations: np.ndarray, pool: np.ndarray,
+def _resize(ints: np.ndarray, heap: np.ndarray, stations: np.ndarray, pool: np.ndarray,
             streams: np.ndarray, now: float, target: int) -> None:
     """harness.Population.resize: new users invoke at once, removed ones stop after their request."""
     current = ints[LIVE] - ints[RETIRE]
@@ -252,10 +250,10 @@ def _resize(cfg: np.ndarray, ints: np.ndarray, heap: np.ndarray, stations: np.nd
     ints[RETIRE] -= min(ints[RETIRE], target - current)
     for _ in range(target - ints[LIVE]):
         ints[LIVE] += 1
-        _arrive(cfg, ints, heap, stations, pool, streams, now)
+        _arrive(ints, heap, stations, pool, streams, now)
 
 
-def _next_entry(cfg: np.ndarray, ints: np.ndarray, heap: np.ndarray, traffic: np.ndarray) -> tuple[int, float, int]:
+def _next_entry(ints: np.ndarray, heap: np.ndarray, traffic: np.ndarray) -> tuple[int, float, int]:
     """Where the earliest entry is, its time and its sequence number (closed-loop change i was
     pushed i-th, before anything else; an open arrival when the previous one ran)."""
     where, t, s = NOTHING, np.inf, 0
@@ -263,7 +261,7 @@ def _next_entry(cfg: np.ndarray, ints: np.ndarray, heap: np.ndarray, traffic: np
         where, t, s = FROM_HEAP, heap[0].time, heap[0].seq
     i = ints[CURSOR]
     if i < traffic.size:
-        seq = i if cfg[CLOSED] else ints[ARRIVAL_SEQ]
+        seq = i if ints[CLOSED] else ints[ARRIVAL_SEQ]
         if where == NOTHING or _earlier(traffic[i].time, seq, t, s):
             where, t, s = FROM_TRAFFIC, traffic[i].time, seq
     return where, t, s
@@ -278,12 +276,12 @@ def _short(ints: np.ndarray, stream: int, need: int) -> bool:
     return True
 
 
-def _shortage(cfg: np.ndarray, ints: np.ndarray, out: np.ndarray, need: int) -> int:
+def _shortage(ints: np.ndarray, out: np.ndarray, need: int) -> int:
     """DONE when an entry using up to ``need`` draws of each stream and queue nodes, and one
     completion and overhead record, can run; else what the caller must do first."""
-    if (_short(ints, SERVICE, need) or (cfg[ROUTED] and _short(ints, ROUTE, need))
-            or (cfg[HAS_OVERHEAD] and _short(ints, OVERHEAD, need))
-            or (cfg[HAS_THINK] and _short(ints, THINK, need))):
+    if (_short(ints, SERVICE, need) or (ints[ROUTED] and _short(ints, ROUTE, need))
+            or (ints[HAS_OVERHEAD] and _short(ints, OVERHEAD, need))
+            or (ints[HAS_THINK] and _short(ints, THINK, need))):
         return NEED_DRAWS
     if ints[FREE_N] < need:
         ints[NEED_COUNT] = need
@@ -293,34 +291,34 @@ def _shortage(cfg: np.ndarray, ints: np.ndarray, out: np.ndarray, need: int) -> 
     return DONE
 
 
-def advance(cfg: np.ndarray, ints: np.ndarray, heap: np.ndarray, stations: np.ndarray, pool: np.ndarray,
-            streams: np.ndarray, traffic: np.ndarray, out: np.ndarray, limit_t: float, limit_p: int,
-            limit_s: int) -> int:
-    """Run every entry that comes before the Python entry (limit_t, limit_p, limit_s); DONE,
-    or the status of what the caller must provide before the next entry can run."""
+def advance(ints: np.ndarray, heap: np.ndarray, stations: np.ndarray, pool: np.ndarray,
+            streams: np.ndarray, traffic: np.ndarray, out: np.ndarray, limit: tuple[float, int, int]) -> int:
+    """Run every entry that comes before the Python entry ``limit`` (time, priority, sequence);
+    DONE, or the status of what the caller must provide before the next entry can run."""
+    limit_t, limit_p, limit_s = limit
     while True:
-        where, t, s = _next_entry(cfg, ints, heap, traffic)
+        where, t, s = _next_entry(ints, heap, traffic)
         if where == NOTHING or not _runs_before(t, s, limit_t, limit_p, limit_s):
             return DONE
         need = 2  # a completion starts the next queued request and its user's next one
-        if where == FROM_TRAFFIC and cfg[CLOSED]:
+        if where == FROM_TRAFFIC and ints[CLOSED]:
             need = max(2, traffic[ints[CURSOR]].users - ints[LIVE])
-        status = _shortage(cfg, ints, out, need)
+        status = _shortage(ints, out, need)
         if status != DONE:
             return status
         if where == FROM_HEAP:
             ints[HOLE] = 1
             if heap[0].instance == DELAY:
-                _delay_over(cfg, ints, heap, stations, pool, streams, t)
+                _delay_over(ints, heap, stations, pool, streams, t)
             else:
-                _complete(cfg, ints, heap, stations, pool, streams, out, t)
+                _complete(ints, heap, stations, pool, streams, out, t)
             _close_hole(ints, heap)
-        elif cfg[CLOSED]:
+        elif ints[CLOSED]:
             ints[CURSOR] += 1
-            _resize(cfg, ints, heap, stations, pool, streams, t, traffic[ints[CURSOR] - 1].users)
+            _resize(ints, heap, stations, pool, streams, t, traffic[ints[CURSOR] - 1].users)
         else:
             ints[CURSOR] += 1
-            _arrive(cfg, ints, heap, stations, pool, streams, t)
+            _arrive(ints, heap, stations, pool, streams, t)
             if ints[CURSOR] < traffic.size:  # the Python loop pushes the next arrival now
                 ints[ARRIVAL_SEQ] = ints[SEQ]
                 ints[SEQ] += 1

@@ -167,10 +167,9 @@ class _State:
 
     def __init__(self, endpoint: InstanceEndpoint, traffic: Traffic, draws: _Draws) -> None:
         closed, instances = traffic.closed, endpoint.instance_count
-        self.cfg = np.zeros(fl.CFG, dtype=np.int64)
-        self.cfg[[fl.WORKERS, fl.ROUTED, fl.CLOSED, fl.HAS_OVERHEAD, fl.HAS_THINK]] = (
-            endpoint.workers, draws.used[fl.ROUTE], closed, draws.used[fl.OVERHEAD], draws.used[fl.THINK])
         self.ints = np.zeros(fl.INTS, dtype=np.int64)
+        self.ints[[fl.WORKERS, fl.ROUTED, fl.CLOSED, fl.HAS_OVERHEAD, fl.HAS_THINK]] = (
+            endpoint.workers, draws.used[fl.ROUTE], closed, draws.used[fl.OVERHEAD], draws.used[fl.THINK])
         self.traffic = _traffic_entries(traffic, draws.arrival_rng)
         # The Python loop's first entries are the traffic's (drive(): every user-count change, or the
         # first arrival), numbered from 0; the minute clock's come next.
@@ -201,8 +200,8 @@ class _State:
         """Run the compiled entries before ``limit``, providing draws, room and records as it asks."""
         ints = self.ints
         while True:
-            status = advance(self.cfg, ints, self.heap, self.stations, self.pool, self.draws.values, self.traffic,
-                             self.out, *limit)
+            status = advance(ints, self.heap, self.stations, self.pool, self.draws.values, self.traffic, self.out,
+                             limit)
             self.flush(records, spread)
             if status == fl.NEED_DRAWS:
                 self.draws.refill(ints, int(ints[fl.NEED_STREAM]), int(ints[fl.NEED_COUNT]))
