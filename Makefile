@@ -26,6 +26,9 @@ $(DEV_STAMP): $(STAMP)
 	@echo "Installing the test, check and benchmark extras (log: $(VENV)/install.log)"
 	@$(BIN)/python -m pip install -e '.[dev,bench,sdk]' >> $(VENV)/install.log 2>&1 \
 	  || { tail -30 $(VENV)/install.log; echo "install failed: see $(VENV)/install.log"; exit 1; }
+	@echo "Compiling the engine's fast path into numba's cache (about 10 s; a failure only leaves the engine in Python)"
+	@$(BIN)/python -c "from simulator import fastpath; print('fast path compiled:', fastpath.available())" \
+	  >> $(VENV)/install.log 2>&1 || echo "the fast path did not compile (see $(VENV)/install.log): the engine runs in Python"
 	@touch $(DEV_STAMP)
 
 demo: $(STAMP)
