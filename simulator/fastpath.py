@@ -11,11 +11,10 @@ more than one instance (:func:`simulator.runspec.fast_path_gap`), and serverless
 
 Same answers, not close ones: the streams of random draws are spawned from the seed in the
 Python engine's order (:func:`simulator.harness.spawn`) and drawn by its samplers in the same
-numpy blocks; every heap entry has the Python
-loop's (time, priority, sequence number); the Python-side entries (the minute clock's ticks,
-the end of the traffic, the stop) stay in a real :class:`~simulator.harness.Loop` run by
-:class:`~simulator.harness.MinuteClock` itself, and the compiled loop runs exactly the
-entries that come before the next of them. Records go into a
+numpy blocks; every heap entry has the Python loop's (time, priority, sequence number); the
+Python-side entries (the minute clock's ticks, the end of the traffic, the stop) stay in a
+real :class:`~simulator.harness.Loop` run by :class:`~simulator.harness.MinuteClock` itself,
+and the compiled loop runs exactly the entries that come before the next of them. Records go into a
 :class:`~simulator.records.Records` (numpy columns: :mod:`simulator.fastrecords`), so every
 minute is summarized by the same code.
 """
@@ -44,7 +43,7 @@ from simulator.runspec import RunSpec, fast_path_gap
 from simulator.traffic import PoissonArrivals, Traffic
 
 OUT_CHUNK = 1 << 12  # completions written by the compiled loop between two flushes into Records
-#: Expected requests from which ``fast=None`` takes the fast path: when the compiled loop is
+#: Requests a run may cost from which ``fast=None`` takes the fast path: when the compiled loop is
 #: loaded in this process already, and when it still has to be (importing numba and loading the
 #: cached machine code costs about as much as the Python engine spends on this many requests).
 AUTO_MIN_REQUESTS_LOADED = 20_000
