@@ -24,7 +24,9 @@ by Allen-Cunneen's factor; a = its offered load in workers; lambda its arrival r
 that close in time share one queue. Only the share w = 1 - P(S > SLO) / p of the exceedance
 that waiting causes is correlated (a long service time is independent of its neighbours'),
 hence w^2. KAPPA is calibrated against the exact replay (tests/test_autoscaling_backlog.py).
-A minute violates with probability Phi((p - (1 - q)) / sigma); the expected count is the sum
+A minute violates with probability P(B > 1 - q) for B a Beta variable of that mean and variance
+(the measured share is skewed to the right when the minute holds few relaxation times, which a
+normal law misses: calibrated by the same test); the expected count is the sum
 of those probabilities and its error the square root of the sum of p (1 - p) (minutes apart
 by more than a relaxation time are independent).
 """
@@ -168,6 +170,16 @@ def noise_factor(model: MinuteModel, invocations: np.ndarray, capacity: np.ndarr
     return np.minimum(factor, np.maximum(invocations, 1.0))
 
 
+def exceeds(share: np.ndarray, factor: np.ndarray, invocations: np.ndarray, tail: float) -> np.ndarray:
+    """P(the share measured over a minute > ``tail``): the share as a Beta variable of mean
+    ``share`` and variance share (1 - share) factor / invocations (module docstring)."""
+    effective = np.maximum(np.maximum(invocations, 1.0) / factor, 1.0 + 1e-9)
+    alpha = np.maximum(share * (effective - 1.0), 1e-12)
+    beta = np.maximum((1.0 - share) * (effective - 1.0), 1e-12)
+    below = special.betainc(alpha, beta, tail)
+    return np.where(share >= 1.0, 1.0, np.where(share <= 0.0, 0.0, 1.0 - below))
+
+
 def judge(model: MinuteModel, invocations: np.ndarray, capacity: np.ndarray, slo_ms: float, *,
           percentiles: bool = True) -> Judgement:
     """Every minute of ``invocations`` on ``capacity`` instances in service (module docstring);
@@ -193,11 +205,8 @@ def judge(model: MinuteModel, invocations: np.ndarray, capacity: np.ndarray, slo
                 percentile[minute] = _backlogged_percentile(model, here, queue)
     share[invocations <= 0] = 0.0
     tail = 1.0 - model.percentile / 100.0
-    factor = noise_factor(model, invocations, capacity, share, slo_ms)
-    sigma = np.sqrt(share * (1.0 - share) * factor / np.maximum(invocations, 1.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(sigma > 0, (share - tail) / sigma, np.where(share > tail, math.inf, -math.inf))
-    probability = np.where(np.isinf(percentile), 1.0, 0.5 * special.erfc(-z / math.sqrt(2.0)))
+    probability = np.where(np.isinf(percentile), 1.0,
+                           exceeds(share, noise_factor(model, invocations, capacity, share, slo_ms), invocations, tail))
     probability[invocations <= 0] = 0.0
     return Judgement(percentile_ms=percentile, exceedance=share, probability=probability, backlog=backlog,
                      percentile=model.percentile)
