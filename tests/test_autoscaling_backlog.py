@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from autoscaling import Scenario, ScalingPolicy, TrafficCurve, recommend_policy, replay, synthesize
+from autoscaling import ScalingPolicy, Scenario, TrafficCurve, recommend_policy, replay, synthesize
 from autoscaling.backlog import judge, noise_factor
 from autoscaling.latency import MinuteModel
 from autoscaling.replay import departures_multi, departures_single, exact_replay, instance_slots, poisson_arrivals
