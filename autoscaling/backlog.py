@@ -135,10 +135,11 @@ def _mixture_survival(model: MinuteModel, here: _Stations, queue: np.ndarray, t_
     instants = (np.arange(INSTANTS) + 0.5) / INSTANTS
     drained = (here.capacity - here.arrivals) * instants
     wait_ms = (np.maximum(0.0, queue[:, None] - drained[None, :]) / here.capacity * MINUTE_MS).ravel()
+    waits, weight = np.unique(wait_ms, return_counts=True)  # instances with one backlog share their waits
     rate_per_s = here.arrivals / 60.0
-    survival = response_survival((t_ms[:, None] - wait_ms[None, :]).ravel(), rate_per_s, here.workers,
+    survival = response_survival((t_ms[:, None] - waits[None, :]).ravel(), rate_per_s, here.workers,
                                  model.entry.service_time, model.grid)
-    return survival.reshape(t_ms.size, wait_ms.size).mean(axis=1)
+    return survival.reshape(t_ms.size, waits.size) @ (weight / weight.sum())
 
 
 def _backlogged_percentile(model: MinuteModel, here: _Stations, queue: np.ndarray) -> float:
