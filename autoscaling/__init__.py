@@ -5,9 +5,9 @@ policy within an SLO-violation budget."""
 
 from autoscaling.backlog import Judgement, judge
 from autoscaling.curves import TrafficCurve, load_curve
+from autoscaling.exact import ExactReplay, exact_replay
 from autoscaling.latency import MinuteModel, parse_percentile
 from autoscaling.policy import ALARMS, Alarms, CapacityTimeline, ScalingPolicy, replay
-from autoscaling.replay import ExactReplay, exact_replay
 from autoscaling.search import Recommendation, recommend_policy
 from autoscaling.synth import flat, parse_curve, step, synthesize
 from autoscaling.timeline import (

@@ -1,6 +1,6 @@
 """The issue-23 day with a burst, before and after the backlog model: the policy irsim's search
 picks at budgets 0.1 %, 1 % and 5 % of minutes, its violating minutes by the model and by the
-exact replay (autoscaling/replay.py: M/M/1 instances, queues carried across minutes and
+exact replay (autoscaling/exact.py: M/M/1 instances, queues carried across minutes and
 capacity changes) over three seeds, side by side.
 
 "Before" is the search of the commit this work started from (94b53aa, the law without backlog,
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from autoscaling import ScalingPolicy, recommend_policy, replay, synthesize
-from autoscaling.replay import exact_replay
+from autoscaling.exact import exact_replay
 from simulator.distributions import Distribution
 from simulator.profiles import InstanceProfile
 

@@ -14,8 +14,8 @@ from scipy import stats
 
 from autoscaling import ScalingPolicy, Scenario, TrafficCurve, recommend_policy, replay, synthesize
 from autoscaling.backlog import judge, noise_factor
+from autoscaling.exact import departures_multi, departures_single, exact_replay, instance_slots, poisson_arrivals
 from autoscaling.latency import MinuteModel
-from autoscaling.replay import departures_multi, departures_single, exact_replay, instance_slots, poisson_arrivals
 from simulator.distributions import Distribution
 from simulator.errors import InputError
 from simulator.profiles import InstanceProfile
