@@ -1,8 +1,11 @@
 """Autoscaling what-ifs: traffic curves, Application Auto Scaling's target tracking replayed
-per minute against a queueing model of the endpoint (checked by the discrete-event engine),
-and the search for the cheapest policy within an SLO-violation budget."""
+per minute against a queueing model of the endpoint that carries backlogs across minutes
+(checked by an exact replay and by the discrete-event engine), and the search for the cheapest
+policy within an SLO-violation budget."""
 
+from autoscaling.backlog import Judgement, judge
 from autoscaling.curves import TrafficCurve, load_curve
+from autoscaling.exact import ExactReplay, exact_replay
 from autoscaling.latency import MinuteModel, parse_percentile
 from autoscaling.policy import ALARMS, Alarms, CapacityTimeline, ScalingPolicy, replay
 from autoscaling.search import Recommendation, recommend_policy
@@ -17,7 +20,8 @@ from autoscaling.timeline import (
 )
 
 __all__ = [
-    "ALARMS", "DEFAULT_STARTUP_S", "Alarms", "CapacityTimeline", "MinuteModel", "Recommendation", "ScalingPolicy",
-    "Scenario", "StaticPlan", "Timeline", "TrafficCurve", "evaluate_policy", "flat", "load_curve", "parse_curve",
-    "parse_percentile", "recommend_policy", "replay", "static_peak", "step", "synthesize",
+    "ALARMS", "DEFAULT_STARTUP_S", "Alarms", "CapacityTimeline", "ExactReplay", "Judgement", "MinuteModel",
+    "Recommendation", "ScalingPolicy", "Scenario", "StaticPlan", "Timeline", "TrafficCurve", "evaluate_policy",
+    "exact_replay", "flat", "judge", "load_curve", "parse_curve", "parse_percentile", "recommend_policy", "replay",
+    "static_peak", "step", "synthesize",
 ]

@@ -90,6 +90,36 @@ def percentile_table(service: Distribution, workers: int, percentile: float) -> 
     return table
 
 
+def response_survival(t_ms: np.ndarray, rate_per_s: float, workers: int, service: Distribution,
+                      grid: ServiceGrid) -> np.ndarray:
+    """P(W + S > t) at each of ``t_ms`` for one M/G/c station (module docstring); 1 for t < 0
+    and everywhere when the station is unstable."""
+    t = np.atleast_1d(np.asarray(t_ms, dtype=float))
+    mean_s = service.mean_ms / 1000.0
+    load = rate_per_s * mean_s
+    if load >= workers:
+        return np.ones_like(t)
+    waiting = erlang_c(workers, load) if load > 0 else 0.0
+    gamma_per_ms = (workers / mean_s - rate_per_s) / ((1.0 + service.cv ** 2) / 2.0) / 1000.0
+    values = grid.values_ms
+    service_tail = 1.0 - np.interp(t, values, grid.levels, left=0.0, right=1.0)
+    gap = t[:, None] - values[None, :]
+    convolved = np.where(gap >= 0, np.exp(-gamma_per_ms * np.maximum(gap, 0.0)), 0.0).mean(axis=1)
+    return np.where(t < 0, 1.0, np.minimum(1.0, service_tail + waiting * convolved))
+
+
+@lru_cache(maxsize=256)
+def exceedance_table(service: Distribution, workers: int, slo_ms: float) -> np.ndarray:
+    """P(latency > ``slo_ms``) at each of TABLE_UTILIZATIONS of one M/G/c station (1 at
+    saturation): the share of a minute's requests the law puts above the SLO."""
+    mean_s = service.mean_ms / 1000.0
+    grid = _grid(service)
+    table = np.array([float(response_survival(np.array([slo_ms]), u * workers / mean_s, workers, service, grid)[0])
+                      if u < 1.0 else 1.0 for u in TABLE_UTILIZATIONS])
+    table.setflags(write=False)
+    return table
+
+
 def response_quantile_ms(rate_per_s: float, workers: int, service: Distribution, q: float,
                          grid: ServiceGrid) -> float:
     """The q-quantile of wait + service at one M/G/c station (module docstring); infinite
@@ -103,9 +133,7 @@ def response_quantile_ms(rate_per_s: float, workers: int, service: Distribution,
     values = grid.values_ms
 
     def excess(t: float) -> float:
-        below = values[values <= t]
-        convolved = float(np.exp(-gamma_per_ms * (t - below)).sum()) / len(values)
-        return grid.survival(t) + waiting * convolved - (1.0 - q)
+        return float(response_survival(np.array([t]), rate_per_s, workers, service, grid)[0]) - (1.0 - q)
 
     upper = float(values[-1]) + (math.log(max(waiting, 1e-300) / (1.0 - q)) / gamma_per_ms if waiting > 0 else 0.0)
     upper = max(upper, float(values[-1])) * 1.01 + 1e-9
@@ -135,14 +163,14 @@ class MinuteModel:
         """Invocations one instance completes in a minute with every worker busy."""
         return self.entry.workers / (self.entry.service_time.mean_ms / 1000.0) * 60.0
 
-    def _stations(self, count: int) -> tuple[int, int]:
+    def stations(self, count: int) -> tuple[int, int]:
         """(stations, workers per station) that ``count`` instances make under the routing."""
         return (1, self.entry.workers * count) if self.routing == "least_outstanding_requests" else \
             (count, self.entry.workers)
 
     def table(self, count: int) -> np.ndarray:
         """The percentile (ms) at each of TABLE_UTILIZATIONS for ``count`` instances."""
-        _, workers = self._stations(count)
+        _, workers = self.stations(count)
         return percentile_table(self.entry.service_time, workers, self.percentile)
 
     def percentile_ms(self, invocations: np.ndarray, capacity: np.ndarray) -> np.ndarray:
@@ -165,13 +193,23 @@ class MinuteModel:
                             math.inf)
 
     def failed(self, invocations: np.ndarray, capacity: np.ndarray) -> np.ndarray:
-        """irsim's rule for an overloaded minute: the instances in service complete their
-        capacity, and the invocations beyond it fail (they would queue past SageMaker's
-        60-second invocation timeout); no backlog is carried to the next minute."""
+        """The invocations of an overloaded minute beyond what the instances in service complete
+        in it: the minute's addition to the backlog (``autoscaling.backlog`` carries it into the
+        next minutes; past SageMaker's 60-second invocation timeout they would fail)."""
         return np.maximum(0.0, np.asarray(invocations, dtype=float) - np.asarray(capacity) * self.capacity_per_minute)
+
+    def sustainable_rate(self, slo_ms: float) -> float:
+        """The invocations per minute at which one instance's percentile reaches ``slo_ms`` by
+        the law (0 when even an idle instance misses it): the most a scaling target may ask of
+        an instance, always below its capacity."""
+        top = self.capacity_per_minute * (1.0 - 1e-9)
+        if self.quantile_at(0.0, 1) > slo_ms:
+            return 0.0
+        return float(optimize.brentq(lambda rate: self.quantile_at(rate / 60.0, 1) - slo_ms, 0.0, top, xtol=1e-6,
+                                     rtol=1e-10))
 
     def quantile_at(self, rate_per_s: float, count: int) -> float:
         """The percentile (ms) at ``rate_per_s`` over ``count`` instances, computed directly."""
-        stations, workers = self._stations(count)
+        stations, workers = self.stations(count)
         return response_quantile_ms(rate_per_s / stations, workers, self.entry.service_time, self.percentile / 100.0,
                                     self.grid)

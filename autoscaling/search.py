@@ -3,17 +3,22 @@
 The search, on the per-minute model (each policy replayed over the whole curve):
 
 1. the peak count N: the smallest fixed count meeting the SLO at the busiest minute
-   (``static_plan``); MaxCapacity starts at N, which always suffices;
+   (``static_plan``), raised until that minute violates with probability at most PEAK_RISK
+   (``headroom_count``); MaxCapacity starts at N;
 2. for each MinCapacity in a spread over 1..N (1, 2, the trough's count and its
    neighbours, N/4, N/2, 3N/4, N) with the default cooldowns, the highest TargetValue whose
    violations fit the budget, by bisection between a twentieth of r* and r* (r*: the
-   invocations per instance per minute at which the percentile reaches the SLO; a higher
-   target violates at steady state);
+   invocations per minute at which one instance's percentile reaches the SLO by the law,
+   ``MinuteModel.sustainable_rate``, always below its capacity: no target asks more of an
+   instance than it can serve within the SLO);
 3. around the two cheapest: every pair of cooldowns in SCALE_IN_COOLDOWNS_S x
    SCALE_OUT_COOLDOWNS_S, MaxCapacity N + N/4, and MinCapacity +-1, each with its own
    bisection on the target.
 
-The cheapest policy within the budget wins; ties go to fewer violating minutes, then to the
+A policy's violating minutes are the larger of the minutes the model predicts above the SLO
+(backlog carried, ``autoscaling.backlog``) and the bound (expected + 2 errors) of the count a measurement would
+give (``Judgement.bound``: minutes near the SLO count with the probability their sampling
+noise gives). The cheapest policy within the budget wins; ties go to fewer violating minutes, then to the
 narrower range (a flat curve gives MinCapacity = MaxCapacity). Violations are not always
 monotone in the target (a lower target can scale out at a different minute), so bisection
 finds a passing target near the boundary, not necessarily the highest: the result is a good
@@ -28,8 +33,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from autoscaling.backlog import judge
 from autoscaling.curves import TrafficCurve
-from autoscaling.latency import TABLE_UTILIZATIONS
 from autoscaling.policy import ALARMS, Alarms, ScalingPolicy
 from autoscaling.timeline import DEFAULT_STARTUP_S, Scenario, StaticPlan, Timeline, static_plan
 from simulator import checks
@@ -40,6 +45,7 @@ SCALE_IN_COOLDOWNS_S = (300, 600, 900)
 SCALE_OUT_COOLDOWNS_S = (60, 300, 600)
 BISECTION_STEPS = 11
 TARGET_FLOOR = 1 / 20  # the lowest target tried, as a share of r*
+PEAK_RISK = 0.01  # the busiest minute's violation probability MaxCapacity starts from
 
 
 @dataclass(frozen=True)
@@ -67,10 +73,10 @@ class _Search:
     def __init__(self, scenario: Scenario, budget: int):
         self.scenario = scenario
         self.budget = budget
-        self.scores: dict[ScalingPolicy, tuple[float, int]] = {}
+        self.scores: dict[ScalingPolicy, tuple[float, float]] = {}
         self.best: ScalingPolicy | None = None
 
-    def key(self, policy: ScalingPolicy) -> tuple[float, int, int, float]:
+    def key(self, policy: ScalingPolicy) -> tuple[float, float, int, float]:
         cost, violating = self.scores[policy]
         return (round(cost, 9), violating, policy.max_capacity - policy.min_capacity, -policy.target_value)
 
@@ -106,19 +112,16 @@ def _rounded(target: float) -> float:
     return max(digits, math.floor(target / digits) * digits)
 
 
-def slo_rate_per_instance(scenario: Scenario, count: int) -> float:
-    """r*: invocations per instance per minute at which the percentile reaches the SLO on
-    ``count`` instances (the per-minute model's table, interpolated)."""
-    table = scenario.model.table(count)
-    meets = np.flatnonzero(table <= scenario.slo_ms)
-    if meets.size == 0:
-        return 0.0
-    last = int(meets[-1])
-    utilization = TABLE_UTILIZATIONS[last]
-    if last + 1 < table.size and math.isfinite(table[last + 1]):
-        span = table[last + 1] - table[last]
-        utilization += (TABLE_UTILIZATIONS[last + 1] - utilization) * (scenario.slo_ms - table[last]) / span
-    return float(utilization * scenario.model.capacity_per_minute)
+def headroom_count(scenario: Scenario, peak: int) -> int:
+    """The fewest instances, from ``peak`` up, on which the busiest minute violates with
+    probability at most PEAK_RISK (``peak`` meets the SLO there by the law, which leaves that
+    minute's measured percentile a coin toss): where MaxCapacity starts."""
+    rate = np.array([scenario.curve.peak_per_minute])
+    for count in range(peak, MAX_INSTANCES + 1):
+        if judge(scenario.model, rate, np.array([count]), scenario.slo_ms, percentiles=False).probability[0] \
+                <= PEAK_RISK:
+            return count
+    return MAX_INSTANCES
 
 
 def _minimums(scenario: Scenario, peak: int, ceiling: float) -> list[int]:
@@ -141,10 +144,10 @@ def recommend_policy(curve: TrafficCurve, entry: InstanceProfile, *, price_per_h
     scenario = Scenario.of(curve, entry, price_per_hour=price_per_hour, percentile=percentile, slo_ms=slo_ms,
                            startup_s=startup_s, routing=routing, alarms=alarms)
     static = static_plan(scenario)
-    peak = static.count
+    peak = headroom_count(scenario, static.count)
     budget = math.floor(violation_budget * curve.minutes + 1e-9)
     search = _Search(scenario, budget)
-    ceiling = slo_rate_per_instance(scenario, peak)
+    ceiling = scenario.model.sustainable_rate(scenario.slo_ms)
     found = [p for m in _minimums(scenario, peak, ceiling)
              if (p := search.target(ScalingPolicy(min_capacity=m, max_capacity=peak, target_value=1.0), ceiling))]
     found.sort(key=search.key)
@@ -155,7 +158,7 @@ def recommend_policy(curve: TrafficCurve, entry: InstanceProfile, *, price_per_h
     best = search.best
     if best is not None:
         wider = min(MAX_INSTANCES, peak + max(1, peak // 4))
-        search.target(replace(best, max_capacity=wider), slo_rate_per_instance(scenario, wider))
+        search.target(replace(best, max_capacity=wider), ceiling)
         for step in (-1, 1):
             if 1 <= best.min_capacity + step <= best.max_capacity:
                 search.target(replace(best, min_capacity=best.min_capacity + step), ceiling)

@@ -4,8 +4,12 @@ SLO violations, failures and cost.
 Cost counts every instance the endpoint is billed for: instances in service and instances
 still starting (SageMaker bills an instance from its launch), for each whole minute, at
 ``price_per_hour / 60``. A minute violates the SLO when its percentile is above ``slo_ms`` or
-its load saturates the instances in service (then the invocations beyond their capacity
-fail, ``MinuteModel.failed``); a minute without invocations violates nothing.
+its load saturates the instances in service; the percentile carries the backlog a saturated
+stretch leaves (``autoscaling.backlog``), and each minute also has the probability that its
+measured percentile, a noisy statistic of one minute's requests, lands above the SLO. A minute
+without invocations violates nothing. ``Timeline.violating_minutes`` counts the minutes whose
+predicted percentile is above the SLO; ``expected_violating`` +- ``violating_error`` is the
+count a measurement would give (the sum of the probabilities, and its standard deviation).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from autoscaling.backlog import Judgement, judge
 from autoscaling.curves import TrafficCurve
 from autoscaling.latency import MinuteModel, parse_percentile
 from autoscaling.policy import ALARMS, Alarms, CapacityTimeline, ScalingPolicy, replay
@@ -48,6 +53,8 @@ class Timeline:
     scale_outs: int = 0
     scale_ins: int = 0
     measured_by: str = "model"  # "model" (the per-minute queueing law) or "engine" (discrete-event)
+    expected_violating: float = 0.0  # the sum of the minutes' violation probabilities (the count itself: engine)
+    violating_error: float = 0.0  # its standard deviation
 
     @property
     def violating_share(self) -> float:
@@ -77,23 +84,27 @@ class Scenario:
         return cls(curve=curve, model=MinuteModel(entry, parse_percentile(percentile), routing), slo_ms=float(slo_ms),
                    price_per_hour=float(price_per_hour), startup_s=float(startup_s), alarms=alarms)
 
-    def violations(self, capacity: np.ndarray) -> np.ndarray:
-        """Per minute: whether the percentile misses the SLO (or the load saturates)."""
-        percentile = self.model.percentile_ms(self.curve.per_minute, capacity)
-        return np.nan_to_num(percentile, nan=0.0) > self.slo_ms
+    def judge(self, capacity: np.ndarray, *, percentiles: bool = True) -> Judgement:
+        """Every minute judged on ``capacity`` instances in service: percentile with the backlog,
+        violation probability (``autoscaling.backlog``)."""
+        return judge(self.model, self.curve.per_minute, capacity, self.slo_ms, percentiles=percentiles)
 
-    def score(self, policy: ScalingPolicy) -> tuple[float, int]:
-        """(cost, violating minutes) of ``policy``: what the search compares, without a frame."""
+    def score(self, policy: ScalingPolicy) -> tuple[float, float]:
+        """(cost, violating minutes) of ``policy``, what the search compares without a frame: the
+        larger of the predicted count and the count's bound (``Judgement.bound``)."""
         timeline = replay(self.curve.per_minute, policy, self.startup_s, self.alarms)
         billed = int(timeline.in_service.sum() + timeline.pending.sum())
-        return billed * self.price_per_hour / 60.0, int(self.violations(timeline.in_service).sum())
+        judged = self.judge(timeline.in_service, percentiles=False)
+        predicted = int(judged.violating.sum())
+        return billed * self.price_per_hour / 60.0, max(float(predicted), judged.bound)
 
     def timeline(self, policy: ScalingPolicy, capacity: CapacityTimeline | None = None, *, engine: bool = False,
                  seed: int = 0) -> Timeline:
         """The full per-minute Timeline of ``policy`` (its replay, unless ``capacity`` is given)."""
         capacity = capacity or replay(self.curve.per_minute, policy, self.startup_s, self.alarms)
         invocations = self.curve.per_minute
-        model_percentile = self.model.percentile_ms(invocations, capacity.in_service)
+        judged = self.judge(capacity.in_service)
+        model_percentile = judged.percentile_ms
         frame = pd.DataFrame({
             "minute": np.arange(1, len(invocations) + 1),
             "invocations": invocations,
@@ -101,21 +112,26 @@ class Scenario:
             "pending": capacity.pending,
             "utilization": np.minimum(1.0, self.model.offered_utilization(invocations, capacity.in_service)),
             "percentile_ms": model_percentile,
+            "backlog": judged.backlog,
+            "violation_probability": judged.probability,
         })
         if engine:
             measured = engine_percentiles(self.curve, self.model.entry, capacity.in_service,
                                           percentile=self.model.percentile, routing=self.model.routing, seed=seed)
             frame["model_percentile_ms"] = model_percentile
             frame["percentile_ms"] = np.where(np.isinf(model_percentile), math.inf, measured)
-        frame["violating"] = np.nan_to_num(frame["percentile_ms"].to_numpy(), nan=0.0) > self.slo_ms
+        frame["violating"] = (np.nan_to_num(frame["percentile_ms"].to_numpy(), nan=0.0) > self.slo_ms) if engine \
+            else judged.violating
         frame["failed"] = self.model.failed(invocations, capacity.in_service)
         billed = int(capacity.in_service.sum() + capacity.pending.sum())
+        expected, error = (judged.expected, judged.error) if not engine else (float(frame["violating"].sum()), 0.0)
         return Timeline(frame=frame, policy=policy, percentile=self.model.percentile, slo_ms=self.slo_ms,
                         price_per_hour=self.price_per_hour, minutes=len(invocations),
                         violating_minutes=int(frame["violating"].sum()), failed=float(frame["failed"].sum()),
                         instance_minutes=billed, cost=billed * self.price_per_hour / 60.0,
                         scale_outs=capacity.scale_outs, scale_ins=capacity.scale_ins,
-                        measured_by="engine" if engine else "model")
+                        measured_by="engine" if engine else "model", expected_violating=expected,
+                        violating_error=error)
 
     def smallest_static_count(self, rate_per_min: float) -> int:
         """The fewest instances whose percentile meets the SLO at ``rate_per_min``, found by the

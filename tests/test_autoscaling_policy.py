@@ -25,19 +25,25 @@ PRICE = 0.119
 @pytest.mark.parametrize("startup_s", [0, 60, 120, 300, 600])
 def test_step_up_violates_for_the_alarm_plus_the_start_up(startup_s):
     """10,000 -> 40,000 a minute at minute 61 on one instance (30,000 at saturation): the high
-    alarm needs 3 breaching minutes (61-63), the new instances start for startup_s, then the
-    SLO holds again. Exactly 3 + startup minutes violate, each failing the 10,000 over capacity.
+    alarm needs 3 breaching minutes (61-63), the new instances start for startup_s: 3 + startup
+    minutes saturate, each adding the 10,000 over capacity to the first instance's backlog. The
+    new instances start empty (random routing does not rebalance), so the first instance drains
+    that backlog at 30,000 - 40,000 / 4 a minute while a quarter of the requests queue behind
+    it: those minutes violate too, then the SLO holds again.
     (The scale-out cooldown covers the start-up: a shorter one overshoots, tested below.)"""
     curve = step(10_000, 40_000, 60, 180)
     policy = ScalingPolicy(min_capacity=1, max_capacity=10, target_value=12_000,
                            scale_out_cooldown_s=max(300, startup_s))
     timeline = evaluate_policy(curve, ENTRY, policy, price_per_hour=PRICE, slo_ms=20, startup_s=startup_s)
     frame = timeline.frame
-    expected = ALARMS.high_datapoints + startup_s // 60
+    saturated = ALARMS.high_datapoints + startup_s // 60
+    backlog = 10_000.0 * saturated
+    expected = saturated + math.ceil(backlog / (30_000 - 40_000 / 4))
     assert timeline.violating_minutes == expected
     assert frame.loc[frame.violating, "minute"].tolist() == list(range(61, 61 + expected))
-    assert frame.loc[frame.violating, "failed"].tolist() == pytest.approx([10_000.0] * expected)
-    assert timeline.failed == pytest.approx(10_000.0 * expected)
+    assert frame["backlog"].iloc[60 + saturated - 1] == pytest.approx(backlog)
+    assert frame.loc[frame.violating, "failed"].tolist()[:saturated] == pytest.approx([10_000.0] * saturated)
+    assert timeline.failed == pytest.approx(10_000.0 * saturated)
     assert frame.capacity.iloc[-1] == math.ceil(40_000 / 12_000) and timeline.scale_outs == 1
     # the instances were billed from the minute after the decision, while they started
     assert frame.pending.tolist()[63:63 + startup_s // 60] == [3] * (startup_s // 60)

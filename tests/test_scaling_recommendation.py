@@ -16,7 +16,9 @@ import irsim
 from irsim.durable.store import JobStore
 from irsim.durable.worker import end_states
 from irsim.service.job import JobResult, execute_job
-from pricing import instance_spec
+from irsim.service.scaling import PER_MINUTE, per_minute_document, per_minute_frames, recommend_scaling
+from pricing import default_catalogue, instance_spec
+from simulator import load_profile
 
 ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
 METHOD = "get_scaling_configuration_recommendation"
@@ -251,3 +253,51 @@ def test_the_aws_shaped_command_exits_as_the_aws_cli(cli, client, home, finished
         code, out, err = cli(*argv)
         assert (code, out) == (exit_code, ""), (argv, code, err)
         assert words in err and "Traceback" not in err, (argv, err)
+
+
+# --- TargetValue an instance can sustain (the issue's case) ---------------------------------
+
+MM1_PROFILE = {"model": "mm1-10ms", "instances": {"ml.c5.large": {
+    "workers": 1, "service_time": {"family": "exponential", "mean_ms": 10.0}}}}  # capacity 6,000 a minute
+
+
+def mm1_answer(job_type: str, seed: int, with_profile: bool = True):
+    request = {"JobName": "mm1", "JobType": job_type, "RoleArn": ROLE,
+               "InputConfig": {"ModelName": "mm1", "EndpointConfigurations": [{"InstanceType": "ml.c5.large"}]}}
+    if job_type == "Advanced":
+        phase = {"InitialNumberOfUsers": 1, "SpawnRate": 1, "DurationInSeconds": 1200}
+        request["InputConfig"].update({"JobDurationInSeconds": 3600,
+                                       "TrafficPattern": {"TrafficType": "PHASES", "Phases": [phase]}})
+        request["StoppingConditions"] = {"ModelLatencyThresholds": [{"Percentile": "P95", "ValueInMilliseconds": 150}]}
+    result = execute_job(request, profile=MM1_PROFILE, seed=seed, parallel=False, production=False)
+    extensions = {**result.extensions(), PER_MINUTE: per_minute_document(result.scheduled)}
+    recommendation = result.describe["InferenceRecommendations"][0]
+    params = {"InferenceRecommendationsJobName": "mm1", "RecommendationId": recommendation["RecommendationId"]}
+    return result, recommend_scaling(params, result.describe, extensions, per_minute_frames(extensions[PER_MINUTE]),
+                                     default_catalogue().vcpu_of, load_profile(MM1_PROFILE) if with_profile else None)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_target_never_exceeds_what_one_instance_sustains(seed):
+    """The issue's case: one worker, exponential 10 ms (6,000 a minute at saturation). The
+    Default job's best minute is a noisy maximum (6,116 at seed 0) and the CPU line reaches 50 %
+    per core only at capacity, so the best minute alone lets TargetValue reach capacity or more.
+    With the profile's law the target is the rate at which one instance keeps the latency the
+    recommendation reports, far below capacity under open traffic."""
+    result, answer = mm1_answer("Default", seed)
+    _, unbounded = mm1_answer("Default", seed, with_profile=False)
+    metrics = result.describe["InferenceRecommendations"][0]["Metrics"]
+    assert unbounded.target_value >= 0.98 * 6000  # what the best minute alone allows
+    latency_s = metrics["ModelLatency"] / 1e6
+    sustainable = 60.0 * (100.0 - math.log(20.0) / latency_s)  # M/M/1: P95 = ln 20 / (mu - lambda)
+    assert answer.ceiling == pytest.approx(sustainable, rel=2e-3)  # the law on a 2,000-point grid
+    assert answer.target_value == math.floor(answer.ceiling) and answer.capped
+    assert answer.target_value < 6000
+
+
+def test_an_advanced_jobs_threshold_bounds_the_target():
+    """P95 <= 150 ms on M/M/1 at 10 ms: one instance sustains 100 - ln 20 / 0.15 per second."""
+    _, answer = mm1_answer("Advanced", 0)
+    sustainable = 60.0 * (100.0 - math.log(20.0) / 0.15)
+    assert answer.ceiling == pytest.approx(sustainable, rel=2e-3)  # the law on a 2,000-point grid
+    assert answer.target_value <= math.floor(answer.ceiling)

@@ -127,7 +127,8 @@ def aws_policy(job: CompletedJob, recommendation: dict[str, Any], curve: Traffic
     request = {"InferenceRecommendationsJobName": job.name, "RecommendationId": recommendation["RecommendationId"],
                "ScalingPolicyObjective": {"MinInvocationsPerMinute": math.floor(float(curve.per_minute.min())),
                                           "MaxInvocationsPerMinute": math.ceil(curve.peak_per_minute)}}
-    return recommend_scaling(request, job.describe, job.extensions, job.minutes, default_catalogue().vcpu_of)
+    return recommend_scaling(request, job.describe, job.extensions, job.minutes, default_catalogue().vcpu_of,
+                             job.profile)
 
 
 def policy_document(policy: ScalingPolicy) -> dict[str, Any]:

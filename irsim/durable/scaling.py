@@ -18,6 +18,7 @@ from irsim.service.scaling import (
     scaling_response,
 )
 from pricing import default_catalogue
+from simulator import load_profile
 
 #: The operations this mixin answers, by boto3 method name.
 SCALING_METHODS = method_names(OPERATION)
@@ -30,7 +31,9 @@ def scaling_of_record(record: JobRecord, request: dict[str, Any]) -> ScalingReco
                                "configuration recommendation needs a COMPLETED job.", OPERATION)
     stored = stored_document(record.extensions)
     minutes = per_minute_frames(stored.per_minute if isinstance(stored, JobDocument) else None)
-    return recommend_scaling(request, record.describe, record.extensions, minutes, default_catalogue().vcpu_of)
+    profile = load_profile(record.profile) if record.profile else None  # the law that caps TargetValue
+    return recommend_scaling(request, record.describe, record.extensions, minutes, default_catalogue().vcpu_of,
+                             profile)
 
 
 class ScalingOperations:

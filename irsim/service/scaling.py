@@ -9,7 +9,11 @@ invocations per minute) but not the arithmetic. irsim's rule, stated in docs/sem
   fitted (least squares) to the benchmark's full minutes of CPUUtilization / vCPU against
   InvocationsPerInstance (CPU is work, work is proportional to invocations; minutes at the CPU
   cap are left out); never above the recommendation's per-instance max (the busiest minute
-  the benchmark showed within its latency threshold); floored to whole invocations, at least 1.
+  the benchmark showed within its latency threshold) nor above the rate one instance sustains
+  within the latency threshold by the profile's queueing law (``MinuteModel.sustainable_rate``:
+  the job's ModelLatencyThresholds, else the recommendation's own ModelLatency, at the job's
+  percentile; always below the instance's capacity, where the best minute of a saturated test
+  is a noisy maximum that may exceed it); floored to whole invocations, at least 1.
   Without per-minute data the line goes through the recommendation's own CpuUtilization at its
   per-instance max; without any CPU figure TargetValue = per-instance max x target / 100 (the
   SageMaker load-testing guide's MAX x SAFETY_FACTOR, with the target as the safety factor).
@@ -33,8 +37,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from autoscaling.latency import MinuteModel, parse_percentile
+from calibration.transfer import complete_profile
 from irsim.service.awsmodel import validation_error
 from irsim.service.responses import ScheduledBenchmark
+from simulator.profiles import Profile
 
 OPERATION = "GetScalingConfigurationRecommendation"
 DEFAULT_TARGET_CPU_PER_CORE = 50  # the service model: "The default value is 50%."
@@ -61,6 +68,7 @@ class Benchmarked:
     cpu_utilization: float | None  # at the per-instance max, 0-100 x vCPU
     price_per_hour: float | None
     minutes: pd.DataFrame | None  # the benchmark's per-minute series (KEPT_COLUMNS), when stored
+    environment: Mapping[str, str] | None = None  # the recommendation's environment variables
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,8 @@ class ScalingRecommendation:
     min_capacity: int
     max_capacity: int
     rule: str  # which of the rules gave TargetValue: "per-minute fit", "best minute", "safety factor"
-    capped: bool  # TargetValue was held at the per-instance max
+    capped: bool  # TargetValue was held at the ceiling
+    ceiling: float | None = None  # the most TargetValue may be: min(per-instance max, sustainable rate)
     scale_in_cooldown_s: int = DEFAULT_COOLDOWN_S
     scale_out_cooldown_s: int = DEFAULT_COOLDOWN_S
 
@@ -140,7 +149,9 @@ def find_benchmarked(describe: Mapping[str, Any], extensions: Mapping[str, Any] 
                            max_invocations=metrics["MaxInvocations"], model_latency_us=metrics["ModelLatency"],
                            cpu_utilization=metrics.get("CpuUtilization"),
                            price_per_hour=metrics["CostPerHour"] / count,
-                           minutes=minutes.get(extra["index"]) if extra else None)
+                           minutes=minutes.get(extra["index"]) if extra else None,
+                           environment={p["Key"]: p["Value"] for p in recommendation.get("ModelConfiguration", {})
+                                        .get("EnvironmentParameters", [])})
     for performance in describe.get("EndpointPerformances", []):
         name = performance["EndpointInfo"]["EndpointName"]
         extra = next((b for b in benchmarks if b.get("EndpointName") == name), None)
@@ -179,8 +190,26 @@ def cpu_per_core_slope(minutes: pd.DataFrame, vcpu: int) -> float | None:
     return float(np.dot(x, y)) / denominator if denominator > 0 and np.dot(x, y) > 0 else None
 
 
-def target_value(benchmarked: Benchmarked, target_cpu_per_core: int, vcpu: int | None) -> tuple[float, str, bool]:
-    """TargetValue by the module's rule, which rule gave it, and whether the cap held it."""
+def sustainable_rate(benchmarked: Benchmarked, describe: Mapping[str, Any], profile: Profile | None,
+                     vcpu_of: Callable[[str], int | None]) -> float | None:
+    """Invocations per minute one instance serves within the job's latency threshold (else the
+    recommendation's ModelLatency) by the profile's queueing law; None without a profile."""
+    if profile is None:
+        return None
+    entry = complete_profile(profile, [benchmarked.instance_type], vcpu_of).instances[benchmarked.instance_type]
+    entry = entry.for_environment(benchmarked.environment or {})
+    thresholds = describe.get("StoppingConditions", {}).get("ModelLatencyThresholds") or []
+    if thresholds and describe.get("JobType") == "Advanced":
+        percentile, threshold_ms = thresholds[0]["Percentile"], float(thresholds[0]["ValueInMilliseconds"])
+    else:
+        percentile, threshold_ms = latency_percentile(describe), benchmarked.model_latency_us / 1000.0
+    return MinuteModel(entry, parse_percentile(percentile)).sustainable_rate(threshold_ms)
+
+
+def target_value(benchmarked: Benchmarked, target_cpu_per_core: int, vcpu: int | None,
+                 sustainable: float | None = None) -> tuple[float, str, bool]:
+    """TargetValue by the module's rule, which rule gave it, and whether the ceiling (the
+    per-instance max, and ``sustainable`` when known) held it."""
     slope, rule = None, "safety factor"
     if vcpu and benchmarked.minutes is not None:
         slope, rule = cpu_per_core_slope(benchmarked.minutes, vcpu), "per-minute fit"
@@ -190,8 +219,9 @@ def target_value(benchmarked: Benchmarked, target_cpu_per_core: int, vcpu: int |
         rate, rule = benchmarked.per_instance_max * target_cpu_per_core / 100.0, "safety factor"
     else:
         rate = target_cpu_per_core / slope
-    capped = rate > benchmarked.per_instance_max
-    return float(max(1, math.floor(min(rate, benchmarked.per_instance_max)))), rule, capped
+    ceiling = float(benchmarked.per_instance_max) if sustainable is None else \
+        min(float(benchmarked.per_instance_max), sustainable)
+    return float(max(1, math.floor(min(rate, ceiling)))), rule, rate > ceiling
 
 
 def latency_at(benchmarked: Benchmarked, rate: float, percentile: str) -> int:
@@ -233,8 +263,9 @@ def check_objective(objective: Mapping[str, int] | None) -> None:
 
 def recommend_scaling(request: Mapping[str, Any], describe: Mapping[str, Any], extensions: Mapping[str, Any] | None,
                       minutes: Mapping[int, pd.DataFrame],
-                      vcpu_of: Callable[[str], int | None]) -> ScalingRecommendation:
-    """The scaling recommendation a validated request asks of a COMPLETED job's answers."""
+                      vcpu_of: Callable[[str], int | None], profile: Profile | None = None) -> ScalingRecommendation:
+    """The scaling recommendation a validated request asks of a COMPLETED job's answers (with the
+    profile the job ran on, TargetValue never above what one instance sustains by its law)."""
     if ("RecommendationId" in request) == ("EndpointName" in request):
         raise validation_error("Specify either RecommendationId or EndpointName"
                                + (", not both." if "RecommendationId" in request else "."), OPERATION)
@@ -242,12 +273,15 @@ def recommend_scaling(request: Mapping[str, Any], describe: Mapping[str, Any], e
     benchmarked = find_benchmarked(describe, extensions, minutes, request.get("RecommendationId"),
                                    request.get("EndpointName"))
     target_cpu = request.get("TargetCpuUtilizationPerCore", DEFAULT_TARGET_CPU_PER_CORE)
-    value, rule, capped = target_value(benchmarked, target_cpu, vcpu_of(benchmarked.instance_type))
+    sustainable = sustainable_rate(benchmarked, describe, profile, vcpu_of)
+    value, rule, capped = target_value(benchmarked, target_cpu, vcpu_of(benchmarked.instance_type), sustainable)
     low, high = capacities(value, request.get("ScalingPolicyObjective"), benchmarked.max_invocations)
     percentile = latency_percentile(describe)
     return ScalingRecommendation(benchmarked=benchmarked, target_cpu_per_core=target_cpu, target_value=value,
                                  model_latency_us=latency_at(benchmarked, value, percentile),
-                                 min_capacity=low, max_capacity=high, rule=rule, capped=capped)
+                                 min_capacity=low, max_capacity=high, rule=rule, capped=capped,
+                                 ceiling=benchmarked.per_instance_max if sustainable is None else
+                                 min(float(benchmarked.per_instance_max), sustainable))
 
 
 def scaling_response(request: Mapping[str, Any], answer: ScalingRecommendation) -> dict[str, Any]:

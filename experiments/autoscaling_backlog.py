@@ -1,0 +1,115 @@
+"""The issue-23 day with a burst, before and after the backlog model: the policy irsim's search
+picks at budgets 0.1 %, 1 % and 5 % of minutes, its violating minutes by the model and by the
+exact replay (autoscaling/exact.py: M/M/1 instances, queues carried across minutes and
+capacity changes) over three seeds, side by side.
+
+"Before" is the search of the commit this work started from (94b53aa, the law without backlog,
+targets up to r* at the peak count), run from that commit's tree in a subprocess; "after" is
+this tree's. Both policies are replayed exactly here, on the same seeds.
+
+    .venv/bin/python experiments/autoscaling_backlog.py [--scaled] [--seeds 3]
+
+``--scaled`` runs the same day ten times slower (100 ms, 400 to 3,600 a minute, P95 <= 1.5 s):
+ten times fewer requests a minute, so each minute's percentile is noisier.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+
+from autoscaling import ScalingPolicy, recommend_policy, replay, synthesize
+from autoscaling.exact import exact_replay
+from simulator.distributions import Distribution
+from simulator.profiles import InstanceProfile
+
+BASE = "94b53aa"
+ROOT = Path(__file__).resolve().parent.parent
+BUDGETS = (0.001, 0.01, 0.05)
+STARTUP_S, PRICE = 300.0, 0.119
+BEFORE = """
+import json, sys
+from autoscaling import recommend_policy, synthesize
+from simulator.distributions import Distribution
+from simulator.profiles import InstanceProfile
+a = json.loads(sys.argv[1])
+law = Distribution("exponential", a["mean"], 1.0)
+entry = InstanceProfile(instance_type="ml.c5.large", workers=1, service_time=law)
+curve = synthesize(peak_per_min=a["peak"], trough_per_min=a["trough"], bursts=1, burst_height=1.7, burst_minutes=12,
+                   seed=a["curve_seed"])
+out = []
+for budget in a["budgets"]:
+    r = recommend_policy(curve, entry, price_per_hour=a["price"], slo_ms=a["slo"], violation_budget=budget,
+                         startup_s=a["startup"])
+    p = r.policy
+    out.append({"policy": [p.min_capacity, p.max_capacity, p.target_value, p.scale_in_cooldown_s,
+                           p.scale_out_cooldown_s], "violating": r.timeline.violating_minutes,
+                "saving": r.saving})
+print(json.dumps(out))
+"""
+
+
+def before(case: dict) -> list[dict]:
+    """The base commit's search on the same case, run from its own tree."""
+    with tempfile.TemporaryDirectory() as folder:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASE, "autoscaling", "simulator", "optimizer",
+                                  "pricing", "calibration"], check=True, capture_output=True).stdout
+        with tarfile.open(fileobj=BytesIO(archive)) as tar:
+            tar.extractall(folder, filter="data")
+        done = subprocess.run([sys.executable, "-c", BEFORE, json.dumps(case)], cwd=folder, check=True,
+                              capture_output=True, text=True, env={"PYTHONPATH": folder})
+    return json.loads(done.stdout)
+
+
+def exact_counts(curve, entry, policy: ScalingPolicy, slo_ms: float, seeds: int) -> list[int]:
+    capacity = replay(curve.per_minute, policy, STARTUP_S).in_service
+    runs = (exact_replay(curve.per_minute, capacity, entry, rng=np.random.default_rng(seed)) for seed in range(seeds))
+    return [int(run.violating(slo_ms).sum()) for run in runs]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scaled", action="store_true")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--curve-seed", type=int, default=0)
+    args = parser.parse_args()
+    scale = 10.0 if args.scaled else 1.0
+    case = {"mean": 10.0 * scale, "peak": 36000 / scale, "trough": 4000 / scale, "slo": 150.0 * scale,
+            "curve_seed": args.curve_seed, "budgets": list(BUDGETS), "price": PRICE, "startup": STARTUP_S}
+    entry = InstanceProfile(instance_type="ml.c5.large", workers=1,
+                            service_time=Distribution("exponential", case["mean"], 1.0))
+    curve = synthesize(peak_per_min=case["peak"], trough_per_min=case["trough"], bursts=1, burst_height=1.7,
+                       burst_minutes=12, seed=args.curve_seed)
+    print(f"day: {curve.source}\n  c = 1, exponential {case['mean']:g} ms, P95 <= {case['slo']:g} ms, start-up "
+          f"{STARTUP_S:g} s; exact replay seeds 0..{args.seeds - 1}\n")
+    old = before(case)
+    print("| budget (minutes) | | policy | model: violating minutes | exact replay | saving vs static |",
+          "|---|---|---|---|---|---|", sep="\n")
+    for budget, previous in zip(BUDGETS, old, strict=True):
+        allowed = int(budget * curve.minutes + 1e-9)
+        policy = ScalingPolicy(*previous["policy"])
+        counts = exact_counts(curve, entry, policy, case["slo"], args.seeds)
+        print(f"| {budget:.1%} ({allowed}) | before | {policy.describe()} | {previous['violating']} | "
+              f"{', '.join(map(str, counts))} | {previous['saving']:.1%} |")
+        began = time.perf_counter()
+        found = recommend_policy(curve, entry, price_per_hour=PRICE, slo_ms=case["slo"], violation_budget=budget,
+                                 startup_s=STARTUP_S)
+        took = time.perf_counter() - began
+        counts = exact_counts(curve, entry, found.policy, case["slo"], args.seeds)
+        timeline = found.timeline
+        print(f"| | after | {found.policy.describe()} | {timeline.violating_minutes} predicted; "
+              f"{timeline.expected_violating:.1f} ± {timeline.violating_error:.1f} expected (search {took:.1f} s) | "
+              f"{', '.join(map(str, counts))} | {found.saving:.1%} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
