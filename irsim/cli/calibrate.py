@@ -15,6 +15,7 @@ from calibration.fit import Calibration, calibrate_cloudwatch, calibrate_results
 from calibration.report import candidates_text
 from calibration.sources import read_cloudwatch, read_describe, read_samples, read_steps
 from irsim.cli.argtypes import integer
+from irsim.cli.destinations import check_destinations
 from irsim.inputs import load_json_file
 from irsim.present.files import write_atomically
 from irsim.present.plots import plot_calibration
@@ -103,9 +104,8 @@ def _check_json_inputs(args: argparse.Namespace) -> None:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     _check_json_inputs(args)
+    check_destinations(args, files=("output", "plot"))
     output = Path(args.output)
-    if output.is_dir():
-        raise InputError("output", f"{output} is a folder; give a profile file to write")
     calibration, sources, frame, samples = _calibrate(args)
     profile = _merged(calibration, output, args.model)
     entry = calibration.entry

@@ -65,13 +65,23 @@ def _tagged(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _untagged(pairs: list[tuple[str, Any]]) -> Any:
+def _tags_read(pairs: list[tuple[str, Any]]) -> Any:
+    """An object read back: the tag a datetime, anything else a dict (no key was escaped)."""
     if len(pairs) == 1 and pairs[0][0] == TAG:
         text = pairs[0][1]
         if not isinstance(text, str):
             raise Damaged(f"a {TAG} tag holds {type(text).__name__}, not a timestamp")
         return moment(text)
-    return {(key[1:] if _TAG_LIKE.fullmatch(key) and key.startswith("$$") else key): value for key, value in pairs}
+    return dict(pairs)
+
+
+def _unescaped(pairs: list[tuple[str, Any]]) -> Any:
+    """An object read back from a document where some key was escaped."""
+    document = _tags_read(pairs)
+    if isinstance(document, dict) and any(key.startswith("$$") for key in document):
+        return {(key[1:] if _TAG_LIKE.fullmatch(key) and key.startswith("$$") else key): value
+                for key, value in pairs}
+    return document
 
 
 def decode(text: Any) -> Any:
@@ -80,8 +90,11 @@ def decode(text: Any) -> Any:
         return None
     if not isinstance(text, str):
         raise Damaged(f"a document must be JSON text, not {type(text).__name__}")
+    # Only a document holding the tag needs the hook (C parses the rest), and only one with an
+    # escaped key needs the keys looked at.
+    hook = None if f'"{TAG}"' not in text and '"$$' not in text else _unescaped if '"$$' in text else _tags_read
     try:
-        return json.loads(text, object_pairs_hook=_untagged)
+        return json.loads(text, object_pairs_hook=hook)
     except Damaged:
         raise
     except RecursionError:

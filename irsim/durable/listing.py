@@ -72,8 +72,11 @@ def list_page(store: JobStore, query: JobQuery) -> tuple[list[JobRecord], bool]:
     order = ", ".join(f"{column}{direction}" for column in ORDER[query.sort_by])
     with store.reading() as connection:
         spec = " AND (spec IS NULL OR json_valid(spec))" if _has_spec(connection) else ""
-        sql = (f"SELECT {', '.join(SUMMARY_COLUMNS)}, {_OTHERS_VALID.format(spec=spec)} FROM jobs{where} "
-               f"ORDER BY {order} LIMIT ? OFFSET ?")
+        # The page is cut on the bare keys first: the rows an OFFSET skips are never read.
+        keys = f"SELECT rowid AS key FROM jobs{where} ORDER BY {order} LIMIT ? OFFSET ?"
+        columns = ", ".join(f"jobs.{column}" for column in SUMMARY_COLUMNS)
+        sql = (f"SELECT {columns}, {_OTHERS_VALID.format(spec=spec)} FROM jobs JOIN ({keys}) AS page "
+               f"ON jobs.rowid = page.key ORDER BY {', '.join(f'jobs.{part}' for part in order.split(', '))}")
         rows = connection.execute(sql, [*values, query.limit + 1, query.offset]).fetchall()
         page = [row if row["others_valid"] else
                 connection.execute("SELECT * FROM jobs WHERE name = ?", (row["name"],)).fetchone()
