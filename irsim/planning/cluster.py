@@ -38,32 +38,41 @@ def local_cluster(workers: int) -> tuple[Any, Any]:
         return Client(cluster, security=security), cluster
 
 
-def connect(address: str) -> tuple[Any, None]:
-    """A client of the scheduler at ``address`` (tcp:// or tls://, host and port); whatever keeps
-    it from being reached is an InputError, found before a Client is made where it can be (a
-    Client that fails half-made complains again when the interpreter exits)."""
-    from distributed import Client, Security
-    from distributed.comm.addressing import parse_address, parse_host_port
+def _refused(address: str, detail: str) -> InputError:
+    return InputError("scheduler", f"cannot reach the Dask scheduler at {address!r}: {detail}")
 
-    def refused(detail: str) -> InputError:
-        return InputError("scheduler", f"cannot reach the Dask scheduler at {address!r}: {detail}")
+
+def check_scheduler(address: str) -> None:
+    """``address`` must be tcp:// or tls:// with a host and a port, tls:// needs Dask's TLS
+    settings, and something must answer there: else an InputError, before any Client is made
+    (a Client that fails half-made complains again when the interpreter exits)."""
+    from distributed import Security
+    from distributed.comm.addressing import parse_address, parse_host_port
 
     try:
         scheme, location = parse_address(address, strict=True)
         host, port = parse_host_port(location)
     except (ValueError, TypeError) as exc:
-        raise refused(f"not an address ({' '.join(str(exc).split())}); give tcp://HOST:PORT") from None
+        raise _refused(address, f"not an address ({' '.join(str(exc).split())}); give tcp://HOST:PORT") from None
     if scheme not in ("tcp", "tls"):
-        raise refused(f"{scheme}:// is not a network scheduler; give tcp://HOST:PORT or tls://HOST:PORT")
+        raise _refused(address, f"{scheme}:// is not a network scheduler; give tcp://HOST:PORT or tls://HOST:PORT")
     if scheme == "tls" and Security().get_connection_args("client").get("ssl_context") is None:
-        raise refused("tls:// needs Dask's TLS settings (distributed.comm.tls.ca-file, .client.cert and .client.key "
-                      "in Dask's configuration)")
+        raise _refused(address, "tls:// needs Dask's TLS settings (distributed.comm.tls.ca-file, .client.cert and "
+                                ".client.key in Dask's configuration)")
     try:
         with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S):
             pass
     except (OSError, OverflowError, ValueError) as exc:  # OverflowError: a port over 65535
-        raise refused(f"nothing answers there ({getattr(exc, 'strerror', None) or exc})") from None
+        raise _refused(address, f"nothing answers there ({getattr(exc, 'strerror', None) or exc})") from None
+
+
+def connect(address: str) -> tuple[Any, None]:
+    """A client of the scheduler at ``address``, checked first (``check_scheduler``); whatever
+    keeps it from being reached is an InputError."""
+    from distributed import Client
+
+    check_scheduler(address)
     try:
         return Client(address, timeout=CONNECT_TIMEOUT), None
-    except Exception as exc:
-        raise refused(" ".join(str(exc).split()) or type(exc).__name__) from None
+    except Exception as exc:  # any reason the scheduler cannot be reached is the user's to fix
+        raise _refused(address, " ".join(str(exc).split()) or type(exc).__name__) from None
