@@ -18,10 +18,17 @@ SUMMARY_COLUMNS = ("name", "arn", "job_type", "status", "request", "describe", "
 #: What each SortBy orders by, with the name last so that equal keys keep one order.
 ORDER = {"Name": ("name",), "Status": ("status", "created", "name"), "CreationTime": ("created", "name")}
 _MODEL = "CASE WHEN json_valid(request) THEN json_extract(request, '$.InputConfig.{}') END"
-#: Whether the columns a page leaves on disk are JSON at all: a row where one is not is read whole,
-#: so that it lists as the FAILED job it describes as.
-_OTHERS_VALID = ("(json_valid(profile) AND (steps IS NULL OR json_valid(steps)) AND (extensions IS NULL OR "
-                 "json_valid(extensions)) AND (progress IS NULL OR json_valid(progress)){spec}) AS others_valid")
+#: Whether the columns a page leaves on disk look like JSON objects: a row where one does not is
+#: read whole, so that it lists as the FAILED job it describes as. (What only decoding can find,
+#: such as a forged datetime tag deep inside, shows in Describe and in the doctor's check.)
+_OBJECT = "(typeof({0}) = 'text' AND json_valid({0}) AND substr(ltrim({0}), 1, 1) = '{{')"
+_HIDDEN = ("steps", "extensions", "progress")
+
+
+def _others_valid(spec: bool) -> str:
+    nullable = [*_HIDDEN, "spec"] if spec else list(_HIDDEN)
+    checks = [_OBJECT.format("profile")] + [f"({column} IS NULL OR {_OBJECT.format(column)})" for column in nullable]
+    return f"({' AND '.join(checks)}) AS others_valid"
 
 
 @dataclass(frozen=True)
@@ -71,11 +78,10 @@ def list_page(store: JobStore, query: JobQuery) -> tuple[list[JobRecord], bool]:
     direction = " DESC" if query.descending else ""
     order = ", ".join(f"{column}{direction}" for column in ORDER[query.sort_by])
     with store.reading() as connection:
-        spec = " AND (spec IS NULL OR json_valid(spec))" if _has_spec(connection) else ""
         # The page is cut on the bare keys first: the rows an OFFSET skips are never read.
         keys = f"SELECT rowid AS key FROM jobs{where} ORDER BY {order} LIMIT ? OFFSET ?"
         columns = ", ".join(f"jobs.{column}" for column in SUMMARY_COLUMNS)
-        sql = (f"SELECT {columns}, {_OTHERS_VALID.format(spec=spec)} FROM jobs JOIN ({keys}) AS page "
+        sql = (f"SELECT {columns}, {_others_valid(_has_spec(connection))} FROM jobs JOIN ({keys}) AS page "
                f"ON jobs.rowid = page.key ORDER BY {', '.join(f'jobs.{part}' for part in order.split(', '))}")
         rows = connection.execute(sql, [*values, query.limit + 1, query.offset]).fetchall()
         page = [row if row["others_valid"] else

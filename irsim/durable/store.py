@@ -88,6 +88,11 @@ class JobRecord:
 
 #: The document columns of a job's row, and whether each holds an object (else any JSON value).
 DOCUMENT_COLUMNS = ("request", "profile", "describe", "steps", "extensions", "progress", "spec")
+#: The other columns: their type, and whether they may be NULL.
+SCALAR_COLUMNS = (("arn", str, False), ("job_type", str, False), ("status", str, False), ("seed", int, False),
+                  ("region", str, False), ("failure_reason", str, True), ("worker_pid", int, True),
+                  ("worker_started", str, True), ("stop_requested", int, False))
+STATUSES = ("PENDING", "IN_PROGRESS", "COMPLETED", "FAILED", "STOPPING", "STOPPED")
 #: When a damaged row's creation time cannot be read.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -115,8 +120,11 @@ def row_problems(row: sqlite3.Row) -> tuple[dict[str, Any], list[str]]:
                 values[column] = moment(row[column])
             except Damaged as exc:
                 problems.append(f"{column}: {exc}")
-    if "seed" in names and not isinstance(row["seed"], int):
-        problems.append(f"seed: holds {type(row['seed']).__name__}, not an integer")
+    for column, kind, nullable in SCALAR_COLUMNS:
+        if column in names and not (isinstance(row[column], kind) or (nullable and row[column] is None)):
+            problems.append(f"{column}: holds {type(row[column]).__name__}, not {kind.__name__}")
+    if "status" in names and isinstance(row["status"], str) and row["status"] not in STATUSES:
+        problems.append(f"status: {row['status'][:40]!r} is not a job status")
     return values, problems
 
 
@@ -142,8 +150,9 @@ def record_of(row: sqlite3.Row) -> JobRecord:
         completed=values.get("completed"), failure_reason=damage or row["failure_reason"],
         describe=None if damage else values.get("describe"), steps=None if damage else values.get("steps"),
         extensions=None if damage else values.get("extensions"), progress=None if damage else values.get("progress"),
-        worker_pid=row["worker_pid"], worker_started=row["worker_started"],
-        stop_requested=bool(row["stop_requested"]), spec=None if damage else values.get("spec"), damage=damage)
+        worker_pid=None if damage else row["worker_pid"], worker_started=None if damage else row["worker_started"],
+        stop_requested=bool(row["stop_requested"]) if not damage else False,
+        spec=None if damage else values.get("spec"), damage=damage)
 
 
 def _columns(fields: dict[str, Any]) -> dict[str, Any]:
