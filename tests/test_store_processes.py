@@ -60,7 +60,7 @@ def assert_sound(home: Path) -> None:
 def test_several_processes_writing_at_once_lose_nothing(tmp_path):
     processes = [writer(tmp_path, f"p{i}", 25) for i in range(4)]
     for process in processes:
-        out, err = process.communicate(timeout=300)
+        _, err = process.communicate(timeout=300)
         assert process.returncode == 0, err
     assert_sound(tmp_path)
     client = irsim.client(home=tmp_path)
