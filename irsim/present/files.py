@@ -110,6 +110,8 @@ def writable_folder(path: str | Path, field: str) -> Path:
 
 @contextlib.contextmanager
 def _said_as(field: str, target: Path) -> Iterator[None]:
+    if "\0" in str(target):  # pathlib's checks answer False for it; the write would fail later
+        raise InputError(field, f"{str(target)!r} holds a NUL character, which no file name can")
     try:
         yield
     except (OSError, ValueError) as exc:  # a name too long, a NUL character, a loop of links
