@@ -70,7 +70,7 @@ def yaml_texts(draw: Any) -> bytes:
 def check_yaml(cli, tmp_path: Path, data: bytes) -> None:
     work = Path(tempfile.mkdtemp(dir=tmp_path))
     (work / "job.yaml").write_bytes(data)
-    code, out, err = cli("create-inference-recommendations-job", "--cli-input-yaml", f"file://{work / 'job.yaml'}",
+    code, _, err = cli("create-inference-recommendations-job", "--cli-input-yaml", f"file://{work / 'job.yaml'}",
                          "--home", work / "home")
     assert_works_or_one_line(code, err, worked=(0,), refused=code if code in (252, 254) else 252)
     assert len(err) < 2000  # no expanded value echoed back
@@ -110,7 +110,7 @@ def check_report(cli, tmp_path: Path, base: Path, change: tuple[str, bytes | Non
     else:
         (folder / name).write_bytes(data)
     before = everything_under(folder)
-    code, out, err = cli("report", folder)
+    code, _, err = cli("report", folder)
     assert_works_or_one_line(code, err, worked=(0,))
     if code == 0:
         assert (folder / "report.html").read_text().endswith("</html>\n")
@@ -153,7 +153,7 @@ def check_output_path(cli, tmp_path: Path, base: Path, writer: tuple[str, list[s
     argv = [*argv, copy_of(base, root / "run")] if argv == ["report"] else argv
     target = f"{root}/{relative}"
     before = everything_under(root)
-    code, out, err = cli(*argv, flag, target)
+    code, _, err = cli(*argv, flag, target)
     assert_works_or_one_line(code, err, worked=(0,))
     after = everything_under(root)
     assert not [p for p in after if p.name.startswith((".irsim-probe.", "."))], "a temporary file was left"
