@@ -14,7 +14,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from irsim.present.files import read_folder_json, reported_as_write_errors
+from irsim.present.files import made_folders, read_folder_json, reported_as_write_errors
 from irsim.present.formats import dumps
 
 matplotlib.use("Agg")
@@ -127,8 +127,7 @@ def write_autoscale_outputs(out_dir: Path, document: Mapping[str, Any], frame: p
     """autoscale.json, autoscale.csv and autoscale.png, made in a staging folder beside
     ``out_dir`` and moved in only once all three exist: a failure leaves nothing half-written."""
     out_dir = Path(out_dir)
-    with reported_as_write_errors(out_dir):
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with reported_as_write_errors(out_dir), made_folders(out_dir.parent):
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
         try:
             (staging / DOCUMENT).write_text(dumps(document) + "\n")

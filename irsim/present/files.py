@@ -39,8 +39,7 @@ def write_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp_path)`` (its return value is ignored) then rename the temporary file onto
     ``path``; a failure leaves nothing (a WriteError when the system refused a write)."""
     target = Path(path)
-    with reported_as_write_errors(target):
-        target.parent.mkdir(parents=True, exist_ok=True)
+    with reported_as_write_errors(target), made_folders(target.parent):
         handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
         os.close(handle)
         try:
@@ -55,12 +54,26 @@ def write_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
     return target
 
 
+@contextlib.contextmanager
+def made_folders(folder: Path) -> Iterator[None]:
+    """``folder`` and its missing parents made; those made here are removed again (when empty)
+    should the body fail, so a failed write leaves no trace."""
+    missing = [part for part in (folder, *folder.parents) if not part.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        for part in missing:  # the deepest first
+            with contextlib.suppress(OSError):
+                part.rmdir()
+        raise
+
+
 def write_folder(out_dir: str | Path, writers: dict[str, Callable[[Path], object]]) -> list[Path]:
     """Files ``writers`` names (each ``write(tmp_path)``) made in a staging folder beside
     ``out_dir`` and moved in only once all exist: a failure leaves none of them."""
     target = Path(out_dir)
-    with reported_as_write_errors(target):
-        target.parent.mkdir(parents=True, exist_ok=True)
+    with reported_as_write_errors(target), made_folders(target.parent):
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
             for name, write in writers.items():
@@ -75,6 +88,8 @@ def write_folder(out_dir: str | Path, writers: dict[str, Callable[[Path], object
             shutil.rmtree(staging, ignore_errors=True)
 
 
+#: The longest file name (one part of a path) Linux's file systems take.
+MAX_NAME_BYTES = 255
 _NOT_REGULAR = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
                 (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
@@ -85,7 +100,7 @@ def writable_file(path: str | Path, field: str) -> Path:
     the folder it goes in cannot be written."""
     target = Path(path)
     with _said_as(field, target):
-        if str(path) == "" or target.is_dir():
+        if str(path) == "" or target.name in ("", "..") or target.is_dir():
             raise InputError(field, f"{str(path)!r} is a folder: give the file to write")
         if target.exists():
             mode = target.stat().st_mode
@@ -121,9 +136,13 @@ def _said_as(field: str, target: Path) -> Iterator[None]:
 
 
 def _check_folder_chain(folder: Path, target: Path, field: str) -> None:
-    """The nearest part of ``folder`` that exists must be a folder this process can write in
-    (probed by making a file there and removing it: permissions, a read-only file system and
-    an immutable folder all show)."""
+    """No name in ``target`` longer than the file system allows, and the nearest part of
+    ``folder`` that exists a folder this process can write in (probed by making a file there and
+    removing it: permissions, a read-only file system and an immutable folder all show)."""
+    for name in target.parts:
+        if len(os.fsencode(name)) > MAX_NAME_BYTES:
+            raise InputError(field, f"cannot write {str(target)[:120]}…: a name in it is {len(os.fsencode(name))} "
+                                    f"bytes, over the {MAX_NAME_BYTES} a file name may have")
     for part in (folder, *folder.parents):
         if not part.exists() and not part.is_symlink():
             continue

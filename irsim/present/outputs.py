@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from irsim.present.files import reported_as_write_errors
+from irsim.present.files import made_folders, reported_as_write_errors
 from irsim.present.formats import dumps
 from irsim.present.plots import BenchmarkSeries, JobChart, plot_job_report
 from irsim.service.labels import benchmark_label
@@ -53,12 +53,11 @@ def write_outputs(result: JobResult, out_dir: Path, replicated: Replications | N
     WriteError when the system refused a write).
     """
     out_dir = Path(out_dir)
-    with reported_as_write_errors(out_dir):
+    with reported_as_write_errors(out_dir), made_folders(out_dir.parent):
         return _staged_outputs(result, out_dir, replicated)
 
 
 def _staged_outputs(result: JobResult, out_dir: Path, replicated: Replications | None) -> list[Path]:
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         (staging / "describe.json").write_text(dumps(result.describe) + "\n")
