@@ -170,6 +170,6 @@ def test_a_corrupted_row_is_one_failed_job_and_the_rest_read_as_before(tmp_path_
     if bad:
         assert target["Status"] == "FAILED" and "jobs/target" in target["FailureReason"]
         # A listing reads a page's summary columns; of the others it checks they look like objects.
-        deep = column in ("steps", "extensions", "progress", "spec") and ("tag" in bad[0].problem
+        deep = column in ("profile", "steps", "extensions", "progress", "spec") and ("tag" in bad[0].problem
                                                                          or "timestamp" in bad[0].problem)
         assert listed["target"]["Status"] == ("COMPLETED" if deep else "FAILED")
