@@ -16,6 +16,7 @@ from irsim.cli.autoscale import add_autoscale_command
 from irsim.cli.awscli import AwsCliUsageError, add_aws_commands, report_aws_error
 from irsim.cli.boto3 import add_boto3_commands
 from irsim.cli.calibrate import add_calibrate_command
+from irsim.cli.doctor import add_doctor_command
 from irsim.cli.jobs import add_job_commands
 from irsim.cli.logs import add_verbose_option, configure_logging, irsim_version
 from irsim.cli.measure import add_measure_commands
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_autoscale_command(commands, common)
     add_boto3_commands(commands, common)
     add_serve_command(commands, common)
+    add_doctor_command(commands, common)
     add_verbose_option(parser)
     return parser
 

@@ -25,10 +25,12 @@ from autoscaling import (
 from autoscaling.latency import PERCENTILES
 from autoscaling.policy import MAX_STARTUP_S
 from calibration.transfer import complete_profile
+from irsim.cli.destinations import check_destinations
 from irsim.durable.store import JobStore
 from irsim.inputs import load_json_object
 from irsim.planning.recommend import parse_slo
 from irsim.present.autoscale import autoscale_table, minutes_frame, write_autoscale_outputs
+from irsim.present.files import read_folder_csv
 from irsim.present.formats import dumps
 from irsim.service.result import JobDocument, stored_document
 from irsim.service.scaling import ScalingRecommendation, per_minute_frames, recommend_scaling
@@ -59,7 +61,7 @@ def _folder_job(folder: Path, profile: str | None) -> CompletedJob:
     minutes: dict[int, pd.DataFrame] = {}
     if (folder / "metrics.csv").exists():
         try:
-            table = pd.read_csv(folder / "metrics.csv")
+            table = read_folder_csv(folder, "metrics.csv")
             minutes = {int(i): table[table["benchmark"] == i].reset_index(drop=True)
                        for i in table["benchmark"].unique()}
         except (ValueError, KeyError, pd.errors.ParserError) as exc:
@@ -162,6 +164,7 @@ def bounded(text: str, field: str, low: float, high: float, what: str) -> float:
 
 
 def cmd_autoscale(args: argparse.Namespace) -> int:
+    check_destinations(args, folders=("out",))
     percentile, slo_ms = parse_slo(args.slo, percentiles=tuple(f"P{p:g}" for p in PERCENTILES))
     args.violation_budget = bounded(args.violation_budget, "violation_budget", 0.0, 1.0, "a share of minutes")
     args.startup_s = bounded(args.startup_s, "startup_s", 0.0, MAX_STARTUP_S, "seconds")

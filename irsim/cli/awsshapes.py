@@ -157,7 +157,11 @@ def yaml_argument(value: str, option: str) -> Any:
         if expanded > MAX_YAML_NODES:
             raise AwsCliUsageError(f"Error parsing parameter '{option}': the YAML expands to {expanded:,} nodes "
                                    f"through its aliases, over irsim's limit of {MAX_YAML_NODES:,}")
-        return yaml.SafeLoader(text).get_single_data()
+        document = yaml.SafeLoader(text).get_single_data()
+        if _holds_surrogate(document):  # "\ud800" escapes: no UTF-8 text can hold one, not even an error line
+            raise AwsCliUsageError(f"Error parsing parameter '{option}': the YAML holds a lone UTF-16 surrogate "
+                                   "(a \\ud800-\\udfff escape)")
+        return document
     except InputError as exc:
         raise AwsCliUsageError(f"Error parsing parameter '{option}': {exc.message}") from None
     except UnicodeDecodeError as exc:
@@ -166,6 +170,20 @@ def yaml_argument(value: str, option: str) -> Any:
         raise AwsCliUsageError(f"Error parsing parameter '{option}': {' '.join(str(exc).split())}") from None
     except RecursionError:
         raise AwsCliUsageError(f"Error parsing parameter '{option}': the YAML is nested too deeply") from None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _holds_surrogate(document: Any) -> bool:
+    """Whether a string of ``document`` (a key or a value) holds a lone surrogate."""
+    if isinstance(document, str):
+        return _SURROGATE.search(document) is not None
+    if isinstance(document, dict):
+        return any(_holds_surrogate(key) or _holds_surrogate(value) for key, value in document.items())
+    if isinstance(document, list):
+        return any(_holds_surrogate(item) for item in document)
+    return False
 
 
 def _expanded_nodes(node: yaml.Node, seen: dict[int, int]) -> int:

@@ -17,6 +17,7 @@ from calibration.measured import calibrate_measured, read_measured
 from calibration.report import candidates_text
 from calibration.sources import read_cloudwatch, read_describe, read_samples, read_steps
 from irsim.cli.argtypes import integer
+from irsim.cli.destinations import check_destinations
 from irsim.inputs import load_json_file
 from irsim.present.files import write_atomically
 from irsim.present.plots import plot_calibration
@@ -142,9 +143,8 @@ def calibrate_from_measure(folder: str | Path, instance_type: str | None) -> Cal
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     _check_json_inputs(args)
+    check_destinations(args, files=("output", "plot"))
     output = Path(args.output)
-    if output.is_dir():
-        raise InputError("output", f"{output} is a folder; give a profile file to write")
     if args.from_measure:
         calibration = calibrate_from_measure(args.from_measure, args.as_instance_type or args.instance_type)
         report_calibration(calibration, f"the minutes measured in {args.from_measure}")

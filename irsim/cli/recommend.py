@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from pathlib import Path
 
 from irsim.cli.argtypes import integer, number, seed
+from irsim.cli.destinations import check_destinations
 from irsim.cli.errors import CliError
 from irsim.cli.run import load_request
 from irsim.planning.recommend import recommend
-from irsim.present.files import write_atomically
+from irsim.present.files import write_atomically, write_folder
 from irsim.present.formats import dumps
 from irsim.present.plots import plot_recommendation
 from irsim.present.progress import RecommendProgress, progress_console
@@ -27,6 +27,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         if kind != "closed" or not users.isdigit() or int(users) < 1:
             raise CliError(f"--traffic: must be 'open' or 'closed:N' with N >= 1 users, got {args.traffic!r}")
         closed_users = int(users)
+    check_destinations(args, files=("plot",), folders=("out",))
     console = progress_console(args.quiet)
     with RecommendProgress(console) if console else contextlib.nullcontext() as progress:
         document = recommend(request, args.profile, seed=args.seed, region=args.region, candidates=args.candidates,
@@ -39,9 +40,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     if args.plot:
         write_atomically(args.plot, lambda tmp: plot_recommendation(document, tmp))
     if args.out:
-        out = Path(args.out)
-        write_atomically(out / "recommendation.json", lambda tmp: tmp.write_text(dumps(document) + "\n"))
-        write_atomically(out / "recommendation.png", lambda tmp: plot_recommendation(document, tmp))
+        write_folder(args.out, {"recommendation.json": lambda tmp: tmp.write_text(dumps(document) + "\n"),
+                                "recommendation.png": lambda tmp: plot_recommendation(document, tmp)})
     print(dumps(document) if args.json else plan_table(document, whole_answer="--json"))
     return 0 if document["Details"] and document["Details"][0]["Verified"] else 1
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from irsim.present.files import write_atomically
+from irsim.present.files import writable_file, write_atomically
 from irsim.present.html import build_report
 
 #: The command that writes the file marking each kind of folder `irsim report` reads.
@@ -15,6 +15,7 @@ WRITERS = {"describe.json": "irsim run --out", "recommendation.json": "irsim rec
 
 def cmd_report(args: argparse.Namespace) -> int:
     output = args.output or str(Path(args.folder) / "report.html")  # next to its input, not ./report.html
+    writable_file(output, "output")
     page = build_report(args.folder, WRITERS)
     write_atomically(output, lambda tmp: tmp.write_text(page))
     print(f"wrote {output}")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from irsim.cli.argtypes import integer, number, seed
+from irsim.cli.destinations import check_destinations
 from irsim.cli.errors import CliError
 from irsim.inputs import load_json_file
 from irsim.present.formats import dumps
@@ -39,6 +40,7 @@ def price_list_catalogue(path: str) -> Catalogue:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    check_destinations(args, folders=("out",))
     request = load_request(args.job)
     catalogue = price_list_catalogue(args.price_list) if args.price_list else None
     console = progress_console(args.quiet)

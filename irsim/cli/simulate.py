@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from irsim.cli.argtypes import integer, number, seed
+from irsim.cli.destinations import check_destinations
 from irsim.cli.errors import CliError
 from irsim.present.files import write_atomically
 from irsim.present.formats import dumps
@@ -21,6 +22,7 @@ from simulator.simulation import MAX_REQUESTS_PER_S, MAX_USERS
 def cmd_simulate(args: argparse.Namespace) -> int:
     if (args.users is None) == (args.rate is None):
         raise CliError("give exactly one of --users N (closed-loop users) or --rate R (Poisson requests/s)")
+    check_destinations(args, files=("per_minute", "plot"))
     profile = load_profile(args.profile)
     result = simulate(profile, args.instance_type, instance_count=args.instances, users=args.users,
                       arrival_rate_per_s=args.rate, duration_s=args.duration, seed=args.seed,

@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 from irsim.cli.argtypes import integer
+from irsim.cli.destinations import check_destinations
 from irsim.cli.errors import CliError
+from irsim.planning.cluster import check_scheduler
 from irsim.planning.sweep import MAX_SCENARIOS, answered, load_sweep, run_sweep, scenarios_summary
 from irsim.present.progress import SweepProgress, progress_console
 
@@ -16,6 +18,9 @@ from irsim.present.progress import SweepProgress, progress_console
 def cmd_sweep(args: argparse.Namespace) -> int:
     if args.scheduler and args.workers:
         raise CliError("give --scheduler ADDRESS or --workers N, not both")
+    check_destinations(args, folders=("out",))
+    if args.scheduler:
+        check_scheduler(args.scheduler)
     sweep = load_sweep(args.sweep, max_scenarios=args.max_scenarios)
     out = Path(args.out)
     print(f"{len(sweep.scenarios)} scenarios -> {out}" + (" (resuming)" if args.resume else ""), file=sys.stderr)

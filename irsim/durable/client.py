@@ -14,7 +14,7 @@ import dataclasses
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,6 +25,7 @@ from botocore.paginate import Paginator
 from botocore.utils import parse_to_aware_datetime
 
 from irsim.durable.endpoints import RESOURCE_METHODS, EndpointOperations
+from irsim.durable.listing import JobQuery, active_jobs, list_page
 from irsim.durable.processes import process_alive
 from irsim.durable.scaling import SCALING_METHODS, ScalingOperations
 from irsim.durable.specs import spec_document, stored_spec
@@ -103,9 +104,9 @@ class OfflineSageMakerClient(ScalingOperations, EndpointOperations):
             response = dict(record.describe)
         else:
             response = {"JobName": record.name, "JobType": record.job_type, "JobArn": record.arn,
-                        "RoleArn": record.request["RoleArn"], "Status": record.status,
+                        "RoleArn": record.request.get("RoleArn", ""), "Status": record.status,
                         "CreationTime": record.created, "LastModifiedTime": record.last_modified,
-                        "InputConfig": record.request["InputConfig"]}
+                        "InputConfig": record.request.get("InputConfig") or {}}
             for key in ("JobDescription", "StoppingConditions"):
                 if key in record.request:
                     response[key] = record.request[key]
@@ -119,6 +120,9 @@ class OfflineSageMakerClient(ScalingOperations, EndpointOperations):
         validate_request("StopInferenceRecommendationsJob", kwargs)
         name = kwargs["JobName"]
         record = self._job(name, "StopInferenceRecommendationsJob")
+        if record.damage:  # it reads as FAILED: as a FAILED job, it cannot be stopped
+            raise validation_error(f"Inference recommendations job {name} is FAILED and cannot be stopped.",
+                                   "StopInferenceRecommendationsJob")
         stopping = self.store.update(name, status="STOPPING", stop_requested=1,
                                      only_if_status=("PENDING", "IN_PROGRESS"))
         if not stopping and self._stored(name).status != "STOPPING":
@@ -128,23 +132,20 @@ class OfflineSageMakerClient(ScalingOperations, EndpointOperations):
 
     def list_inference_recommendations_jobs(self, **kwargs: Any) -> dict[str, Any]:
         validate_request("ListInferenceRecommendationsJobs", kwargs)
-        records = [self._reap(r) for r in self.store.all()]
-        given = {key: parse_to_aware_datetime(kwargs[key]) if key.endswith(("After", "Before")) else kwargs[key]
-                 for key in _LIST_FILTERS if key in kwargs}
-        records = [r for r in records if all(_LIST_FILTERS[key](r, value) for key, value in given.items())]
-        sort_key = {"Name": lambda r: r.name, "Status": lambda r: (r.status, r.created),
-                    "CreationTime": lambda r: (r.created, r.name)}[kwargs.get("SortBy", "CreationTime")]
-        records.sort(key=sort_key, reverse=kwargs.get("SortOrder", "Descending") == "Descending")
-        page, token = _page(records, kwargs, "ListInferenceRecommendationsJobs")
+        for record in active_jobs(self.store):  # a job whose worker died lists as FAILED, and is filtered so
+            self._reap(record)
+        query = _job_query(kwargs, _offset(kwargs, "ListInferenceRecommendationsJobs"))
+        records, more = list_page(self.store, query)
+        page = [r for r in map(self._reap, records) if query.status is None or r.status == query.status]
         response: dict[str, Any] = {"InferenceRecommendationsJobs": [_summary(r) for r in page]}
-        if token:
-            response["NextToken"] = token
+        if more:
+            response["NextToken"] = _token(query.offset + query.limit)
         return _with_metadata(response)
 
     def list_inference_recommendations_job_steps(self, **kwargs: Any) -> dict[str, Any]:
         validate_request("ListInferenceRecommendationsJobSteps", kwargs)
         record = self._job(kwargs["JobName"], "ListInferenceRecommendationsJobSteps")
-        steps = list(record.steps["Steps"]) if record.steps else self._pending_steps(record)
+        steps = list(record.steps["Steps"]) if record.steps else [] if record.damage else self._pending_steps(record)
         if "Status" in kwargs:
             steps = [s for s in steps if s["Status"] == kwargs["Status"]]
         if "StepType" in kwargs:
@@ -254,41 +255,56 @@ _METHODS = {
     **SCALING_METHODS,
 }
 _PAGINATED = ("list_inference_recommendations_jobs", "list_inference_recommendations_job_steps")
-#: ListInferenceRecommendationsJobs' filters: each keeps the records that pass with the given value.
-_LIST_FILTERS: dict[str, Callable[[JobRecord, Any], bool]] = {
-    "CreationTimeAfter": lambda r, v: r.created > v,
-    "CreationTimeBefore": lambda r, v: r.created < v,
-    "LastModifiedTimeAfter": lambda r, v: r.last_modified > v,
-    "LastModifiedTimeBefore": lambda r, v: r.last_modified < v,
-    "NameContains": lambda r, v: v in r.name,
-    "StatusEquals": lambda r, v: r.status == v,
-    "ModelNameEquals": lambda r, v: r.request["InputConfig"].get("ModelName") == v,
-    "ModelPackageVersionArnEquals": lambda r, v: r.request["InputConfig"].get("ModelPackageVersionArn") == v,
-}
 DEFAULT_PAGE = 100
 
 
+#: ListInferenceRecommendationsJobs' filters, by the JobQuery field each sets.
+_LIST_FILTERS = {"CreationTimeAfter": "created_after", "CreationTimeBefore": "created_before",
+                 "LastModifiedTimeAfter": "modified_after", "LastModifiedTimeBefore": "modified_before",
+                 "NameContains": "name_contains", "StatusEquals": "status", "ModelNameEquals": "model_name",
+                 "ModelPackageVersionArnEquals": "model_package_version_arn"}
+
+
+def _job_query(kwargs: Mapping[str, Any], offset: int) -> JobQuery:
+    """The request's filters, order and page as one JobQuery."""
+    filters = {field: parse_to_aware_datetime(kwargs[key]) if key.endswith(("After", "Before")) else kwargs[key]
+               for key, field in _LIST_FILTERS.items() if key in kwargs}
+    return JobQuery(**filters, sort_by=kwargs.get("SortBy", "CreationTime"),
+                    descending=kwargs.get("SortOrder", "Descending") == "Descending", offset=offset,
+                    limit=kwargs.get("MaxResults", DEFAULT_PAGE))
+
+
+def _offset(kwargs: Mapping[str, Any], operation_name: str) -> int:
+    """Where the page starts: NextToken is an opaque offset."""
+    if not kwargs.get("NextToken"):
+        return 0
+    try:
+        start = int(base64.urlsafe_b64decode(kwargs["NextToken"].encode()).decode().removeprefix("offset:"))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise validation_error("Invalid pagination token.", operation_name) from None
+    if start < 0:
+        raise validation_error("Invalid pagination token.", operation_name)
+    return start
+
+
+def _token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
 def _page(items: list, kwargs: Mapping[str, Any], operation_name: str) -> tuple[list, str | None]:
-    """One page of ``items``; NextToken is an opaque offset."""
-    start = 0
-    if kwargs.get("NextToken"):
-        try:
-            start = int(base64.urlsafe_b64decode(kwargs["NextToken"].encode()).decode().removeprefix("offset:"))
-        except (ValueError, binascii.Error, UnicodeDecodeError):
-            raise validation_error("Invalid pagination token.", operation_name) from None
+    """One page of ``items`` (a job's steps)."""
+    start = _offset(kwargs, operation_name)
     size = kwargs.get("MaxResults", DEFAULT_PAGE)
     page = items[start:start + size]
-    more = start + size < len(items)
-    token = base64.urlsafe_b64encode(f"offset:{start + size}".encode()).decode() if more else None
-    return page, token
+    return page, _token(start + size) if start + size < len(items) else None
 
 
 def _summary(record: JobRecord) -> dict[str, Any]:
-    config = record.request["InputConfig"]
+    config = record.request.get("InputConfig") or {}  # a damaged row's request may be unreadable
     summary: dict[str, Any] = {
         "JobName": record.name, "JobDescription": record.request.get("JobDescription", ""),
         "JobType": record.job_type, "JobArn": record.arn, "Status": record.status,
-        "CreationTime": record.created, "RoleArn": record.request["RoleArn"],
+        "CreationTime": record.created, "RoleArn": record.request.get("RoleArn", ""),
         "LastModifiedTime": record.describe["LastModifiedTime"] if record.describe else record.last_modified,
     }
     if record.describe and "CompletionTime" in record.describe:

@@ -4,6 +4,7 @@ resource, its describe document as tagged JSON, so they outlive the client that 
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -11,8 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from irsim.durable.store import JobStore, decode, encode
+from irsim.durable.codec import Damaged, decode, encode, moment, stamp
+from irsim.durable.store import JobStore, StoreError
 
+log = logging.getLogger(__name__)
 MODEL, MODEL_PACKAGE, MODEL_PACKAGE_GROUP = "model", "model-package", "model-package-group"
 ENDPOINT_CONFIG, ENDPOINT = "endpoint-config", "endpoint"
 
@@ -33,8 +36,16 @@ class ResourceExists(Exception):
 
 
 def _resource(row: sqlite3.Row) -> Resource:
-    return Resource(kind=row["kind"], name=row["name"], arn=row["arn"], document=decode(row["document"]),
-                    created=datetime.fromisoformat(row["created"]))
+    """A row read back; Damaged, naming the row, if it cannot be."""
+    try:
+        document = decode(row["document"])
+        if not isinstance(document, dict):
+            raise Damaged(f"document: holds {type(document).__name__}, not an object")
+        return Resource(kind=row["kind"], name=row["name"], arn=row["arn"], document=document,
+                        created=moment(row["created"]))
+    except Damaged as exc:
+        raise Damaged(f"the job store's row resources/{row['kind']}/{row['name']} cannot be read ({exc}); irsim's "
+                      "doctor reports such rows and can quarantine them") from None
 
 
 class ResourceStore:
@@ -52,7 +63,7 @@ class ResourceStore:
             with self.jobs.transaction() as connection:
                 connection.execute("INSERT INTO resources (kind, name, arn, document, created) VALUES (?, ?, ?, ?, ?)",
                                    (resource.kind, resource.name, resource.arn, encode(resource.document),
-                                    resource.created.isoformat()))
+                                    stamp(resource.created)))
         except sqlite3.IntegrityError:
             raise ResourceExists(f"{resource.kind} {resource.name}") from None
 
@@ -65,7 +76,7 @@ class ResourceStore:
             resource = build(int(row[0]) + 1)
             connection.execute("INSERT INTO resources (kind, name, arn, document, created) VALUES (?, ?, ?, ?, ?)",
                                (resource.kind, resource.name, resource.arn, encode(resource.document),
-                                resource.created.isoformat()))
+                                stamp(resource.created)))
         return resource
 
     def replace(self, resource: Resource) -> bool:
@@ -74,21 +85,36 @@ class ResourceStore:
             return connection.execute("UPDATE resources SET document = ? WHERE kind = ? AND name = ?",
                                       (encode(resource.document), resource.kind, resource.name)).rowcount == 1
 
+    def _one(self, row: sqlite3.Row | None) -> Resource | None:
+        """The resource asked for; one that cannot be read is a StoreError naming its row."""
+        try:
+            return _resource(row) if row else None
+        except Damaged as exc:
+            raise StoreError(f"job store {self.jobs.path}: {exc}") from None
+
     def get(self, kind: str, name: str) -> Resource | None:
         with self._read() as connection:
             row = connection.execute("SELECT * FROM resources WHERE kind = ? AND name = ?", (kind, name)).fetchone()
-        return _resource(row) if row else None
+        return self._one(row)
 
     def by_arn(self, kind: str, arn: str) -> Resource | None:
         with self._read() as connection:
             row = connection.execute("SELECT * FROM resources WHERE kind = ? AND arn = ?", (kind, arn)).fetchone()
-        return _resource(row) if row else None
+        return self._one(row)
 
     def all(self, kind: str) -> list[Resource]:
+        """Every readable resource of ``kind``: a row that cannot be read is left out (logged), so
+        one bad row does not hide the others."""
         with self._read() as connection:
             rows = connection.execute("SELECT * FROM resources WHERE kind = ? ORDER BY created, name",
                                       (kind,)).fetchall()
-        return [_resource(row) for row in rows]
+        readable = []
+        for row in rows:
+            try:
+                readable.append(_resource(row))
+            except Damaged as exc:
+                log.warning("%s", exc)
+        return readable
 
     def delete(self, kind: str, name: str) -> bool:
         """Remove a resource; returns whether there was one."""

@@ -2,7 +2,12 @@
 
 Every write is one IMMEDIATE transaction (one writer at a time; WAL keeps readers
 unblocked), so a crash or a kill never leaves half a job. Timestamps are stored as
-ISO 8601 text; AWS responses are stored as JSON with their datetimes tagged.
+canonical ISO 8601 text (UTC, microseconds: ordered as text); AWS responses are stored as JSON
+with their datetimes tagged, and user data cannot forge the tag (irsim/durable/codec.py).
+
+A row that cannot be read back (corrupt JSON or timestamps, written by another program or an
+earlier irsim) never stops the store: its job reads as FAILED with a reason naming the row,
+and every other job reads as it is (irsim/durable/doctor.py finds and quarantines such rows).
 
 Every failure to open, read or write the store is a StoreError naming the path and the
 cause (a corrupt file is reported and left as it is, never replaced). A store the process
@@ -12,7 +17,6 @@ StoreError.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -23,49 +27,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from irsim.durable.codec import Damaged, decode, encode, moment, stamp
+from irsim.durable.schema import SCHEMA, add_missing_columns, canonical_times
 from irsim.errors import UserError
 
 ACTIVE_STATUSES = ("PENDING", "IN_PROGRESS", "STOPPING")
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    name TEXT PRIMARY KEY,
-    arn TEXT NOT NULL,
-    job_type TEXT NOT NULL,
-    status TEXT NOT NULL,
-    request TEXT NOT NULL,
-    profile TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    region TEXT NOT NULL,
-    created TEXT NOT NULL,
-    last_modified TEXT NOT NULL,
-    completed TEXT,
-    failure_reason TEXT,
-    describe TEXT,
-    steps TEXT,
-    extensions TEXT,
-    progress TEXT,
-    worker_pid INTEGER,
-    worker_started TEXT,
-    stop_requested INTEGER NOT NULL DEFAULT 0,
-    spec TEXT
-);
-CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created);
-CREATE TABLE IF NOT EXISTS models (
-    name TEXT PRIMARY KEY,
-    arn TEXT NOT NULL,
-    request TEXT NOT NULL,
-    created TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS resources (
-    kind TEXT NOT NULL,
-    name TEXT NOT NULL,
-    arn TEXT NOT NULL,
-    document TEXT NOT NULL,
-    created TEXT NOT NULL,
-    PRIMARY KEY (kind, name)
-);
-CREATE INDEX IF NOT EXISTS resources_arn ON resources (arn);
-"""
 
 
 def default_home() -> Path:
@@ -93,24 +59,6 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def encode(document: Any) -> str:
-    """JSON with datetimes kept as {"$datetime": ISO} so they come back as datetimes."""
-    def default(value: Any) -> Any:
-        if isinstance(value, datetime):
-            return {"$datetime": value.isoformat()}
-        if hasattr(value, "item"):
-            return value.item()
-        raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-    return json.dumps(document, default=default)
-
-
-def decode(text: str | None) -> Any:
-    if text is None:
-        return None
-    return json.loads(text, object_hook=lambda d: datetime.fromisoformat(d["$datetime"])
-                      if len(d) == 1 and "$datetime" in d else d)
-
-
 @dataclass(frozen=True)
 class JobRecord:
     """One row of the jobs table, decoded."""
@@ -135,32 +83,87 @@ class JobRecord:
     worker_started: str | None
     stop_requested: bool
     spec: dict[str, Any] | None = None  # the request as parsed once, when the job was created (durable/specs.py)
+    damage: str | None = None  # why the stored row cannot be read (its job then reads as FAILED)
 
 
-def _record(row: sqlite3.Row) -> JobRecord:
-    def when(text: str | None) -> datetime | None:
-        return datetime.fromisoformat(text) if text else None
-    names = row.keys()  # a read-only store an earlier irsim made has no spec column
-    return JobRecord(name=row["name"], arn=row["arn"], job_type=row["job_type"], status=row["status"],
-                     request=decode(row["request"]), profile=decode(row["profile"]), seed=row["seed"],
-                     region=row["region"], created=datetime.fromisoformat(row["created"]),
-                     last_modified=datetime.fromisoformat(row["last_modified"]), completed=when(row["completed"]),
-                     failure_reason=row["failure_reason"], describe=decode(row["describe"]),
-                     steps=decode(row["steps"]), extensions=decode(row["extensions"]),
-                     progress=decode(row["progress"]), worker_pid=row["worker_pid"],
-                     worker_started=row["worker_started"], stop_requested=bool(row["stop_requested"]),
-                     spec=decode(row["spec"]) if "spec" in names else None)
+#: The document columns of a job's row, and whether each holds an object (else any JSON value).
+DOCUMENT_COLUMNS = ("request", "profile", "describe", "steps", "extensions", "progress", "spec")
+#: The other columns: their type, and whether they may be NULL.
+SCALAR_COLUMNS = (("arn", str, False), ("job_type", str, False), ("status", str, False), ("seed", int, False),
+                  ("region", str, False), ("failure_reason", str, True), ("worker_pid", int, True),
+                  ("worker_started", str, True), ("stop_requested", int, False))
+STATUSES = ("PENDING", "IN_PROGRESS", "COMPLETED", "FAILED", "STOPPING", "STOPPED")
+#: When a damaged row's creation time cannot be read.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def row_problems(row: sqlite3.Row) -> tuple[dict[str, Any], list[str]]:
+    """The decoded columns of a jobs row, and what cannot be read in it (column: problem)."""
+    names = row.keys()
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for column in DOCUMENT_COLUMNS:
+        if column not in names:  # a listing reads only the columns it shows; an older store has no spec
+            continue
+        try:
+            values[column] = decode(row[column])
+        except Damaged as exc:
+            problems.append(f"{column}: {exc}")
+            continue
+        required = column in ("request", "profile")
+        if not isinstance(values[column], dict) and (required or values[column] is not None):
+            problems.append(f"{column}: holds {type(values[column]).__name__}, not an object")
+            values[column] = None
+    for column in ("created", "last_modified", "completed"):
+        if column in names and (row[column] is not None or column != "completed"):
+            try:
+                values[column] = moment(row[column])
+            except Damaged as exc:
+                problems.append(f"{column}: {exc}")
+    for column, kind, nullable in SCALAR_COLUMNS:
+        if column in names and not (isinstance(row[column], kind) or (nullable and row[column] is None)):
+            problems.append(f"{column}: holds {type(row[column]).__name__}, not {kind.__name__}")
+    if "status" in names and isinstance(row["status"], str) and row["status"] not in STATUSES:
+        problems.append(f"status: {row['status'][:40]!r} is not a job status")
+    return values, problems
+
+
+def damage_reason(table: str, key: str, problems: list[str]) -> str:
+    """The FailureReason of a job whose row cannot be read: the row, and what is wrong in it."""
+    return (f"The job store's row {table}/{key} cannot be read ({'; '.join(problems)}); irsim's doctor "
+            "reports such rows and can quarantine them.")[:1024]
+
+
+def record_of(row: sqlite3.Row) -> JobRecord:
+    """One row of the jobs table as a JobRecord; a row that cannot be read is a FAILED job saying
+    why (``damage``), never an exception. Columns the query left out read as empty."""
+    values, problems = row_problems(row)
+    names = row.keys()
+    damage = damage_reason("jobs", row["name"], problems) if problems else None
+    status = "FAILED" if damage else row["status"]
+    return JobRecord(
+        name=row["name"], arn=str(row["arn"]), job_type=str(row["job_type"]), status=status,
+        request=values.get("request") or {}, profile=values.get("profile") or {},
+        seed=row["seed"] if "seed" in names and isinstance(row["seed"], int) else 0,
+        region=str(row["region"]) if "region" in names else "", created=values.get("created") or EPOCH,
+        last_modified=values.get("last_modified") or values.get("created") or EPOCH,
+        completed=values.get("completed"), failure_reason=damage or row["failure_reason"],
+        describe=None if damage else values.get("describe"), steps=None if damage else values.get("steps"),
+        extensions=None if damage else values.get("extensions"), progress=None if damage else values.get("progress"),
+        worker_pid=None if damage else row["worker_pid"], worker_started=None if damage else row["worker_started"],
+        stop_requested=bool(row["stop_requested"]) if not damage else False,
+        spec=None if damage else values.get("spec"), damage=damage)
 
 
 def _columns(fields: dict[str, Any]) -> dict[str, Any]:
-    """Column values as stored: documents as tagged JSON, datetimes as ISO text."""
+    """Column values as stored: documents as tagged JSON, datetimes as canonical text."""
     columns = dict(fields)
-    for key in ("describe", "steps", "extensions", "progress", "spec"):
-        if columns.get(key) is not None:
+    for key in ("request", "profile", "describe", "steps", "extensions", "progress", "spec"):
+        if columns.get(key) is not None and not isinstance(columns[key], str):
             columns[key] = encode(columns[key])
-    for key in ("completed", "last_modified"):
+    for key in ("created", "completed", "last_modified"):
         if isinstance(columns.get(key), datetime):
-            columns[key] = columns[key].isoformat()
+            columns[key] = stamp(columns[key])
     return columns
 
 
@@ -184,7 +187,8 @@ class JobStore:
         if not self.read_only:
             with self._connect("open") as connection:
                 connection.executescript(SCHEMA)
-                _add_missing_columns(connection)
+                add_missing_columns(connection)
+                canonical_times(connection)
         with self._connect("open") as connection:  # a corrupt or foreign file fails here, and is left alone
             connection.execute("SELECT count(*) FROM jobs").fetchone()
 
@@ -259,8 +263,8 @@ class JobStore:
         """Add a job, PENDING unless ``fields`` give its ``status`` (an imported finished job, whose
         other columns come in the same transaction); raises JobExists if the name is taken."""
         columns = _columns({"name": name, "arn": arn, "job_type": job_type, "status": "PENDING",
-                            "request": encode(request), "profile": encode(profile), "seed": seed, "region": region,
-                            "created": created.isoformat(), "last_modified": created.isoformat(), **fields})
+                            "request": request, "profile": profile, "seed": seed, "region": region,
+                            "created": created, "last_modified": created, **fields})
         try:
             with self.transaction() as connection:
                 connection.execute(f"INSERT INTO jobs ({', '.join(columns)}) VALUES "
@@ -271,12 +275,12 @@ class JobStore:
     def get(self, name: str) -> JobRecord | None:
         with self._connect() as connection:
             row = connection.execute("SELECT * FROM jobs WHERE name = ?", (name,)).fetchone()
-        return _record(row) if row else None
+        return record_of(row) if row else None
 
     def all(self) -> list[JobRecord]:
         with self._connect() as connection:
             rows = connection.execute("SELECT * FROM jobs ORDER BY created, name").fetchall()
-        return [_record(row) for row in rows]
+        return [record_of(row) for row in rows]
 
     def update(self, name: str, *, only_if_status: tuple[str, ...] | None = None, **fields: Any) -> bool:
         """Set columns of one job (and last_modified) in one transaction. With
@@ -296,15 +300,20 @@ class JobStore:
         try:
             with self.transaction() as connection:
                 connection.execute("INSERT INTO models (name, arn, request, created) VALUES (?, ?, ?, ?)",
-                                   (name, arn, encode(request), created.isoformat()))
+                                   (name, arn, encode(request), stamp(created)))
         except sqlite3.IntegrityError:
             raise JobExists(name) from None
 
     def model(self, name: str) -> dict[str, Any] | None:
         with self._connect() as connection:
             row = connection.execute("SELECT * FROM models WHERE name = ?", (name,)).fetchone()
-        return None if row is None else {"name": row["name"], "arn": row["arn"], "request": decode(row["request"]),
-                                         "created": datetime.fromisoformat(row["created"])}
+        if row is None:
+            return None
+        try:
+            return {"name": row["name"], "arn": row["arn"], "request": decode(row["request"]),
+                    "created": moment(row["created"])}
+        except Damaged as exc:
+            raise StoreError(f"job store {self.path}: the row models/{name} cannot be read: {exc}") from None
 
     def stop_requested(self, name: str) -> bool:
         with self._connect() as connection:
@@ -325,18 +334,6 @@ class JobStore:
             connection.execute(f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in columns)} WHERE name = ?",
                                [*columns.values(), name])
             return str(written["status"])
-
-
-#: Columns added to the jobs table since stores were first written, with their type: a store
-#: an earlier irsim made gets them when it is opened for writing (its rows keep NULL).
-ADDED_COLUMNS = {"spec": "TEXT"}
-
-
-def _add_missing_columns(connection: sqlite3.Connection) -> None:
-    present = {row["name"] for row in connection.execute("PRAGMA table_info(jobs)")}
-    for column, kind in ADDED_COLUMNS.items():
-        if column not in present:
-            connection.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
 
 
 def _advice(exc: sqlite3.Error) -> str:

@@ -68,6 +68,11 @@ def run(home: str, name: str) -> int:
         log.error("job %s is not in the store %s", name, home)
         return 2
     pid = os.getpid()
+    if record.damage:  # nothing to run: the job ends FAILED, saying which row cannot be read
+        log.error("job %s FAILED: %s", name, record.damage)
+        store.update(name, status="FAILED", failure_reason=record.damage, completed=now_utc(),
+                     only_if_status=ACTIVE_STATUSES)
+        return 1
     if not store.update(name, status="IN_PROGRESS", worker_pid=pid, worker_started=process_start_time(pid),
                         only_if_status=("PENDING",)) \
             and not store.update(name, worker_pid=pid, worker_started=process_start_time(pid),

@@ -10,6 +10,7 @@ import copy
 import hashlib
 import itertools
 import json
+import logging
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -21,13 +22,16 @@ import numpy as np
 import pandas as pd
 from botocore.exceptions import ClientError, ParamValidationError
 
+from irsim.planning.cluster import connect, local_cluster
 from irsim.planning.recommend import parse_slo, recommend
-from irsim.present.files import write_atomically
+from irsim.present.files import reported_as_write_errors, write_atomically
 from irsim.present.plots import plot_sweep
 from irsim.service.labels import detail_label
 from irsim.service.request import parse_request
 from simulator import ROUTING_POLICIES, InputError, checks, load_profile
 from simulator.jsonfiles import read_json
+
+log = logging.getLogger(__name__)
 
 AXES = ("target_per_minute", "slo", "routing", "service_scale", "replications", "candidates", "instance_types")
 #: A sweep expands to the product of its axes' lengths: beyond this many scenarios it is refused
@@ -202,48 +206,63 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, scheduler: str | None = None, work
               ) -> pd.DataFrame:
     """Run every scenario on Dask (skipping those already in ``out_dir`` with ``resume``);
     returns the tidy table and writes it with the per-scenario results and the plots."""
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import as_completed
 
     scenario_dir = out_dir / "scenarios"
-    done = {p.stem for p in scenario_dir.glob("*.json")} if resume else set()
+    done = _answered_scenarios(scenario_dir, sweep) if resume else {}
     todo = [s for s in sweep.scenarios if s["id"] not in done]
-    cluster = None
-    if scheduler:
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise InputError("scheduler", f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
-    else:
-        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
-        client = Client(cluster)
-    scenario_dir.mkdir(parents=True, exist_ok=True)  # only once the cluster is there
+    client, cluster = connect(scheduler) if scheduler else local_cluster(workers or os.cpu_count() or 1)
     try:
+        with reported_as_write_errors(scenario_dir):
+            scenario_dir.mkdir(parents=True, exist_ok=True)  # only once the cluster is there
+
         base, profile = client.scatter(dict(sweep.base), broadcast=True), client.scatter(dict(sweep.profile),
                                                                                        broadcast=True)
         futures = {client.submit(run_scenario, base, profile, scenario, pure=False): scenario for scenario in todo}
         for count, future in enumerate(as_completed(futures), start=1):
             scenario = futures[future]
             rows = future.result()
-            _write_json(scenario_dir / f"{scenario['id']}.json", rows)
+            text = json.dumps(rows, default=str)
+            write_atomically(scenario_dir / f"{scenario['id']}.json", _text_writer(text))
+            done[scenario["id"]] = json.loads(text)  # as a resumed sweep reads it back
             if progress:
                 progress(count, len(todo), scenario, rows[0]["status"])
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-    rows = [row for s in sweep.scenarios for row in json.loads((scenario_dir / f"{s['id']}.json").read_text())]
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame([row for s in sweep.scenarios for row in done[s["id"]]])
     write_atomically(out_dir / "results.parquet", lambda tmp: table.to_parquet(tmp, index=False))
     write_atomically(out_dir / "results.csv", lambda tmp: table.to_csv(tmp, index=False))
-    plot_sweep(table, out_dir)
+    with reported_as_write_errors(out_dir):
+        plot_sweep(table, out_dir)
     return table
 
 
-def _write_json(path: Path, document: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(document, default=str))
-    os.replace(tmp, path)
+def _text_writer(text: str) -> Callable[[Path], int]:
+    return lambda tmp: tmp.write_text(text)
+
+
+def _answered_scenarios(scenario_dir: Path, sweep: Sweep) -> dict[str, list[dict[str, Any]]]:
+    """The rows of the scenarios a resumed sweep need not run again: each file of this sweep's
+    scenarios read on the hardened loader, and kept only when it holds that scenario's rows (a
+    file that cannot be read or holds something else is run again, and said in the log)."""
+    answered: dict[str, list[dict[str, Any]]] = {}
+    for scenario in sweep.scenarios:
+        path = scenario_dir / f"{scenario['id']}.json"
+        if not path.exists():
+            continue
+        try:
+            rows = read_json(path, "resume")
+        except InputError as exc:
+            log.warning("running scenario %s again: %s", scenario["id"], exc.message)
+            continue
+        if isinstance(rows, list) and rows and all(isinstance(r, dict) and r.get("scenario") == scenario["id"]
+                                                   for r in rows):
+            answered[scenario["id"]] = rows
+        else:
+            log.warning("running scenario %s again: %s does not hold its results", scenario["id"], path)
+    return answered
 
 
 def answered(table: pd.DataFrame) -> bool:

@@ -3,7 +3,6 @@ per-minute CSV (written all-or-nothing), and the section `irsim report` renders 
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -15,6 +14,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from irsim.present.files import made_folders, read_folder_json, reported_as_write_errors
 from irsim.present.formats import dumps
 
 matplotlib.use("Agg")
@@ -127,20 +127,20 @@ def write_autoscale_outputs(out_dir: Path, document: Mapping[str, Any], frame: p
     """autoscale.json, autoscale.csv and autoscale.png, made in a staging folder beside
     ``out_dir`` and moved in only once all three exist: a failure leaves nothing half-written."""
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        (staging / DOCUMENT).write_text(dumps(document) + "\n")
-        frame.to_csv(staging / MINUTES, index=False)
-        plot_autoscale(frame, document, staging / CHART)
-        out_dir.mkdir(exist_ok=True)
-        written = []
-        for name in (DOCUMENT, MINUTES, CHART):
-            (staging / name).replace(out_dir / name)
-            written.append(out_dir / name)
-        return written
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with reported_as_write_errors(out_dir), made_folders(out_dir.parent):
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+        try:
+            (staging / DOCUMENT).write_text(dumps(document) + "\n")
+            frame.to_csv(staging / MINUTES, index=False)
+            plot_autoscale(frame, document, staging / CHART)
+            out_dir.mkdir(exist_ok=True)
+            written = []
+            for name in (DOCUMENT, MINUTES, CHART):
+                (staging / name).replace(out_dir / name)
+                written.append(out_dir / name)
+            return written
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def autoscale_report(folder: Path) -> AutoscaleReport | None:
     """The report section of ``folder``'s autoscale.json (None when it has none)."""
     if not (folder / DOCUMENT).exists():
         return None
-    document = json.loads((folder / DOCUMENT).read_text())
+    document = read_folder_json(folder, DOCUMENT)
     slo, traffic = document["slo"], document["traffic"]
     intro = (f"{document['instance_type']} for job {document['job']} under {traffic['source']} "
              f"({traffic['minutes']:,} minutes, peak {traffic['peak_per_minute']:,.0f}/min); SLO {slo['percentile']} "

@@ -6,13 +6,11 @@ A new kind of output adds a section function and a line in ``SECTIONS``."""
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import pandas as pd
-
 from irsim.present.autoscale import autoscale_report
+from irsim.present.files import read_folder_csv, read_folder_json
 from irsim.present.htmljob import job_sections
 from irsim.present.htmlparts import Num, figures, image, money, ms, notices, per_inference, table
 from irsim.present.planplots import answered, sweep_facets
@@ -48,7 +46,7 @@ window.addEventListener('load', function () {
 def recommendation_sections(folder: Path) -> tuple[str, list[str]]:
     """A recommendation's folder: the target, the verified cheapest first, every alternative and why
     the others cannot serve."""
-    document = json.loads((folder / "recommendation.json").read_text())
+    document = read_folder_json(folder, "recommendation.json")
     target = document["Target"]
     percentile = target["Percentile"]
     items = {i["RecommendationId"]: i for i in document["InferenceRecommendations"]}
@@ -88,7 +86,7 @@ def recommendation_sections(folder: Path) -> tuple[str, list[str]]:
 def sweep_sections(folder: Path) -> tuple[str, list[str]]:
     """A sweep's folder: the cheapest endpoint of every scenario, the unanswered ones by their axis
     values, cost against rate."""
-    frame = pd.read_csv(folder / "results.csv")
+    frame = read_folder_csv(folder, "results.csv")
     ok = answered(frame)
     facets = sweep_facets(ok)
     chosen = ok[ok["chosen"].astype(bool)] if "chosen" in ok else ok.iloc[0:0]
@@ -130,6 +128,21 @@ def autoscale_section(folder: Path) -> str | None:
             + (image(autoscale.chart, "autoscaling timeline") if autoscale.chart else ""))
 
 
+def _read_sections(folder: Path, make: Callable[[Path], tuple[str, list[str]]], writer: str
+                   ) -> tuple[str, list[str], str | None]:
+    """The folder's title and sections, and its autoscaling section. A file that is there but not
+    as irsim writes it (a missing key, a wrong type, a table without its columns) is an InputError
+    naming the folder and what is wrong, never a traceback."""
+    try:
+        title, sections = make(folder)
+        return title, sections, autoscale_section(folder)
+    except InputError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, OSError) as exc:
+        problem = f"missing {exc}" if isinstance(exc, KeyError) else " ".join(str(exc).split()) or type(exc).__name__
+        raise InputError(str(folder), f"holds files that are not as {writer} writes them ({problem})") from None
+
+
 #: What writes the file that marks each kind of output folder, in the library's words (the
 #: command line passes its own: the command and option that write it).
 WRITERS = {"describe.json": "a job's run", "recommendation.json": "a recommendation", "results.csv": "a sweep",
@@ -144,8 +157,7 @@ def build_report(folder: str | Path, writers: Mapping[str, str] = WRITERS) -> st
     if found is None:
         kinds = [f"{marker} ({writers.get(marker, WRITERS.get(marker, '?'))})" for marker, _ in SECTIONS]
         raise InputError(str(folder), f"holds no {', '.join(kinds[:-1])} or {kinds[-1]}")
-    title, sections = found[1](folder)
-    extra = autoscale_section(folder)
+    title, sections, extra = _read_sections(folder, found[1], writers.get(found[0], WRITERS[found[0]]))
     sections += [extra] if extra else []
     body = "\n".join(sections)
     charts = f"<script>{plotly_script()}</script>" if 'class="plotly-graph-div' in body else ""

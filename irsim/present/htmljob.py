@@ -4,13 +4,11 @@ as the console ranks them with every caveat it shows, and the per-minute charts.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
+from irsim.present.files import read_folder_csv, read_folder_json
 from irsim.present.htmlparts import (
     Num,
     count,
@@ -39,8 +37,8 @@ from irsim.service.result import JobDocument, Replications
 
 def job_sections(folder: Path) -> tuple[str, list[str]]:
     """Title and sections of a job's page."""
-    describe = json.loads((folder / "describe.json").read_text())
-    document = JobDocument.from_json(json.loads((folder / "irsim.json").read_text())) \
+    describe = read_folder_json(folder, "describe.json")
+    document = JobDocument.from_json(read_folder_json(folder, "irsim.json")) \
         if (folder / "irsim.json").exists() else None
     conditions = describe.get("StoppingConditions", {})
     thresholds = conditions.get("ModelLatencyThresholds") or []
@@ -161,7 +159,7 @@ def replications_section(summary: Replications) -> str:
 
 def minutes_section(folder: Path, describe: Mapping[str, Any], document: JobDocument, percentile: str) -> str:
     """The per-minute series of every benchmark, interactive, and report.png."""
-    metrics = pd.read_csv(folder / "metrics.csv")
+    metrics = read_folder_csv(folder, "metrics.csv")
     labels = {b.index: b.label for b in document.benchmarks}
     best = {b.index: b.best_minute for b in document.benchmarks}
     conditions = describe.get("StoppingConditions", {})

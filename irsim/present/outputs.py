@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from irsim.present.files import made_folders, reported_as_write_errors
 from irsim.present.formats import dumps
 from irsim.present.plots import BenchmarkSeries, JobChart, plot_job_report
 from irsim.service.labels import benchmark_label
@@ -48,10 +49,15 @@ def write_outputs(result: JobResult, out_dir: Path, replicated: Replications | N
     """describe.json, steps.json, irsim.json (the JobDocument, with ``replicated`` when the job
     was replicated), metrics.csv and report.png.
 
-    Written in a staging folder first, then moved into ``out_dir``: a failure leaves nothing.
+    Written in a staging folder first, then moved into ``out_dir``: a failure leaves nothing (a
+    WriteError when the system refused a write).
     """
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with reported_as_write_errors(out_dir), made_folders(out_dir.parent):
+        return _staged_outputs(result, out_dir, replicated)
+
+
+def _staged_outputs(result: JobResult, out_dir: Path, replicated: Replications | None) -> list[Path]:
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         (staging / "describe.json").write_text(dumps(result.describe) + "\n")
