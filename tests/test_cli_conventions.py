@@ -220,12 +220,12 @@ def test_a_sweep_with_infeasible_scenarios_is_answered_and_names_them_by_axis_va
 # --- wait, report, one seed rule, the worker's log (subprocesses) -----------------------------
 
 @pytest.mark.slow
-def test_wait_exits_2_on_timeout_and_1_for_a_failed_job(home, tmp_path, cli):
+def test_wait_exits_3_on_timeout_and_1_for_a_failed_job(home, tmp_path, cli):
     long_job = tmp_path / "long.json"
     long_job.write_text(json.dumps(small_job("long-one", seconds=3600)))
     assert cli("create", long_job, "--home", home)[0] == 0
     code, _, err = cli("wait", "long-one", "--home", home, "--timeout", "0.01")
-    assert code == 2 and "long-one" in err
+    assert code == 3 and "long-one" in err  # the wait commands' one table: 3 is a timeout, 2 bad input
     cli("stop", "long-one", "--home", home)
     assert cli("wait", "long-one", "--home", home, "--timeout", "60")[0] == 1  # STOPPED
     failing = tmp_path / "failing.json"

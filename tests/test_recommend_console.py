@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from irsim.planning.recommend import recommend
-from irsim.present.tables import plan_table
+from irsim.present.plantable import plan_table
 from optimizer.events import CANDIDATES, SERVERLESS, SIZED, VERIFICATION, PlanEvent
 from optimizer.ranking import LEVELS
 

@@ -14,7 +14,7 @@ import pandas as pd
 from calibration.fit import Calibration, calibrate_cloudwatch, calibrate_results, calibrate_samples
 from calibration.report import candidates_text
 from calibration.sources import read_cloudwatch, read_describe, read_samples, read_steps
-from irsim.cli.argtypes import integer
+from irsim.cli.printing import Printer
 from irsim.inputs import load_json_file
 from irsim.present.files import write_atomically
 from irsim.present.plots import plot_calibration
@@ -102,22 +102,13 @@ def _check_json_inputs(args: argparse.Namespace) -> None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    printer = Printer.from_args(args)
     _check_json_inputs(args)
-    output = Path(args.output)
+    output = Path(args.output_profile)
     if output.is_dir():
         raise InputError("output", f"{output} is a folder; give a profile file to write")
     calibration, sources, frame, samples = _calibrate(args)
     profile = _merged(calibration, output, args.model)
-    entry = calibration.entry
-    print(f"irsim calibrate: {entry.instance_type} from {len(sources)} file(s)")
-    print(f"  service time   {calibration.service.family}, mean {entry.service_time.mean_ms:.3f} ms, "
-          f"cv {entry.service_time.cv:.3f} ({calibration.service.method})")
-    print(f"  workers        {_workers_text(calibration)}")
-    observed = calibration.provenance.get("observed_invocations_per_minute")
-    if observed:
-        print(f"  data range     {observed[0]:,.0f} to {observed[1]:,.0f} invocations/min per instance")
-    for line in calibration.report:
-        print(f"  - {line}")
     text = _checked_text(profile)
     try:
         if args.plot:
@@ -126,8 +117,37 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         write_atomically(output, lambda tmp: tmp.write_text(text))
     except OSError as exc:
         raise InputError("output", f"cannot write {exc.filename or output}: {exc.strerror or exc}") from None
-    print(f"wrote {output}" + (f" and {args.plot}" if args.plot else ""))
+    printer.emit(fit_document(calibration, sources, output, args.plot),
+                 lambda: fit_summary(calibration, sources) + f"\nwrote {output}"
+                 + (f" and {args.plot}" if args.plot else ""), "Calibration")
     return 0
+
+
+def fit_document(calibration: Calibration, sources: list[dict], output: Path, plot: str | None) -> dict:
+    """The fit as --output prints it: the entry's numbers, how sure they are, what was read and written."""
+    entry = calibration.entry
+    profile = calibration.workers
+    return {"InstanceType": entry.instance_type, "ServiceTime": {
+        "Family": calibration.service.family, "MeanMs": entry.service_time.mean_ms, "Cv": entry.service_time.cv,
+        "Method": calibration.service.method},
+        "Workers": entry.workers, "WorkersDetermined": bool(profile.determined if profile else
+                                                             calibration.workers_determined),
+        "ObservedInvocationsPerMinute": calibration.provenance.get("observed_invocations_per_minute"),
+        "Notes": list(calibration.report), "Sources": sources, "Profile": str(output), "Plot": plot}
+
+
+def fit_summary(calibration: Calibration, sources: list[dict]) -> str:
+    """The console's lines: the service time, the workers, the data range and the notes."""
+    entry = calibration.entry
+    lines = [f"irsim calibrate: {entry.instance_type} from {len(sources)} file(s)",
+             f"  service time   {calibration.service.family}, mean {entry.service_time.mean_ms:.3f} ms, "
+             f"cv {entry.service_time.cv:.3f} ({calibration.service.method})",
+             f"  workers        {_workers_text(calibration)}"]
+    observed = calibration.provenance.get("observed_invocations_per_minute")
+    if observed:
+        lines.append(f"  data range     {observed[0]:,.0f} to {observed[1]:,.0f} invocations/min per instance")
+    lines += [f"  - {line}" for line in calibration.report]
+    return "\n".join(lines)
 
 
 def _checked_text(profile: Profile) -> str:
@@ -139,22 +159,3 @@ def _checked_text(profile: Profile) -> str:
         raise InputError("calibrate", "the fitted profile holds a number that is not finite; nothing written") from None
     profile_from_dict(json.loads(text))
     return text
-
-
-def add_calibrate_command(commands: argparse._SubParsersAction) -> None:
-    sub = commands.add_parser("calibrate", help="fit a profile entry to CloudWatch data, samples or past results",
-                              description="Fit a service profile entry for one instance type and write it into a "
-                                          "profile (merged into -o when it exists).")
-    sub.add_argument("--instance-type", required=True, help="the instance type the data was measured on")
-    sub.add_argument("--instance-count", type=integer(1), default=1, help="instances behind the endpoint (default 1)")
-    sub.add_argument("--cloudwatch", nargs="+", default=[], metavar="F",
-                     help="aws cloudwatch get-metric-statistics / get-metric-data output (JSON)")
-    sub.add_argument("--describe", nargs="+", default=[], metavar="F", help="DescribeInferenceRecommendationsJob JSON")
-    sub.add_argument("--steps", nargs="+", default=[], metavar="F", help="ListInferenceRecommendationsJobSteps JSON")
-    sub.add_argument("--samples", nargs="+", default=[], metavar="F", help="per-request latencies, ms (CSV or NDJSON)")
-    sub.add_argument("--workers", type=integer(1), default=None,
-                     help="workers to assume when the data cannot tell (default: the instance's vCPUs)")
-    sub.add_argument("--model", default=None, help="model name of a new profile (default: calibrated-model)")
-    sub.add_argument("-o", "--output", required=True, metavar="PROFILE.json", help="profile to write or merge into")
-    sub.add_argument("--plot", metavar="PNG", help="write the fit as a chart")
-    sub.set_defaults(handler=cmd_calibrate)

@@ -19,10 +19,3 @@ def cmd_report(args: argparse.Namespace) -> int:
     write_atomically(output, lambda tmp: tmp.write_text(page))
     print(f"wrote {output}")
     return 0
-
-
-def add_report_command(commands: argparse._SubParsersAction) -> None:
-    report = commands.add_parser("report", help="one self-contained HTML page for a run, recommend or sweep folder")
-    report.add_argument("folder", metavar="DIR", help="an --out folder of irsim run, recommend or sweep")
-    report.add_argument("-o", "--output", default=None, help="the page to write (default DIR/report.html)")
-    report.set_defaults(handler=cmd_report)

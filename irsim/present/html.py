@@ -16,7 +16,7 @@ from irsim.present.autoscale import autoscale_report
 from irsim.present.htmljob import job_sections
 from irsim.present.htmlparts import Num, figures, image, money, ms, notices, per_inference, table
 from irsim.present.planplots import answered, sweep_facets
-from irsim.present.tables import plan_table
+from irsim.present.plantable import plan_table
 from irsim.present.webcharts import figure_div, plotly_script, recommendation_figure, sweep_figure
 from irsim.service.labels import detail_label
 from simulator import InputError
