@@ -20,8 +20,8 @@ import pytest
 
 from irsim.cli.app import main
 from irsim.present.html import SCRIPT, build_report
-from irsim.present.webcharts import PLOTLY_FILE
 from irsim.present.tables import describe_table
+from irsim.present.webcharts import PLOTLY_FILE
 from irsim.service.result import JobDocument
 from simulator import InputError
 
@@ -143,7 +143,8 @@ def test_the_job_page_says_what_the_console_says(pages, capsys):
     describe = json.loads((pages["job"].parent / "job" / "describe.json").read_text())
     document = JobDocument.from_json(json.loads((pages["job"].parent / "job" / "irsim.json").read_text()))
     console = [line.split()[1] + (" " + line.split()[2] if line.split()[2].startswith("[") else "")
-               for line in describe_table(describe, document, wide=True).splitlines() if re.match(r"^ +\d+  ml\.", line)]
+               for line in describe_table(describe, document, wide=True).splitlines()
+               if re.match(r"^ +\d+  ml\.", line)]
     rows = re.findall(r"<tr[^>]*><td class=\"num\">\d+</td><td>([^<]+)</td>", text)
     assert rows == console and len(rows) == 4
 
