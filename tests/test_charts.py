@@ -22,6 +22,7 @@ from irsim.cli.app import main
 from irsim.present.chartkit import spread
 from irsim.present.planplots import cost_figure, crossover_figure, crossover_grid, recommendation_figure
 from irsim.present.plots import BenchmarkSeries, JobChart, job_figure, per_minute_figure
+from irsim.present.units import with_units, without_units
 from irsim.service.minutes import FIRST_MINUTE, minute_number, numbered_minutes
 from simulator import simulate
 
@@ -113,7 +114,7 @@ def test_metrics_csv_and_best_minute_count_from_one(tmp_path):
     metrics = pd.read_csv(tmp_path / "out" / "metrics.csv")
     extensions = json.loads((tmp_path / "out" / "irsim.json").read_text())
     threshold = request["StoppingConditions"]["ModelLatencyThresholds"][0]
-    column = f"ModelLatency_p{threshold['Percentile'][1:]}"
+    column = f"ModelLatency_p{threshold['Percentile'][1:]}_us"  # the header says its unit (microseconds)
     for benchmark in extensions["benchmarks"]:
         rows = metrics[metrics["benchmark"] == benchmark["index"]]
         assert rows["minute"].iloc[0] == 1 and rows["minute"].diff().dropna().eq(1).all()
@@ -305,3 +306,12 @@ def test_crossover_tells_service_scales_apart():
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert "10 ms; service x1.3" in labels and "100 ms; service x1" in labels
     assert overlapping_texts(fig) == []
+
+
+def test_metrics_csv_headers_carry_units_and_old_headers_still_read():
+    frame = pd.DataFrame({"minute": [1], "ModelLatency_p95": [1500.0], "OverheadLatency_Average": [20.0],
+                          "CPUUtilization": [180.0], "MemoryUtilization": [22.0], "Invocations": [10]})
+    written = with_units(frame)
+    assert list(written.columns) == ["minute", "ModelLatency_p95_us", "OverheadLatency_Average_us",
+                                     "CPUUtilization_pct", "MemoryUtilization_pct", "Invocations"]
+    assert without_units(written).equals(frame) and without_units(frame).equals(frame)  # a folder from before

@@ -83,3 +83,15 @@ def test_environment_parameter_ranges_are_warned_not_dropped():
                in w for w in document["Warnings"])
     assert "WARNING ml.c5.xlarge: EnvironmentParameterRanges" in plan_table(document)
     assert VERIFICATION in [e.kind for e in events]
+
+
+@pytest.mark.slow
+def test_a_tie_in_cost_goes_to_the_calibrated_type_with_confirmed_prices_and_is_said():
+    request = json.loads((EXAMPLES / "seed-advanced-job.json").read_text())
+    document = recommend(request, "demo", candidates="all")
+    chosen = document["Details"][0]
+    assert chosen["Verified"] and chosen["Calibrated"]
+    tie = [line for line in document["Explanation"] if line.startswith("Tie at $")]
+    assert len(tie) == 1 and "ml.c6i.large" in tie[0] and "is chosen for its calibrated profile entry" in tie[0]
+    tied = [d for d in document["Details"][1:] if "ml.c6i.large" in str(d["Counts"])]
+    assert tied and not tied[0]["Calibrated"] and not tied[0]["Verified"]

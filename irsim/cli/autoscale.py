@@ -29,6 +29,7 @@ from irsim.durable.store import JobStore
 from irsim.inputs import load_json_object
 from irsim.planning.recommend import parse_slo
 from irsim.present.autoscale import autoscale_table, minutes_frame, write_autoscale_outputs
+from irsim.present.units import without_units
 from irsim.service.result import JobDocument, stored_document
 from irsim.service.scaling import ScalingRecommendation, per_minute_frames, recommend_scaling
 from pricing import default_catalogue
@@ -56,7 +57,7 @@ def _folder_job(folder: Path, profile: str | None) -> CompletedJob:
     minutes: dict[int, pd.DataFrame] = {}
     if (folder / "metrics.csv").exists():
         try:
-            table = pd.read_csv(folder / "metrics.csv")
+            table = without_units(pd.read_csv(folder / "metrics.csv"))
             minutes = {int(i): table[table["benchmark"] == i].reset_index(drop=True)
                        for i in table["benchmark"].unique()}
         except (ValueError, KeyError, pd.errors.ParserError) as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from calibration.transfer import complete_profile
+from irsim.service.labels import detail_label
 from irsim.service.request import PERCENTILES, BenchmarkSpec, parse_request
 from optimizer import Candidate, Constraints, Plan, Target, Verified, parse_importance, plan
 from optimizer.events import SERVERLESS, Observer, PlanEvent, ignore
@@ -98,7 +99,9 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
         "Target": {"InvocationsPerMinute": rate_per_minute, "Percentile": percentile_name,
                    "ValueInMilliseconds": slo_ms, "Routing": routing,
                    "Traffic": f"closed:{closed_users}" if closed_users else "open (Poisson)"},
-        "Explanation": _scoped(result, rows),  # why nothing fits, and which verdicts a point estimate decided
+        # why nothing fits, which verdicts a point estimate decided, and how a tie in cost was broken
+        "Explanation": _scoped(result, rows) + list(dict.fromkeys(r["explanation"] for r in rows
+                                                                  if "explanation" in r)),
         "Ranking": ("the verified cheapest first, then by Studio's importance levels ("
                     + ", ".join(f"{k}={v}" for k, v in levels.items()) + "): each criterion scaled to [0, 1] over "
                     "the alternatives, weighted 1 (lowest) to 5 (highest); RankScore is the sum"),
@@ -163,6 +166,7 @@ def _ranked(rows: list[dict[str, Any]], importance: Mapping[str, str]) -> list[d
     with its RankScore (why it stands where it does)."""
     verified = [r for r in rows if r["verified"]]
     chosen = min(verified, key=lambda r: (r["cost"], r["latency"])) if verified else None
+    chosen = _tie_broken(chosen, rows)
     scores = scored([_alternative(row) for row in rows], importance) if rows else []
     for row, score in zip(rows, scores, strict=True):
         row["detail"]["Verified"] = row is chosen
@@ -171,6 +175,30 @@ def _ranked(rows: list[dict[str, Any]], importance: Mapping[str, str]) -> list[d
     by_id = {r["id"]: r for r in rows}
     ranked = [by_id[a.key] for a in order]
     return ([chosen] if chosen else []) + [r for r in ranked if r is not chosen]
+
+
+def _confidence(row: dict[str, Any]) -> tuple[bool, bool, float]:
+    """What breaks a tie in cost: a calibrated profile entry first, then confirmed prices, then latency."""
+    detail = row["detail"]
+    return (not detail["Calibrated"], detail["PriceConfidence"] != ["confirmed"], row["latency"])
+
+
+def _tie_broken(chosen: dict[str, Any] | None, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Among the endpoints that cost the same per hour as ``chosen`` and meet the target within
+    the limits (each was simulated whole at its count), the one with a calibrated entry and
+    confirmed prices; the tie is said in the explanation."""
+    if chosen is None:
+        return None
+    tied = [r for r in rows if math.isclose(r["cost"], chosen["cost"], rel_tol=1e-9)
+            and r["detail"].get("WithinLimits", True) and (r is chosen or not r["detail"].get("ServerlessConfig"))]
+    if len(tied) < 2:
+        return chosen
+    best = min(tied, key=_confidence)
+    names = ", ".join(detail_label(r["detail"]) for r in tied)
+    chosen["explanation"] = (f"Tie at ${chosen['cost']:.3f}/hour between {names}: {detail_label(best['detail'])} "
+                             "is chosen for its calibrated profile entry and price confidence, then latency.")
+    best["explanation"] = chosen["explanation"]
+    return best
 
 
 def _instance_row(job_name: str, verified: Verified, chosen: bool, rate_per_minute: float, percentile: str,
