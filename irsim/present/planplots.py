@@ -72,7 +72,8 @@ def recommendation_figure(document: dict) -> Figure:
     _label_column(ax, [(p[0], p[1], p[4]) for p in points], top)
     ax.set_xlabel(f"{percentile} ModelLatency at {target['InvocationsPerMinute']:,.0f} invocations/min (ms)")
     ax.set_ylabel("cost per hour (USD)")
-    ax.set_title("Endpoints that meet the target, by cost and latency", fontsize=10)
+    ax.set_title(f"Endpoints that meet {percentile} <= {target['ValueInMilliseconds']:g} ms at "
+                 f"{target['InvocationsPerMinute']:,.0f} invocations/min, by cost and latency", fontsize=10)
     outside_legend(fig, handles, columns=3)
     return fig
 

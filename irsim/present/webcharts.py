@@ -6,6 +6,7 @@ script the page shows the same chart as a PNG and fetches nothing."""
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -80,7 +81,8 @@ def job_minutes_figure(metrics: pd.DataFrame, labels: Mapping[int, str], percent
                       annotation_text=f"threshold {threshold_ms:g} ms")
     fig.update_xaxes(title_text="minute of the benchmark", dtick=1, row=3, col=1)
     fig.update_yaxes(rangemode="tozero")
-    fig.update_yaxes(dtick=None, tickformat="d", row=2, col=1)
+    most = int(full["Users"].max()) if len(full) else 1
+    fig.update_yaxes(tick0=0, dtick=max(1, math.ceil(most / 5)), tickformat="d", row=2, col=1)  # whole users only
     fig.update_layout(height=720, hovermode="closest")
     return fig
 
