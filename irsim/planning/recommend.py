@@ -99,9 +99,7 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
         "Target": {"InvocationsPerMinute": rate_per_minute, "Percentile": percentile_name,
                    "ValueInMilliseconds": slo_ms, "Routing": routing,
                    "Traffic": f"closed:{closed_users}" if closed_users else "open (Poisson)"},
-        # why nothing fits, which verdicts a point estimate decided, and how a tie in cost was broken
-        "Explanation": _scoped(result, rows) + list(dict.fromkeys(r["explanation"] for r in rows
-                                                                  if "explanation" in r)),
+        "Explanation": _scoped(result, rows) + _ties(rows),  # why nothing fits, point estimates, a tie broken
         "Ranking": ("the verified cheapest first, then by Studio's importance levels ("
                     + ", ".join(f"{k}={v}" for k, v in levels.items()) + "): each criterion scaled to [0, 1] over "
                     "the alternatives, weighted 1 (lowest) to 5 (highest); RankScore is the sum"),
@@ -181,6 +179,11 @@ def _confidence(row: dict[str, Any]) -> tuple[bool, bool, float]:
     """What breaks a tie in cost: a calibrated profile entry first, then confirmed prices, then latency."""
     detail = row["detail"]
     return (not detail["Calibrated"], detail["PriceConfidence"] != ["confirmed"], row["latency"])
+
+
+def _ties(rows: list[dict[str, Any]]) -> list[str]:
+    """How a tie in cost was broken, when there was one."""
+    return list(dict.fromkeys(row["explanation"] for row in rows if "explanation" in row))
 
 
 def _tie_broken(chosen: dict[str, Any] | None, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
