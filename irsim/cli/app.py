@@ -70,7 +70,7 @@ COMMANDS: tuple[Command, ...] = (
             "the cheapest endpoint that meets MaxInvocations within the SLO"),
     Command("sweep", f"{P}:add_sweep_command",
             "what-if scenarios (rates, SLOs, routing, service-time scale...) on Dask"),
-    Command("report", f"{P}:add_report_command", "one self-contained HTML page for a run, recommend or sweep folder"),
+    Command("report", f"{P}:add_report_command", "one HTML page for a run, recommend, sweep or autoscale folder, led by its answer"),
     Command("autoscale", f"{P}:add_autoscale_command",
             "the cheapest autoscaling policy for a job's recommendation under a traffic curve"),
     Command("submit", f"{J}:add_submit_command",
