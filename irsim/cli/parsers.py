@@ -165,7 +165,8 @@ def add_autoscale_command(commands: argparse._SubParsersAction) -> None:
 
 
 def add_report_command(commands: argparse._SubParsersAction) -> None:
-    report = commands.add_parser("report", help="one HTML page for a run, recommend, sweep or autoscale folder, led by its answer")
+    report = commands.add_parser(
+        "report", help="one HTML page for a run, recommend, sweep or autoscale folder, led by its answer")
     report.add_argument("folder", metavar="DIR", help="an --out folder of irsim run, recommend, sweep or autoscale")
     report.add_argument("-o", "--output", default=None, help="the page to write (default DIR/report.html)")
     report.set_defaults(handler="irsim.cli.report:cmd_report")
