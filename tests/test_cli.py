@@ -62,7 +62,7 @@ def test_bad_profile_field_is_named(tmp_path, cli):
     profile = tmp_path / "p.json"
     profile.write_text(json.dumps({"model": "m", "instances": {"ml.c5.large": {
         "workers": 2, "service_time": {"family": "deterministic", "mean_ms": 3, "cv": 0.2}}}}))
-    code, _, err = cli("simulate", "--profile", profile, "--instance-type", "ml.c5.large", "--users", "2")
+    code, _, err = cli("simulate", "--service-profile", profile, "--instance-type", "ml.c5.large", "--users", "2")
     assert code == 2 and "instances.ml.c5.large.service_time.cv: not allowed for family 'deterministic'" in err
 
 

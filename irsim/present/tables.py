@@ -50,7 +50,7 @@ def describe_table(describe: dict[str, Any], document: JobDocument | ImportedJob
     rows = ranked_rows(describe, simulated)
     if simulated and simulated.headline:
         lines.append(headline_line(simulated.headline))
-    lines = fitted(lines, wide)
+    lines = lines[:1] + fitted(lines[1:], wide)  # the title stays one line (it may name a long path)
     if rows:
         lines += _rows_table(rows, percentile, wide)
     lines += fitted(job_notices(describe, simulated, percentile), wide)
