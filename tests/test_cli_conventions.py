@@ -19,6 +19,7 @@ from irsim.cli.logs import configure_logging
 from irsim.durable.client import client as offline_client
 from irsim.planning.sweep import answered, scenarios_summary
 from irsim.present.progress import JobProgress, ended_text, minute_text, progress_console
+from irsim.present.webcharts import PLOTLY_FILE
 from irsim.service.job import execute_job, replicate
 from irsim.service.request import parse_request
 from irsim.service.watch import Watch
@@ -264,5 +265,8 @@ def test_report_writes_next_to_its_input_by_default(tmp_path, cli, monkeypatch):
     job.write_text(json.dumps(small_job(seconds=120)))
     assert cli("run", job, "--out", out)[0] == 0
     code, printed, _ = cli("report", out)
-    assert code == 0 and (out / "report.html").is_file() and printed.strip() == f"wrote {out / 'report.html'}"
+    assert code == 0 and (out / "report.html").is_file()
+    assert printed.strip() == f"wrote {out / 'report.html'}, {out / PLOTLY_FILE}"  # the charts' script beside it
     assert not (tmp_path / "report.html").exists()
+    code, printed, _ = cli("report", out)  # once there, the script is not written again
+    assert code == 0 and printed.strip() == f"wrote {out / 'report.html'}"
