@@ -3,7 +3,7 @@
 EXIT_OK = 0
 EXIT_FAILED = 1            # the work ran and its answer is negative (a FAILED job, nothing feasible)
 EXIT_USAGE = 2             # bad input: one line on stderr, nothing written
-EXIT_TIMEOUT = 2           # `irsim wait`: the --timeout ran out before the job ended (it goes on)
+EXIT_TIMEOUT = 3           # every wait command: the --timeout ran out before the job ended (it goes on)
 AWS_PARAMETER_ERROR = 252  # the AWS CLI's exit code for a request it refuses to send
 AWS_SERVICE_ERROR = 254    # ... for an error the service answered
 AWS_GENERAL_ERROR = 255    # ... and for any other failure (e.g. no connection)

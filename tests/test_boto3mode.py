@@ -358,6 +358,21 @@ def test_aws_wait_exits_1_unless_completed(seed_result, stubbed, use_client, cap
     assert code == 1 and out.strip() == f"{NAME}: FAILED (boom)"
 
 
+def test_aws_wait_exits_3_on_timeout_as_irsim_wait_does(seed_result, stubbed, use_client, monkeypatch, capsys):
+    """The wait commands' one table of exit codes: 3 when --timeout runs out (the job goes on)."""
+    client, stubber = stubbed
+    running = {key: value for key, value in real_describe(seed_result, Status="IN_PROGRESS").items()
+               if key not in ("InferenceRecommendations", "CompletionTime")}
+    for _ in range(2):
+        stubber.add_response("describe_inference_recommendations_job", running, expected_params={"JobName": NAME})
+    use_client(client)
+    now = [0.0]
+    monkeypatch.setattr(transport, "time", SimpleNamespace(sleep=lambda s: now.__setitem__(0, now[0] + s),
+                                                           monotonic=lambda: now[0]))
+    code, _, err = run_cli(capsys, "real-aws", "wait", NAME, "--poll", "30", "--timeout", "20")
+    assert code == 3 and "still IN_PROGRESS after 20 s" in err
+
+
 def test_wait_for_real_job_times_out():
     class Running:
         calls = 0

@@ -8,6 +8,7 @@ import json
 import warnings
 from pathlib import Path
 
+import matplotlib.colors
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,8 +21,17 @@ from matplotlib.text import Text
 import irsim.present.plots as plots
 from irsim.cli.app import main
 from irsim.present.chartkit import spread
-from irsim.present.planplots import cost_figure, crossover_figure, crossover_grid, recommendation_figure
+from irsim.present.planplots import (
+    INFEASIBLE,
+    LIGHT,
+    NONE,
+    cost_figure,
+    crossover_figure,
+    crossover_grid,
+    recommendation_figure,
+)
 from irsim.present.plots import BenchmarkSeries, JobChart, job_figure, per_minute_figure
+from irsim.present.units import with_units, without_units
 from irsim.service.minutes import FIRST_MINUTE, minute_number, numbered_minutes
 from simulator import simulate
 
@@ -113,7 +123,7 @@ def test_metrics_csv_and_best_minute_count_from_one(tmp_path):
     metrics = pd.read_csv(tmp_path / "out" / "metrics.csv")
     extensions = json.loads((tmp_path / "out" / "irsim.json").read_text())
     threshold = request["StoppingConditions"]["ModelLatencyThresholds"][0]
-    column = f"ModelLatency_p{threshold['Percentile'][1:]}"
+    column = f"ModelLatency_p{threshold['Percentile'][1:]}_us"  # the header says its unit (microseconds)
     for benchmark in extensions["benchmarks"]:
         rows = metrics[metrics["benchmark"] == benchmark["index"]]
         assert rows["minute"].iloc[0] == 1 and rows["minute"].diff().dropna().eq(1).all()
@@ -146,7 +156,7 @@ def test_a_one_minute_benchmark_is_drawn_on_the_whole_pattern():
     target = [ln for ln in left.get_lines() if ln.get_label() == "MaxInvocations target"]
     assert target and target[0].get_ydata()[0] == 1000
     assert "stopped by MaxInvocationsReached" in left.get_title(loc="left") and "1 of 4 min" in left.get_title("left")
-    assert any("best 2,308" in t.get_text() for t in left.texts)
+    assert "best minute 1: 2,308 invocations" in left.get_title("left")  # in the title, never on the bar
     assert any(t.get_text() == "not run" for t in left.texts)
     # 100 ms is 13x the data: said at the edge, the data keep the axis
     assert right.get_ylim()[1] < 10 and any("beyond the chart" in t.get_text() for t in right.texts)
@@ -305,3 +315,49 @@ def test_crossover_tells_service_scales_apart():
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert "10 ms; service x1.3" in labels and "100 ms; service x1" in labels
     assert overlapping_texts(fig) == []
+
+
+def test_metrics_csv_headers_carry_units_and_old_headers_still_read():
+    frame = pd.DataFrame({"minute": [1], "ModelLatency_p95": [1500.0], "OverheadLatency_Average": [20.0],
+                          "CPUUtilization": [180.0], "MemoryUtilization": [22.0], "Invocations": [10]})
+    written = with_units(frame)
+    assert list(written.columns) == ["minute", "ModelLatency_p95_us", "OverheadLatency_Average_us",
+                                     "CPUUtilization_pct", "MemoryUtilization_pct", "Invocations"]
+    assert without_units(written).equals(frame) and without_units(frame).equals(frame)  # a folder from before
+
+
+def contrast(foreground: str, background: str) -> float:
+    """WCAG 2's contrast ratio of two colours."""
+    def luminance(colour: str) -> float:
+        channels = [c / 1 for c in matplotlib.colors.to_rgb(colour)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    high, low = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.slow  # drawing and measuring every label takes a second or two
+def test_infeasible_scenarios_are_shown_as_such_with_text_that_passes_wcag_aa():
+    table = sweep_table()
+    missing = {"scenario": "1.3-10-20000", "status": "infeasible", "service_scale": 1.3, "slo_ms": 10,
+               "slo": "P95=10", "target_per_minute": 20000, "error": "No instance type can meet the SLO"}
+    table = pd.concat([table.assign(slo=lambda t: "P95=" + t["slo_ms"].astype(str)), pd.DataFrame([missing])])
+    grid = crossover_figure(table)
+    texts = list(grid.axes[0].texts)
+    assert any(t.get_text() == "INFEASIBLE" for t in texts) and "P95" in grid.axes[0].get_title()
+    assert all(contrast("black", fill) >= 4.5 for fill in (*LIGHT, NONE))  # every fill under black text
+    assert contrast("white", "tab:green") < 4.5  # the check can fail: white on green, as the best minute's was
+    fig = cost_figure(table)
+    panel = next(ax for ax in fig.axes if ax.get_title() == "P95 <= 10 ms; service x1.3")
+    assert [c for c in panel.collections if c.get_offsets().shape[0] and tuple(c.get_offsets()[0]) == (20000, 0)]
+    assert contrast(INFEASIBLE, "white") >= 4.5
+
+
+def test_a_panel_with_no_answer_says_so_and_names_its_percentile():
+    table = sweep_table()
+    table = table[~((table["slo_ms"] == 10) & (table["service_scale"] == 1.3))].assign(slo="P95=10")
+    lost = pd.DataFrame([{"scenario": f"lost-{r}", "status": "infeasible", "service_scale": 1.3, "slo_ms": 10,
+                          "slo": "P95=10", "target_per_minute": r, "error": "none"} for r in (5000, 10000)])
+    fig = cost_figure(pd.concat([table, lost]))
+    panel = next(ax for ax in fig.axes if ax.get_title() == "P95 <= 10 ms; service x1.3")
+    assert any("no endpoint meets this SLO" in t.get_text() for t in panel.texts)

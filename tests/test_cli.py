@@ -62,7 +62,7 @@ def test_bad_profile_field_is_named(tmp_path, cli):
     profile = tmp_path / "p.json"
     profile.write_text(json.dumps({"model": "m", "instances": {"ml.c5.large": {
         "workers": 2, "service_time": {"family": "deterministic", "mean_ms": 3, "cv": 0.2}}}}))
-    code, _, err = cli("simulate", "--profile", profile, "--instance-type", "ml.c5.large", "--users", "2")
+    code, _, err = cli("simulate", "--service-profile", profile, "--instance-type", "ml.c5.large", "--users", "2")
     assert code == 2 and "instances.ml.c5.large.service_time.cv: not allowed for family 'deterministic'" in err
 
 
@@ -82,7 +82,7 @@ def test_usage_errors_are_argparse_exits(capsys):
     with pytest.raises(SystemExit) as exited:
         main(["simulate", "--instance-type", "ml.c5.large", "--users", "2", "--routing", "x"])
     assert exited.value.code == 2
-    assert "argument --routing: invalid choice: 'x'" in capsys.readouterr().err
+    assert "argument --routing: 'x' is not one of random, least_outstanding_requests" in capsys.readouterr().err
 
 
 def test_help_exits_0(cli):

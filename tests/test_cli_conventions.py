@@ -19,6 +19,7 @@ from irsim.cli.logs import configure_logging
 from irsim.durable.client import client as offline_client
 from irsim.planning.sweep import answered, scenarios_summary
 from irsim.present.progress import JobProgress, ended_text, minute_text, progress_console
+from irsim.present.webcharts import PLOTLY_FILE
 from irsim.service.job import execute_job, replicate
 from irsim.service.request import parse_request
 from irsim.service.watch import Watch
@@ -220,12 +221,12 @@ def test_a_sweep_with_infeasible_scenarios_is_answered_and_names_them_by_axis_va
 # --- wait, report, one seed rule, the worker's log (subprocesses) -----------------------------
 
 @pytest.mark.slow
-def test_wait_exits_2_on_timeout_and_1_for_a_failed_job(home, tmp_path, cli):
+def test_wait_exits_3_on_timeout_and_1_for_a_failed_job(home, tmp_path, cli):
     long_job = tmp_path / "long.json"
     long_job.write_text(json.dumps(small_job("long-one", seconds=3600)))
     assert cli("create", long_job, "--home", home)[0] == 0
     code, _, err = cli("wait", "long-one", "--home", home, "--timeout", "0.01")
-    assert code == 2 and "long-one" in err
+    assert code == 3 and "long-one" in err  # the wait commands' one table: 3 is a timeout, 2 bad input
     cli("stop", "long-one", "--home", home)
     assert cli("wait", "long-one", "--home", home, "--timeout", "60")[0] == 1  # STOPPED
     failing = tmp_path / "failing.json"
@@ -264,5 +265,8 @@ def test_report_writes_next_to_its_input_by_default(tmp_path, cli, monkeypatch):
     job.write_text(json.dumps(small_job(seconds=120)))
     assert cli("run", job, "--out", out)[0] == 0
     code, printed, _ = cli("report", out)
-    assert code == 0 and (out / "report.html").is_file() and printed.strip() == f"wrote {out / 'report.html'}"
+    assert code == 0 and (out / "report.html").is_file()
+    assert printed.strip() == f"wrote {out / 'report.html'}, {out / PLOTLY_FILE}"  # the charts' script beside it
     assert not (tmp_path / "report.html").exists()
+    code, printed, _ = cli("report", out)  # once there, the script is not written again
+    assert code == 0 and printed.strip() == f"wrote {out / 'report.html'}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
@@ -110,9 +111,7 @@ def test_documented_commands_run(page, cli, home, tmp_path, monkeypatch):
     from the repository's examples copied there, against a fresh store; each page on its own."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("IRSIM_HOME", str(home))
-    (tmp_path / "examples").mkdir()
-    for example in EXAMPLES.glob("*.json"):
-        (tmp_path / "examples" / example.name).write_text(example.read_text())
+    shutil.copytree(EXAMPLES, tmp_path / "examples")  # subfolders too (examples/my-model: docs/walkthrough.md)
     ran = 0
     for line in page_commands(page):
         if reaches_aws(line):

@@ -109,7 +109,7 @@ def test_profiles_one_field_off_simulate_or_are_refused_in_one_line(cli, tmp_pat
     def case(profile: dict) -> None:
         here = fresh(tmp_path)
         (here / "profile.json").write_text(json.dumps(profile))
-        code, out, err = cli("simulate", "--profile", here / "profile.json", "--instance-type", "ml.c5.large",
+        code, out, err = cli("simulate", "--service-profile", here / "profile.json", "--instance-type", "ml.c5.large",
                              "--users", 4, "--duration", 120, "--json")
         assert_works_or_one_line(code, err, worked=(0,))
         if code == 0:

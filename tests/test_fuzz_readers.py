@@ -149,8 +149,9 @@ def check_job_request(cli, tmp_path: Path, data: bytes) -> None:
 def check_profile(cli, tmp_path: Path, data: bytes) -> None:
     here = folder(tmp_path)
     (here / "profile.json").write_bytes(data)
-    code, _, err = cli("simulate", "--profile", here / "profile.json", "--instance-type", "ml.c5.large", "--users",
-                       "3", "--duration", "60", "--max-requests-per-s", "20000", "--per-minute", here / "pm.csv")
+    code, _, err = cli("simulate", "--service-profile", here / "profile.json", "--instance-type", "ml.c5.large",
+                       "--users", "3", "--duration", "60", "--max-requests-per-s", "20000",
+                       "--per-minute", here / "pm.csv")
     assert_works_or_one_line(code, err, worked=(0,), nothing_at=None if code == 0 else here / "pm.csv")
 
 
@@ -267,7 +268,7 @@ flag_values = st.sampled_from(["0", "1", "-1", "2", "60", "0.5", "1e309", "nan",
                                str(2**63), str(2**70), "9" * 40, "random", "least_outstanding_requests", "ml.c5.large",
                                "ml.x9.large", "demo", "--users", "P95=10"]) | st.text(max_size=6)
 SIMULATE_FLAGS = ["--instance-type", "--instances", "--users", "--rate", "--duration", "--think-time", "--routing",
-                  "--seed", "--max-requests-per-s", "--profile"]
+                  "--seed", "--max-requests-per-s", "--service-profile"]
 
 
 @st.composite
@@ -291,7 +292,7 @@ def test_fuzzed_simulate_flags(cli, examples):
 
 
 RUN_FLAGS = st.lists(st.tuples(st.sampled_from(["--seed", "--region", "--replications", "--max-requests-per-s",
-                                                "--profile"]), flag_values), min_size=1, max_size=3)
+                                                "--service-profile"]), flag_values), min_size=1, max_size=3)
 
 
 @pytest.mark.parametrize("examples", EXAMPLES_PER_READER)

@@ -62,7 +62,8 @@ def readers(tmp_path: Path, bad: Path) -> dict[str, tuple[list[object], int]]:
     return {
         "job request": (["run", bad, "--quiet"], EXIT_USAGE),
         "create's request": (["create", bad, "--home", tmp_path / "home"], EXIT_USAGE),
-        "profile": (["simulate", "--profile", bad, "--instance-type", "ml.c5.large", "--users", "1"], EXIT_USAGE),
+        "profile": (["simulate", "--service-profile", bad, "--instance-type", "ml.c5.large", "--users", "1"],
+                    EXIT_USAGE),
         "sweep": (["sweep", bad, "--out", tmp_path / "out"], EXIT_USAGE),
         "--cli-input-json file://": (["create-inference-recommendations-job", "--cli-input-json", f"file://{bad}",
                                       "--home", tmp_path / "home"], AWS_PARAMETER_ERROR),
@@ -108,8 +109,9 @@ def test_the_loader_reads_other_unicode_encodings_and_names_the_field():
 def test_wrong_types_inside_a_file_name_the_file_and_the_field(tmp_path, cli):
     profile = write(tmp_path / "p.json", {"model": "m", "instances": {"ml.c5.large": {
         "workers": "four", "service_time": {"family": "exponential", "mean_ms": 5}}}})
-    code, _, err = cli("simulate", "--profile", profile, "--instance-type", "ml.c5.large", "--users", "1")
-    assert code == EXIT_USAGE and one_error_line(err, "--profile", str(profile), "instances.ml.c5.large.workers")
+    code, _, err = cli("simulate", "--service-profile", profile, "--instance-type", "ml.c5.large", "--users", "1")
+    assert code == EXIT_USAGE and one_error_line(err, "--service-profile", str(profile),
+                                                 "instances.ml.c5.large.workers")
     request = seed_request()
     request["InputConfig"]["ResourceLimit"]["MaxParallelOfTests"] = "three"
     code, _, err = cli("run", write(tmp_path / "job.json", request), "--quiet")
@@ -208,8 +210,8 @@ def nanosecond_profile(tmp_path: Path, mean_ms: float = 1e-6) -> Path:
 
 def test_a_nanosecond_service_time_is_refused_at_once_naming_the_entry(tmp_path, cli):
     started = time.monotonic()
-    code, out, err = cli("simulate", "--profile", nanosecond_profile(tmp_path), "--instance-type", "ml.c5.large",
-                         "--users", "3", "--duration", "0.05")
+    code, out, err = cli("simulate", "--service-profile", nanosecond_profile(tmp_path), "--instance-type",
+                         "ml.c5.large", "--users", "3", "--duration", "0.05")
     assert time.monotonic() - started < 60  # before: minutes and 3.4 GB (no wall time is asserted finer)
     assert code == EXIT_USAGE and out == ""
     assert one_error_line(err, "instances.ml.c5.large.service_time", "requests per simulated second",
@@ -218,10 +220,10 @@ def test_a_nanosecond_service_time_is_refused_at_once_naming_the_entry(tmp_path,
 
 def test_the_work_budget_can_be_raised_and_lowered(tmp_path, cli):
     profile = nanosecond_profile(tmp_path, mean_ms=0.01)  # 2 workers: 200,000 requests a second
-    code, _, err = cli("simulate", "--profile", profile, "--instance-type", "ml.c5.large", "--users", "3",
+    code, _, err = cli("simulate", "--service-profile", profile, "--instance-type", "ml.c5.large", "--users", "3",
                        "--duration", "0.2")
     assert code == 0, err
-    code, _, err = cli("simulate", "--profile", profile, "--instance-type", "ml.c5.large", "--users", "3",
+    code, _, err = cli("simulate", "--service-profile", profile, "--instance-type", "ml.c5.large", "--users", "3",
                        "--duration", "0.2", "--max-requests-per-s", "100000")
     assert code == EXIT_USAGE and one_error_line(err, "over the budget of 100,000")
     with pytest.raises(WorkBudgetError) as info:
@@ -234,7 +236,7 @@ def test_a_job_over_the_work_budget_is_refused_before_simulating(tmp_path, cli, 
     profile = write(tmp_path / "fast.json", {"model": "m", "instances": {t: {
         "workers": 4, "service_time": {"family": "exponential", "mean_ms": 1e-6}}
         for t in ("ml.c5.xlarge", "ml.m5.xlarge", "ml.r5.xlarge")}})
-    code, _, err = cli("run", EXAMPLES / "seed-advanced-job.json", "--profile", profile, "--quiet")
+    code, _, err = cli("run", EXAMPLES / "seed-advanced-job.json", "--service-profile", profile, "--quiet")
     assert code == EXIT_USAGE and one_error_line(err, "instances.ml.c5.xlarge.service_time", "--max-requests-per-s")
 
 
@@ -246,7 +248,7 @@ def test_a_profile_mean_of_1e308_is_refused_not_nan(tmp_path, cli, section):
         document["instances"]["ml.c5.large"]["service_time"]["mean_ms"] = 1e308
     else:
         document["overhead_ms"] = {"family": "exponential", "mean_ms": 1e308}
-    code, out, err = cli("simulate", "--profile", write(tmp_path / "p.json", document), "--instance-type",
+    code, out, err = cli("simulate", "--service-profile", write(tmp_path / "p.json", document), "--instance-type",
                          "ml.c5.large", "--users", "2")
     assert code == EXIT_USAGE and out == "" and one_error_line(err, "mean_ms: must be at most 3.6e+06 ms")
     assert "nan" not in err

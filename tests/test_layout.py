@@ -326,6 +326,17 @@ def test_only_irsim_names_aws_members():
     assert aws_names(ROOT, AWS_NAME_FREE, members, frozenset(AWS_DOCUMENT_READERS)) == []
 
 
+#: The only modules that import by name at run time: the package's lazy exports (PEP 562), the
+#: command line's lazy table of commands, and the documents' codec (a tagged dataclass of irsim's
+#: own packages). Anywhere else it would hide an import from these rules.
+DYNAMIC_IMPORTERS = {"irsim", "irsim.cli.app", "irsim.service.documents"}
+
+
+def test_imports_by_name_only_where_the_lazy_tables_are():
+    found = {module for module, path in modules(ROOT, PACKAGES).items() if "import_module(" in path.read_text()}
+    assert found <= DYNAMIC_IMPORTERS
+
+
 # --- the checkers can fail --------------------------------------------------------------------
 
 def _tree(root: Path, files: dict[str, str]) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from irsim.planning.recommend import recommend
-from irsim.present.tables import plan_table
+from irsim.present.plantable import plan_table
 from optimizer.events import CANDIDATES, SERVERLESS, SIZED, VERIFICATION, PlanEvent
 from optimizer.ranking import LEVELS
 
@@ -83,3 +83,29 @@ def test_environment_parameter_ranges_are_warned_not_dropped():
                in w for w in document["Warnings"])
     assert "WARNING ml.c5.xlarge: EnvironmentParameterRanges" in plan_table(document)
     assert VERIFICATION in [e.kind for e in events]
+
+
+@pytest.mark.slow
+def test_a_tie_in_cost_goes_to_the_calibrated_type_with_confirmed_prices_and_is_said():
+    request = json.loads((EXAMPLES / "seed-advanced-job.json").read_text())
+    document = recommend(request, "demo", candidates="all")
+    chosen = document["Details"][0]
+    assert chosen["Verified"] and chosen["Calibrated"]
+    tie = [line for line in document["Explanation"] if line.startswith("Tie at $")]
+    assert len(tie) == 1 and "ml.c6i.large" in tie[0] and "is chosen for its calibrated profile entry" in tie[0]
+    tied = [d for d in document["Details"][1:] if "ml.c6i.large" in str(d["Counts"])]
+    assert tied and not tied[0]["Calibrated"] and not tied[0]["Verified"]
+
+
+@pytest.mark.slow
+def test_the_console_fits_100_columns_and_wide_keeps_one_line_per_row():
+    request = json.loads((EXAMPLES / "seed-advanced-job.json").read_text())
+    document = recommend(request, "demo", serverless=True)
+    narrow = plan_table(document)
+    assert max(len(line) for line in narrow.splitlines()) <= 100
+    assert "e-0" not in narrow and "$/M inf: dollars per million inferences" in narrow
+    assert "    <- verified cheapest" in narrow and "    throttled: " in narrow
+    wide = plan_table(document, wide=True)
+    assert max(len(line) for line in wide.splitlines()) > 100 and "  <- verified cheapest" in wide
+    costs = [f"{item['Metrics']['CostPerInference'] * 1e6:.3f}" for item in document["InferenceRecommendations"]]
+    assert all(cost in narrow for cost in costs)  # per million, as the page says it

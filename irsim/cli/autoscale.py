@@ -14,7 +14,6 @@ from typing import Any
 import pandas as pd
 
 from autoscaling import (
-    DEFAULT_STARTUP_S,
     ScalingPolicy,
     Timeline,
     TrafficCurve,
@@ -26,19 +25,18 @@ from autoscaling.latency import PERCENTILES
 from autoscaling.policy import MAX_STARTUP_S
 from calibration.transfer import complete_profile
 from irsim.cli.destinations import check_destinations
+from irsim.cli.printing import Printer
 from irsim.durable.store import JobStore
 from irsim.inputs import load_json_object
 from irsim.planning.recommend import parse_slo
 from irsim.present.autoscale import autoscale_table, minutes_frame, write_autoscale_outputs
 from irsim.present.files import read_folder_csv
-from irsim.present.formats import dumps
+from irsim.present.units import without_units
 from irsim.service.result import JobDocument, stored_document
 from irsim.service.scaling import ScalingRecommendation, per_minute_frames, recommend_scaling
 from pricing import default_catalogue
 from simulator import InputError, Profile, checks, load_profile
 from simulator.profiles import InstanceProfile
-
-DEFAULT_BUDGET = 0.001  # 0.1 % of minutes
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,7 @@ def _folder_job(folder: Path, profile: str | None) -> CompletedJob:
     minutes: dict[int, pd.DataFrame] = {}
     if (folder / "metrics.csv").exists():
         try:
-            table = read_folder_csv(folder, "metrics.csv")
+            table = without_units(read_folder_csv(folder, "metrics.csv"))
             minutes = {int(i): table[table["benchmark"] == i].reset_index(drop=True)
                        for i in table["benchmark"].unique()}
         except (ValueError, KeyError, pd.errors.ParserError) as exc:
@@ -165,11 +163,12 @@ def bounded(text: str, field: str, low: float, high: float, what: str) -> float:
 
 def cmd_autoscale(args: argparse.Namespace) -> int:
     check_destinations(args, folders=("out",))
+    printer = Printer.from_args(args)
     percentile, slo_ms = parse_slo(args.slo, percentiles=tuple(f"P{p:g}" for p in PERCENTILES))
     args.violation_budget = bounded(args.violation_budget, "violation_budget", 0.0, 1.0, "a share of minutes")
     args.startup_s = bounded(args.startup_s, "startup_s", 0.0, MAX_STARTUP_S, "seconds")
     curve = traffic_curve(args.traffic)
-    job = load_job(args.job, args.home, args.profile)
+    job = load_job(args.job, args.home, args.service_profile)
     recommendation = chosen_recommendation(job, args.recommendation_id)
     entry = profile_entry(job, recommendation)
     endpoint = recommendation["EndpointConfiguration"]
@@ -204,31 +203,5 @@ def cmd_autoscale(args: argparse.Namespace) -> int:
         frame = minutes_frame(chosen.frame, aws_timeline.frame, static.timeline.frame)
         written = write_autoscale_outputs(Path(args.out), document, frame)
         print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
-    print(dumps(document) if args.json else autoscale_table(document))
+    printer.emit(document, lambda: autoscale_table(document), "Autoscale")
     return 0
-
-
-def add_autoscale_command(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    command = commands.add_parser(
-        "autoscale", parents=[common], help="the cheapest autoscaling policy for a job's recommendation under a "
-                                            "traffic curve",
-        description="Search MinCapacity, MaxCapacity, TargetValue and cooldowns of a target-tracking policy on "
-                    "SageMakerVariantInvocationsPerInstance for the cheapest one whose SLO-violating minutes stay "
-                    "within the budget, and compare it with static provisioning at the peak and with "
-                    "GetScalingConfigurationRecommendation's policy on the same curve.")
-    command.add_argument("job", metavar="JOB_DIR_OR_NAME", help="an `irsim run --out` folder, or a job in the store")
-    command.add_argument("--traffic", required=True, metavar="FILE_OR_SPEC",
-                         help="a CSV timestamp,invocations or CloudWatch Invocations export, or a synthetic curve "
-                              "such as diurnal:peak=30000,trough=3000,days=7")
-    command.add_argument("--slo", default="P95=100", metavar="PXX=MS", help="the latency SLO (default P95=100)")
-    command.add_argument("--violation-budget", default=str(DEFAULT_BUDGET),
-                         metavar="SHARE", help="the share of minutes allowed to miss the SLO (default 0.001)")
-    command.add_argument("--startup-s", default=str(DEFAULT_STARTUP_S), metavar="S",
-                         help=f"seconds before a new instance takes traffic (default {DEFAULT_STARTUP_S:g})")
-    command.add_argument("--recommendation-id", default=None,
-                         help="the recommendation to scale (default: the instance type cheapest per inference)")
-    command.add_argument("--profile", default=None,
-                         help="the service profile (default: the stored job's; for a folder, the demo profile)")
-    command.add_argument("--json", action="store_true", help="print the answer as JSON")
-    command.add_argument("--out", metavar="DIR", help="write autoscale.json, autoscale.csv and autoscale.png")
-    command.set_defaults(handler=cmd_autoscale)

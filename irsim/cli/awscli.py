@@ -1,7 +1,6 @@
-"""The AWS-CLI-shaped commands (`irsim create-inference-recommendations-job ...`): the offline
-store answers them with the AWS CLI v2's options, output and exit codes. Each command is built
-from its botocore operation alone (options, help, skeletons, paging), so adding one is one line
-in AWS_COMMANDS."""
+"""The AWS-CLI-shaped commands (`irsim create-inference-recommendations-job ...`): the offline store answers
+them with the AWS CLI v2's options, output and exit codes. Each command is built from its botocore operation
+alone (options, help, skeletons, paging), so adding one is one line in AWS_COMMANDS."""
 
 from __future__ import annotations
 
@@ -63,8 +62,7 @@ class AwsConfigError(Exception):
     """The AWS configuration cannot be used (a named profile that does not exist): exit 253."""
 
 
-def _job_type(request: dict[str, Any]) -> dict[str, Any]:
-    """irsim's own leniency: --job-type ADVANCED is read as Advanced (the model's case)."""
+def _job_type(request: dict[str, Any]) -> dict[str, Any]:  # irsim's own: --job-type ADVANCED is read as Advanced
     value = request.get("JobType")
     if isinstance(value, str):
         request["JobType"] = {"advanced": "Advanced", "default": "Default"}.get(value.lower(), value)
@@ -276,6 +274,8 @@ def _worded(exc: Exception, parser: argparse.ArgumentParser) -> str:
         flag = flags.get(f"member_{xform_name(field)}", FIELD_FLAGS.get(field))
     if flag:
         message = f"{flag}: {getattr(exc, 'message', None) or message.removeprefix(f'{field}: ')}"
+    if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "ResourceInUse":
+        message += " (irsim: give the job another --job-name, or remove the old one with `irsim delete NAME`)"
     return " ".join(line.strip() for line in message.splitlines() if line.strip())
 
 

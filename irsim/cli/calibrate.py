@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -16,8 +18,8 @@ from calibration.fit import Calibration, calibrate_cloudwatch, calibrate_results
 from calibration.measured import calibrate_measured, read_measured
 from calibration.report import candidates_text
 from calibration.sources import read_cloudwatch, read_describe, read_samples, read_steps
-from irsim.cli.argtypes import integer
 from irsim.cli.destinations import check_destinations
+from irsim.cli.printing import Printer
 from irsim.inputs import load_json_file
 from irsim.present.files import write_atomically
 from irsim.present.plots import plot_calibration
@@ -142,21 +144,56 @@ def calibrate_from_measure(folder: str | Path, instance_type: str | None) -> Cal
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    printer = Printer.from_args(args)
     _check_json_inputs(args)
-    check_destinations(args, files=("output", "plot"))
-    output = Path(args.output)
+    check_destinations(args, files=("output_profile", "plot"))
+    output = Path(args.output_profile)
     if args.from_measure:
         calibration = calibrate_from_measure(args.from_measure, args.as_instance_type or args.instance_type)
-        report_calibration(calibration, f"the minutes measured in {args.from_measure}")
-        write_profile(calibration, output, args.model)
-        return 0
-    if not args.instance_type:
-        raise InputError("instance_type", "is required: the instance type the data was measured on")
-    calibration, sources, frame, samples = _calibrate(args)
-    report_calibration(calibration, f"{len(sources)} file(s)")
-    write_profile(calibration, output, args.model,
-                  lambda tmp: plot_calibration(calibration, frame, args.instance_count, tmp, samples), args.plot)
+        sources: list[dict] = list(calibration.provenance.get("sources", []))
+        with contextlib.redirect_stdout(io.StringIO()):  # the printer says what was written
+            write_profile(calibration, output, args.model)
+        plot = None
+    else:
+        if not args.instance_type:
+            raise InputError("instance_type", "is required: the instance type the data was measured on")
+        calibration, sources, frame, samples = _calibrate(args)
+        with contextlib.redirect_stdout(io.StringIO()):
+            write_profile(calibration, output, args.model,
+                          lambda tmp: plot_calibration(calibration, frame, args.instance_count, tmp, samples),
+                          args.plot)
+        plot = args.plot
+    printer.emit(fit_document(calibration, sources, output, plot),
+                 lambda: fit_summary(calibration, sources) + f"\nwrote {output}" + (f" and {plot}" if plot else ""),
+                 "Calibration")
     return 0
+
+
+def fit_document(calibration: Calibration, sources: list[dict], output: Path, plot: str | None) -> dict:
+    """The fit as --output prints it: the entry's numbers, how sure they are, what was read and written."""
+    entry = calibration.entry
+    profile = calibration.workers
+    return {"InstanceType": entry.instance_type, "ServiceTime": {
+        "Family": calibration.service.family, "MeanMs": entry.service_time.mean_ms, "Cv": entry.service_time.cv,
+        "Method": calibration.service.method},
+        "Workers": entry.workers, "WorkersDetermined": bool(profile.determined if profile else
+                                                             calibration.workers_determined),
+        "ObservedInvocationsPerMinute": calibration.provenance.get("observed_invocations_per_minute"),
+        "Notes": list(calibration.report), "Sources": sources, "Profile": str(output), "Plot": plot}
+
+
+def fit_summary(calibration: Calibration, sources: list[dict]) -> str:
+    """The console's lines: the service time, the workers, the data range and the notes."""
+    entry = calibration.entry
+    lines = [f"irsim calibrate: {entry.instance_type} from {len(sources)} file(s)",
+             f"  service time   {calibration.service.family}, mean {entry.service_time.mean_ms:.3f} ms, "
+             f"cv {entry.service_time.cv:.3f} ({calibration.service.method})",
+             f"  workers        {_workers_text(calibration)}"]
+    observed = calibration.provenance.get("observed_invocations_per_minute")
+    if observed:
+        lines.append(f"  data range     {observed[0]:,.0f} to {observed[1]:,.0f} invocations/min per instance")
+    lines += [f"  - {line}" for line in calibration.report]
+    return "\n".join(lines)
 
 
 def _checked_text(profile: Profile) -> str:
@@ -168,26 +205,3 @@ def _checked_text(profile: Profile) -> str:
         raise InputError("calibrate", "the fitted profile holds a number that is not finite; nothing written") from None
     profile_from_dict(json.loads(text))
     return text
-
-
-def add_calibrate_command(commands: argparse._SubParsersAction) -> None:
-    sub = commands.add_parser("calibrate", help="fit a profile entry to CloudWatch data, samples or past results",
-                              description="Fit a service profile entry for one instance type and write it into a "
-                                          "profile (merged into -o when it exists).")
-    sub.add_argument("--instance-type", help="the instance type the data was measured on (required but with "
-                                             "--from-measure)")
-    sub.add_argument("--from-measure", metavar="DIR", help="the minutes `irsim measure` wrote in DIR")
-    sub.add_argument("--as-instance-type", metavar="T", help="with --from-measure: the SageMaker type the measuring "
-                                                             "machine stands for (default: the one measure recorded)")
-    sub.add_argument("--instance-count", type=integer(1), default=1, help="instances behind the endpoint (default 1)")
-    sub.add_argument("--cloudwatch", nargs="+", default=[], metavar="F",
-                     help="aws cloudwatch get-metric-statistics / get-metric-data output (JSON)")
-    sub.add_argument("--describe", nargs="+", default=[], metavar="F", help="DescribeInferenceRecommendationsJob JSON")
-    sub.add_argument("--steps", nargs="+", default=[], metavar="F", help="ListInferenceRecommendationsJobSteps JSON")
-    sub.add_argument("--samples", nargs="+", default=[], metavar="F", help="per-request latencies, ms (CSV or NDJSON)")
-    sub.add_argument("--workers", type=integer(1), default=None,
-                     help="workers to assume when the data cannot tell (default: the instance's vCPUs)")
-    sub.add_argument("--model", default=None, help="model name of a new profile (default: calibrated-model)")
-    sub.add_argument("-o", "--output", required=True, metavar="PROFILE.json", help="profile to write or merge into")
-    sub.add_argument("--plot", metavar="PNG", help="write the fit as a chart")
-    sub.set_defaults(handler=cmd_calibrate)

@@ -1,15 +1,22 @@
-"""The short job commands over the durable store: create, describe, steps, stop, list, wait."""
+"""The short job commands over the durable store: create, describe, steps, stop, list, wait, delete."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from typing import Any
 
-from irsim.cli.argtypes import number, seed
+from botocore.exceptions import ClientError
+
+from irsim.cli.errors import CliError
+from irsim.cli.printing import Printer
 from irsim.cli.run import load_request
 from irsim.durable.client import OfflineSageMakerClient
 from irsim.durable.client import client as make_offline_client
+from irsim.durable.processes import process_alive
+from irsim.durable.store import ACTIVE_STATUSES, JobStore
 from irsim.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
 from irsim.present.formats import dumps
 from irsim.present.tables import describe_table, steps_table
@@ -18,8 +25,8 @@ from irsim.service.result import stored_document
 
 def offline_client(args: argparse.Namespace) -> OfflineSageMakerClient:
     """The offline client of the store ``--home``, with the simulation options given."""
-    return make_offline_client(home=args.home, profile=getattr(args, "profile", None), seed=getattr(args, "seed", None),
-                  region=getattr(args, "region", "us-east-1"))
+    return make_offline_client(home=args.home, profile=getattr(args, "service_profile", None),
+                               seed=getattr(args, "seed", None), region=getattr(args, "region", None) or "us-east-1")
 
 
 def print_response(document: Any, indent: int = 2) -> None:
@@ -28,28 +35,29 @@ def print_response(document: Any, indent: int = 2) -> None:
     print(dumps(document, indent=indent))
 
 
-def simulation_options() -> argparse.ArgumentParser:
-    """The options of a job simulated by the store's worker (a parent parser)."""
-    simulation = argparse.ArgumentParser(add_help=False)
-    simulation.add_argument("--profile", default=None, help="profile JSON path, or 'demo' (default)")
-    simulation.add_argument("--seed", type=seed, default=None, help="random seed (default 0, as irsim run)")
-    simulation.add_argument("--region", default="us-east-1", help="pricing and JobArn region (default us-east-1)")
-    return simulation
-
-
 def cmd_create(args: argparse.Namespace) -> int:
     request = load_request(args.job)
-    print_response(offline_client(args).create_inference_recommendations_job(**request))
+    if args.job_name is not None:
+        request = {**request, "JobName": args.job_name}
+    try:
+        response = offline_client(args).create_inference_recommendations_job(**request)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceInUse":
+            raise
+        name = request.get("JobName")
+        raise CliError(f"{exc.response['Error']['Message']} Run it again under another name with --job-name NAME, "
+                       f"or remove the old job first with `irsim delete {name}` (see it with "
+                       f"`irsim describe {name}`)") from None
+    print_response(response)
     return 0
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
+    printer = Printer.from_args(args)
     client = offline_client(args)
     response = client.describe_inference_recommendations_job(JobName=args.name)
-    if args.json:
-        print_response(response)
-    else:
-        print(describe_table(response, stored_document(client.describe_extensions(args.name))))
+    printer.emit(response, lambda: describe_table(response, stored_document(client.describe_extensions(args.name)),
+                                                  wide=printer.wide), "DescribeInferenceRecommendationsJob")
     return 0
 
 
@@ -70,16 +78,22 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    printer = Printer.from_args(args)
     kwargs = {"StatusEquals": args.status} if args.status else {}
     paginator = offline_client(args).get_paginator("list_inference_recommendations_jobs")
     jobs = paginator.paginate(**kwargs).build_full_result()
-    if args.json:
-        print_response(jobs)
-        return 0
-    print(f"{'name':<40} {'type':<9} {'status':<12} created")
-    for job in jobs.get("InferenceRecommendationsJobs", []):
-        print(f"{job['JobName']:<40} {job['JobType']:<9} {job['Status']:<12} {job['CreationTime']:%Y-%m-%d %H:%M:%S}")
+    printer.emit(jobs, lambda: jobs_table(jobs.get("InferenceRecommendationsJobs", [])),
+                 "ListInferenceRecommendationsJobs")
     return 0
+
+
+def jobs_table(jobs: list[dict[str, Any]]) -> str:
+    """One line a job: its whole name (never cut), type, status and creation time."""
+    width = max([len("name"), *(len(job["JobName"]) for job in jobs)])
+    lines = [f"{'name':<{width}}  {'type':<9} {'status':<12} created"]
+    lines += [f"{job['JobName']:<{width}}  {job['JobType']:<9} {job['Status']:<12} "
+              f"{job['CreationTime']:%Y-%m-%d %H:%M:%S}" for job in jobs]
+    return "\n".join(lines)
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
@@ -93,31 +107,18 @@ def cmd_wait(args: argparse.Namespace) -> int:
     return EXIT_OK if response["Status"] == "COMPLETED" else EXIT_FAILED
 
 
-def add_job_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Register create, describe, steps, stop, list and wait."""
-    simulation = simulation_options()
-    create = commands.add_parser("create", parents=[common, simulation], help="start a durable job (returns at once)")
-    create.add_argument("job", metavar="JOB.json")
-    create.set_defaults(handler=cmd_create)
-    for name, handler, text in (("describe", cmd_describe, "a job's status and recommendations"),
-                                ("steps", cmd_steps, "a job's benchmark steps")):
-        sub = commands.add_parser(name, parents=[common], help=text)
-        sub.add_argument("name", metavar="NAME")
-        sub.add_argument("--json", action="store_true", help="print the AWS response as JSON")
-        sub.set_defaults(handler=handler)
-    stop = commands.add_parser("stop", parents=[common], help="stop a running job (keeps finished steps)")
-    stop.add_argument("name", metavar="NAME")
-    stop.set_defaults(handler=cmd_stop)
-    listing = commands.add_parser("list", parents=[common], help="the jobs in the store")
-    listing.add_argument("--status", choices=("PENDING", "IN_PROGRESS", "COMPLETED", "FAILED", "STOPPING", "STOPPED"))
-    listing.add_argument("--json", action="store_true", help="print the API's response shape as JSON")
-    listing.set_defaults(handler=cmd_list)
-    wait = commands.add_parser("wait", parents=[common], help="wait until a job ends (exit 0 if COMPLETED)",
-                               description="Wait until the job leaves PENDING, IN_PROGRESS and STOPPING.",
-                               epilog="exit codes: 0 the job COMPLETED; 1 it ended FAILED or STOPPED; "
-                                      "2 --timeout ran out first (the job goes on) or bad input")
-    wait.add_argument("name", metavar="NAME")
-    wait.add_argument("--timeout", type=number(0, "seconds"), default=None,
-                      help="give up after this many seconds, exit 2 (default: no limit)")
-    wait.set_defaults(handler=cmd_wait)
-
+def cmd_delete(args: argparse.Namespace) -> int:
+    """Remove a job from the local store; a running one only with --force, its worker ended first."""
+    store = JobStore(args.home)
+    record = store.get(args.name)
+    if record is None:
+        raise CliError(f"no job named {args.name} in the store {store.home} (`irsim list` shows its jobs)")
+    if record.status in ACTIVE_STATUSES:
+        if not args.force:
+            raise CliError(f"job {args.name} is {record.status}: stop it with `irsim stop {args.name}` and wait, or "
+                           "delete it now with --force (its worker is ended)")
+        if record.worker_pid is not None and process_alive(record.worker_pid, record.worker_started):
+            os.kill(record.worker_pid, signal.SIGTERM)
+    store.delete(args.name)
+    print(f"deleted {args.name} ({record.status}) from {store.path}")
+    return 0

@@ -7,11 +7,13 @@ import contextlib
 import sys
 from pathlib import Path
 
-from irsim.cli.argtypes import integer
+import pandas as pd
+
 from irsim.cli.destinations import check_destinations
 from irsim.cli.errors import CliError
+from irsim.cli.printing import Printer
 from irsim.planning.cluster import check_scheduler
-from irsim.planning.sweep import MAX_SCENARIOS, answered, load_sweep, run_sweep, scenarios_summary
+from irsim.planning.sweep import answered, load_sweep, run_sweep, scenarios_summary
 from irsim.present.progress import SweepProgress, progress_console
 
 
@@ -21,6 +23,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     check_destinations(args, folders=("out",))
     if args.scheduler:
         check_scheduler(args.scheduler)
+    printer = Printer.from_args(args)
     sweep = load_sweep(args.sweep, max_scenarios=args.max_scenarios)
     out = Path(args.out)
     print(f"{len(sweep.scenarios)} scenarios -> {out}" + (" (resuming)" if args.resume else ""), file=sys.stderr)
@@ -28,24 +31,23 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     with SweepProgress(console, len(sweep.scenarios)) if console else contextlib.nullcontext() as progress:
         table = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers, resume=args.resume,
                           progress=progress)
-    print(scenarios_summary(table))
+    printer.emit(scenario_answers(table), lambda: scenarios_summary(table), "Scenarios")
     print(f"wrote {out / 'results.csv'}, {out / 'results.parquet'} and the plots in {out}", file=sys.stderr)
     return 0 if answered(table) else 1  # an infeasible scenario is answered; one that raised an error is not
 
 
-def add_sweep_command(commands: argparse._SubParsersAction) -> None:
-    sweep = commands.add_parser("sweep", help="what-if scenarios (rates, SLOs, routing, service-time scale...) on Dask",
-                                description="Expand a base request and axes into scenarios and run the optimizer "
-                                            "on each, on a local Dask cluster or an existing scheduler.")
-    sweep.add_argument("sweep", metavar="SWEEP.json")
-    sweep.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (tcp://host:port)")
-    sweep.add_argument("--workers", type=integer(1), default=None, help="local worker processes (default: cores)")
-    sweep.add_argument("--out", default="sweep-output", metavar="DIR", help="results folder (default sweep-output)")
-    sweep.add_argument("--resume", action="store_true", help="skip scenarios whose results are already in DIR")
-    sweep.add_argument("--max-scenarios", type=integer(1), default=MAX_SCENARIOS, metavar="N",
-                       help=f"refuse a sweep of more than N scenarios before starting (default {MAX_SCENARIOS})")
-    sweep.add_argument("--quiet", action="store_true",
-                       help="no live progress on stderr (there is none when stderr is not a terminal)")
-    sweep.epilog = ("exit codes: 0 every scenario answered (an endpoint, or infeasible with its reason); "
-                    "1 a scenario raised an error; 2 bad input")
-    sweep.set_defaults(handler=cmd_sweep)
+#: The columns of a scenario's answer, when the results have them.
+ANSWER = ("target_per_minute", "percentile", "slo_ms", "service_scale", "routing", "replications", "candidates",
+          "instance_types", "status", "endpoint", "cost_per_hour", "percentile_ms", "error")
+
+
+def scenario_answers(table: pd.DataFrame) -> list[dict]:
+    """One record per scenario: its axis values, and the chosen endpoint or why there is none."""
+    if table.empty:
+        return []
+    chosen = table[table["chosen"].eq(True)] if "chosen" in table else table.iloc[0:0]
+    others = table[~table["scenario"].isin(chosen["scenario"])].drop_duplicates("scenario")
+    rows = pd.concat([chosen, others]).sort_values("scenario")
+    columns = [c for c in ANSWER if c in rows]
+    return [{k: (None if pd.isna(v) else v) for k, v in record.items()}
+            for record in rows[["scenario", *columns]].to_dict(orient="records")]

@@ -295,6 +295,11 @@ class JobStore:
         with self.transaction() as connection:
             return connection.execute(sql, values).rowcount == 1
 
+    def delete(self, name: str) -> bool:
+        """Remove a job (whatever its status: the caller decides); whether there was one."""
+        with self.transaction() as connection:
+            return connection.execute("DELETE FROM jobs WHERE name = ?", (name,)).rowcount == 1
+
     def insert_model(self, name: str, arn: str, request: dict, created: datetime) -> None:
         """Record a CreateModel call (the SDK's right_size makes one); JobExists if taken."""
         try:

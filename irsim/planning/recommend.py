@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
 from calibration.transfer import complete_profile
+from irsim.service.labels import detail_label
 from irsim.service.request import PERCENTILES, BenchmarkSpec, JobSpec, parse_request
 from optimizer import Candidate, Constraints, Plan, Target, Verified, parse_importance, plan
 from optimizer.events import SERVERLESS, Observer, PlanEvent, ignore
@@ -163,7 +164,7 @@ def _document(question: _Question, result: Plan, rows: list[dict[str, Any]],
         "Target": {"InvocationsPerMinute": question.rate_per_minute, "Percentile": percentile_name,
                    "ValueInMilliseconds": target.slo_ms, "Routing": target.routing,
                    "Traffic": f"closed:{target.closed_users}" if target.closed_users else "open (Poisson)"},
-        "Explanation": _scoped(result, rows),  # why nothing fits, and which verdicts a point estimate decided
+        "Explanation": _scoped(result, rows) + _ties(rows),  # why nothing fits, point estimates, a tie broken
         "Ranking": ("the verified cheapest first, then by Studio's importance levels ("
                     + ", ".join(f"{k}={v}" for k, v in levels.items()) + "): each criterion scaled to [0, 1] over "
                     "the alternatives, weighted 1 (lowest) to 5 (highest); RankScore is the sum"),
@@ -228,6 +229,7 @@ def _ranked(rows: list[dict[str, Any]], importance: Mapping[str, str]) -> list[d
     with its RankScore (why it stands where it does)."""
     verified = [r for r in rows if r["verified"]]
     chosen = min(verified, key=lambda r: (r["cost"], r["latency"])) if verified else None
+    chosen = _tie_broken(chosen, rows)
     scores = scored([_alternative(row) for row in rows], importance) if rows else []
     for row, score in zip(rows, scores, strict=True):
         row["detail"]["Verified"] = row is chosen
@@ -236,6 +238,35 @@ def _ranked(rows: list[dict[str, Any]], importance: Mapping[str, str]) -> list[d
     by_id = {r["id"]: r for r in rows}
     ranked = [by_id[a.key] for a in order]
     return ([chosen] if chosen else []) + [r for r in ranked if r is not chosen]
+
+
+def _confidence(row: dict[str, Any]) -> tuple[bool, bool, float]:
+    """What breaks a tie in cost: a calibrated profile entry first, then confirmed prices, then latency."""
+    detail = row["detail"]
+    return (not detail["Calibrated"], detail["PriceConfidence"] != ["confirmed"], row["latency"])
+
+
+def _ties(rows: list[dict[str, Any]]) -> list[str]:
+    """How a tie in cost was broken, when there was one."""
+    return list(dict.fromkeys(row["explanation"] for row in rows if "explanation" in row))
+
+
+def _tie_broken(chosen: dict[str, Any] | None, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Among the endpoints that cost the same per hour as ``chosen`` and meet the target within
+    the limits (each was simulated whole at its count), the one with a calibrated entry and
+    confirmed prices; the tie is said in the explanation."""
+    if chosen is None:
+        return None
+    tied = [r for r in rows if math.isclose(r["cost"], chosen["cost"], rel_tol=1e-9)
+            and r["detail"].get("WithinLimits", True) and (r is chosen or not r["detail"].get("ServerlessConfig"))]
+    if len(tied) < 2:
+        return chosen
+    best = min(tied, key=_confidence)
+    names = ", ".join(detail_label(r["detail"]) for r in tied)
+    chosen["explanation"] = (f"Tie at ${chosen['cost']:.3f}/hour between {names}: {detail_label(best['detail'])} "
+                             "is chosen for its calibrated profile entry and price confidence, then latency.")
+    best["explanation"] = chosen["explanation"]
+    return best
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import pandas as pd
 
 from irsim.present.files import made_folders, read_folder_json, reported_as_write_errors
 from irsim.present.formats import dumps
+from irsim.present.htmlparts import Num
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -30,38 +32,57 @@ def _plans(document: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any], Ma
     static = document["static_peak"]
     aws = document["aws_policy"]
     return [("recommended policy", document, document["policy"]),
-            ("GetScalingConfigurationRecommendation", aws, aws),
-            (f"static at the peak ({static['count']} instances)", static, None)]
+            ("AWS's recommendation", aws, aws),
+            (f"static at the peak ({static['count']})", static, None)]
+
+
+def autoscale_headline(document: Mapping[str, Any]) -> str:
+    """The answer in one sentence: the policy, its cost against static provisioning at the peak,
+    and its violating minutes against the budget."""
+    policy, static = document["policy"], document["static_peak"]
+    saving = 1 - document["cost"] / static["cost"] if static["cost"] else 0.0
+    if not document.get("within_budget", True):
+        return (f"No policy searched kept the SLO-violating minutes within the budget of "
+                f"{document['budget_minutes']:,}: provision {static['count']} instance(s) statically "
+                f"(${static['cost']:,.2f} over the curve).")
+    return (f"Scale {document['instance_type']} between {policy['MinCapacity']} and {policy['MaxCapacity']} "
+            f"instances at a target of {policy['TargetValue']:,.0f} invocations per instance per minute: "
+            f"${document['cost']:,.2f} over the {document['minutes']:,}-minute curve, {saving:.0%} less than "
+            f"{static['count']} instances at the peak (${static['cost']:,.2f}), with "
+            f"{document['violating_minutes']:,} SLO-violating minute(s) (the budget allows "
+            f"{document['budget_minutes']:,}).")
 
 
 def autoscale_table(document: Mapping[str, Any]) -> str:
-    """The console answer: the inputs in a few lines, then one row per plan."""
+    """The console answer: the inputs in a few lines, then one row per plan (fits 100 columns)."""
     traffic, slo = document["traffic"], document["slo"]
-    lines = [f"Autoscaling what-if for job {document['job']}: {document['instance_type']} at "
-             f"${document['price_per_hour']:.3f}/hour (recommendation {document['recommendation_id']})",
-             f"traffic   {traffic['source']}: {traffic['minutes']:,} minutes, peak {traffic['peak_per_minute']:,.0f}"
-             f"/min, {traffic['total_invocations']:,.0f} invocations",
+    lines = [autoscale_headline(document), "",
+             f"job       {document['job']}: {document['instance_type']} at ${document['price_per_hour']:.3f}/hour "
+             f"(recommendation {document['recommendation_id']})",
+             f"traffic   {traffic['minutes']:,} minutes, peak {traffic['peak_per_minute']:,.0f}/min, "
+             f"{traffic['total_invocations']:,.0f} invocations: {traffic['source']}",
              f"SLO       {slo['percentile']} <= {slo['ms']:g} ms in all but {document['violation_budget']:.2%} of "
              f"minutes ({document['budget_minutes']:,} allowed); instances start in {document['startup_s']:g} s",
-             *(f"note      {note}" for note in traffic.get("notes", [])),
-             ""]
-    header = (f"{'plan':<38} {'Min':>4} {'Max':>4} {'TargetValue':>11} {'cooldown in/out s':>17} "
-              f"{'violating min':>14} {'cost $':>11} {'vs static':>9}")
-    lines += [header, "-" * len(header)]
+             *(f"note      {note}" for note in traffic.get("notes", []))]
+    lines = [wrapped_line for line in lines for wrapped_line in
+             (textwrap.wrap(line, 100, subsequent_indent=" " * 10, break_on_hyphens=False) or [""])]
+    header = (f"{'plan':<24} {'Min':>4} {'Max':>4} {'TargetValue':>11} {'cooldown in/out':>15} "
+              f"{'violating min':>14} {'cost $':>10} {'saves':>6}")
+    lines += ["", header, "-" * len(header)]
     static_cost = document["static_peak"]["cost"]
     for label, totals, policy in _plans(document):
         if policy is None:
-            settings = f"{'-':>4} {'-':>4} {'-':>11} {'-':>17}"
+            settings = f"{'-':>4} {'-':>4} {'-':>11} {'-':>15}"
         else:
             settings = (f"{policy['MinCapacity']:>4} {policy['MaxCapacity']:>4} {policy['TargetValue']:>11,.0f} "
-                        f"{str(policy['ScaleInCooldown']) + '/' + str(policy['ScaleOutCooldown']):>17}")
+                        f"{str(policy['ScaleInCooldown']) + '/' + str(policy['ScaleOutCooldown']) + ' s':>15}")
         share = totals["violating_minutes"] / document["minutes"] if document["minutes"] else 0.0
         saving = 1 - totals["cost"] / static_cost if static_cost else 0.0
-        lines.append(f"{label:<38} {settings} {totals['violating_minutes']:>6,} {f'({share:.2%})':>7} "
-                     f"{totals['cost']:>11,.2f} {saving:>+9.0%}")
-    if not document.get("within_budget", True):
-        lines.append("\nNo policy searched kept within the budget: the answer is the static count at the peak.")
-    lines.append(f"\nThe AWS policy: {document['aws_policy']['rule']}.")
+        lines.append(f"{label:<24} {settings} {totals['violating_minutes']:>6,} {f'({share:.2%})':>7} "
+                     f"{totals['cost']:>10,.2f} {saving:>6.0%}")
+    lines.append("\nsaves: the cost saved against static provisioning at the peak. AWS's recommendation is "
+                 "GetScalingConfigurationRecommendation's policy.")
+    lines += textwrap.wrap(f"The AWS policy: {document['aws_policy']['rule']}.", 100)
     return "\n".join(lines)
 
 
@@ -147,6 +168,7 @@ def write_autoscale_outputs(out_dir: Path, document: Mapping[str, Any], frame: p
 class AutoscaleReport:
     """What `irsim report` shows of an autoscale folder: a paragraph, a table and the chart."""
 
+    headline: str
     intro: str
     columns: list[str]
     rows: list[list[Any]]
@@ -163,8 +185,18 @@ def autoscale_report(folder: Path) -> AutoscaleReport | None:
              f"({traffic['minutes']:,} minutes, peak {traffic['peak_per_minute']:,.0f}/min); SLO {slo['percentile']} "
              f"<= {slo['ms']:g} ms in all but {document['violation_budget']:.2%} of minutes; instances start in "
              f"{document['startup_s']:g} s. The per-minute series is in {MINUTES}.")
-    rows = [[label, *(policy[key] if policy else None for key in POLICY_KEYS), totals["violating_minutes"],
-             totals["cost"]] for label, totals, policy in _plans(document)]
+    rows = [[label, *_policy_cells(policy), Num(f"{totals['violating_minutes']:,}"), Num(f"${totals['cost']:,.2f}")]
+            for label, totals, policy in _plans(document)]
     chart = folder / CHART if (folder / CHART).exists() else None
-    return AutoscaleReport(intro=intro, columns=["plan", *POLICY_KEYS, "violating minutes", "cost $"], rows=rows,
-                           chart=chart)
+    return AutoscaleReport(headline=autoscale_headline(document), intro=intro, columns=[
+        "Plan", "MinCapacity", "MaxCapacity", "TargetValue (per instance per min)", "Scale-in cooldown",
+        "Scale-out cooldown", "Violating minutes", "Cost over the curve"], rows=rows, chart=chart)
+
+
+def _policy_cells(policy: Mapping[str, Any] | None) -> list[Num]:
+    """A policy's settings for people: whole instances, invocations and seconds."""
+    if policy is None:
+        return [Num("-")] * len(POLICY_KEYS)
+    return [Num(f"{policy['MinCapacity']:,}"), Num(f"{policy['MaxCapacity']:,}"),
+            Num(f"{policy['TargetValue']:,.0f}"), Num(f"{policy['ScaleInCooldown']:,} s"),
+            Num(f"{policy['ScaleOutCooldown']:,} s")]

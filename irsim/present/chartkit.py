@@ -21,6 +21,8 @@ from matplotlib.ticker import MaxNLocator
 SQUEEZE = 2.5
 #: Head room above the highest point (markers are not clipped at the top edge).
 HEADROOM = 1.18
+#: Text in a line's colour, darkened where the line's own colour is under WCAG AA's 4.5:1 on white.
+TEXT_COLOURS = {"red": "#b00020", "purple": "#6a1b9a"}
 
 
 def save_figure(fig: Figure, path: Path, dpi: int = 90) -> None:
@@ -57,6 +59,7 @@ def threshold_limit(ax: Axes, value: float | None, data_max: float, label: str, 
         return draw(value, color=color, linestyle="--", linewidth=1.2, label=label)
     _limit(ax, top * HEADROOM, vertical)
     text = f"{label}: beyond the chart ({value / top:,.0f}x the highest)"
+    color = TEXT_COLOURS.get(color, color)
     if vertical:
         ax.annotate(text + " \u2192", xy=(1.0, 0.02), xycoords="axes fraction", ha="right", va="bottom",
                     fontsize=8, color=color)

@@ -11,34 +11,58 @@ from pathlib import Path
 
 from irsim.present.autoscale import autoscale_report
 from irsim.present.files import read_folder_csv, read_folder_json
+from irsim.present.headlines import cheapest_by_axis, sweep_counts
 from irsim.present.htmljob import job_sections
 from irsim.present.htmlparts import Num, figures, image, money, ms, notices, per_inference, table
 from irsim.present.planplots import answered, sweep_facets
-from irsim.present.tables import plan_table
-from irsim.present.webcharts import figure_div, plotly_script, recommendation_figure, sweep_figure
+from irsim.present.plantable import plan_table, throttling
+from irsim.present.webcharts import PLOTLY_FILE, figure_div, plotly_script, recommendation_figure, sweep_figure
 from irsim.service.labels import detail_label
 from simulator import InputError
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; padding: 0 1em; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; padding: 0 1em;
+  overflow-wrap: anywhere; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
+.table-wrap { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; font-size: 0.9em; } th, td { padding: 4px 10px; border-bottom: 1px solid #eee; }
-th { text-align: left; background: #f5f5f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; } .note { color: #666; font-size: 0.9em; }
+th { text-align: left; background: #f5f5f5; overflow-wrap: normal; } td { overflow-wrap: normal; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+img { max-width: 100%; height: auto; border: 1px solid #eee; margin: 0.5em 0; }
+.note { color: #595959; font-size: 0.9em; }
 .chosen { background: #eaf6ea; } .headline { font-size: 1.15em; padding: 0.6em 1em; background: #eef4fb;
   border-left: 4px solid #2b6cb0; } ul.caveat { color: #7a4b00; } ul.warning { color: #a00; }
+ul.answers { font-size: 1.05em; }
 dl.inputs { display: grid; grid-template-columns: max-content auto; gap: 2px 1.2em; } dt { font-weight: 600; }
-dd { margin: 0; }
+dd { margin: 0; } .plotly-figure { width: 100%; min-height: 360px; }
+@media (max-width: 600px) { body { margin: 1em auto; padding: 0 0.6em; } dl.inputs { grid-template-columns: auto; }
+  dd { margin-bottom: 0.4em; } .plotly-figure { min-height: 300px; } }
 """
-# Marks the page once loaded: images decoded and charts drawn (headless checks read it from the DOM).
+# Draws each interactive chart when plotly.js is beside the page (else opens its PNG), then marks
+# the page: images decoded, charts drawn, whether anything overflows the window's width
+# (headless checks read the marks from the DOM).
 SCRIPT = """
 window.addEventListener('load', function () {
-  var images = Array.prototype.slice.call(document.images);
-  var ok = images.every(function (i) { return i.complete && i.naturalWidth > 0; });
-  document.body.setAttribute('data-images-loaded', ok ? 'true' : 'false');
-  document.body.setAttribute('data-image-count', String(images.length));
-  document.body.setAttribute('data-charts-drawn',
-    String(document.querySelectorAll('.chart .plotly-graph-div .main-svg').length > 0));
+  var body = document.body, drawing = [];
+  document.querySelectorAll('.plotly-figure').forEach(function (div) {
+    var still = div.parentNode.querySelector('details.still');
+    if (window.Plotly) {
+      var figure = JSON.parse(div.getAttribute('data-figure'));
+      drawing.push(Plotly.newPlot(div, figure.data, figure.layout, {displaylogo: false, responsive: true}));
+    } else {
+      div.style.display = 'none';
+      if (still) { still.open = true; }
+    }
+  });
+  Promise.all(drawing).then(function () {
+    var images = Array.prototype.slice.call(document.images);
+    var ok = images.every(function (i) { return i.complete && i.naturalWidth > 0; });
+    body.setAttribute('data-images-loaded', ok ? 'true' : 'false');
+    body.setAttribute('data-image-count', String(images.length));
+    body.setAttribute('data-charts-drawn', String(document.querySelectorAll('.plotly-figure .main-svg').length > 0));
+    var root = document.documentElement;
+    body.setAttribute('data-overflow', String(root.scrollWidth > root.clientWidth + 1));
+  });
 });
 """
 
@@ -67,15 +91,27 @@ def recommendation_sections(folder: Path) -> tuple[str, list[str]]:
         headline = (f"Verified cheapest at {target['InvocationsPerMinute']:,.0f} invocations/min with {percentile} "
                     f"<= {target['ValueInMilliseconds']:g} ms: {detail_label(verified)}, ${cost:.3f}/hour, "
                     f"{percentile} {verified[percentile]['Milliseconds']:.2f} ms.")
-    console = plan_table(document).splitlines()
+        if verified.get("ThrottledShareFirstMinute") is not None:
+            headline += (f" Serverless: {verified['ThrottledShareFirstMinute']:.1%} of requests throttled in the "
+                         "first minute from cold (see below).")
+    lines = plan_table(document, wide=True).splitlines()
+    throttled = [f"#{rank} {detail_label(d)}: {throttling(d)}" for rank, d in enumerate(document["Details"], start=1)
+                 if d.get("ServerlessConfig") and d.get("ThrottledShareSteady") is not None]
+    said = [*([f"Order: {document['Ranking']}."] if len(document["Details"]) > 1 and document.get("Ranking") else []),
+            *document["Explanation"]]
+    if document["NotSimulated"]:
+        said.append(f"{len(document['NotSimulated'])} type(s) not simulated: their lower-bound cost already exceeds "
+                    "the answer (recommendation.json lists them)")
     sections = [f'<p class="headline">{html.escape(headline)}</p>',
-                f"<p>{html.escape(console[0])}.</p>",
+                f"<p>{html.escape(lines[0])}.</p>",
                 "<h2>Endpoints that meet the target, as the console ranks them</h2>" + table(
                     ["#", "Endpoint", "Cost per hour", "Cost per inference", f"{percentile} (ms)",
                      "95% interval (ms)", "Utilization", "Calibrated", "Price"], rows, chosen)
-                + notices(document["Explanation"])
-                + notices([f"INFEASIBLE {e.get('InstanceType') or detail_label(e)}: {e['Reason']}"
-                           for e in document["Infeasible"]], css="warning")]
+                + notices(throttled) + notices(said)
+                + notices([f"WARNING {w}" for w in document.get("Warnings", [])]
+                          + [f"INFEASIBLE {e.get('InstanceType') or detail_label(e)}: {e['Reason']}"
+                             for e in document["Infeasible"]], css="warning")
+                + f'<p class="note">{html.escape(lines[-1])}.</p>']
     if document["Details"]:
         sections.append("<h2>Cost against latency (hover for values; the latency axis is logarithmic)</h2>"
                         + figures(figure_div(recommendation_figure(document), "recommendation"),
@@ -99,7 +135,12 @@ def sweep_sections(folder: Path) -> tuple[str, list[str]]:
     lines = [f"{row['status'].upper()} " + ", ".join(f"{k} {row[k]}" for k in ("target_per_minute", "slo_ms",
                                                                                    *facets) if k in row)
              + f": {row.get('error', '')}" for _, row in unanswered.iterrows()]
-    sections = [f"<p>{frame['scenario'].nunique()} scenarios; {len(unanswered)} without an answer.</p>",
+    answers = cheapest_by_axis(chosen)
+    sections = [f'<p class="headline">{html.escape(sweep_counts(frame))} '
+                + ("The cheapest feasible scenario for each value of each axis:" if answers else
+                   "No scenario has an endpoint.") + "</p>",
+                f'<ul class="answers">{"".join(f"<li>{html.escape(line)}</li>" for line in answers)}</ul>'
+                if answers else "",
                 "<h2>The cheapest endpoint of every scenario</h2>" + table(
                     ["Target (per min)", "SLO", *[f.replace("_", " ") for f in facets], "Endpoint", "Cost per hour",
                      "Latency (ms)"], rows) + notices(lines, css="warning")]
@@ -123,7 +164,8 @@ def autoscale_section(folder: Path) -> str | None:
     autoscale = autoscale_report(folder)
     if autoscale is None:
         return None
-    return (f"<h2>Autoscaling what-if</h2><p>{html.escape(autoscale.intro)}</p>"
+    return (f'<h2>Autoscaling what-if</h2><p class="headline">{html.escape(autoscale.headline)}</p>'
+            f"<p>{html.escape(autoscale.intro)}</p>"
             + table(autoscale.columns, autoscale.rows, [True, False, False])
             + (image(autoscale.chart, "autoscaling timeline") if autoscale.chart else ""))
 
@@ -160,7 +202,19 @@ def build_report(folder: str | Path, writers: Mapping[str, str] = WRITERS) -> st
     title, sections, extra = _read_sections(folder, found[1], writers.get(found[0], WRITERS[found[0]]))
     sections += [extra] if extra else []
     body = "\n".join(sections)
-    charts = f"<script>{plotly_script()}</script>" if 'class="plotly-graph-div' in body else ""
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style>{charts}<script>{SCRIPT}</script></head><body><h1>{html.escape(title)}</h1>\n"
+    charts = f'<script src="{PLOTLY_FILE}"></script>' if needs_plotly(body) else ""
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{STYLE}</style>{charts}<script>{SCRIPT}</script></head>"
+            f"<body><h1>{html.escape(title)}</h1>\n"
             f"{body}\n<p class=\"note\">Made by irsim: simulated offline, not measured on AWS.</p></body></html>\n")
+
+
+def needs_plotly(page: str) -> bool:
+    """Whether ``page`` has an interactive chart (then PLOTLY_FILE belongs beside it)."""
+    return 'class="plotly-figure"' in page
+
+
+def shared_script() -> tuple[str, str]:
+    """The file name and contents of the script the pages with charts share (plotly.js)."""
+    return PLOTLY_FILE, plotly_script()

@@ -31,6 +31,7 @@ from irsim.present.tables import (
     production_failure,
     ranked_rows,
 )
+from irsim.present.units import without_units
 from irsim.present.webcharts import figure_div, job_minutes_figure
 from irsim.service.result import JobDocument, Replications
 
@@ -159,7 +160,7 @@ def replications_section(summary: Replications) -> str:
 
 def minutes_section(folder: Path, describe: Mapping[str, Any], document: JobDocument, percentile: str) -> str:
     """The per-minute series of every benchmark, interactive, and report.png."""
-    metrics = read_folder_csv(folder, "metrics.csv")
+    metrics = without_units(read_folder_csv(folder, "metrics.csv"))
     labels = {b.index: b.label for b in document.benchmarks}
     best = {b.index: b.best_minute for b in document.benchmarks}
     conditions = describe.get("StoppingConditions", {})

@@ -71,7 +71,8 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], chosen: Iterabl
         mark = ' class="chosen"' if marks and marks[i] else ""
         body.append(f"<tr{mark}>{''.join(cells)}</tr>")
     klass = f' class="{css}"' if css else ""
-    return f"<table{klass}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (f'<div class="table-wrap"><table{klass}><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
+            "</table></div>")
 
 
 def notices(lines: Iterable[str], css: str = "caveat") -> str:
@@ -92,7 +93,8 @@ def image(path: Path, alt: str) -> str:
 
 
 def figures(interactive: str, png: Path | None, alt: str) -> str:
-    """The interactive chart, and the PNG of the same run under a fold (kept for the files)."""
-    still = (f"<details><summary>The PNG ({html.escape(png.name)})</summary>{image(png, alt)}</details>"
-             if png is not None and png.exists() else "")
-    return f'<div class="chart">{interactive}</div>{still}'
+    """The interactive chart, and the PNG of the same chart under a fold: opened by the page's
+    script when plotly.js is not beside the page (the page alone still shows every chart)."""
+    still = (f'<details class="still"><summary>The same chart as a picture ({html.escape(png.name)})</summary>'
+             f"{image(png, alt)}</details>" if png is not None and png.exists() else "")
+    return f'<div class="chart">{interactive}{still}</div>'

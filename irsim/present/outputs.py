@@ -13,6 +13,7 @@ import pandas as pd
 from irsim.present.files import made_folders, reported_as_write_errors
 from irsim.present.formats import dumps
 from irsim.present.plots import BenchmarkSeries, JobChart, plot_job_report
+from irsim.present.units import with_units
 from irsim.service.labels import benchmark_label
 from irsim.service.minutes import minute_number, numbered_minutes
 from irsim.service.result import JobResult, Replications
@@ -63,7 +64,7 @@ def _staged_outputs(result: JobResult, out_dir: Path, replicated: Replications |
         (staging / "describe.json").write_text(dumps(result.describe) + "\n")
         (staging / "steps.json").write_text(dumps(result.steps) + "\n")
         (staging / "irsim.json").write_text(dumps(result.document(replicated).to_json()) + "\n")
-        metrics_frame(result).to_csv(staging / "metrics.csv", index=False)
+        with_units(metrics_frame(result)).to_csv(staging / "metrics.csv", index=False)
         plot_job_report(job_chart(result), staging / "report.png")
         out_dir.mkdir(exist_ok=True)
         written = []

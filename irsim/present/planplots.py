@@ -3,7 +3,6 @@ and where the cheapest choice changes (matplotlib, headless)."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import matplotlib
@@ -21,6 +20,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 POINT = "tab:blue"
+INFEASIBLE = "#b00020"  # 6.5:1 on white
+#: Fills of the crossover map: light enough that black text on each passes WCAG AA (>= 4.5:1).
+LIGHT = ("#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5")
+NONE = "#eeeeee"
 
 
 def _recommendation_points(document: dict) -> list[tuple[str, float, float, float, float, bool]]:
@@ -69,7 +72,8 @@ def recommendation_figure(document: dict) -> Figure:
     _label_column(ax, [(p[0], p[1], p[4]) for p in points], top)
     ax.set_xlabel(f"{percentile} ModelLatency at {target['InvocationsPerMinute']:,.0f} invocations/min (ms)")
     ax.set_ylabel("cost per hour (USD)")
-    ax.set_title("Endpoints that meet the target, by cost and latency", fontsize=10)
+    ax.set_title(f"Endpoints that meet {percentile} <= {target['ValueInMilliseconds']:g} ms at "
+                 f"{target['InvocationsPerMinute']:,.0f} invocations/min, by cost and latency", fontsize=10)
     outside_legend(fig, handles, columns=3)
     return fig
 
@@ -117,20 +121,29 @@ def answered(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["status"] == "ok"] if "status" in table else table.iloc[0:0]
 
 
-def cost_figure(ok: pd.DataFrame) -> Figure:
+def _percentile(part: pd.DataFrame) -> str:
+    """The percentile of a sweep's rows: its own column, else the SLO as given (``P95=10``)."""
+    for value in (*part.get("percentile", pd.Series(dtype=object)).dropna(), *part.get("slo", pd.Series(dtype=object))):
+        if isinstance(value, str) and value:
+            return value.split("=")[0]
+    return "latency"
+
+
+def cost_figure(table: pd.DataFrame) -> Figure:
     """cost_vs_rate.png: per type, the cost per hour of its smallest passing endpoint against
-    the target rate (the count annotated, the chosen ones ringed): one panel per SLO (columns)
-    and per value of every other varied axis such as service_scale (rows).
-    crossover.png: for each rate and threshold (and other varied axis), the cheapest type."""
-    facets = sweep_facets(ok)
-    rows = [dict(zip(facets, key, strict=True)) for key, _ in ok.groupby(facets)] if facets else [{}]
-    slos = sorted(ok["slo_ms"].unique())
-    fig, axes = plt.subplots(len(rows), len(slos), figsize=(6 * len(slos), 4.2 * len(rows) + 0.8), squeeze=False,
+    the target rate (the count written beside each point, the chosen ones ringed): one panel per
+    SLO (columns) and per value of every other varied axis such as service_scale (rows). A
+    scenario without an endpoint is marked where its rate is; a panel with none says so."""
+    ok = answered(table)
+    facets = sweep_facets(table if "status" in table else ok)
+    rows = [dict(zip(facets, key, strict=True)) for key, _ in table.groupby(facets)] if facets else [{}]
+    slos = sorted(table["slo_ms"].unique())
+    fig, axes = plt.subplots(len(rows), len(slos), figsize=(6 * len(slos), 4.2 * len(rows) + 1.0), squeeze=False,
                              layout="constrained")
     types = sorted(ok["instance_type"].unique())
     colors = {t: plt.get_cmap("tab10")(i % 10) for i, t in enumerate(types)}
     for r, values in enumerate(rows):
-        part = ok
+        part = table
         for column, value in values.items():
             part = part[part[column] == value]
         for c, slo in enumerate(slos):
@@ -138,6 +151,10 @@ def cost_figure(ok: pd.DataFrame) -> Figure:
     handles: list[Artist] = [Line2D([], [], color=colors[t], marker="o", label=t) for t in types]
     handles.append(Line2D([], [], marker="o", markersize=11, markerfacecolor="none", color="black", linestyle="",
                           label="chosen (numbers: instances)"))
+    if "status" in table and (table["status"] != "ok").any():
+        handles.append(Line2D([], [], marker="x", color=INFEASIBLE, linestyle="", markersize=9,
+                              label="no endpoint meets the SLO"))
+    fig.suptitle("Cost per hour of each type's smallest endpoint that meets the SLO", fontsize=11)
     outside_legend(fig, handles, columns=6)
     return fig
 
@@ -149,29 +166,43 @@ def plot_sweep(table: pd.DataFrame, out_dir: Path) -> list[Path]:
     written: list[Path] = []
     if not ok.empty:
         written.append(out_dir / "cost_vs_rate.png")
-        save_figure(cost_figure(ok), written[-1])
+        save_figure(cost_figure(table), written[-1])
     if not ok.empty and ok["chosen"].astype(bool).any():
         written.append(out_dir / "crossover.png")
-        save_figure(crossover_figure(ok), written[-1])
+        save_figure(crossover_figure(table), written[-1])
     return written
 
 
 def _cost_panel(ax: Axes, part: pd.DataFrame, colors: dict, slo: float, facet: str) -> None:
-    for instance_type, rows in part.groupby("instance_type"):
+    ok = answered(part) if "status" in part else part
+    counts: dict[tuple[float, float], list[str]] = {}  # one label per point: types at the same cost share it
+    for instance_type, rows in ok.groupby("instance_type"):
         rows = rows.groupby("target_per_minute").agg(cost=("cost_per_hour", "min"), count=("count", "min"),
                                                      chosen=("chosen", "max")).reset_index()
         color = colors[instance_type]
         ax.plot(rows["target_per_minute"], rows["cost"], marker="o", color=color)
         for _, row in rows.iterrows():
-            ax.annotate(f"{int(row['count'])}", (row["target_per_minute"], row["cost"]), textcoords="offset points",
-                        xytext=(4, -9), fontsize=7, color=color)
+            counts.setdefault((float(row["target_per_minute"]), round(float(row["cost"]), 9)), []).append(
+                f"{int(row['count'])}")
         chosen = rows[rows["chosen"].astype(bool)]
         ax.scatter(chosen["target_per_minute"], chosen["cost"], s=140, facecolors="none", edgecolors="black")
-    percentile = part["percentile"].iloc[0] if len(part) else ""
-    ax.set_title(f"{percentile} <= {slo:g} ms" + (f"; {facet}" if facet else ""), fontsize=9)
+    for (x, y), labels in counts.items():
+        ax.annotate(" / ".join(labels), (x, y), textcoords="offset points", xytext=(7, 5), fontsize=8, color="black")
+    top = max(float(ok["cost_per_hour"].max()) if len(ok) else 0.0, 1e-9) * HEADROOM
+    ax.set_ylim(0, top if len(ok) else 1.0)
+    missing = part[part["status"] != "ok"].drop_duplicates("scenario") if "status" in part else part.iloc[0:0]
+    if len(missing):
+        ax.scatter(missing["target_per_minute"], [0.0] * len(missing), marker="x", s=60, color=INFEASIBLE,
+                   clip_on=False, zorder=3)
+    if ok.empty:
+        ax.text(0.5, 0.5, "no endpoint meets this SLO\nat any rate of the sweep", transform=ax.transAxes,
+                ha="center", va="center", fontsize=10, color=INFEASIBLE)
+        ax.set_yticks([])
+    rates = sorted(part["target_per_minute"].unique())
+    ax.set_xticks(rates, [f"{r:,.0f}" for r in rates])
+    ax.set_title(f"{_percentile(part)} <= {slo:g} ms" + (f"; {facet}" if facet else ""), fontsize=9)
     ax.set_xlabel("target rate (invocations per minute)")
     ax.set_ylabel("cost per hour (USD)")
-    ax.set_ylim(0, max(float(part["cost_per_hour"].max()) if len(part) else 1.0, 1e-9) * HEADROOM)
 
 
 def crossover_grid(chosen: pd.DataFrame, facets: list[str]) -> pd.DataFrame:
@@ -180,25 +211,36 @@ def crossover_grid(chosen: pd.DataFrame, facets: list[str]) -> pd.DataFrame:
     return chosen.pivot_table(index=index, columns="target_per_minute", values="endpoint", aggfunc="first")
 
 
-def crossover_figure(ok: pd.DataFrame) -> Figure:
-    """crossover.png: the chosen endpoint per rate (columns) and per SLO and other varied axis (rows)."""
-    facets = sweep_facets(ok)
+def crossover_figure(table: pd.DataFrame) -> Figure:
+    """crossover.png: the chosen endpoint per rate (columns) and per SLO and other varied axis
+    (rows); a scenario without one says why. Light fills under black text (WCAG AA contrast)."""
+    facets = sweep_facets(table)
+    ok = answered(table) if "status" in table else table
     chosen = ok[ok["chosen"].astype(bool)]
-    grid = crossover_grid(chosen, facets)
-    types = sorted(chosen["instance_type"].unique())
-    codes = chosen.pivot_table(index=["slo_ms", *facets], columns="target_per_minute", values="instance_type",
-                               aggfunc="first").apply(lambda col: col.map(lambda v: types.index(v)
-                                                                           if isinstance(v, str) else math.nan))
-    fig, ax = plt.subplots(figsize=(1.6 * grid.shape[1] + 3, 0.7 * grid.shape[0] + 1.8), layout="constrained")
-    ax.imshow(codes.to_numpy(dtype=float), cmap="tab20", aspect="auto", vmin=0, vmax=max(19, len(types)))
+    index = ["slo_ms", *facets]
+    cells = chosen[[*index, "target_per_minute", "endpoint", "instance_type"]].copy()
+    if "status" in table:
+        missing = table[table["status"] != "ok"].drop_duplicates("scenario")
+        cells = pd.concat([cells, missing.assign(endpoint=missing["status"].str.upper(), instance_type="")[
+            [*index, "target_per_minute", "endpoint", "instance_type"]]])
+    grid = cells.pivot_table(index=index, columns="target_per_minute", values="endpoint", aggfunc="first")
+    kinds = cells.pivot_table(index=index, columns="target_per_minute", values="instance_type", aggfunc="first")
+    types = sorted(t for t in chosen["instance_type"].unique())
+    fig, ax = plt.subplots(figsize=(1.7 * grid.shape[1] + 3, 0.7 * grid.shape[0] + 1.8), layout="constrained")
+    colors = [LIGHT[types.index(k) % len(LIGHT)] if isinstance(k, str) and k in types else NONE
+              for k in kinds.to_numpy().ravel()]
+    image = np.array([matplotlib.colors.to_rgb(c) for c in colors]).reshape(grid.shape[0], grid.shape[1], 3)
+    ax.imshow(image, aspect="auto")
     for (i, j), label in np.ndenumerate(grid.to_numpy()):
         ax.text(j, i, "-" if not isinstance(label, str) else label.replace(" x ml.", "x "), ha="center",
-                va="center", fontsize=7)
+                va="center", fontsize=8, color="black")
     ax.set_xticks(range(grid.shape[1]), [f"{c:,.0f}" for c in grid.columns])
     keys = [k if isinstance(k, tuple) else (k,) for k in grid.index]
     ax.set_yticks(range(grid.shape[0]), [f"{k[0]:g} ms" + (f"; {facet_label(dict(zip(facets, k[1:], strict=True)))}"
                                                           if facets else "") for k in keys])
     ax.set_xlabel("target rate (invocations per minute)")
-    ax.set_ylabel("latency threshold")
-    ax.set_title("Cheapest endpoint per rate and threshold", fontsize=10)
+    percentile = _percentile(table)
+    ax.set_ylabel(f"{percentile} latency threshold")
+    ax.set_title(f"Cheapest endpoint per rate and {percentile} threshold (INFEASIBLE: no endpoint meets it)",
+                 fontsize=10)
     return fig

@@ -85,6 +85,9 @@ class JobProgress(Watch):
         self.threshold: tuple[str, float] | None = None
         self.round = ""
         self.outcomes: list[BenchmarkOutcome] = []
+        self.width = LABEL_WIDTH
+        self.check: TaskID | None = None
+        self.started = 0.0
 
     def __enter__(self) -> JobProgress:
         return self
@@ -100,10 +103,12 @@ class JobProgress(Watch):
             self.tasks, self.ended, self.outcomes = {}, set(), []
             self.planned_minutes = max(1, int(job.traffic.duration_s // 60))
             self.threshold = (job.percentile, latency.value_ms) if latency else None
+            labels = {spec.index: f"{self.round}{spec_label(spec)}" for spec in benchmarks}
+            self.width = max([LABEL_WIDTH, *(len(label) for label in labels.values())])  # never cut
             for spec in benchmarks:
-                label = escape(f"{self.round}{spec_label(spec)}"[:LABEL_WIDTH])
+                label = escape(labels[spec.index])
                 self.tasks[spec.index] = self.live.bars.add_task(
-                    f"{label:<{LABEL_WIDTH}}", total=self.planned_minutes,
+                    f"{label:<{self.width}}", total=self.planned_minutes,
                     minutes=f"0/{self.planned_minutes} min", detail="[dim]waiting[/]")
             self.live.start()
             self.live.redraw(now=True)
@@ -138,6 +143,23 @@ class JobProgress(Watch):
     def stage(self, text: str) -> None:
         self.live.say(f"[dim]… {escape(text)}[/]")
 
+    def checked(self, instance_type: str | None, done: int, total: int) -> None:
+        """The production check's own bar: recommendations checked, the last one named, the time
+        left at the pace so far."""
+        with self.live.lock:
+            if instance_type is None:
+                self.check = self.live.bars.add_task(f"{'production check':<{self.width}}", total=max(1, total),
+                                                     minutes=f"0/{total}", detail="[dim]simulating as deployed[/]")
+                self.started = time.monotonic()
+                self.live.start()
+            elif self.check is not None:
+                elapsed = time.monotonic() - self.started
+                left = elapsed / done * (total - done) if done else math.nan
+                self.live.bars.update(self.check, completed=done, minutes=f"{done}/{total}",
+                                      detail=f"{escape(instance_type)} checked"
+                                             + (f", about {left:,.0f} s left" if done < total else ""))
+            self.live.redraw(now=True)
+
 
 def minute_text(summary: MinuteSummary, threshold: tuple[str, float] | None) -> str:
     """A running benchmark's last minute: users, invocations and the percentile against the threshold."""
@@ -169,11 +191,16 @@ class RecommendProgress:
         self.live = _Live(console, TextColumn("{task.description:<28}"), BarColumn(bar_width=24),
                           MofNCompleteColumn(), TextColumn("{task.fields[detail]}"))
         self.search: TaskID | None = None
+        self.pruned: list[str] = []
 
     def __enter__(self) -> RecommendProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.pruned:  # one line for every type the pre-screen left out, not one each
+            shown = ", ".join(self.pruned[:3]) + (f" and {len(self.pruned) - 3} more" if len(self.pruned) > 3 else "")
+            self.live.say(f"  {len(self.pruned)} type(s) not simulated (their lower-bound cost exceeds the answer): "
+                          f"{escape(shown)}")
         self.live.stop()
 
     def __call__(self, event: PlanEvent) -> None:
@@ -184,7 +211,11 @@ class RecommendProgress:
                 self.live.start()
             elif event.kind == SIZING and self.search is not None:
                 self.live.bars.update(self.search, detail=f"sizing {escape(event.instance_type or '')}")
-            elif event.kind in (SIZED, INFEASIBLE, PRUNED) and self.search is not None:
+            elif event.kind == PRUNED and self.search is not None:
+                self.live.bars.advance(self.search)
+                self.pruned.append(event.instance_type or event.text)
+                self.live.bars.update(self.search, detail=f"{len(self.pruned)} not simulated")
+            elif event.kind in (SIZED, INFEASIBLE) and self.search is not None:
                 self.live.bars.advance(self.search)
                 self.live.bars.update(self.search, detail="")
                 self.live.say(f"  {escape(event.text)}")

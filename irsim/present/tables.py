@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from irsim.service.labels import detail_label, endpoint_label
+from irsim.service.labels import endpoint_label
 from irsim.service.minutes import numbered_minutes
 from irsim.service.result import (
     BenchmarkRecord,
@@ -21,15 +22,22 @@ from irsim.service.result import (
 )
 from simulator import SimulationResult
 
+#: The console's width: the default view fits it (the wide view shows every column, however wide).
+CONSOLE_COLUMNS = 100
+CPU_SCALE = "CPU %: CloudWatch's CPUUtilization, 100% per vCPU (an instance of 4 vCPUs at full load reads 400%)"
+PER_MILLION = "$/M inf: dollars per million inferences"
 
-def recommendation_table(result: JobResult) -> str:
+
+def recommendation_table(result: JobResult, wide: bool = False) -> str:
     """The recommendations ranked by CostPerHour, with what the AWS shape cannot say."""
-    return describe_table(result.describe, result.document())
+    return describe_table(result.describe, result.document(), wide=wide)
 
 
-def describe_table(describe: dict[str, Any], document: JobDocument | ImportedJob | None = None) -> str:
+def describe_table(describe: dict[str, Any], document: JobDocument | ImportedJob | None = None,
+                   wide: bool = False) -> str:
     """A Describe response as a table ranked by CostPerHour; with irsim's document, also
-    whether each entry was calibrated and how sure its price is, and what failed."""
+    whether each entry was calibrated and how sure its price is, and what failed. It fits
+    CONSOLE_COLUMNS unless ``wide`` (every column, CPU and memory included)."""
     thresholds = describe.get("StoppingConditions", {}).get("ModelLatencyThresholds", [])
     percentile = thresholds[0]["Percentile"] if thresholds and describe["JobType"] == "Advanced" else "P95"
     title = f"Job {describe['JobName']} ({describe['JobType']}): {describe['Status']}"
@@ -42,28 +50,56 @@ def describe_table(describe: dict[str, Any], document: JobDocument | ImportedJob
     rows = ranked_rows(describe, simulated)
     if simulated and simulated.headline:
         lines.append(headline_line(simulated.headline))
+    lines = lines[:1] + fitted(lines[1:], wide)  # the title stays one line (it may name a long path)
     if rows:
-        lines += _rows_table(rows, percentile)
-    lines += job_notices(describe, simulated, percentile)
+        lines += _rows_table(rows, percentile, wide)
+    lines += fitted(job_notices(describe, simulated, percentile), wide)
     return "\n".join(lines)
 
 
-def _rows_table(rows: list[Row], percentile: str) -> list[str]:
-    """The ranked rows under their header, then the notes on rows that fail in production."""
-    header = (f"{'#':>2}  {'instance type':<34} {'count':>5} {'MaxInvocations':>14} {percentile + ' ms':>8} "
-              f"{'$/hour':>8} {'$/inference':>12} {'CPU %':>7} {'mem %':>6}  calibrated    price       "
-              f"{'in production':<18}")
+def wrapped(label: str, width: int) -> list[str]:
+    """``label`` over as many lines of ``width`` as it needs, broken at spaces where it can:
+    never cut, so that two rows cannot read the same."""
+    return textwrap.wrap(label, width, break_on_hyphens=False) or [""]
+
+
+def fitted(lines: list[str], wide: bool) -> list[str]:
+    """Prose lines wrapped to CONSOLE_COLUMNS (continuations indented), unless ``wide``."""
+    if wide:
+        return lines
+    out: list[str] = []
+    for line in lines:
+        indent = " " * (len(line) - len(line.lstrip()))
+        out += textwrap.wrap(line, CONSOLE_COLUMNS, subsequent_indent=indent + "  ", break_on_hyphens=False,
+                             break_long_words=False) or [""]
+    return out
+
+
+def _rows_table(rows: list[Row], percentile: str, wide: bool) -> list[str]:
+    """The ranked rows under their header (labels wrapped, never cut, to fit CONSOLE_COLUMNS
+    unless ``wide``), the notes on rows that fail in production, and what the units mean."""
+    longest = max(len("endpoint"), *(len(row.label) for row in rows))
+    fixed = 80 + (15 if wide else 0)
+    width = longest if wide else max(12, min(longest, CONSOLE_COLUMNS - fixed))
+    cells = [(f"{'#':>2}  ", f"  {'n':>3} {'max/min':>9} {percentile + ' ms':>7} {'$/hour':>7} {'$/M inf':>8}"
+              + (f" {'CPU %':>7} {'mem %':>6}" if wide else "")
+              + f"  {'calib.':<6} {'price':<11} in production")]
+    header = cells[0][0] + f"{'endpoint':<{width}}" + cells[0][1]
     lines = ["", header, "-" * len(header)]
     notes = []
     for rank, row in enumerate(rows, start=1):
-        lines.append(f"{rank:>2}  {row.label:<34} {row.count:>5} {row.invocations:>14,} {row.latency_ms:>8.2f} "
-                     f"{row.cost_per_hour:>8.3f} {row.cost_per_inference:>12.3e} {_maybe(row.cpu, 7)} "
-                     f"{_maybe(row.memory, 6)}  {row.calibrated:<13} {row.price_confidence:<11} "
+        label = wrapped(row.label, width)
+        usage = f" {_maybe(row.cpu, 7)} {_maybe(row.memory, 6)}" if wide else ""
+        lines.append(f"{rank:>2}  {label[0]:<{width}}  {row.count:>3} {row.invocations:>9,} {row.latency_ms:>7.2f} "
+                     f"{row.cost_per_hour:>7.3f} {row.cost_per_inference * 1e6:>8.3f}{usage}  "
+                     f"{'NO' if row.calibrated == DERIVED else row.calibrated:<6} {row.price_confidence:<11} "
                      f"{production_cell(row.check)}")
+        lines += [f"    {more}" for more in label[1:]]
         if row.check and row.check.meets_threshold is False:
             notes.append(f"#{rank} {row.label}: {production_failure(row.check)}")
-    lines += ["", *notes] if notes else []
-    lines += [("\n" if i == 0 else "") + note for i, note in enumerate(caveat_notes(rows))]
+    lines += ["", *fitted(notes, wide)] if notes else []
+    legend = [PER_MILLION] + ([CPU_SCALE] if wide else [])
+    lines += ["", *fitted([*legend, *caveat_notes(rows)], wide)]
     return lines
 
 
@@ -104,7 +140,8 @@ def ranked_rows(describe: Mapping[str, Any], document: JobDocument | None) -> li
                         calibrated="?" if extra is None else "yes" if extra.calibrated else DERIVED,
                         price_confidence="?" if extra is None else str(extra.price_confidence),
                         check=None if extra is None else extra.production_check))
-    rows.sort(key=lambda r: (r.cost_per_hour, r.cost_per_inference, r.label))
+    rows.sort(key=lambda r: (r.cost_per_hour, r.cost_per_inference, r.calibrated != "yes",
+                             r.price_confidence != "confirmed", r.label))
     return rows
 
 
@@ -203,69 +240,6 @@ def _intervals(fields: tuple[tuple[Interval | None, str, str], ...]) -> list[str
     """``label mean [low, high]`` for each interval there is."""
     return [f"{label} {fmt.format(value.mean)} [{fmt.format(value.ci95[0])}, {fmt.format(value.ci95[1])}]"
             for value, label, fmt in fields if value is not None]
-
-
-def plan_table(document: Mapping[str, Any], whole_answer: str = "the JSON answer") -> str:
-    """The recommendations best first, with the interval and flags the AWS shape cannot carry
-    (``whole_answer``: where the types not simulated are listed, as the caller words it)."""
-    target = document["Target"]
-    percentile = target["Percentile"]
-    lines = [f"Target: {target['InvocationsPerMinute']:,.0f} invocations/min, {percentile} <= "
-             f"{target['ValueInMilliseconds']:g} ms, {target['Traffic']} traffic, {target['Routing']} routing"]
-    items: dict[str, Mapping[str, Any]] = {}
-    for item in document["InferenceRecommendations"]:
-        items.setdefault(item["RecommendationId"], item)
-    answered = any(detail["Verified"] for detail in document["Details"])
-    if not answered:  # said first: the rows below are for comparison, none is an answer
-        lines += ["", *document["Explanation"]]
-    if document["Details"]:
-        header = (f"{'#':>2}  {'endpoint':<32} {'$/hour':>8} {'$/inference':>12} {percentile + ' ms':>8} "
-                  f"{'95% interval':>17} {'util':>5}  calibrated  price        {'score':>5}")
-        lines += ["", header, "-" * len(header)]
-    for position, detail in enumerate(document["Details"], start=1):
-        metrics = items[detail["RecommendationId"]]["Metrics"]
-        endpoint = detail_label(detail)
-        utilization = "-" if detail["Utilization"] is None else f"{detail['Utilization']:.0%}"
-        low, high = detail[percentile]["ConfidenceInterval95"]
-        mark = ("  <- verified cheapest" if detail["Verified"]
-                else "  (outside the limits: for comparison)" if detail.get("WithinLimits") is False else "")
-        score = detail.get("RankScore")
-        lines.append(f"{position:>2}  {endpoint:<32} {metrics['CostPerHour']:>8.3f} "
-                     f"{metrics['CostPerInference']:>12.3e} {detail[percentile]['Milliseconds']:>8.2f} "
-                     f"{f'[{low:.2f}, {high:.2f}]':>17} "
-                     f"{utilization:>5}  {'yes' if detail['Calibrated'] else 'NO':<10}  "
-                     f"{','.join(detail['PriceConfidence']):<12} {'-' if score is None else f'{score:.2f}':>5}{mark}")
-        if detail.get("ServerlessConfig") and detail.get("ThrottledShareSteady") is not None:
-            lines.append(f"    {_throttling(detail)}")
-    if len(document["Details"]) > 1 and document.get("Ranking"):
-        lines.append(f"Order: {document['Ranking']}.")
-    if answered:
-        lines += document["Explanation"]
-    lines += [f"WARNING {warning}" for warning in document.get("Warnings", [])]
-    for entry in document["Infeasible"]:
-        what = entry.get("InstanceType") or f"serverless {entry.get('ServerlessConfig', {}).get('MemorySizeInMB')} MB"
-        lines.append(f"INFEASIBLE {what}: {entry['Reason']}")
-    if document["NotSimulated"]:
-        lines.append(f"{len(document['NotSimulated'])} type(s) not simulated: their lower-bound cost already exceeds "
-                     f"the answer (see {whole_answer})")
-    runs = document["Simulations"]
-    lines.append(f"simulations: {runs['run']} run ({runs['without_prescreen']} without the pre-screen), "
-                 f"{runs['verifications']} verification(s)")
-    return "\n".join(lines)
-
-
-def _throttling(detail: Mapping[str, Any]) -> str:
-    """A serverless row's throttling: steady state (simulated, and the sizing law's figure) and
-    the first minute from cold, with the MaxConcurrency that would keep that minute in bounds."""
-    first_minute = detail.get("ThrottledShareFirstMinute")
-    text = (f"throttled: {detail['ThrottledShareSteady']:.2%} at steady state (the sizing law with cold starts: "
-            f"{detail.get('ThrottledSharePredicted', float('nan')):.2%})")
-    if first_minute is not None:
-        enough = detail.get("MaxConcurrencyFirstMinute")
-        text += (f"; {first_minute:.2%} in the first minute from cold"
-                 + (f" (MaxConcurrency {enough} keeps it within 0.1%)" if enough else
-                    " (no MaxConcurrency up to 200 keeps it within 0.1%)"))
-    return text
 
 
 def steps_table(steps: Mapping[str, Any]) -> str:

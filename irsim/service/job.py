@@ -27,13 +27,14 @@ from irsim.service.benchmark import (
 )
 from irsim.service.labels import spec_label
 from irsim.service.pool import Progress, run_all
-from irsim.service.production import check_recommendations
+from irsim.service.production import check_recommendations, checkable
 from irsim.service.replication import replicate_runs
 from irsim.service.request import BenchmarkSpec, DeployedEndpoint, JobSpec, parse_request
 from irsim.service.responses import ScheduledBenchmark, describe_response, steps_response
 from irsim.service.result import JobResult, Replications, irsim_version
 from irsim.service.scheduling import Placed, origin, schedule
 from irsim.service.watch import Watch
+from optimizer.production import ProductionCheck
 from pricing import Catalogue, Price, PricingError, ServerlessRate, default_catalogue, serverless_rate
 from simulator import Profile, load_profile
 from simulator.checks import seed as checked_seed
@@ -114,12 +115,26 @@ def execute_job(request: Mapping[str, Any] | JobSpec, profile: ProfileSource = N
     production = options.get("production", True) and not stopped
     if watch and production:
         watch.stage("production check: every recommendation simulated as deployed")
-    checks = check_recommendations(job, scheduled, loaded, seed) if production else {}
+    checks = _production_checks(job, scheduled, loaded, seed, watch or Watch()) if production else {}
     return JobResult(spec=job, describe=describe_response(job, scheduled, created, completed, region, seed,
                                                           bool(stopped), origin=start),
                      steps=steps_response(job, scheduled, created, seed, stopped, origin=start),
                      scheduled=tuple(scheduled), not_scheduled=tuple(left_out), model=loaded.model, seed=seed,
                      stopped=tuple(stopped), production=checks, profile=loaded)
+
+
+def _production_checks(job: JobSpec, scheduled: list[ScheduledBenchmark], profile: Profile, seed: int,
+                       watch: Watch) -> dict[int, ProductionCheck]:
+    """check_recommendations one recommendation at a time, each told to ``watch`` as it ends
+    (every check is seeded from the job's seed alone: the same checks as all at once)."""
+    found = checkable(job, scheduled)
+    by_index = {item.outcome.spec.index: item for item in scheduled}
+    watch.checked(None, 0, len(found))
+    checks: dict[int, ProductionCheck] = {}
+    for done, recommendation in enumerate(found, start=1):
+        checks.update(check_recommendations(job, [by_index[recommendation.index]], profile, seed))
+        watch.checked(recommendation.instance_type, done, len(found))
+    return checks
 
 
 def run_job(request: Mapping[str, Any], profile: ProfileSource = None, seed: int = 0,

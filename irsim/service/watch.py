@@ -39,6 +39,10 @@ class Watch:
     def stage(self, text: str) -> None:
         """Work after the benchmarks, in words (e.g. the production check)."""
 
+    def checked(self, instance_type: str | None, done: int, total: int) -> None:
+        """The production check has checked ``done`` of ``total`` recommendations, the last
+        ``instance_type`` (None before the first: the check starts)."""
+
 
 # --- in a benchmark process -------------------------------------------------------------------
 
