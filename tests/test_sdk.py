@@ -20,6 +20,7 @@ from sagemaker.parameter import CategoricalParameter  # noqa: E402
 from sagemaker.session import Session  # noqa: E402
 
 import irsim  # noqa: E402
+from irsim.durable.profiles import ProfileRegistry  # noqa: E402
 
 pytestmark = pytest.mark.slow
 ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
@@ -34,7 +35,15 @@ def short_sdk_poll(monkeypatch):
     monkeypatch.setattr(sagemaker.session.time, "sleep", lambda seconds: real_sleep(min(seconds, 0.2)))
 
 
+def register_demo(home, *models):
+    """The models these tests create are simulated on the demo profile, registered for each
+    (`irsim profile add demo --model NAME`): a job is simulated on the profile of its model."""
+    for model in models:
+        ProfileRegistry(home).add("demo", model=model)
+
+
 def sdk_session(home):
+    register_demo(home, "xgboost", "xgboost-model")
     client = irsim.client(home=home, create_wait_s=60)
     boto_session = boto3.Session(region_name="us-east-1", aws_access_key_id="testing",
                                  aws_secret_access_key="testing")
@@ -104,6 +113,7 @@ def deployed_variant(session, endpoint_name):
 
 
 def test_model_right_size_with_the_default_log_level_then_deploy_the_recommendation(tmp_path, capsys):
+    register_demo(tmp_path, "xgb-journey")
     session = irsim.sagemaker_session(home=tmp_path)
     model = Model(image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/xgboost:1", role=ROLE,
                   model_data="s3://bucket/model.tar.gz", name="xgb-journey", sagemaker_session=session)

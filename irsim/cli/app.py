@@ -18,6 +18,7 @@ from irsim.cli.boto3 import add_boto3_commands
 from irsim.cli.calibrate import add_calibrate_command
 from irsim.cli.jobs import add_job_commands
 from irsim.cli.logs import add_verbose_option, configure_logging, irsim_version
+from irsim.cli.profile import add_profile_commands
 from irsim.cli.recommend import add_recommend_command
 from irsim.cli.report import add_report_command
 from irsim.cli.run import add_run_command
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_autoscale_command(commands, common)
     add_boto3_commands(commands, common)
     add_serve_command(commands, common)
+    add_profile_commands(commands, common)
     add_verbose_option(parser)
     return parser
 

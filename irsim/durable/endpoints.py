@@ -52,7 +52,7 @@ class EndpointOperations(ModelOperations):
         except ResourceExists:
             raise validation_error(f'Cannot create already existing endpoint configuration "{arn}".',
                                    operation_name) from None
-        return with_metadata({"EndpointConfigArn": arn})
+        return self.record_create_tags(kwargs, with_metadata({"EndpointConfigArn": arn}))
 
     def describe_endpoint_config(self, **kwargs: Any) -> dict[str, Any]:
         validate_request("DescribeEndpointConfig", kwargs)
@@ -84,7 +84,7 @@ class EndpointOperations(ModelOperations):
             self.resources.insert(Resource(ENDPOINT, name, arn, document, created))
         except ResourceExists:
             raise validation_error(f'Cannot create already existing endpoint "{arn}".', operation_name) from None
-        return with_metadata({"EndpointArn": arn})
+        return self.record_create_tags(kwargs, with_metadata({"EndpointArn": arn}))
 
     def describe_endpoint(self, **kwargs: Any) -> dict[str, Any]:
         validate_request("DescribeEndpoint", kwargs)

@@ -46,7 +46,7 @@ def autoscale_table(document: Mapping[str, Any]) -> str:
              *(f"note      {note}" for note in traffic.get("notes", [])),
              ""]
     header = (f"{'plan':<38} {'Min':>4} {'Max':>4} {'TargetValue':>11} {'cooldown in/out s':>17} "
-              f"{'violating min':>14} {'cost $':>11} {'vs static':>9}")
+              f"{'violating min':>14} {'cost $':>11} {'vs static':>14}")
     lines += [header, "-" * len(header)]
     static_cost = document["static_peak"]["cost"]
     for label, totals, policy in _plans(document):
@@ -56,13 +56,21 @@ def autoscale_table(document: Mapping[str, Any]) -> str:
             settings = (f"{policy['MinCapacity']:>4} {policy['MaxCapacity']:>4} {policy['TargetValue']:>11,.0f} "
                         f"{str(policy['ScaleInCooldown']) + '/' + str(policy['ScaleOutCooldown']):>17}")
         share = totals["violating_minutes"] / document["minutes"] if document["minutes"] else 0.0
-        saving = 1 - totals["cost"] / static_cost if static_cost else 0.0
+        change = totals["cost"] / static_cost - 1 if static_cost else 0.0  # negative: it costs less
         lines.append(f"{label:<38} {settings} {totals['violating_minutes']:>6,} {f'({share:.2%})':>7} "
-                     f"{totals['cost']:>11,.2f} {saving:>+9.0%}")
+                     f"{totals['cost']:>11,.2f} {cost_change(change):>14}")
     if not document.get("within_budget", True):
         lines.append("\nNo policy searched kept within the budget: the answer is the static count at the peak.")
     lines.append(f"\nThe AWS policy: {document['aws_policy']['rule']}.")
     return "\n".join(lines)
+
+
+def cost_change(change: float) -> str:
+    """A plan's cost against the static count's, in words whose sign means what it says:
+    "saves 36%", "costs 12% more", or "same"."""
+    if round(change * 100) == 0:
+        return "same"
+    return f"saves {-change:.0%}" if change < 0 else f"costs {change:.0%} more"
 
 
 def minutes_frame(recommended: pd.DataFrame, aws: pd.DataFrame, static: pd.DataFrame) -> pd.DataFrame:
