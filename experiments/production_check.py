@@ -25,7 +25,7 @@ import numpy as np
 from scipy import stats
 
 from irsim import execute_job
-from optimizer.production import production_check
+from optimizer.production import CheckedEndpoint, production_check
 from simulator import load_profile, simulate
 from simulator.analytic import mmc_response_quantile
 
@@ -87,7 +87,8 @@ def part_two(repeats: int, replications: int) -> None:
         truth = mmc_response_quantile(0.95, 600.0 / count, 2, 0.020) * 1000.0
         covered, widths, errors = 0, [], []
         for repeat in range(repeats):
-            values = [production_check(profile, "ml.test.large", count, 36_000.0, 95.0, None,
+            endpoint = CheckedEndpoint(entry=profile.instance("ml.test.large"), count=count, overhead=profile.overhead)
+            values = [production_check(endpoint, 36_000.0, 95.0, None,
                                        seed=10_000 * repeat + r).percentile_ms for r in range(replications)]
             mean = float(np.mean(values))
             half = float(stats.t.ppf(0.975, replications - 1) * np.std(values, ddof=1) / math.sqrt(replications))

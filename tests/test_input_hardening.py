@@ -291,7 +291,12 @@ def test_a_region_without_prices_is_refused_before_simulating(tmp_path, cli, mon
     assert code == EXIT_USAGE and out == ""
     assert one_error_line(err, "--region", f"no prices in {region}", "regions with prices for all of them",
                           "us-east-1")
-    code, _, err = cli("create", EXAMPLES / "seed-advanced-job.json", "--region", region, "--home", tmp_path)
+    # By ModelName: a package ARN must be in the client's region ("ARN should be scoped to correct region").
+    request = json.loads((EXAMPLES / "seed-advanced-job.json").read_text())
+    request["InputConfig"]["ModelName"] = request["InputConfig"].pop("ModelPackageVersionArn").split("/")[1]
+    elsewhere = tmp_path / "job.json"
+    elsewhere.write_text(json.dumps(request))
+    code, _, err = cli("create", elsewhere, "--region", region, "--home", tmp_path)
     assert code == EXIT_USAGE and one_error_line(err, f"no prices in {region}")
     assert irsim.client(home=tmp_path).list_inference_recommendations_jobs()["InferenceRecommendationsJobs"] == []
 

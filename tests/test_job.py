@@ -240,8 +240,12 @@ def test_default_job_tests_every_profiled_type_with_count_one():
                                "ContainerConfig": {"SupportedInstanceTypes": ["ml.c5.large", "ml.m5.large"]}}}
     result = execute_job(request, "demo", created=CREATED)
     recommendations = result.describe["InferenceRecommendations"]
-    assert [r["EndpointConfiguration"]["InstanceType"] for r in recommendations] == ["ml.c5.large", "ml.m5.large"]
-    assert all(r["EndpointConfiguration"]["InitialInstanceCount"] == 1 for r in recommendations)
+    real_time = [r for r in recommendations if "InstanceType" in r["EndpointConfiguration"]]
+    assert [r["EndpointConfiguration"]["InstanceType"] for r in real_time] == ["ml.c5.large", "ml.m5.large"]
+    assert all(r["EndpointConfiguration"]["InitialInstanceCount"] == 1 for r in real_time)
+    # Without SupportedEndpointType, real-time and serverless benchmarks together (the API reference).
+    assert {r["EndpointConfiguration"]["ServerlessConfig"]["MemorySizeInMB"]
+            for r in recommendations if "ServerlessConfig" in r["EndpointConfiguration"]} == {1024, 2048, 3072, 4096}
     assert_valid_aws_shapes(result)
 
 

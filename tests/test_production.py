@@ -12,7 +12,7 @@ import pytest
 
 from irsim.present.tables import recommendation_table
 from irsim.service.job import execute_job
-from optimizer.production import production_check
+from optimizer.production import CheckedEndpoint, production_check
 from simulator import load_profile
 from simulator.analytic import mmc_response_quantile
 
@@ -24,13 +24,16 @@ MM2 = {"model": "mm2", "instances": {"ml.test.large": {"workers": 2, "service_ti
 RATE_PER_MINUTE = 36_000.0  # 600 requests/s: 6 instances are exactly saturated
 
 
+def endpoint(count: int) -> CheckedEndpoint:
+    return CheckedEndpoint(entry=load_profile(MM2).instance("ml.test.large"), count=count)
+
+
 def exact_p95_ms(count: int) -> float:
     return mmc_response_quantile(0.95, RATE_PER_MINUTE / 60.0 / count, 2, 0.020) * 1000.0
 
 
 def test_the_production_percentile_matches_exact_mmc_theory():
-    profile = load_profile(MM2)
-    check = production_check(profile, "ml.test.large", 9, RATE_PER_MINUTE, 95.0, 115.0, seed=4)
+    check = production_check(endpoint(9), RATE_PER_MINUTE, 95.0, 115.0, seed=4)
     truth = exact_p95_ms(9)  # 101.8 ms at utilization 2/3
     assert check.utilization == pytest.approx(600 / 9 / 100)
     assert check.percentile_ms == pytest.approx(truth, rel=0.05)
@@ -42,13 +45,13 @@ def test_the_smallest_passing_count_is_the_exact_minimal_count(slo_ms, exact_cou
     # The SLOs sit between the exact P95s of neighbouring counts (129.5 ms at 8, 101.8 ms at 9,
     # 216.9 ms at 7), so the exact minimal count is unambiguous.
     assert exact_p95_ms(exact_count) <= slo_ms < exact_p95_ms(exact_count - 1)
-    check = production_check(load_profile(MM2), "ml.test.large", 7, RATE_PER_MINUTE, 95.0, slo_ms, seed=1)
+    check = production_check(endpoint(7), RATE_PER_MINUTE, 95.0, slo_ms, seed=1)
     assert check.smallest_passing_count == exact_count
     assert check.meets_threshold is (exact_count <= 7)
 
 
 def test_an_unstable_endpoint_is_reported_without_simulating_it():
-    check = production_check(load_profile(MM2), "ml.test.large", 5, RATE_PER_MINUTE, 95.0, 115.0, seed=0)
+    check = production_check(endpoint(5), RATE_PER_MINUTE, 95.0, 115.0, seed=0)
     assert check.utilization == pytest.approx(1.2) and not check.stable
     assert math.isinf(check.percentile_ms) and check.meets_threshold is False
     document = check.to_document()
@@ -57,7 +60,7 @@ def test_an_unstable_endpoint_is_reported_without_simulating_it():
 
 
 def test_without_a_threshold_the_check_reports_but_does_not_judge():
-    check = production_check(load_profile(MM2), "ml.test.large", 9, RATE_PER_MINUTE, 95.0, None, seed=0)
+    check = production_check(endpoint(9), RATE_PER_MINUTE, 95.0, None, seed=0)
     assert check.meets_threshold is None and check.smallest_passing_count is None
     assert check.percentile_ms == pytest.approx(exact_p95_ms(9), rel=0.05)
 

@@ -17,9 +17,11 @@ sagemaker = pytest.importorskip("sagemaker", reason="the `sdk` extra (SageMaker 
 from sagemaker.inference_recommender.inference_recommender_mixin import ModelLatencyThreshold, Phase  # noqa: E402
 from sagemaker.model import Model, ModelPackage  # noqa: E402
 from sagemaker.parameter import CategoricalParameter  # noqa: E402
+from sagemaker.predictor import Predictor  # noqa: E402
 from sagemaker.session import Session  # noqa: E402
 
 import irsim  # noqa: E402
+from irsim.durable.profiles import ProfileRegistry  # noqa: E402
 
 pytestmark = pytest.mark.slow
 ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
@@ -34,7 +36,15 @@ def short_sdk_poll(monkeypatch):
     monkeypatch.setattr(sagemaker.session.time, "sleep", lambda seconds: real_sleep(min(seconds, 0.2)))
 
 
+def register_demo(home, *models):
+    """The models these tests create are simulated on the demo profile, registered for each
+    (`irsim profile add demo --model NAME`): a job is simulated on the profile of its model."""
+    for model in models:
+        ProfileRegistry(home).add("demo", model=model)
+
+
 def sdk_session(home):
+    register_demo(home, "xgboost", "xgboost-model")
     client = irsim.client(home=home, create_wait_s=60)
     boto_session = boto3.Session(region_name="us-east-1", aws_access_key_id="testing",
                                  aws_secret_access_key="testing")
@@ -78,7 +88,10 @@ def test_model_right_size_creates_the_model_then_runs_a_default_job(tmp_path):
         "s3://bucket/model.tar.gz"
     described = client.describe_inference_recommendations_job(JobName="sdk-default-job")
     assert described["JobType"] == "Default" and described["InputConfig"]["ModelName"] == "xgboost-model"
-    assert [r["EndpointConfiguration"]["InitialInstanceCount"] for r in model.inference_recommendations] == [1, 1]
+    real_time = [r for r in model.inference_recommendations if "InstanceType" in r["EndpointConfiguration"]]
+    assert [r["EndpointConfiguration"]["InitialInstanceCount"] for r in real_time] == [1, 1]
+    # No SupportedEndpointType: the serverless benchmarks come too, as the API reference says.
+    assert any("ServerlessConfig" in r["EndpointConfiguration"] for r in model.inference_recommendations)
 
 
 # --- the whole journey with irsim.sagemaker_session and the SDK's default arguments ---------------
@@ -104,6 +117,7 @@ def deployed_variant(session, endpoint_name):
 
 
 def test_model_right_size_with_the_default_log_level_then_deploy_the_recommendation(tmp_path, capsys):
+    register_demo(tmp_path, "xgb-journey")
     session = irsim.sagemaker_session(home=tmp_path)
     model = Model(image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/xgboost:1", role=ROLE,
                   model_data="s3://bucket/model.tar.gz", name="xgb-journey", sagemaker_session=session)
@@ -158,3 +172,20 @@ def test_boto3_idioms_the_sdk_relies_on(tmp_path):
     # service does) answers a missing model with a ValidationException.
     with pytest.raises(ClientError, match="Could not find model"):
         model.deploy(inference_recommendation_id="never-created/abcdefgh")
+
+
+def test_the_sdks_update_endpoint_lists_the_tags_and_moves_the_endpoint(tmp_path):
+    """Predictor.update_endpoint lists the endpoint's tags, copies its configuration and updates
+    the endpoint: each call answered offline (issue 21 item 5)."""
+    session = irsim.sagemaker_session(home=tmp_path)
+    model = Model(image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/xgboost:1", role=ROLE,
+                  model_data="s3://bucket/model.tar.gz", name="xgb-update", sagemaker_session=session)
+    model.deploy(initial_instance_count=1, instance_type="ml.c5.large", endpoint_name="updated",
+                 tags=[{"Key": "team", "Value": "ml"}])
+    predictor = Predictor(endpoint_name="updated", sagemaker_session=session)
+    client = session.sagemaker_client
+    arn = client.describe_endpoint(EndpointName="updated")["EndpointArn"]
+    assert client.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ml"}]
+    predictor.update_endpoint(initial_instance_count=3, instance_type="ml.c5.xlarge", model_name="xgb-update")
+    variant = deployed_variant(session, "updated")
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.c5.xlarge", 3)

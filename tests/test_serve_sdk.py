@@ -19,6 +19,7 @@ from sagemaker.parameter import CategoricalParameter  # noqa: E402
 from sagemaker.predictor import Predictor  # noqa: E402
 
 import irsim  # noqa: E402
+from irsim.durable.profiles import ProfileRegistry  # noqa: E402
 
 pytestmark = pytest.mark.slow
 ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
@@ -62,6 +63,7 @@ def check(recommended: dict, variant: dict, answer: bytes, endpoint_hint: str) -
 
 
 def test_right_size_then_deploy_then_predict_against_the_server(tmp_path, monkeypatch):
+    ProfileRegistry(tmp_path / "home").add("demo", model="sdk-wire-model")  # the journey's model's profile
     with served(tmp_path / "home") as server:
         monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", server.url)
         monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", server.url)
@@ -72,6 +74,7 @@ def test_right_size_then_deploy_then_predict_against_the_server(tmp_path, monkey
 
 
 def test_right_size_then_deploy_then_predict_inside_the_mock(tmp_path):
+    ProfileRegistry(tmp_path).add("demo", model="sdk-mock-model")
     with irsim.mock_sagemaker(home=tmp_path):
         recommended, variant, answer = right_size_deploy_and_predict("sdk-mock")
     check(recommended, variant, answer, "VariantName")

@@ -89,6 +89,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("serve", "irsim.cli.serve:add_serve_command",
             "serve the offline SageMaker API over HTTP for any AWS tool"),
     Command("doctor", "irsim.cli.doctor:add_doctor_command", "check the job store's rows; quarantine bad ones"),
+    Command("profile", "irsim.cli.profile:add_profile_commands",
+            "the service profiles of the store's models (list, add, show)"),
 )
 
 #: Commands whose work imports the simulator (seconds on a cold start): what loads is said first.

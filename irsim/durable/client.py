@@ -7,8 +7,6 @@ detached worker process, so a job outlives the process that created it.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import dataclasses
 import subprocess
@@ -26,15 +24,24 @@ from botocore.utils import parse_to_aware_datetime
 
 from irsim.durable.endpoints import RESOURCE_METHODS, EndpointOperations
 from irsim.durable.listing import JobQuery, active_jobs, list_page
+from irsim.durable.paging import offset_of, page, token_for
 from irsim.durable.processes import process_alive
 from irsim.durable.scaling import SCALING_METHODS, ScalingOperations
 from irsim.durable.specs import spec_document, stored_spec
 from irsim.durable.store import ACTIVE_STATUSES, JobExists, JobRecord, JobStore, StoreError, now_utc
+from irsim.durable.tags import TAG_METHODS
 from irsim.service.admission import admit_job
-from irsim.service.awsmodel import client_error, client_exceptions, operation, service_model, validation_error
+from irsim.service.awsmodel import (
+    client_error,
+    client_errors,
+    client_exceptions,
+    operation,
+    service_model,
+    validation_error,
+)
 from irsim.service.awsmodel import with_metadata as _with_metadata
 from irsim.service.constraints import validate_request
-from irsim.service.request import parse_request
+from irsim.service.request import parse_request, serverless_sizes
 from irsim.service.responses import job_arn, running_steps
 from simulator import Profile, checks, load_profile
 
@@ -78,15 +85,22 @@ class OfflineSageMakerClient(ScalingOperations, EndpointOperations):
     # --- jobs ---------------------------------------------------------------------------
 
     def create_inference_recommendations_job(self, **kwargs: Any) -> dict[str, Any]:
-        job = parse_request(kwargs, default_instance_types=self.profile.instances,
-                            endpoints=self.deployed_endpoints())
-        self.check_job_model(job)
-        admit_job(job, self.profile, self.region)  # a region without prices, a profile over the budget: refused now
+        """Validated, its model's profile found, admitted and stored; a detached worker runs it.
+        Every refusal is a botocore ClientError (``client_errors``)."""
+        with client_errors("CreateInferenceRecommendationsJob"):
+            return self.record_create_tags(kwargs, self._create_job(kwargs))
+
+    def _create_job(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        job = parse_request(kwargs, self.profile.instances, self.deployed_endpoints(), serverless_sizes(self.profile))
+        profile = self.job_profile(job)  # the profile of the model the job names (refused without one)
+        if profile is not self.profile:
+            job = parse_request(kwargs, profile.instances, self.deployed_endpoints(), serverless_sizes(profile))
+        admit_job(job, profile, self.region)  # a region without prices, a profile over the budget: refused now
         arn = job_arn(job, self.region)
         seed = self.seed if self.seed is not None else DEFAULT_SEED
         try:
             self.store.insert(name=job.job_name, arn=arn, job_type=job.job_type, request=kwargs,
-                              profile=self.profile.to_dict(), seed=seed, region=self.region, created=now_utc(),
+                              profile=profile.to_dict(), seed=seed, region=self.region, created=now_utc(),
                               spec=spec_document(job))  # parsed here, once: the worker reads it back
         except JobExists:
             raise client_error("ResourceInUse", f"Inference recommendations job {job.job_name} already exists.",
@@ -134,12 +148,14 @@ class OfflineSageMakerClient(ScalingOperations, EndpointOperations):
         validate_request("ListInferenceRecommendationsJobs", kwargs)
         for record in active_jobs(self.store):  # a job whose worker died lists as FAILED, and is filtered so
             self._reap(record)
-        query = _job_query(kwargs, _offset(kwargs, "ListInferenceRecommendationsJobs"))
+        start = offset_of(kwargs.get("NextToken"), kwargs, self.paging_key, "ListInferenceRecommendationsJobs",
+                          sys.maxsize)
+        query = _job_query(kwargs, start)
         records, more = list_page(self.store, query)
         page = [r for r in map(self._reap, records) if query.status is None or r.status == query.status]
         response: dict[str, Any] = {"InferenceRecommendationsJobs": [_summary(r) for r in page]}
         if more:
-            response["NextToken"] = _token(query.offset + query.limit)
+            response["NextToken"] = token_for(query.offset + query.limit, kwargs, self.paging_key)
         return _with_metadata(response)
 
     def list_inference_recommendations_job_steps(self, **kwargs: Any) -> dict[str, Any]:
@@ -150,7 +166,7 @@ class OfflineSageMakerClient(ScalingOperations, EndpointOperations):
             steps = [s for s in steps if s["Status"] == kwargs["Status"]]
         if "StepType" in kwargs:
             steps = [s for s in steps if s["StepType"] == kwargs["StepType"]]
-        page, token = _page(steps, kwargs, "ListInferenceRecommendationsJobSteps")
+        page, token = self._page(steps, kwargs, "ListInferenceRecommendationsJobSteps")
         response: dict[str, Any] = {"Steps": page}
         if token:
             response["NextToken"] = token
@@ -185,6 +201,10 @@ class OfflineSageMakerClient(ScalingOperations, EndpointOperations):
             time.sleep(poll_s)
 
     # --- internals ------------------------------------------------------------------------------
+
+    def _page(self, items: list, kwargs: Mapping[str, Any], operation_name: str) -> tuple[list, str | None]:
+        """One page of ``items``; NextToken is opaque, signed and bound to the request's filters."""
+        return page(items, kwargs, self.paging_key, operation_name, DEFAULT_PAGE)
 
     def _start_worker(self, name: str) -> None:
         try:
@@ -253,6 +273,7 @@ _METHODS = {
     "list_inference_recommendations_job_steps": "ListInferenceRecommendationsJobSteps",
     **RESOURCE_METHODS,
     **SCALING_METHODS,
+    **TAG_METHODS,
 }
 _PAGINATED = ("list_inference_recommendations_jobs", "list_inference_recommendations_job_steps")
 DEFAULT_PAGE = 100
@@ -272,31 +293,6 @@ def _job_query(kwargs: Mapping[str, Any], offset: int) -> JobQuery:
     return JobQuery(**filters, sort_by=kwargs.get("SortBy", "CreationTime"),
                     descending=kwargs.get("SortOrder", "Descending") == "Descending", offset=offset,
                     limit=kwargs.get("MaxResults", DEFAULT_PAGE))
-
-
-def _offset(kwargs: Mapping[str, Any], operation_name: str) -> int:
-    """Where the page starts: NextToken is an opaque offset."""
-    if not kwargs.get("NextToken"):
-        return 0
-    try:
-        start = int(base64.urlsafe_b64decode(kwargs["NextToken"].encode()).decode().removeprefix("offset:"))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise validation_error("Invalid pagination token.", operation_name) from None
-    if start < 0:
-        raise validation_error("Invalid pagination token.", operation_name)
-    return start
-
-
-def _token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
-
-
-def _page(items: list, kwargs: Mapping[str, Any], operation_name: str) -> tuple[list, str | None]:
-    """One page of ``items`` (a job's steps)."""
-    start = _offset(kwargs, operation_name)
-    size = kwargs.get("MaxResults", DEFAULT_PAGE)
-    page = items[start:start + size]
-    return page, _token(start + size) if start + size < len(items) else None
 
 
 def _summary(record: JobRecord) -> dict[str, Any]:

@@ -19,7 +19,8 @@ from irsim.service.request import DeployedEndpoint, DeployedVariant
 RESOURCE_METHODS = method_names(
     "CreateModel", "DescribeModel", "DeleteModel", "CreateModelPackageGroup", "DescribeModelPackageGroup",
     "CreateModelPackage", "DescribeModelPackage", "UpdateModelPackage", "CreateEndpointConfig",
-    "DescribeEndpointConfig", "DeleteEndpointConfig", "CreateEndpoint", "DescribeEndpoint", "DeleteEndpoint")
+    "DescribeEndpointConfig", "DeleteEndpointConfig", "CreateEndpoint", "DescribeEndpoint", "DeleteEndpoint",
+    "UpdateEndpoint")
 #: The member of an endpoint's stored document that keeps its variants as deployed (not in the AWS shape).
 DEPLOYED = "Deployed"
 
@@ -52,7 +53,7 @@ class EndpointOperations(ModelOperations):
         except ResourceExists:
             raise validation_error(f'Cannot create already existing endpoint configuration "{arn}".',
                                    operation_name) from None
-        return with_metadata({"EndpointConfigArn": arn})
+        return self.record_create_tags(kwargs, with_metadata({"EndpointConfigArn": arn}))
 
     def describe_endpoint_config(self, **kwargs: Any) -> dict[str, Any]:
         validate_request("DescribeEndpointConfig", kwargs)
@@ -84,7 +85,23 @@ class EndpointOperations(ModelOperations):
             self.resources.insert(Resource(ENDPOINT, name, arn, document, created))
         except ResourceExists:
             raise validation_error(f'Cannot create already existing endpoint "{arn}".', operation_name) from None
-        return with_metadata({"EndpointArn": arn})
+        return self.record_create_tags(kwargs, with_metadata({"EndpointArn": arn}))
+
+    def update_endpoint(self, **kwargs: Any) -> dict[str, Any]:
+        """The endpoint moves to another existing configuration at once (InService: nothing is
+        provisioned), its variants recorded as deployed anew; its ARN and tags stay (the SDK's
+        ``Predictor.update_endpoint``: tags listed, configuration copied, endpoint updated)."""
+        operation_name = "UpdateEndpoint"
+        validate_request(operation_name, kwargs)
+        endpoint = self._endpoint(kwargs["EndpointName"], operation_name)
+        config = self._endpoint_config(kwargs["EndpointConfigName"], operation_name)
+        updated = now_utc()
+        variants = [self._deployed_variant(variant, operation_name)
+                    for variant in config.document["ProductionVariants"]]
+        document = {**endpoint.document, "EndpointConfigName": config.name, "LastModifiedTime": updated,
+                    "ProductionVariants": [_variant_summary(v, updated) for v in variants], DEPLOYED: variants}
+        self.resources.replace(Resource(ENDPOINT, endpoint.name, endpoint.arn, document, endpoint.created))
+        return with_metadata({"EndpointArn": endpoint.arn})
 
     def describe_endpoint(self, **kwargs: Any) -> dict[str, Any]:
         validate_request("DescribeEndpoint", kwargs)

@@ -22,7 +22,9 @@ from typing import Any
 from botocore import xform_name
 from botocore.model import StructureShape
 
+from irsim.durable.profiles import ProfileRegistry
 from irsim.durable.resourcestore import (
+    IMPLIED,
     MODEL,
     MODEL_PACKAGE,
     MODEL_PACKAGE_GROUP,
@@ -31,9 +33,10 @@ from irsim.durable.resourcestore import (
     ResourceStore,
 )
 from irsim.durable.store import JobStore, now_utc
+from irsim.durable.tags import TagOperations
 from irsim.service.awsmodel import operation, validation_error, with_metadata
 from irsim.service.constraints import validate_request
-from irsim.service.request import JobSpec
+from irsim.service.request import JobSpec, model_named
 from simulator import Profile
 
 #: The account of a resource whose request names no role (offline there is no caller identity).
@@ -70,9 +73,10 @@ def method_names(*operations: str) -> dict[str, str]:
     return {xform_name(name): name for name in operations}
 
 
-class ModelOperations:
+class ModelOperations(TagOperations):
     """CreateModel, DescribeModel, DeleteModel, CreateModelPackageGroup, DescribeModelPackageGroup,
-    CreateModelPackage, DescribeModelPackage and UpdateModelPackage, offline."""
+    CreateModelPackage, DescribeModelPackage and UpdateModelPackage, offline (the Tags of each
+    Create kept with the tag calls)."""
 
     store: JobStore
     region: str
@@ -81,6 +85,14 @@ class ModelOperations:
     @cached_property
     def resources(self) -> ResourceStore:
         return ResourceStore(self.store)
+
+    @cached_property
+    def profiles(self) -> ProfileRegistry:
+        return ProfileRegistry(self.store.home)
+
+    def profile_of(self, model: str) -> Profile | None:
+        """The profile that describes ``model``: the client's own, else the one registered for it."""
+        return self.profile if model == self.profile.model else self.profiles.get(model)
 
     def arn(self, kind: str, name: str, account: str) -> str:
         return f"arn:aws:sagemaker:{self.region}:{account}:{kind}/{name.lower()}"
@@ -104,7 +116,7 @@ class ModelOperations:
             self.resources.insert(Resource(MODEL, name, arn, document, document["CreationTime"]))
         except ResourceExists:
             raise validation_error(f'Cannot create already existing model "{arn}".', "CreateModel") from None
-        return with_metadata({"ModelArn": arn})
+        return self.record_create_tags(kwargs, with_metadata({"ModelArn": arn}))
 
     def describe_model(self, **kwargs: Any) -> dict[str, Any]:
         validate_request("DescribeModel", kwargs)
@@ -121,11 +133,12 @@ class ModelOperations:
         stored = self.resources.get(MODEL, name)
         if stored is not None:
             return stored
-        if name != self.profile.model:
+        if self.profile_of(name) is None:
             raise validation_error(f'Could not find model "{self.arn(MODEL, name, account)}".', operation_name)
         arn = self.arn(MODEL, name, account)
         created = now_utc()
         document = {"ModelName": name, "ModelArn": arn, "CreationTime": created, "EnableNetworkIsolation": False,
+                    IMPLIED: True,
                     "PrimaryContainer": _placeholder_container(name),
                     "DeploymentRecommendation": {"RecommendationStatus": "NOT_APPLICABLE",
                                                  "RealTimeInferenceRecommendations": []}}
@@ -152,7 +165,7 @@ class ModelOperations:
         except ResourceExists:
             raise validation_error(f"Model Package Group already exists: {arn}",
                                    "CreateModelPackageGroup") from None
-        return with_metadata({"ModelPackageGroupArn": arn})
+        return self.record_create_tags(kwargs, with_metadata({"ModelPackageGroupArn": arn}))
 
     def describe_model_package_group(self, **kwargs: Any) -> dict[str, Any]:
         validate_request("DescribeModelPackageGroup", kwargs)
@@ -164,14 +177,17 @@ class ModelOperations:
         stored = self.resources.get(MODEL_PACKAGE_GROUP, name)
         if stored is not None:
             return stored
-        if name != self.profile.model:
+        if self.profile_of(name) is None:
             raise validation_error(f"ModelPackageGroup {name} does not exist.", operation_name)
+        return self._insert_implied(self._implied_group(name))
+
+    def _implied_group(self, name: str) -> Resource:
         arn = self.arn(MODEL_PACKAGE_GROUP, name, DEFAULT_ACCOUNT)
         created = now_utc()
-        document = {"ModelPackageGroupName": name, "ModelPackageGroupArn": arn, "CreationTime": created,
+        document = {"ModelPackageGroupName": name, "ModelPackageGroupArn": arn, "CreationTime": created, IMPLIED: True,
                     "CreatedBy": {}, "ModelPackageGroupStatus": "Completed",
                     "ModelPackageGroupDescription": IMPLIED_NOTE.format(model=name, what="group")[:1024]}
-        return self._insert_implied(Resource(MODEL_PACKAGE_GROUP, name, arn, document, created))
+        return Resource(MODEL_PACKAGE_GROUP, name, arn, document, created)
 
     # --- model packages ------------------------------------------------------------------
 
@@ -194,7 +210,7 @@ class ModelOperations:
                 self.resources.insert(Resource(MODEL_PACKAGE, name, arn, {**document, "ModelPackageArn": arn}, created))
             except ResourceExists:
                 raise validation_error(f"ModelPackage already exists: {arn}", "CreateModelPackage") from None
-            return with_metadata({"ModelPackageArn": arn})
+            return self.record_create_tags(kwargs, with_metadata({"ModelPackageArn": arn}))
         group = self.package_group(kwargs["ModelPackageGroupName"], "CreateModelPackage").name
         document.setdefault("ModelApprovalStatus", "PendingManualApproval")
 
@@ -203,7 +219,8 @@ class ModelOperations:
             return Resource(MODEL_PACKAGE, f"{group}/{version}", arn,
                             {**document, "ModelPackageName": group, "ModelPackageVersion": version,
                              "ModelPackageArn": arn}, created)
-        return with_metadata({"ModelPackageArn": self.resources.insert_version(group, build).arn})
+        arn = self.resources.insert_version(group, build).arn
+        return self.record_create_tags(kwargs, with_metadata({"ModelPackageArn": arn}))
 
     def describe_model_package(self, **kwargs: Any) -> dict[str, Any]:
         validate_request("DescribeModelPackage", kwargs)
@@ -240,37 +257,87 @@ class ModelOperations:
             group, version = match.group(3), match.group(4) or ""
         else:
             group, _, version = name_or_arn.partition("/")
-        implied = (group == self.profile.model and bool(version) and self.resources.get(MODEL_PACKAGE_GROUP, group)
-                   is None and not any(r.name.startswith(f"{group}/") for r in self.resources.all(MODEL_PACKAGE)))
-        if not implied:
+        profile = self.profile_of(group) if version.isdigit() else None
+        implied = None if profile is None else self.resources.insert_implied_package(
+            self._implied_group(group), self._implied_package(profile, group, int(version), name_or_arn, match))
+        if implied is None:
             raise validation_error(f"ModelPackage {name_or_arn} does not exist.", operation_name)
-        self.package_group(group, operation_name)
+        return implied
+
+    def _implied_package(self, profile: Profile, group: str, version: int, name_or_arn: str,
+                         match: re.Match[str] | None) -> Resource:
+        """The package a profiled group stands for, version ``version`` (not stored here)."""
         arn = (name_or_arn if match else f"{self.arn(MODEL_PACKAGE, group, DEFAULT_ACCOUNT)}/{version}").lower()
         created = now_utc()
         document: dict[str, Any] = {
-                    "ModelPackageName": group, "ModelPackageGroupName": group, "ModelPackageVersion": int(version),
-                    "ModelPackageArn": arn, "CreationTime": created, "LastModifiedTime": created,
-                    "ModelPackageDescription": IMPLIED_NOTE.format(model=group, what="package")[:1024],
-                    "InferenceSpecification": {"Containers": [_placeholder_container(group)],
-                                               "SupportedContentTypes": ["text/csv"],
-                                               "SupportedResponseMIMETypes": ["text/csv"],
-                                               "SupportedRealtimeInferenceInstanceTypes": sorted(
-                                                   self.profile.instances)},
-                    "ModelPackageStatus": "Completed", "ModelApprovalStatus": "Approved",
-                    "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []},
-                    "CertifyForMarketplace": False}
-        return self._insert_implied(Resource(MODEL_PACKAGE, f"{group}/{version}", arn, document, created))
+            "ModelPackageName": group, "ModelPackageGroupName": group, "ModelPackageVersion": version,
+            "ModelPackageArn": arn, "CreationTime": created, "LastModifiedTime": created, IMPLIED: True,
+            "ModelPackageDescription": IMPLIED_NOTE.format(model=group, what="package")[:1024],
+            "InferenceSpecification": {"Containers": [_placeholder_container(group)],
+                                       "SupportedContentTypes": ["text/csv"],
+                                       "SupportedResponseMIMETypes": ["text/csv"],
+                                       "SupportedRealtimeInferenceInstanceTypes": sorted(profile.instances)},
+            "ModelPackageStatus": "Completed", "ModelApprovalStatus": "Approved",
+            "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []},
+            "CertifyForMarketplace": False}
+        return Resource(MODEL_PACKAGE, f"{group}/{version}", arn, document, created)
 
     # --- jobs -----------------------------------------------------------------------------
 
-    def check_job_model(self, job: JobSpec) -> None:
-        """A job's ModelName or ModelPackageVersionArn must exist (or be the profile's)."""
+    def job_profile(self, job: JobSpec) -> Profile:
+        """The profile a job is simulated on, once its model is known to exist: the profile of
+        the model it names (ModelName; or the group of ModelPackageVersionArn, which must be a
+        versioned package ARN in this client's region, with the InferenceSpecificationNames the
+        job gives). A model no profile describes is a ValidationException saying how to get one."""
         config = job.request["InputConfig"]
         operation_name = "CreateInferenceRecommendationsJob"
+        candidates = [model_named(job.request)]
         if "ModelName" in config:
-            self.model(config["ModelName"], operation_name, job.account)
+            model = self.model(config["ModelName"], operation_name, job.account)
+            packages = [c["ModelPackageName"] for c in _containers(model.document) if "ModelPackageName" in c]
+            candidates += [self.model_package(name, operation_name).name.split("/")[0] for name in packages]
+            package = None
         else:
-            self.model_package(config["ModelPackageVersionArn"], operation_name)
+            package = self.model_package(self._versioned_arn(config["ModelPackageVersionArn"]), operation_name)
+        _check_specification_names(job, package)
+        for name in candidates:
+            profile = self.profile_of(name)
+            if profile is not None:
+                return profile
+        raise validation_error(f"No service profile describes model {candidates[0]}: irsim simulates a model on its "
+                               f"own profile, so {self.profiles.how_to_get_one(candidates[0])}.", operation_name)
+
+    def _versioned_arn(self, arn: str) -> str:
+        """ModelPackageVersionArn: "The Amazon Resource Name (ARN) of a versioned model package",
+        in the client's region (the service: "ARN should be scoped to correct region")."""
+        match = PACKAGE_ARN.fullmatch(arn)
+        if match is None or match.group(4) is None:
+            raise validation_error(f"ModelPackageVersionArn {arn} is not the ARN of a versioned model package "
+                                   "(arn:aws:sagemaker:REGION:ACCOUNT:model-package/GROUP/VERSION).",
+                                   "CreateInferenceRecommendationsJob")
+        if match.group(1) != self.region:
+            raise validation_error(f"ARN should be scoped to correct region: {self.region}",
+                                   "CreateInferenceRecommendationsJob")
+        return arn
+
+
+def _containers(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [document["PrimaryContainer"]] if "PrimaryContainer" in document else list(document.get("Containers", []))
+
+
+def _check_specification_names(job: JobSpec, package: Resource | None) -> None:
+    """Each EndpointConfiguration's InferenceSpecificationName ("The inference specification name
+    in the model package version") names one of the package's AdditionalInferenceSpecifications."""
+    names = {spec.inference_specification_name for spec in job.benchmarks} - {None}
+    if not names:
+        return
+    if package is None:  # a ModelName: no package to check against (the request's warnings say so)
+        return
+    known = {spec.get("Name") for spec in package.document.get("AdditionalInferenceSpecifications", [])}
+    for name in sorted(str(n) for n in names - known):
+        raise validation_error(f"Inference specification {name} does not exist in model package {package.arn} "
+                               f"(it has {', '.join(sorted(str(k) for k in known)) or 'none'}).",
+                               "CreateInferenceRecommendationsJob")
 
 
 def _placeholder_container(model: str) -> dict[str, Any]:

@@ -18,6 +18,8 @@ from irsim.durable.store import JobStore, StoreError
 log = logging.getLogger(__name__)
 MODEL, MODEL_PACKAGE, MODEL_PACKAGE_GROUP = "model", "model-package", "model-package-group"
 ENDPOINT_CONFIG, ENDPOINT = "endpoint-config", "endpoint"
+#: The member of an implied resource's stored document that marks it (not in any AWS shape).
+IMPLIED = "IrsimImplied"
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,30 @@ class ResourceStore:
                                (resource.kind, resource.name, resource.arn, encode(resource.document),
                                 stamp(resource.created)))
         return resource
+
+    def insert_implied_package(self, group: Resource, package: Resource) -> Resource | None:
+        """In one transaction (concurrent creates see all of it or none): the package stored at
+        ``package.arn``, or else, when ``group`` names no user's group and no user's package,
+        the implied group (unless stored) and the implied package, stored now. None when the
+        group is a user's: then the package does not exist."""
+        with self.jobs.transaction() as connection:
+            row = connection.execute("SELECT * FROM resources WHERE kind = ? AND (arn = ? OR name = ?)",
+                                     (MODEL_PACKAGE, package.arn, package.name)).fetchone()
+            if row:
+                return _resource(row)
+            stored = connection.execute("SELECT document FROM resources WHERE kind = ? AND name = ?",
+                                        (MODEL_PACKAGE_GROUP, group.name)).fetchone()
+            if stored and not decode(stored[0]).get(IMPLIED):
+                return None
+            members = connection.execute("SELECT document FROM resources WHERE kind = ? AND name LIKE ?",
+                                         (MODEL_PACKAGE, f"{group.name}/%")).fetchall()
+            if any(not decode(member[0]).get(IMPLIED) for member in members):
+                return None
+            for resource in ([] if stored else [group]) + [package]:
+                connection.execute("INSERT INTO resources (kind, name, arn, document, created) VALUES (?, ?, ?, ?, ?)",
+                                   (resource.kind, resource.name, resource.arn, encode(resource.document),
+                                    resource.created.isoformat()))
+        return package
 
     def replace(self, resource: Resource) -> bool:
         """Write a stored resource's new document; returns whether it was still there."""

@@ -67,7 +67,7 @@ def autoscale_table(document: Mapping[str, Any]) -> str:
     lines = [wrapped_line for line in lines for wrapped_line in
              (textwrap.wrap(line, 100, subsequent_indent=" " * 10, break_on_hyphens=False) or [""])]
     header = (f"{'plan':<24} {'Min':>4} {'Max':>4} {'TargetValue':>11} {'cooldown in/out':>15} "
-              f"{'violating min':>14} {'cost $':>10} {'saves':>6}")
+              f"{'violating min':>14} {'cost $':>10} {'vs static':>14}")
     lines += ["", header, "-" * len(header)]
     static_cost = document["static_peak"]["cost"]
     for label, totals, policy in _plans(document):
@@ -77,13 +77,23 @@ def autoscale_table(document: Mapping[str, Any]) -> str:
             settings = (f"{policy['MinCapacity']:>4} {policy['MaxCapacity']:>4} {policy['TargetValue']:>11,.0f} "
                         f"{str(policy['ScaleInCooldown']) + '/' + str(policy['ScaleOutCooldown']) + ' s':>15}")
         share = totals["violating_minutes"] / document["minutes"] if document["minutes"] else 0.0
-        saving = 1 - totals["cost"] / static_cost if static_cost else 0.0
+        change = totals["cost"] / static_cost - 1 if static_cost else 0.0  # negative: it costs less
         lines.append(f"{label:<24} {settings} {totals['violating_minutes']:>6,} {f'({share:.2%})':>7} "
-                     f"{totals['cost']:>10,.2f} {saving:>6.0%}")
-    lines.append("\nsaves: the cost saved against static provisioning at the peak. AWS's recommendation is "
+                     f"{totals['cost']:>10,.2f} {cost_change(change):>14}")
+    if not document.get("within_budget", True):
+        lines.append("\nNo policy searched kept within the budget: the answer is the static count at the peak.")
+    lines.append("\nvs static: the cost against static provisioning at the peak. AWS's recommendation is "
                  "GetScalingConfigurationRecommendation's policy.")
     lines += textwrap.wrap(f"The AWS policy: {document['aws_policy']['rule']}.", 100)
     return "\n".join(lines)
+
+
+def cost_change(change: float) -> str:
+    """A plan's cost against the static count's, in words whose sign means what it says:
+    "saves 36%", "costs 12% more", or "same"."""
+    if round(change * 100) == 0:
+        return "same"
+    return f"saves {-change:.0%}" if change < 0 else f"costs {change:.0%} more"
 
 
 def minutes_frame(recommended: pd.DataFrame, aws: pd.DataFrame, static: pd.DataFrame) -> pd.DataFrame:

@@ -208,7 +208,7 @@ def headline_line(headline: Headline) -> str:
     aws = "" if headline.count == headline.aws_count else f" (the AWS method says {headline.aws_count})"
     threshold = f"{headline.percentile} <= {headline.threshold_ms:g} ms"
     return (f"Cheapest that meets {threshold} in production at {headline.rate_per_minute:,.0f} invocations/min: "
-            f"{headline.count} x {headline.instance_type}, ${headline.cost_per_hour:.3f}/hour{aws}")
+            f"{headline.count} x {headline.label}, ${headline.cost_per_hour:.3f}/hour{aws}")
 
 
 def _maybe(value: float | None, width: int) -> str:

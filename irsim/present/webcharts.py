@@ -105,8 +105,14 @@ def recommendation_figure(document: Mapping[str, Any]) -> go.Figure:
                           "<extra></extra>"))
     fig.add_vline(x=target["ValueInMilliseconds"], line_dash="dash", line_color="red",
                   annotation_text=f"SLO {percentile} {target['ValueInMilliseconds']:g} ms")
+    # A linear axis over the intervals and the SLO: a log axis reads add_vline's annotation in
+    # log units (a 27 ms SLO stretched it to 10^27 ms, every point crushed to the left edge).
+    spans = [target["ValueInMilliseconds"], *(value for detail in document["Details"]
+                                              for value in detail[percentile]["ConfidenceInterval95"])]
+    lowest, highest = min(spans), max(spans)
+    margin = max(highest - lowest, 0.05 * highest, 1e-6) * 0.12
     fig.update_xaxes(title_text=f"{percentile} ModelLatency at {target['InvocationsPerMinute']:,.0f} "
-                                "invocations/min (ms)", type="log")
+                                "invocations/min (ms)", range=[max(0.0, lowest - margin), highest + margin])
     fig.update_yaxes(title_text="cost per hour (USD)", rangemode="tozero", tickprefix="$")
     fig.update_layout(height=480)
     return fig

@@ -18,13 +18,12 @@ from dataclasses import dataclass
 
 from calibration.transfer import complete_profile
 from irsim.service.benchmark import endpoint_under_test
-from irsim.service.request import MAX_JOB_DURATION_S, TESTS_RANGE, BenchmarkSpec, JobSpec
+from irsim.service.request import MAX_JOB_DURATION_S, PROVISIONING_S, TESTS_RANGE, BenchmarkSpec, JobSpec
 from pricing import Catalogue, PricingError, default_catalogue, serverless_rate
 from simulator import MAX_REQUESTS_PER_S, Profile
 from simulator.runspec import check_work
 
-#: Simulated time to create each benchmark's endpoint before its traffic starts.
-PROVISIONING_S = 300.0
+__all__ = ["PROVISIONING_S", "NotScheduled", "SchedulePlan", "admit", "admit_job", "check_prices", "plan_schedule"]
 
 
 @dataclass(frozen=True)

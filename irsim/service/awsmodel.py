@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from functools import lru_cache
@@ -18,6 +19,8 @@ from botocore.model import OperationModel, ServiceModel, StructureShape
 from botocore.validate import ParamValidator
 
 from irsim.errors import shortened
+from pricing import PricingError
+from simulator import InputError
 
 SERVICE = "sagemaker"
 
@@ -103,3 +106,14 @@ def validate_params(operation_name: str, params: Mapping[str, Any]) -> None:
     report = ParamValidator().validate(params, input_shape(operation_name))
     if report.has_errors():
         raise ParamValidationError(report=report.generate_report())
+
+
+@contextmanager
+def client_errors(operation_name: str) -> Iterator[None]:
+    """What the simulator or the pricing refuses (an instance type with no profile entry and no
+    derivable one, a region without prices, a run over the work budget), raised as the
+    service's ValidationException: a caller's ``except ClientError`` sees every refusal."""
+    try:
+        yield
+    except (InputError, PricingError) as exc:
+        raise validation_error(str(exc), operation_name) from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -29,7 +30,14 @@ from irsim.service.labels import spec_label
 from irsim.service.pool import Progress, run_all
 from irsim.service.production import check_recommendations, checkable
 from irsim.service.replication import replicate_runs
-from irsim.service.request import BenchmarkSpec, DeployedEndpoint, JobSpec, parse_request
+from irsim.service.request import (
+    BenchmarkSpec,
+    DeployedEndpoint,
+    JobSpec,
+    model_named,
+    parse_request,
+    serverless_sizes,
+)
 from irsim.service.responses import ScheduledBenchmark, describe_response, steps_response
 from irsim.service.result import JobResult, Replications, irsim_version
 from irsim.service.scheduling import Placed, origin, schedule
@@ -89,8 +97,7 @@ def execute_job(request: Mapping[str, Any] | JobSpec, profile: ProfileSource = N
     budget = options.get("max_requests_per_s", MAX_REQUESTS_PER_S)
     watch = options.get("watch")
     loaded = load_profile(profile if profile is not None else "demo")
-    job = request if isinstance(request, JobSpec) else parse_request(
-        request, default_instance_types=loaded.instances, endpoints=options.get("endpoints"))
+    job = parsed(request, loaded, options.get("endpoints"))
     loaded = complete_profile(loaded, [b.instance_type for b in job.benchmarks if b.serverless is None],
                               catalogue.vcpu_of)
     plan = plan_schedule(len(job.benchmarks), job.max_parallel, job.traffic.duration_s, job.job_duration_s)
@@ -118,7 +125,8 @@ def execute_job(request: Mapping[str, Any] | JobSpec, profile: ProfileSource = N
     checks = _production_checks(job, scheduled, loaded, seed, watch or Watch()) if production else {}
     return JobResult(spec=job, describe=describe_response(job, scheduled, created, completed, region, seed,
                                                           bool(stopped), origin=start),
-                     steps=steps_response(job, scheduled, created, seed, stopped, origin=start),
+                     steps=steps_response(job, scheduled, created, seed, stopped, origin=start,
+                                          not_scheduled=left_out),
                      scheduled=tuple(scheduled), not_scheduled=tuple(left_out), model=loaded.model, seed=seed,
                      stopped=tuple(stopped), production=checks, profile=loaded)
 
@@ -153,10 +161,26 @@ def replicate(request: Mapping[str, Any] | JobSpec, profile: ProfileSource, seed
     marked as such: the per-instance max is a discrete, often bimodal statistic of one test.
     The summary stays outside the AWS shapes (irsim.json's ``replications``)."""
     loaded = load_profile(profile if profile is not None else "demo")
-    job = request if isinstance(request, JobSpec) else parse_request(
-        request, default_instance_types=loaded.instances, endpoints=options.get("endpoints"))
+    job = parsed(request, loaded, options.get("endpoints"))
     once = partial(_one_replication, job, loaded, region, options)
     return replicate_runs(once, seed, replications, options.get("watch") or Watch())
+
+
+def parsed(request: Mapping[str, Any] | JobSpec, profile: Profile,
+           endpoints: Mapping[str, DeployedEndpoint] | None = None) -> JobSpec:
+    """The request validated against ``profile`` (what a Default job tests), with a warning when
+    the profile describes another model than the one the job names (a what-if on another
+    model's profile: the numbers are that model's); a JobSpec parsed before is taken as it is."""
+    if isinstance(request, JobSpec):
+        return request
+    job = parse_request(request, default_instance_types=profile.instances, endpoints=endpoints,
+                        default_serverless_sizes=serverless_sizes(profile))
+    named = model_named(job.request)
+    if named != profile.model:
+        note = (f"the profile describes model {profile.model!r}, not {named!r}, the model the job names: these are "
+                f"{profile.model!r}'s numbers (calibrate a profile for {named!r}: docs/profiles.md)")
+        job = replace(job, warnings=(note, *job.warnings))
+    return job
 
 
 def _one_replication(job: JobSpec, profile: Profile, region: str, options: JobOptions, seed: int,

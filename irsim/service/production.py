@@ -1,6 +1,7 @@
 """The production check of a job's recommendations: each recommended endpoint (the AWS-method
-count of its instance type) simulated under open Poisson traffic at the job's target, beside
-the AWS figures, which stay exactly as the service computes them."""
+count of its instance type, serving as its environment variant's own profile entry) simulated
+under open Poisson traffic at the job's target, beside the AWS figures, which stay exactly as
+the service computes them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 
 from irsim.service.request import JobSpec
 from irsim.service.responses import ScheduledBenchmark, instance_count
-from optimizer.production import ProductionCheck, production_check
+from optimizer.production import CheckedEndpoint, ProductionCheck, production_check
 from simulator import Percentile, Profile
 
 #: The routing a real-time endpoint uses unless its variant asks for least outstanding requests.
@@ -24,6 +25,18 @@ class Recommendation:
     instance_type: str
     count: int
     price_per_hour: float
+    environment: tuple[tuple[str, str], ...] = ()  # the benchmark's environment variant
+
+    @property
+    def label(self) -> str:
+        """The instance type and its environment variant: ``ml.c5.xlarge [OMP_NUM_THREADS=2]``."""
+        parameters = ",".join(f"{k}={v}" for k, v in self.environment)
+        return self.instance_type + (f" [{parameters}]" if parameters else "")
+
+    def endpoint(self, profile: Profile) -> CheckedEndpoint:
+        """The endpoint as benchmarked: the variant's own entry (workers, service time, memory)."""
+        entry = profile.instance(self.instance_type).for_environment(dict(self.environment))
+        return CheckedEndpoint(entry=entry, count=self.count, overhead=profile.overhead, label=self.label)
 
 
 def checkable(job: JobSpec, scheduled: Sequence[ScheduledBenchmark]) -> list[Recommendation]:
@@ -39,7 +52,7 @@ def checkable(job: JobSpec, scheduled: Sequence[ScheduledBenchmark]) -> list[Rec
         assert price is not None, "a succeeded instance benchmark has an hourly price"
         found.append(Recommendation(index=outcome.spec.index, instance_type=outcome.spec.instance_type,
                                     count=instance_count(job.stopping.max_invocations, outcome.per_instance_max),
-                                    price_per_hour=price))
+                                    price_per_hour=price, environment=outcome.spec.environment))
     return found
 
 
@@ -60,8 +73,7 @@ def check_recommendations(job: JobSpec, scheduled: Sequence[ScheduledBenchmark],
         per_instance_max = per_instance[recommendation.index]
         assert per_instance_max is not None
         checks[recommendation.index] = production_check(
-            profile, recommendation.instance_type, recommendation.count,
-            target_per_minute(job, recommendation, per_instance_max),
+            recommendation.endpoint(profile), target_per_minute(job, recommendation, per_instance_max),
             Percentile.parse(job.percentile), threshold.value_ms if threshold else None,
             routing=DEFAULT_ROUTING, replications=replications, seed=seed)
     return checks

@@ -50,9 +50,8 @@ def replicated_benchmark(first: JobResult, results: Sequence[JobResult], seeds: 
     check = first.production.get(index) if first.profile is not None else None
     checks = []
     if check is not None and first.profile is not None:
-        checks = [check] + [production_check(first.profile, check.instance_type, check.count, check.rate_per_minute,
-                                             check.percentile, check.threshold_ms, routing=check.routing, seed=s)
-                            for s in seeds[1:]]
+        checks = [check] + [production_check(check.endpoint, check.rate_per_minute, check.percentile,
+                                             check.threshold_ms, routing=check.routing, seed=s) for s in seeds[1:]]
     return ReplicatedBenchmark(
         index=index, instance_type=benchmark.instance_type, environment=dict(benchmark.environment),
         succeeded=len(measurements), count=count,

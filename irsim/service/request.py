@@ -10,36 +10,42 @@ documented ranges of Inference Recommender.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from botocore.model import ListShape, StringShape, StructureShape
 
 from irsim.service.awsmodel import input_shape, validation_error
+from irsim.service.awsrules import advanced_container_warnings, container_warnings, offline_warnings, percentile_warning
 from irsim.service.constraints import fail, validate_request
-from irsim.service.translate import serverless_from_config, traffic_from_pattern, traffic_type
+from irsim.service.trafficrules import check_minimum, check_range, require, validated_traffic
+from irsim.service.translate import serverless_from_config
 from simulator import (
     InputError,
     LatencyThreshold,
     Percentile,
     Phases,
+    Profile,
     ServerlessConfig,
     Stairs,
     StoppingConditions,
-    checks,
 )
+from simulator.profiles import MEMORY_SIZES_MB
 
 OPERATION = "CreateInferenceRecommendationsJob"
 DEFAULT_JOB_DURATION_S = 7200
+#: A Default job (an instance recommendation) completes within 45 minutes ("Recommendation jobs").
+DEFAULT_JOB_S = 2700
+#: Simulated time to create each benchmark's endpoint before its traffic starts (irsim's own).
+PROVISIONING_S = 300.0
+#: The MaxConcurrency of a Default job's serverless benchmarks (irsim's choice).
+DEFAULT_SERVERLESS_CONCURRENCY = 20
 MAX_JOB_DURATION_S = 18000
-PHASE_DURATION_RANGE = (120, 3600)
-#: InitialNumberOfUsers as the API reference and the developer guide document it for a phase:
-#: enforced for the first phase; a later phase outside it is accepted with a warning (AWS's own
-#: SDK integration test starts a second phase at 14 users against the real service).
-PHASE_USERS_RANGE = (1, 3)
-SPAWN_RATE_RANGE = (0, 3)
+#: MaxNumberOfTests and MaxParallelOfTests: the API reference documents a minimum of 1 only;
+#: above 10 (irsim's own bound, from the 10 EndpointConfigurations a job may list) is a warning.
 TESTS_RANGE = (1, 10)
+#: MaxInvocations: at least 1 (the API reference); above 30,000 (irsim's own bound) is a warning.
 MAX_INVOCATIONS_RANGE = (1, 30000)
 #: ModelLatencyThresholds' Percentile enum, by label.
 PERCENTILES = {p.label: p for p in (Percentile(95), Percentile(99))}
@@ -105,81 +111,22 @@ def _fail(path: str, value: Any, constraint: str) -> NoReturn:
     fail(OPERATION, path, value, constraint)
 
 
-def _check_range(path: str, value: Any, low: int, high: int) -> None:
-    """An integer from ``low`` to ``high``, refused in the service's words."""
-    try:
-        checks.integer(value, path, minimum=low, maximum=high)
-    except InputError:
-        _fail(path, value, f"Member must have value between {low} and {high} (inclusive)")
+def _at_most(path: str, value: int, documented_minimum: int, high: int, warnings: list[str]) -> None:
+    """At least the documented minimum (refused below); above ``high``, irsim's own bound, a warning."""
+    check_minimum(path, value, documented_minimum)
+    if value > high:
+        warnings.append(f"{path} is {value:,}: above {high:,}, irsim's own bound (the API reference documents "
+                        f"only a minimum of {documented_minimum}); accepted")
 
 
-def _require(members: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:
-    for key in keys:
-        if key not in members:
-            _fail(f"{where}.{key}", None, "Member is required")
-
-
-def _check_phases(pattern: Mapping[str, Any], where: str) -> list[str]:
-    """PHASES: the documented ranges. InitialNumberOfUsers 1-3 is enforced for the first phase;
-    a later phase outside it is accepted with a warning (returned). No rule ties a phase's
-    start to the count the previous phase ended with."""
-    phases = pattern.get("Phases")
-    if not phases:
-        _fail(f"{where}.Phases", None, "Member is required when TrafficType is PHASES")
-    if "Stairs" in pattern:
-        _fail(f"{where}.Stairs", "Stairs", "Member must be absent when TrafficType is PHASES")
-    warnings = []
-    low, high = PHASE_USERS_RANGE
-    for i, phase in enumerate(phases):
-        _require(phase, ("InitialNumberOfUsers", "SpawnRate", "DurationInSeconds"), f"{where}.Phases[{i}]")
-        users = phase["InitialNumberOfUsers"]
-        if i == 0:
-            _check_range(f"{where}.Phases[0].InitialNumberOfUsers", users, low, high)
-        elif not low <= users <= high:
-            warnings.append(f"{where}.Phases[{i}].InitialNumberOfUsers is {users}: AWS documents {low}-{high} "
-                            "for a phase, but its own SDK integration test starts a later phase at 14 against "
-                            "the real service, so irsim accepts it")
-        _check_range(f"{where}.Phases[{i}].SpawnRate", phase["SpawnRate"], *SPAWN_RATE_RANGE)
-        _check_range(f"{where}.Phases[{i}].DurationInSeconds", phase["DurationInSeconds"], *PHASE_DURATION_RANGE)
-    return warnings
-
-
-def _check_stairs(pattern: Mapping[str, Any], where: str) -> list[str]:
-    """STAIRS: its members present and its duration in the documented range (the model
-    bounds NumberOfSteps and UsersPerStep)."""
-    stairs = pattern.get("Stairs")
-    if not stairs:
-        _fail(f"{where}.Stairs", None, "Member is required when TrafficType is STAIRS")
-    if "Phases" in pattern:
-        _fail(f"{where}.Phases", "Phases", "Member must be absent when TrafficType is STAIRS")
-    _require(stairs, ("DurationInSeconds", "NumberOfSteps", "UsersPerStep"), f"{where}.Stairs")
-    _check_range(f"{where}.Stairs.DurationInSeconds", stairs["DurationInSeconds"], *PHASE_DURATION_RANGE)
-    return []
-
-
-#: The rules of each TrafficType; each returns the warnings of what it accepted outside the documented ranges.
-TRAFFIC_CHECKS: Mapping[str, Callable[[Mapping[str, Any], str], list[str]]] = {"PHASES": _check_phases,
-                                                                             "STAIRS": _check_stairs}
-
-
-def _traffic(pattern: Mapping[str, Any], job_duration_s: int) -> tuple[Phases | Stairs, list[str]]:
-    """The one place a TrafficPattern is validated (after the model's types and bounds);
-    what passes, translate.traffic_from_pattern turns into the simulator's traffic. Returns the
-    traffic and the warnings of what was accepted outside the documented ranges."""
-    where = "InputConfig.TrafficPattern"
-    warnings = TRAFFIC_CHECKS[traffic_type(pattern)](pattern, where)  # the model's enum: PHASES, STAIRS
-    traffic = traffic_from_pattern(pattern)
-    if traffic.duration_s > job_duration_s:
-        _fail(f"{where}", f"{traffic.duration_s:g} s of traffic",
-              f"The traffic pattern must fit in InputConfig.JobDurationInSeconds ({job_duration_s} s)")
-    return traffic, warnings
-
-
-def _stopping(conditions: Mapping[str, Any]) -> tuple[StoppingConditions, str]:
+def _stopping(conditions: Mapping[str, Any], warnings: list[str]) -> tuple[StoppingConditions, str]:
+    """StoppingConditions as documented: MaxInvocations at least 1, one threshold P95 or P99 in
+    whole milliseconds (no range is documented: a value below 1 ms is accepted, and warned, as
+    one no minute can meet)."""
     where = "StoppingConditions"
     max_invocations = conditions.get("MaxInvocations")
     if max_invocations is not None:
-        _check_range(f"{where}.MaxInvocations", max_invocations, *MAX_INVOCATIONS_RANGE)
+        _at_most(f"{where}.MaxInvocations", max_invocations, *MAX_INVOCATIONS_RANGE, warnings)
     latency = None
     percentile = "P95"
     thresholds = conditions.get("ModelLatencyThresholds")
@@ -192,8 +139,12 @@ def _stopping(conditions: Mapping[str, Any]) -> tuple[StoppingConditions, str]:
         value = threshold.get("ValueInMilliseconds")
         if value is None:
             _fail(f"{where}.ModelLatencyThresholds[0].ValueInMilliseconds", None, "Member is required")
-        _check_range(f"{where}.ModelLatencyThresholds[0].ValueInMilliseconds", value, 1, 3_600_000)
-        latency = LatencyThreshold(percentile=PERCENTILES[percentile], value_ms=float(value))
+        if isinstance(value, bool) or not isinstance(value, int):
+            _fail(f"{where}.ModelLatencyThresholds[0].ValueInMilliseconds", value, "Member must be an integer")
+        if value < 1:
+            warnings.append(f"{where}.ModelLatencyThresholds[0].ValueInMilliseconds is {value}: no minute can meet "
+                            "a threshold below 1 ms, so every benchmark fails; accepted (AWS documents no range)")
+        latency = LatencyThreshold(percentile=PERCENTILES[percentile], value_ms=float(max(value, 1e-9)))
     flat = conditions.get("FlatInvocations", "Stop")  # the service model: "The default value is Stop"
     return StoppingConditions(max_invocations=max_invocations, latency=latency,
                               stop_on_flat_invocations=flat == "Stop"), percentile
@@ -271,7 +222,7 @@ def _existing_endpoints(config: Mapping[str, Any], endpoints: Mapping[str, Deplo
     developer guide's exclusions), benchmarked as deployed."""
     benchmarks = []
     for i, item in enumerate(config.get("Endpoints", [])):
-        _require(item, ("EndpointName",), f"InputConfig.Endpoints[{i}]")
+        require(item, ("EndpointName",), f"InputConfig.Endpoints[{i}]")
         deployed = endpoints.get(item["EndpointName"])
         if deployed is None:
             raise validation_error(f'Could not find endpoint "{item["EndpointName"]}".', OPERATION)
@@ -287,15 +238,84 @@ def _existing_endpoints(config: Mapping[str, Any], endpoints: Mapping[str, Deplo
     return benchmarks
 
 
+def model_named(request: Mapping[str, Any]) -> str:
+    """The model a request names: its ModelName, or the package group of its ModelPackageVersionArn
+    (``arn:...:model-package/GROUP/VERSION``)."""
+    config = request["InputConfig"]
+    if "ModelName" in config:
+        return str(config["ModelName"])
+    resource = str(config["ModelPackageVersionArn"]).split(":", 5)[-1]
+    return resource.removeprefix("model-package/").split("/")[0]
+
+
+def serverless_sizes(profile: Profile) -> tuple[int, ...]:
+    """The memory sizes a Default job benchmarks serverless at (irsim's choice: AWS does not
+    publish its own): every size from the profile's ``memory_needed_mb`` up to the one where
+    compute stops speeding up (``reference_memory_mb`` x ``max_speedup``); none without a
+    serverless section."""
+    section = profile.serverless
+    if section is None:
+        return ()
+    top = section.reference_memory_mb * section.max_speedup
+    sizes = [size for size in MEMORY_SIZES_MB if size >= section.memory_needed_mb and size <= max(top, 1024)]
+    return tuple(sizes or MEMORY_SIZES_MB[-1:])
+
+
+def _default_benchmarks(config: Mapping[str, Any], instance_types: Iterable[str], sizes: Sequence[int],
+                        warnings: list[str]) -> list[BenchmarkSpec]:
+    """A Default job's benchmarks: the real-time types (ContainerConfig.SupportedInstanceTypes,
+    else the profile's) and the serverless sizes, both unless SupportedEndpointType narrows them
+    (the API reference: null returns "a combined list of both real-time and serverless benchmarks")."""
+    where = "InputConfig.ContainerConfig"
+    container = config.get("ContainerConfig", {})
+    endpoint_type = container.get("SupportedEndpointType")  # the model's enum: RealTime, Serverless
+    given = container.get("SupportedInstanceTypes")
+    for i, instance_type in enumerate(given or ()):
+        _check_instance_type(f"{where}.SupportedInstanceTypes[{i}]", instance_type)
+    if endpoint_type == "Serverless" and given:
+        warnings.append(f"{where}.SupportedInstanceTypes is ignored: SupportedEndpointType Serverless asks for "
+                        "serverless benchmarks only")
+    types = [] if endpoint_type == "Serverless" else list(given or sorted(instance_types))
+    if endpoint_type == "Serverless" and not sizes:
+        _fail(f"{where}.SupportedEndpointType", endpoint_type,
+              "Serverless benchmarks need a profile with a serverless section (see docs/profiles.md)")
+    if endpoint_type is None and not sizes:
+        warnings.append("the profile has no serverless section: this Default job has real-time benchmarks only")
+    serverless = [] if endpoint_type == "RealTime" else [
+        {"ServerlessConfig": {"MemorySizeInMB": size, "MaxConcurrency": DEFAULT_SERVERLESS_CONCURRENCY}}
+        for size in sizes]
+    if not types and not serverless:
+        _fail(f"{where}.SupportedInstanceTypes", None, "Member is required when the profile covers no instance type")
+    return _endpoint_configurations([{"InstanceType": t} for t in types] + serverless)
+
+
+def _capped(benchmarks: list[BenchmarkSpec], limit: int | None, warnings: list[str]) -> list[BenchmarkSpec]:
+    """The first ``limit`` benchmarks (MaxNumberOfTests); the rest are named in a warning."""
+    if limit is None or len(benchmarks) <= limit:
+        return benchmarks
+    left = ", ".join(spec_text(b) for b in benchmarks[limit:])
+    warnings.append(f"InputConfig.ResourceLimit.MaxNumberOfTests is {limit}: {len(benchmarks) - limit} of "
+                    f"{len(benchmarks)} benchmarks are not tested ({left})")
+    return benchmarks[:limit]
+
+
+def spec_text(spec: BenchmarkSpec) -> str:
+    """A benchmark in one line: its instance type (or serverless size) and environment."""
+    environment = ",".join(f"{k}={v}" for k, v in spec.environment)
+    return spec.instance_type + (f" [{environment}]" if environment else "")
+
+
 def parse_request(request: Mapping[str, Any], default_instance_types: Iterable[str] = (),
-                  endpoints: Mapping[str, DeployedEndpoint] | None = None) -> JobSpec:
+                  endpoints: Mapping[str, DeployedEndpoint] | None = None,
+                  default_serverless_sizes: Sequence[int] = ()) -> JobSpec:
     """Validate a request and expand it into benchmarks (capped at MaxNumberOfTests), then one
     benchmark per existing endpoint of InputConfig.Endpoints.
 
-    ``default_instance_types`` are the types a Default job tests when the request's
-    ContainerConfig.SupportedInstanceTypes does not name any (the profile's types);
+    ``default_instance_types`` and ``default_serverless_sizes`` are what a Default job tests
+    when ContainerConfig does not narrow it (the profile's types; ``serverless_sizes``);
     ``endpoints`` are the existing endpoints by name (none by default: naming one is then a
-    ValidationException).
+    ValidationException). A Default job completes within 45 minutes (2,700 s) unless
+    JobDurationInSeconds says otherwise, its benchmarks as many at a time as that takes.
     """
     validate_request(OPERATION, request)
     job_type = request["JobType"]
@@ -303,36 +323,37 @@ def parse_request(request: Mapping[str, Any], default_instance_types: Iterable[s
     if ("ModelPackageVersionArn" in config) == ("ModelName" in config):
         _fail("InputConfig.ModelPackageVersionArn", "both" if "ModelName" in config else "neither",
               "Member must have exactly one of ModelPackageVersionArn and ModelName")
-    job_duration = config.get("JobDurationInSeconds", DEFAULT_JOB_DURATION_S)
-    _check_range("InputConfig.JobDurationInSeconds", job_duration, 1, MAX_JOB_DURATION_S)
-    stopping, percentile = _stopping(request.get("StoppingConditions", {}))
+    default = job_type != "Advanced"
+    job_duration = config.get("JobDurationInSeconds", DEFAULT_JOB_DURATION_S if not default else DEFAULT_JOB_S)
+    check_range("InputConfig.JobDurationInSeconds", job_duration, 1, MAX_JOB_DURATION_S)
+    warnings = offline_warnings(request) + container_warnings(config.get("ContainerConfig", {}))
+    stopping, percentile = _stopping(request.get("StoppingConditions", {}), warnings)
     limits = config.get("ResourceLimit", {})
     for key in ("MaxNumberOfTests", "MaxParallelOfTests"):
         if key in limits:
-            _check_range(f"InputConfig.ResourceLimit.{key}", limits[key], *TESTS_RANGE)
-    if job_type == "Advanced":
+            _at_most(f"InputConfig.ResourceLimit.{key}", limits[key], *TESTS_RANGE, warnings)
+    if not default:
         configurations = config.get("EndpointConfigurations")
         if not configurations and not config.get("Endpoints"):
             _fail("InputConfig.EndpointConfigurations", None,
                   "Member is required for JobType Advanced unless InputConfig.Endpoints names an endpoint")
+        warnings += percentile_warning(job_type, percentile)
+        warnings += advanced_container_warnings(config, configurations or ())
         benchmarks = _endpoint_configurations(configurations or ())
-        traffic, warnings = _traffic(config.get("TrafficPattern", DEFAULT_TRAFFIC_PATTERN), job_duration)
+        pattern = config.get("TrafficPattern", DEFAULT_TRAFFIC_PATTERN)
+        traffic, traffic_warnings = validated_traffic(pattern, job_duration)
+        benchmarks = _capped(benchmarks, limits.get("MaxNumberOfTests", TESTS_RANGE[1]), warnings)
     else:
-        where = "InputConfig.ContainerConfig.SupportedInstanceTypes"
-        given = config.get("ContainerConfig", {}).get("SupportedInstanceTypes")
-        for i, instance_type in enumerate(given or ()):
-            _check_instance_type(f"{where}[{i}]", instance_type)
-        supported = given or sorted(default_instance_types)
-        if not supported:
-            _fail(where, None, "Member is required when the profile covers no instance type")
-        benchmarks = _endpoint_configurations([{"InstanceType": t} for t in supported])
-        traffic, warnings = _traffic(DEFAULT_TRAFFIC_PATTERN, job_duration)
+        benchmarks = _default_benchmarks(config, default_instance_types, default_serverless_sizes, warnings)
+        traffic, traffic_warnings = validated_traffic(DEFAULT_TRAFFIC_PATTERN, job_duration)
         # A Default job has no latency threshold and no target: it reports P95 at the plateau.
         stopping, percentile = StoppingConditions(stop_on_flat_invocations=True), "P95"
-    benchmarks = benchmarks[:limits.get("MaxNumberOfTests", TESTS_RANGE[1])]
+        benchmarks = _capped(benchmarks, limits.get("MaxNumberOfTests"), warnings)
+    rounds = max(1, int(job_duration // (PROVISIONING_S + traffic.duration_s)))
+    parallel = limits.get("MaxParallelOfTests", 1 if not default else max(1, -(-len(benchmarks) // rounds)))
     benchmarks += _existing_endpoints(config, endpoints or {}, len(benchmarks))
     account = request["RoleArn"].split(":")[4]
     return JobSpec(request=request, job_name=request["JobName"], job_type=job_type, role_arn=request["RoleArn"],
                    account=account, traffic=traffic, stopping=stopping, percentile=percentile,
-                   benchmarks=tuple(benchmarks), max_parallel=limits.get("MaxParallelOfTests", 1),
-                   job_duration_s=job_duration, warnings=tuple(warnings))
+                   benchmarks=tuple(benchmarks), max_parallel=parallel, job_duration_s=job_duration,
+                   warnings=tuple(warnings + traffic_warnings))

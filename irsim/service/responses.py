@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from irsim.service.admission import NotScheduled, plan_schedule
 from irsim.service.benchmark import COMPLETED, BenchmarkOutcome
 from irsim.service.request import BenchmarkSpec, JobSpec
 from pricing import Price, ServerlessRate, serverless_cost_per_inference
@@ -197,10 +198,13 @@ def _step_configuration(job: JobSpec, spec: BenchmarkSpec, seed: int) -> dict[st
 
 
 def steps_response(job: JobSpec, scheduled: list[ScheduledBenchmark], created: datetime, seed: int,
-                   stopped: Sequence[BenchmarkOutcome] = (), origin: datetime | None = None) -> dict[str, Any]:
+                   stopped: Sequence[BenchmarkOutcome] = (), origin: datetime | None = None,
+                   not_scheduled: Sequence[NotScheduled] = ()) -> dict[str, Any]:
     """The ListInferenceRecommendationsJobSteps answer: one BENCHMARK step per scheduled test,
-    each as run (one instance; an existing endpoint as deployed), then a STOPPED step for each
-    benchmark a stop cut short. Offsets count from ``origin`` (default ``created``)."""
+    each as run (one instance; an existing endpoint as deployed), a FAILED step (with the
+    arithmetic) for each benchmark the job's duration could not schedule, then a STOPPED step
+    for each benchmark a stop cut short: every benchmark keeps its step. Offsets count from
+    ``origin`` (default ``created``)."""
     origin = created if origin is None else origin
     steps = []
     for item in scheduled:
@@ -219,10 +223,19 @@ def steps_response(job: JobSpec, scheduled: list[ScheduledBenchmark], created: d
             benchmark["FailureReason"] = failure_reason(item)
         steps.append({"StepType": "BENCHMARK", "JobName": job.job_name,
                       "Status": "COMPLETED" if item.succeeded else "FAILED", "InferenceBenchmark": benchmark})
+    for left in not_scheduled:
+        steps.append(_unscheduled_step(job, left.spec, seed, left.reason))
     for outcome in stopped:
         steps.append({"StepType": "BENCHMARK", "JobName": job.job_name, "Status": "STOPPED",
                       "InferenceBenchmark": _step_configuration(job, outcome.spec, seed)})
     return {"Steps": steps}
+
+
+def _unscheduled_step(job: JobSpec, spec: BenchmarkSpec, seed: int, reason: str) -> dict[str, Any]:
+    """The FAILED step of a benchmark the job's duration cannot schedule (known at create)."""
+    return {"StepType": "BENCHMARK", "JobName": job.job_name, "Status": "FAILED",
+            "InferenceBenchmark": {**_step_configuration(job, spec, seed),
+                                   "FailureReason": f"Not scheduled: {reason}"}}
 
 
 def running_steps(job: JobSpec, seed: int, job_status: str, finished: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -233,8 +246,12 @@ def running_steps(job: JobSpec, seed: int, job_status: str, finished: Mapping[st
     timestamps come when the job ends (the simulated timeline needs every benchmark). A job that
     ended without its steps (its worker died) leaves the unfinished ones in its own status."""
     running = job.max_parallel if job_status in ("IN_PROGRESS", "STOPPING") else 0
+    plan = plan_schedule(len(job.benchmarks), job.max_parallel, job.traffic.duration_s, job.job_duration_s)
     steps = []
     for spec in job.benchmarks:
+        if spec.index >= plan.fits:  # FAILED from the start, as the finished job lists it
+            steps.append(_unscheduled_step(job, spec, seed, plan.notice or ""))
+            continue
         status = finished.get(str(spec.index))
         if status is None and job_status not in ("PENDING", "IN_PROGRESS", "STOPPING"):
             status = job_status

@@ -46,6 +46,8 @@ class ProductionCheckRecord(JsonDocument):
     """A recommendation simulated as deployed: its AWS-method count under open (Poisson)
     traffic at the job's target, against the job's latency threshold."""
 
+    endpoint: str = field(metadata=key(doc="the endpoint checked: its instance type and environment variant, whose "
+                                           "own profile entry was simulated"))
     count: int
     rate_per_minute: float
     percentile: str = field(metadata=key(doc="P95 or P99"))
@@ -115,12 +117,18 @@ class Headline(JsonDocument):
 
     index: int
     instance_type: str = field(metadata=key("InstanceType"))
+    environment: dict[str, str] = field(metadata=key("EnvironmentParameters"))
     count: int
     aws_count: int = field(metadata=key(doc="the count the AWS method recommends"))
     cost_per_hour: float
     percentile: str
     threshold_ms: float | None
     rate_per_minute: float
+
+    @property
+    def label(self) -> str:
+        """The instance type and its environment variant: ``ml.c5.xlarge [OMP_NUM_THREADS=2]``."""
+        return labelled(self.instance_type, self.environment)
 
 
 @dataclass(frozen=True)
@@ -235,7 +243,8 @@ class JobResult:
         if found is None:
             return None
         recommendation, check, count = found
-        return Headline(index=recommendation.index, instance_type=recommendation.instance_type, count=count,
+        return Headline(index=recommendation.index, instance_type=recommendation.instance_type,
+                        environment=dict(recommendation.environment), count=count,
                         aws_count=recommendation.count, cost_per_hour=count * recommendation.price_per_hour,
                         percentile=f"P{check.percentile:g}", threshold_ms=check.threshold_ms,
                         rate_per_minute=check.rate_per_minute)

@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore import xform_name
 from botocore.exceptions import ClientError, ParamValidationError
 from botocore.model import OperationModel
 from botocore.parsers import JSONParser
@@ -30,7 +29,6 @@ from irsim.durable.client import OfflineSageMakerClient
 from irsim.durable.store import StoreError
 from irsim.errors import UserError
 from irsim.service.awsmodel import operation, service_model
-from irsim.wire.tags import TAG_OPERATIONS, TagOperations
 from pricing import PricingError
 from simulator import InputError
 
@@ -39,9 +37,8 @@ JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 JSON_CONTENT_TYPES = ("application/x-amz-json-1.1", "application/x-amz-json-1.0")
 TARGET_PREFIX = "SageMaker."
 #: The calls that never create anything (the polling path): they run at once, in parallel. Every
-#: other call takes the dispatcher's lock, one at a time: the offline client registers the
-#: profile's implied model, package group and package in several steps, which two threads
-#: creating jobs at once would interleave (one would see the group without its package).
+#: other call takes the dispatcher's lock, one at a time (the client's own writes are
+#: transactions, so this only keeps a burst of creates from contending for the store).
 CONCURRENT = frozenset({"DescribeInferenceRecommendationsJob", "ListInferenceRecommendationsJobs",
                         "ListInferenceRecommendationsJobSteps", "GetScalingConfigurationRecommendation",
                         "DescribeEndpoint", "DescribeEndpointConfig", "ListTags"})
@@ -72,15 +69,12 @@ def unknown_operation(what: str) -> WireAnswer:
 
 
 class SageMakerWire:
-    """Every operation the offline client answers (and the tag calls), on the wire."""
+    """Every operation the offline client answers (the tag calls included), on the wire."""
 
     def __init__(self, client: OfflineSageMakerClient) -> None:
         self.client = client
-        self.tags = TagOperations(client.store)
-        methods: dict[str, Callable[..., dict[str, Any]]] = {
+        self.methods: dict[str, Callable[..., dict[str, Any]]] = {
             name: getattr(client, method) for method, name in client.meta.method_to_api_mapping.items()}
-        methods.update({name: getattr(self.tags, xform_name(name)) for name in TAG_OPERATIONS})
-        self.methods = methods
         self._parser = JSONParser()
         self._serializer = JSONSerializer()
         self._one_at_a_time = threading.Lock()
@@ -115,8 +109,6 @@ class SageMakerWire:
             params = self._params(model, document)
             with contextlib.nullcontext() if operation_name in CONCURRENT else self._one_at_a_time:
                 response = self.methods[operation_name](**params)
-                if operation_name.startswith("Create"):
-                    self.tags.record_create_tags(params, response)
             return self._success(model, response)
         except Exception as exc:  # every failure is an answer: the server keeps serving
             return _error_answer(exc, operation_name)

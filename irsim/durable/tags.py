@@ -1,24 +1,26 @@
-"""AddTags, ListTags and DeleteTags offline, for the tools that tag what they create (the
-SageMaker SDK, Terraform): tags are kept per resource ARN in the store's ``resources`` table,
-beside the resources, so every client of one irsim home sees the same tags. The Tags a Create
-call carries are recorded under the ARN it returns (``record_create_tags``)."""
+"""AddTags, ListTags and DeleteTags on the offline client: tags are kept per resource ARN in the
+store's ``resources`` table, beside the resources, so every client of one irsim home sees the
+same tags (the SageMaker SDK's ``update_endpoint`` lists an endpoint's tags; Terraform tags what
+it creates). The Tags a Create call carries (jobs, models, packages and their groups, endpoint
+configurations, endpoints) are recorded under the ARN it returns."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Mapping
+from functools import cached_property
 from typing import Any
 
-from irsim.durable.resourcestore import ResourceStore
+from botocore import xform_name
+
+from irsim.durable.paging import page, paging_key
 from irsim.durable.store import JobStore, decode, encode, now_utc
-from irsim.service.awsmodel import validation_error, with_metadata
+from irsim.service.awsmodel import with_metadata
 from irsim.service.constraints import validate_request
 
 #: The resources-table kind of a tag set (its name is the resource's ARN).
 TAGS = "tags"
-#: The operations this module answers.
-TAG_OPERATIONS = ("AddTags", "ListTags", "DeleteTags")
+#: The operations this mixin answers, by boto3 method name.
+TAG_METHODS = {xform_name(name): name for name in ("AddTags", "ListTags", "DeleteTags")}
 DEFAULT_PAGE = 50
 
 
@@ -26,8 +28,11 @@ class TagOperations:
     """The tag calls on one store. Which ARNs exist is not checked: irsim's own leniency (AWS
     does not document the error), so a tag on anything is kept."""
 
-    def __init__(self, store: JobStore) -> None:
-        self.store, self.resources = store, ResourceStore(store)
+    store: JobStore
+
+    @cached_property
+    def paging_key(self) -> bytes:
+        return paging_key(self.store.home)
 
     def add_tags(self, **kwargs: Any) -> dict[str, Any]:
         validate_request("AddTags", kwargs)
@@ -36,13 +41,8 @@ class TagOperations:
 
     def list_tags(self, **kwargs: Any) -> dict[str, Any]:
         validate_request("ListTags", kwargs)
-        tags = self.tags_of(kwargs["ResourceArn"])
-        start = _offset(kwargs.get("NextToken"))
-        size = kwargs.get("MaxResults", DEFAULT_PAGE)
-        response: dict[str, Any] = {"Tags": tags[start:start + size]}
-        if start + size < len(tags):
-            response["NextToken"] = base64.urlsafe_b64encode(f"offset:{start + size}".encode()).decode()
-        return with_metadata(response)
+        tags, token = page(self.tags_of(kwargs["ResourceArn"]), kwargs, self.paging_key, "ListTags", DEFAULT_PAGE)
+        return with_metadata({"Tags": tags, **({"NextToken": token} if token else {})})
 
     def delete_tags(self, **kwargs: Any) -> dict[str, Any]:
         validate_request("DeleteTags", kwargs)
@@ -51,14 +51,18 @@ class TagOperations:
         return with_metadata({})
 
     def tags_of(self, arn: str) -> list[dict[str, str]]:
-        stored = self.resources.get(TAGS, arn)
-        return list(stored.document["Tags"]) if stored is not None else []
+        with self.store.reading() as connection:
+            row = connection.execute("SELECT document FROM resources WHERE kind = ? AND name = ?",
+                                     (TAGS, arn)).fetchone()
+        return list(decode(row[0])["Tags"]) if row else []
 
-    def record_create_tags(self, params: Mapping[str, Any], response: Mapping[str, Any]) -> None:
-        """The Tags of a successful Create call, kept under the one ARN its response names."""
+    def record_create_tags(self, params: Mapping[str, Any], response: Mapping[str, Any]) -> dict[str, Any]:
+        """The Tags of a successful Create call, kept under the one ARN its response names;
+        returns the response."""
         arns = [value for key, value in response.items() if key.endswith("Arn") and isinstance(value, str)]
         if params.get("Tags") and len(arns) == 1:
             self._merge(arns[0], params["Tags"])
+        return dict(response)
 
     def _merge(self, arn: str, tags: list[dict[str, str]]) -> None:
         """A tag whose key is already there gets the new value; the others are added."""
@@ -78,12 +82,3 @@ class TagOperations:
             else:
                 connection.execute("INSERT INTO resources (kind, name, arn, document, created) VALUES (?, ?, ?, ?, ?)",
                                    (TAGS, arn, arn, document, now_utc().isoformat()))
-
-
-def _offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        return int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("offset:"))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise validation_error("Invalid pagination token.", "ListTags") from None
