@@ -108,7 +108,8 @@ def test_an_imported_job_keeps_its_own_document():
 
 #: Every bundled job example, run as `irsim run --out` does, once replicated too.
 EXAMPLE_RUNS = [("seed-advanced-job.json", []), ("seed-advanced-job.json", ["--replications", "2"]),
-                ("stairs-job.json", []), ("serverless-job.json", [])]
+                ("stairs-job.json", []), ("serverless-job.json", []), ("measure-stairs-job.json", []),
+                ("measure-whatif-job.json", [])]
 
 
 @pytest.mark.slow
