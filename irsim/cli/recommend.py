@@ -6,7 +6,7 @@ import argparse
 import contextlib
 from pathlib import Path
 
-from irsim.cli.argtypes import integer, number, seed
+from irsim.cli.argtypes import integer, number, precision, seed
 from irsim.cli.errors import CliError
 from irsim.cli.run import load_request
 from irsim.planning.recommend import recommend
@@ -16,6 +16,7 @@ from irsim.present.plots import plot_recommendation
 from irsim.present.progress import RecommendProgress, progress_console
 from irsim.present.tables import plan_table
 from optimizer.events import ignore
+from optimizer.verdict import DEFAULT_PRECISION
 from simulator import ROUTING_POLICIES
 
 
@@ -34,7 +35,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
                              allow_mixed=args.allow_mixed, importance=args.importance,
                              target_per_minute=args.target_rate, slo=args.slo, routing=args.routing,
                              closed_users=closed_users, budget_per_hour=args.budget,
-                             replications=args.replications, serverless=args.serverless,
+                             replications=args.replications, precision=args.precision, serverless=args.serverless,
                              observe=progress or ignore)
     if args.plot:
         write_atomically(args.plot, lambda tmp: plot_recommendation(document, tmp))
@@ -69,6 +70,9 @@ def add_recommend_command(commands: argparse._SubParsersAction) -> None:
     rec.add_argument("--routing", choices=ROUTING_POLICIES, default="random", help="default: random")
     rec.add_argument("--traffic", default="open", metavar="open|closed:N", help="Poisson (default) or N users")
     rec.add_argument("--replications", type=integer(2), default=3, help="seeded replications per decision (default 3)")
+    rec.add_argument("--precision", type=precision, default=DEFAULT_PRECISION, metavar="SHARE",
+                     help="stop sampling a count whose interval holds the SLO once it is within +-SHARE "
+                          "(too close to call; default 0.01); a finer precision buys more replications")
     rec.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     rec.add_argument("--region", default="us-east-1", help="pricing region (default us-east-1)")
     rec.add_argument("--json", action="store_true", help="print the document as JSON")

@@ -7,7 +7,7 @@ import contextlib
 import sys
 from pathlib import Path
 
-from irsim.cli.argtypes import integer, number, seed
+from irsim.cli.argtypes import integer, number, precision, seed
 from irsim.cli.errors import CliError
 from irsim.inputs import load_json_file
 from irsim.present.formats import dumps
@@ -15,6 +15,7 @@ from irsim.present.outputs import write_outputs
 from irsim.present.progress import JobProgress, progress_console
 from irsim.present.tables import recommendation_table, replication_table
 from irsim.service.job import execute_job, replicate
+from optimizer.verdict import DEFAULT_PRECISION
 from pricing import Catalogue, PricingError, catalogue_from_price_list, default_catalogue
 from simulator.simulation import MAX_REQUESTS_PER_S
 
@@ -47,11 +48,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     with watch or contextlib.nullcontext():
         if args.replications > 1:
             result, replicated = replicate(request, args.profile, args.seed, args.region, args.replications,
-                                           catalogue=catalogue, watch=watch,
+                                           catalogue=catalogue, watch=watch, precision=args.precision,
                                            max_requests_per_s=args.max_requests_per_s)
         else:
             result = execute_job(request, args.profile, seed=args.seed, region=args.region, catalogue=catalogue,
-                                 watch=watch, max_requests_per_s=args.max_requests_per_s)
+                                 watch=watch, max_requests_per_s=args.max_requests_per_s, precision=args.precision)
     if result.not_scheduled:  # decided before simulating: said before the results
         print(f"irsim run: warning: {result.not_scheduled[0].reason}", file=sys.stderr)
     if args.out:
@@ -85,6 +86,9 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--max-requests-per-s", type=number(1), default=MAX_REQUESTS_PER_S, metavar="N",
                      help="refuse a benchmark that would simulate more requests per simulated second "
                           f"(default {MAX_REQUESTS_PER_S:,.0f})")
+    run.add_argument("--precision", type=precision, default=DEFAULT_PRECISION, metavar="SHARE",
+                     help="the production check stops sampling a count whose interval holds the threshold once it "
+                          "is within +-SHARE (too close to call; default 0.01)")
     run.add_argument("--replications", type=integer(1), default=1, metavar="R",
                      help="run R independent seeded replications: means and 95%% intervals (default 1)")
     run.set_defaults(handler=cmd_run)

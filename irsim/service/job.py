@@ -27,6 +27,7 @@ from irsim.service.responses import ScheduledBenchmark, describe_response, steps
 from irsim.service.result import JobResult, Replications, irsim_version
 from irsim.service.scheduling import Placed, origin, schedule
 from irsim.service.watch import Watch
+from optimizer.verdict import DEFAULT_PRECISION
 from pricing import Catalogue, Price, PricingError, ServerlessRate, default_catalogue, serverless_rate
 from simulator import Profile, load_profile
 from simulator.checks import seed as checked_seed
@@ -53,6 +54,7 @@ class JobOptions(TypedDict, total=False):
     endpoints: Mapping[str, DeployedEndpoint] | None  # the existing endpoints InputConfig.Endpoints may name
     max_requests_per_s: float  # the work budget per simulated second
     watch: Watch | None  # hears the plan, each simulated minute and each end (service/watch.py)
+    precision: float  # the production check's relative precision (a verdict left too close to call)
 
 
 def execute_job(request: Mapping[str, Any] | JobSpec, profile: ProfileSource = None, seed: int = 0,
@@ -105,7 +107,8 @@ def execute_job(request: Mapping[str, Any] | JobSpec, profile: ProfileSource = N
     production = options.get("production", True) and not stopped
     if watch and production:
         watch.stage("production check: every recommendation simulated as deployed")
-    checks = check_recommendations(job, scheduled, loaded, seed) if production else {}
+    checks = (check_recommendations(job, scheduled, loaded, seed, precision=options.get("precision", DEFAULT_PRECISION))
+              if production else {})
     return JobResult(spec=job, describe=describe_response(job, scheduled, created, completed, region, seed,
                                                           bool(stopped), origin=start),
                      steps=steps_response(job, scheduled, created, seed, stopped, origin=start),
