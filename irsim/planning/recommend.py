@@ -15,7 +15,8 @@ from irsim.service.request import PERCENTILES, BenchmarkSpec, JobSpec, parse_req
 from optimizer import Candidate, Constraints, Plan, Target, Verified, parse_importance, plan
 from optimizer.events import SERVERLESS, Observer, PlanEvent, ignore
 from optimizer.ranking import Alternative, pareto_front, rank, scored
-from optimizer.serverless import ServerlessOption, serverless_options
+from optimizer.serverless import MAX_THROTTLED, ServerlessOption, serverless_options
+from optimizer.throttling import ShareEstimate
 from optimizer.verdict import DEFAULT_PRECISION
 from pricing import Catalogue, PricingError, default_catalogue, serverless_cost_per_inference, serverless_rate
 from simulator import InputError, Profile, checks, load_profile
@@ -312,6 +313,8 @@ def _serverless_row(job_name: str, option: ServerlessOption, rate_per_minute: fl
               "ThrottledSharePredicted": option.throttled_share_predicted,
               "ThrottledShareSteady": option.throttled_share_steady,
               "ThrottledShareFirstMinute": option.throttled_share_first_minute,
+              "ThrottledShareSteadyInterval": _share_interval(option.steady),
+              "ThrottledShareFirstMinuteInterval": _share_interval(option.first_minute),
               "ColdStartFractionPredicted": option.cold_start_fraction_predicted,
               "ColdStartFractionSteady": option.cold_start_fraction_steady,
               "MaxConcurrencyByLaw": option.law_concurrency,
@@ -320,6 +323,14 @@ def _serverless_row(job_name: str, option: ServerlessOption, rate_per_minute: fl
               "Calibrated": True, "PriceConfidence": [serverless_rate(option.memory_mb, region).confidence]}
     return {"id": recommendation_id, "items": [item], "cost": cost_per_hour, "verified": True,
             "latency": estimate.percentile_ms, "capacity": rate_per_minute / 60.0, "detail": detail}
+
+
+def _share_interval(share: ShareEstimate | None) -> dict[str, Any] | None:
+    """A simulated throttled share's 95 % interval, its verdict against 0.1 % and the arrivals behind it."""
+    if share is None:
+        return None
+    return {"Low": share.low, "High": share.high, "Verdict": share.verdict(MAX_THROTTLED), "Arrivals": share.issued,
+            "Dispersion": share.dispersion}
 
 
 def parse_slo(text: Any, field: str = "slo", percentiles: Sequence[str] = tuple(PERCENTILES)) -> tuple[str, float]:
