@@ -23,7 +23,7 @@ from optimizer.capacity import (
 )
 from optimizer.statistics import relaxation_time_s
 from optimizer.verdict import DEFAULT_PRECISION
-from simulator import ConstantUsers, Profile, simulate
+from simulator import ConstantUsers, InstanceProfile, Profile, simulate
 
 
 @dataclass(frozen=True)
@@ -171,3 +171,16 @@ def count_evaluator(profile: Profile, instance_type: str, target: Target, seed: 
     return evaluate
 
 
+
+
+def workers_note(entry: InstanceProfile) -> str | None:
+    """When calibration left the worker count open (a confidence set of several c), the entry
+    holds the member most conservative for capacity and every plan on it says so."""
+    provenance = entry.provenance
+    if provenance.get("workers_determined", True):
+        return None
+    members = provenance.get("workers_candidates") or [entry.workers]
+    listed = f"{min(members)} to {max(members)}" if len(members) > 1 else str(members[0])
+    above = " or more" if provenance.get("workers_candidates_open_above") else ""
+    return (f"{entry.instance_type}: planned on {entry.workers} workers, the most conservative member of the "
+            f"calibrated set {listed}{above} (the data did not determine the worker count)")

@@ -10,7 +10,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from optimizer.capacity import CountDecision, Estimate, service_quantile_ms, smallest_count, stability_count
-from optimizer.evaluate import Target, count_evaluator, sampling_for, seed_for_variant, simulate_endpoint
+from optimizer.evaluate import (
+    Target,
+    count_evaluator,
+    sampling_for,
+    seed_for_variant,
+    simulate_endpoint,
+    workers_note,
+)
 from optimizer.events import CANDIDATES, INFEASIBLE, PRUNED, SIZED, SIZING, VERIFICATION, Observer, PlanEvent, ignore
 from optimizer.ilp import Constraints, Option, closest_misses, solve
 from optimizer.ranking import DEFAULT_IMPORTANCE, Alternative, pareto_front, rank
@@ -248,7 +255,9 @@ def plan(profile: Profile, candidates: Sequence[Candidate], target: Target,
                 pareto=tuple(by_key[a.key] for a in pareto_front(summaries)),
                 decisions=search.decisions, infeasible=search.infeasible, pruned=search.pruned,
                 explanation=(_explanation(chosen, options, target, constraints)
-                             + verdict_notes(chosen, search.decisions, target)),
+                             + verdict_notes(chosen, search.decisions, target)
+                             + tuple(note for d in search.decisions
+                                     if (note := workers_note(profile.instance(d.instance_type))))),
                 simulations=simulations + outcome.replications,
                 naive_simulations=naive, verifications=outcome.verifications, failed_verifications=outcome.cuts)
 

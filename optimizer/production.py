@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from optimizer.capacity import Estimate, smallest_count
+from optimizer.evaluate import workers_note
 from optimizer.plan import Target, count_evaluator
 from optimizer.verdict import DEFAULT_PRECISION, Settle
 from simulator import Profile
@@ -39,6 +40,7 @@ class ProductionCheck:
     smallest_passing_count: int | None
     reason: str | None = None       # why no count passes, when none does
     next_down: Estimate | None = None  # the count below the smallest passing one (None: unstable)
+    workers_note: str | None = None    # the entry planned on the worst member of a calibrated set of worker counts
 
     @property
     def stable(self) -> bool:
@@ -102,6 +104,7 @@ class ProductionCheck:
             "smallest_passing_count": self.smallest_passing_count,
             "next_count_down": self._next_down_document(),
             "reason": self.reason,
+            "workers_note": self.workers_note,
         }
 
     def _next_down_document(self) -> dict[str, Any] | None:
@@ -149,4 +152,4 @@ def production_check(profile: Profile, instance_type: str, count: int, rate_per_
     return ProductionCheck(instance_type=instance_type, count=count, rate_per_minute=rate_per_minute,
                            percentile=percentile, threshold_ms=threshold_ms, routing=routing,
                            utilization=utilization, estimate=estimate, smallest_passing_count=smallest,
-                           reason=reason, next_down=below)
+                           reason=reason, next_down=below, workers_note=workers_note(profile.instance(instance_type)))

@@ -225,8 +225,9 @@ def next_look(replications: int, half_width: float, gap: float, precision_ms: fl
     if last:
         return budget
     target = max(gap, precision_ms)
-    wanted = replications * (half_width / target) ** 2 if target > 0 else math.inf
-    return int(min(budget, MAX_GROWTH * replications, max(MIN_GROWTH * replications, math.ceil(GROWTH * wanted))))
+    wanted = GROWTH * replications * (half_width / target) ** 2 if target > 0 else math.inf
+    aim = math.ceil(wanted) if math.isfinite(wanted) else MAX_GROWTH * replications
+    return int(min(budget, MAX_GROWTH * replications, max(MIN_GROWTH * replications, aim)))
 
 
 def sequential_estimate(replicate: Callable[[int], Run], percentile: float, slo_ms: float,

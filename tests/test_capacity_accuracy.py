@@ -36,6 +36,7 @@ from optimizer.statistics import (
     sectioned_quantile,
     warmup_cut,
 )
+from optimizer.verdict import next_look
 from simulator import load_profile, simulate
 from simulator.analytic import mmc_response_quantile
 
@@ -166,6 +167,14 @@ def test_the_advice_settles_the_verdict():
     assert settle is not None and settle.practical
     longer = sequential_estimate(iid_replicate(5), 95, slo, Sampling(min_replications=2, precision=settle.precision))
     assert longer.verdict(slo) == MEETS and longer.requests <= 2 * settle.requests
+
+
+def test_the_next_look_grows_two_to_four_times_and_the_last_spends_the_budget():
+    assert next_look(3, 1.0, 1.0, 0.01, 32, last=False) == 6           # decided soon: twice as many
+    assert next_look(3, 10.0, 1.0, 0.01, 32, last=False) == 12         # far from it: four times at most
+    assert next_look(3, math.inf, 1.0, 0.01, 32, last=False) == 12     # an unbounded interval: four times
+    assert next_look(3, 1.0, 0.0, 0.0, 32, last=False) == 12           # the point on the SLO itself
+    assert next_look(12, 1.0, 1.0, 0.01, 32, last=True) == 32
 
 
 def test_the_looks_are_few_and_bonferroni_keeps_their_level():

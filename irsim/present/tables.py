@@ -168,7 +168,7 @@ def verdict_notes(rank: int, row: Row) -> list[str]:
     check = row.check
     if check is None:
         return []
-    notes = []
+    notes = [f"#{rank} {row.label}: {check.workers_note}"] if check.workers_note else []
     verdict = record_verdict(check)
     if verdict == "misses":
         notes.append(f"#{rank} {row.label}: {production_failure(check)}")

@@ -91,6 +91,9 @@ class ProductionCheckRecord(JsonDocument):
                             "the threshold inside it"))
     settle: SettleRecord | None = field(default=None, metadata=key(omit_none=True))
     next_count_down: NextCountDown | None = field(default=None, metadata=key(omit_none=True))
+    workers_note: str | None = field(default=None, metadata=key(
+        omit_none=True, doc="the profile entry holds the most conservative member of a calibrated set of worker "
+                            "counts: the check plans on it"))
 
     @classmethod
     def of(cls, check: ProductionCheck) -> ProductionCheckRecord:
