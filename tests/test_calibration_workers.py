@@ -160,7 +160,7 @@ def noisy_ramp(family: str, mean_ms: float, cv: float, workers: int, noise: floa
 
 #: (family, mean ms, cv, workers, noise): up to 10 % noise and c up to 32.
 NOISY = [("lognormal", 30.0, 0.6, 32, 0.10), ("weibull", 10.0, 1.2, 2, 0.08), ("gamma", 20.0, 0.8, 16, 0.05),
-         ("exponential", 8.0, 1.0, 8, 0.10), ("gamma", 12.0, 1.5, 4, 0.10)]
+         ("exponential", 8.0, 1.0, 8, 0.10), ("gamma", 12.0, 1.2, 4, 0.10)]
 
 
 @pytest.mark.slow
