@@ -15,9 +15,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import stats
 
 import simulator
 from autoscaling.curves import TrafficCurve
+from optimizer.verdict import MEETS, MISSES, TOO_CLOSE
 from simulator import InstanceEndpoint, InstanceProfile, PoissonArrivals, RunSpec
 
 
@@ -58,6 +60,35 @@ def engine_percentiles(curve: TrafficCurve, entry: InstanceProfile, capacity: np
             latencies.append(result.latency_ms)
             minutes.append(np.floor((result.completion_s - result.latency_ms / 1000.0) / 60.0).astype(int))
         _per_minute(out, first, end, np.concatenate(minutes), np.concatenate(latencies), percentile)
+    return out
+
+
+#: Each minute's requests are cut into this many batches by arrival time for its verdict's interval.
+MINUTE_BATCHES = 6
+
+
+def minute_verdicts(arrival_s: np.ndarray, latency_ms: np.ndarray, minutes: int, percentile: float, slo_ms: float,
+                    confidence: float = 0.95) -> list[str | None]:
+    """Per minute: does its ``percentile`` of the requests that arrived in it meet ``slo_ms``?
+    Three-valued (``optimizer.verdict``): the fraction at or below the SLO over MINUTE_BATCHES
+    ten-second batches, with a Student-t interval on the batch fractions (the batches carry the
+    queue's correlation within the minute), meets when its lower end reaches the percentile,
+    misses when its upper end falls short, else too close to call; None for an empty minute."""
+    p = percentile / 100.0
+    t = float(stats.t.ppf(0.5 + confidence / 2.0, MINUTE_BATCHES - 1))
+    out: list[str | None] = []
+    for minute in range(minutes):
+        inside = (arrival_s >= 60.0 * minute) & (arrival_s < 60.0 * (minute + 1))
+        if not inside.any():
+            out.append(None)
+            continue
+        batch = np.minimum(((arrival_s[inside] - 60.0 * minute) / (60.0 / MINUTE_BATCHES)).astype(int),
+                           MINUTE_BATCHES - 1)
+        below = latency_ms[inside] <= slo_ms
+        fractions = np.array([below[batch == b].mean() for b in range(MINUTE_BATCHES) if np.any(batch == b)])
+        mean = float(below.mean())
+        half = t * float(fractions.std(ddof=1)) / math.sqrt(len(fractions)) if len(fractions) > 1 else math.inf
+        out.append(MEETS if mean - half >= p else MISSES if mean + half < p else TOO_CLOSE)
     return out
 
 

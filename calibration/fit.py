@@ -233,6 +233,22 @@ def _service_fit(profile: WorkersProfile, fixed: DistributionFit | None) -> Dist
                            goodness={f: round(v, 2) for f, v in profile.by_family[profile.chosen.workers].items()})
 
 
+NOISE_NAMES = ("mean", "p50", "p90", "p95", "p99")
+
+
+def noise_lines(profile: WorkersProfile) -> list[str]:
+    """What the data's own noise did to the fit: each statistic's estimated dispersion (when any
+    exceeds 1), and a warning when the service law swings between adjacent c."""
+    lines = []
+    if any(x > 0.0 for x in profile.statistic_noise):
+        listed = ", ".join(f"{name} {x:.1%}" for name, x in zip(NOISE_NAMES, profile.statistic_noise, strict=False))
+        lines.append(f"noise in the data, estimated per statistic from minute to minute (the confidence set for c "
+                     f"allows for it): {listed}")
+    if profile.unstable:
+        lines.append(f"WARNING: the fit is unstable: {profile.unstable}")
+    return lines
+
+
 def calibrate_cloudwatch(cloudwatch: pd.DataFrame, instance_type: str, instance_count: int,
                          instance_memory_mb: float | None, samples_ms: np.ndarray | None = None,
                          vcpu: int | None = None) -> Calibration:
@@ -258,6 +274,7 @@ def calibrate_cloudwatch(cloudwatch: pd.DataFrame, instance_type: str, instance_
                   f"cv {service.cv:.3f}")
     report.append(("AIC" if fixed is not None else f"chi2 at c = {workers}") + " by family: "
                   + ", ".join(f"{f} {v:g}" for f, v in service.goodness.items()))
+    report += noise_lines(profile)
     overhead, lines = _overhead(cloudwatch, invocations)
     report += lines or ["overhead: OverheadLatency not given; the time between a response and the next request "
                         "is taken as 0 (user counts N = X x mean latency)"]
@@ -276,6 +293,8 @@ def calibrate_cloudwatch(cloudwatch: pd.DataFrame, instance_type: str, instance_
         "minutes": len(cloudwatch),
         "observed_invocations_per_minute": [float(invocations.min()), float(invocations.max())],
         **workers_provenance(profile),
+        "statistic_noise": dict(zip(NOISE_NAMES, (round(x, 4) for x in profile.statistic_noise), strict=False)),
+        **({"fit_unstable": profile.unstable} if profile.unstable else {}),
         "latency_outside_workers_ms": round(profile.chosen.delay_ms, 4),
     }
     calibration = Calibration(entry=entry, overhead=overhead, service=service, workers_determined=profile.determined,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -53,6 +53,7 @@ class Minutes:
     overhead_ms: float        # the invocation-weighted mean OverheadLatency (0 when not reported)
     overhead_reported: bool
     stamps: tuple[str, ...]
+    noise: np.ndarray | None = None  # each statistic's relative noise beyond sampling (estimated: calibration.workers)
 
     @property
     def throughput_per_s(self) -> np.ndarray:
@@ -113,6 +114,8 @@ class CandidateFit:
     converged: bool
     simulation_share: float = 0.0  # sum over the statistics of (simulation variance / total variance)^2
     delay_ms: float = 0.0          # latency outside the workers: ModelLatency = delay + wait + service
+    residuals: np.ndarray | None = field(default=None, repr=False, compare=False)    # minutes x 5 (0: absent)
+    covariances: np.ndarray | None = field(default=None, repr=False, compare=False)  # minutes x 5 x 5 (S)
 
 
 def _cvs(candidate: Candidate) -> tuple[float, ...]:
@@ -181,19 +184,34 @@ class Predictor:
                 np.tensordot(cov_w, self.simulation, axes=1) * scale)
 
 
+def residuals(minutes: Minutes, predicted: np.ndarray, covariance: np.ndarray,
+              simulation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per minute, the residual r of the statistics it reports (0 where absent) and their
+    covariance S = covariance / n + simulation covariance (the identity where absent)."""
+    present = np.isfinite(minutes.values)
+    residual = np.where(present, minutes.values - predicted, 0.0)
+    total = covariance / minutes.requests[:, None, None] + simulation
+    if minutes.noise is not None:  # the data's own noise, beside the requests' sampling noise
+        extra = (minutes.noise[None, :] * np.nan_to_num(minutes.values, nan=0.0)) ** 2
+        total = total + extra[:, :, None] * np.eye(extra.shape[1])[None, :, :]
+    mask = present[:, :, None] & present[:, None, :]
+    eye = np.broadcast_to(np.eye(residual.shape[1]), total.shape)
+    total = np.where(mask, total, eye)
+    return residual, total + eye * 1e-12 * np.maximum(np.abs(predicted[:, :, None]), 1e-6) ** 2
+
+
+def quadratic_form(residual: np.ndarray, total: np.ndarray) -> float:
+    """Sum over minutes of r' S^-1 r."""
+    solved = np.linalg.solve(total, residual[:, :, None])[:, :, 0]
+    return float(np.sum(residual * solved))
+
+
 def chi_square(minutes: Minutes, predicted: np.ndarray, covariance: np.ndarray,
                simulation: np.ndarray) -> tuple[float, int]:
     """Sum over minutes of r' S^-1 r, S = covariance / n + simulation covariance, over the
     statistics each minute reports; and how many statistics entered."""
-    present = np.isfinite(minutes.values)
-    residual = np.where(present, minutes.values - predicted, 0.0)
-    total = covariance / minutes.requests[:, None, None] + simulation
-    mask = present[:, :, None] & present[:, None, :]
-    eye = np.broadcast_to(np.eye(residual.shape[1]), total.shape)
-    total = np.where(mask, total, eye)
-    total = total + eye * 1e-12 * np.maximum(np.abs(predicted[:, :, None]), 1e-6) ** 2
-    solved = np.linalg.solve(total, residual[:, :, None])[:, :, 0]
-    return float(np.sum(residual * solved)), int(present.sum())
+    residual, total = residuals(minutes, predicted, covariance, simulation)
+    return quadratic_form(residual, total), int(np.isfinite(minutes.values).sum())
 
 
 def simulation_share(minutes: Minutes, covariance: np.ndarray, simulation: np.ndarray) -> float:
@@ -238,13 +256,14 @@ def fit_candidate(candidate: Candidate, predictor: Predictor, minutes: Minutes) 
     m0, d0 = candidate.mean_ms, candidate.delay_ms
     mean, cv, delay = _search(candidate, predictor, minutes)
     predicted, covariance, simulation = predictor.at(mean, cv, delay)
-    chi2, terms = chi_square(minutes, predicted, covariance, simulation)
+    residual, total = residuals(minutes, predicted, covariance, simulation)
+    chi2, terms = quadratic_form(residual, total), int(np.isfinite(minutes.values).sum())
     cvs = _cvs(candidate)
     cv_inside = len(cvs) == 1 or cvs[0] * 1.06 <= cv <= cvs[-1] / 1.06
     inside = candidate.fixed or (abs(mean / m0 - 1) <= MEAN_TRUST and cv_inside and abs(delay - d0) <= MEAN_TRUST * m0)
     fit = CandidateFit(workers=candidate.workers, service=Service(candidate.family, mean, cv), chi2=chi2, terms=terms,
                        converged=inside, simulation_share=simulation_share(minutes, covariance, simulation),
-                       delay_ms=delay)
+                       delay_ms=delay, residuals=residual, covariances=total)
     clamped_cv = min(max(cv, CV_BOUNDS[0]), CV_BOUNDS[1])
     return fit, (candidate if inside else replace(candidate, mean_ms=mean, cv=clamped_cv, delay_ms=delay))
 

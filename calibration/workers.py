@@ -8,28 +8,43 @@ more data would tell them apart.
 2. Each c is fitted with each service family (lognormal first for every c; gamma, Weibull
    and exponential for the c within a wide band of the best) by simulated moments
    (``calibration.moments``); chi2(c) is the best over families.
-3. Confidence set: the c with chi2(c) - min chi2 <= phi x chi2_1(0.99) + the simulations'
-   allowance, where phi = max(1, min chi2 / degrees of freedom) widens the set as much as
-   the best fit itself misses (a likelihood-ratio set made robust to a model that is only
-   close) and the allowance covers the simulated predictions' own noise (the 99% point of
-   the difference of two candidates' simulation parts); the set is the interval of such c.
+3. Confidence set: the noise in the data is estimated, not assumed: for each statistic
+   (mean, p50, p90, p95, p99) its relative noise from minute to minute (a robust median of
+   second differences: CloudWatch data may be noisier than the requests' own sampling, from
+   an exporter or a shared host) is added to that statistic's variance in every candidate's
+   fit and chi2, and to the flatness test that bounds the candidates. Then the c
+   with chi2(c) - min chi2 <= phi x chi2_1(0.99) + the simulations' allowance, where
+   phi = max(1, min chi2 / degrees of freedom) widens the set as much as the best fit
+   still misses (a likelihood-ratio set made robust to a model that is only close) and the
+   allowance covers the simulated predictions' own noise (the 99% point of the difference
+   of two candidates' simulation parts); the set is the interval of such c.
 4. c is determined only when the set holds one value. Otherwise the entry holds the member
    with the lowest open-traffic capacity at a tight P99 (the most conservative for
    capacity), and the report says at which user count a ramp minute would separate them.
+5. A fit whose family changes and whose cv moves by more than half between the chosen c and
+   a neighbouring member is unstable (the service law is not identified apart from c), and
+   says so.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 
 import numpy as np
 from scipy import optimize, stats
 
 from calibration.closedloop import Level, Service, simulate_levels
-from calibration.moments import Candidate, CandidateFit, Minutes, fit_all, starting_cv, starting_mean
+from calibration.moments import (
+    Candidate,
+    CandidateFit,
+    Minutes,
+    fit_all,
+    starting_cv,
+    starting_mean,
+)
 from simulator.analytic import allen_cunneen_quantile_ms
 from simulator.distributions import quantile_ms
 
@@ -42,6 +57,8 @@ SIMULATED_REQUESTS = 3000  # per simulated user count and candidate
 OVERHEAD_CV = 0.5          # CloudWatch reports the overhead's mean only
 SEED = 20_260_101
 MAX_SEPARATION_USERS = 64
+NOISE_MINUTES = 5          # minutes needed to estimate a statistic's noise (three second differences)
+CV_SWING = 1.5             # a cv this many times another's between adjacent c, with another family: unstable
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,8 @@ class WorkersProfile:
     capped: bool                        # candidates stopped at MAX_WORKERS
     delay_test: tuple[float, float, bool] | None  # best chi2 without and with a latency outside the workers; kept?
     separation: Separation | None
+    statistic_noise: tuple[float, ...] = ()  # relative noise per statistic (mean, p50, p90, p95, p99), estimated
+    unstable: str | None = None                   # why the service law swings between adjacent c
 
     @property
     def determined(self) -> bool:
@@ -81,26 +100,29 @@ class WorkersProfile:
         return next(f for f in self.fits if f.workers == workers)
 
 
-def _flat(means: np.ndarray, requests: np.ndarray) -> bool:
+def _flat(means: np.ndarray, requests: np.ndarray, relative_noise: float = 0.0) -> bool:
     """Do these minutes show one latency level (within 15 % plus four standard errors,
-    taking a latency cv as large as 1.5)?"""
+    taking a latency cv as large as 1.5 and the data's own ``relative_noise`` on each mean)?"""
     if len(means) < 2:
         return True
     low, high = int(np.argmin(means)), int(np.argmax(means))
-    noise = 4.0 * math.sqrt((1.5 * means[low]) ** 2 / requests[low] + (1.5 * means[high]) ** 2 / requests[high])
-    return bool(means[high] - means[low] <= FLAT_TOLERANCE * means[low] + noise)
+    spread = ((1.5 * means[low]) ** 2 / requests[low] + (1.5 * means[high]) ** 2 / requests[high]
+              + (relative_noise * means[low]) ** 2 + (relative_noise * means[high]) ** 2)
+    return bool(means[high] - means[low] <= FLAT_TOLERANCE * means[low] + 4.0 * math.sqrt(spread))
 
 
 def candidate_workers(minutes: Minutes) -> tuple[list[int], bool, bool]:
-    """(candidates, open above, capped): c from 1 while the minutes with N <= c stay flat."""
+    """(candidates, open above, capped): c from 1 while the minutes with N <= c stay flat
+    (allowing for the noise the minutes carry on their mean, ``Minutes.noise``)."""
+    noise = float(minutes.noise[0]) if minutes.noise is not None else 0.0
     top = max(1, math.ceil(float(minutes.users.max()) - 1e-6))
     workers = 1
     while workers < min(top, MAX_WORKERS):
         light = minutes.users <= workers + 1 + 1e-6
-        if not _flat(minutes.values[light, 0], minutes.requests[light]):
+        if not _flat(minutes.values[light, 0], minutes.requests[light], noise):
             break
         workers += 1
-    open_above = workers >= top and _flat(minutes.values[:, 0], minutes.requests)
+    open_above = workers >= top and _flat(minutes.values[:, 0], minutes.requests, noise)
     return list(range(1, workers + 1)), open_above, workers >= MAX_WORKERS and not open_above
 
 
@@ -125,6 +147,37 @@ def _best_per_worker(fits: Sequence[CandidateFit]) -> dict[int, CandidateFit]:
 def _dispersion(best: CandidateFit, parameters: int) -> tuple[int, float]:
     df = max(1, best.terms - parameters)
     return df, max(1.0, best.chi2 / df)
+
+
+def statistic_noise(minutes: Minutes) -> np.ndarray:
+    """Per statistic k (mean, p50, p90, p95, p99): its relative noise from minute to minute,
+    estimated from the data: the median absolute second difference of log values between
+    consecutive minutes (a ramp's smooth rise cancels; a noise of sd s gives sd s sqrt 6) as
+    a standard deviation (/ 0.6745 / sqrt 6). Fewer than NOISE_MINUTES minutes estimate
+    nothing (zero: the sampling noise alone, as the fit always carries)."""
+    out = np.zeros(minutes.values.shape[1])
+    for k in range(minutes.values.shape[1]):
+        column = minutes.values[:, k]
+        column = column[np.isfinite(column) & (column > 0)]
+        if len(column) >= NOISE_MINUTES:
+            out[k] = float(np.median(np.abs(np.diff(np.log(column), n=2)))) / 0.6745 / math.sqrt(6.0)
+    return out
+
+
+def instability(per_worker: dict[int, CandidateFit], chosen: CandidateFit) -> str | None:
+    """Why the chosen member's service law is unstable: c - 1 or c + 1 fits another family
+    with a cv CV_SWING times higher or lower."""
+    for neighbour in (chosen.workers - 1, chosen.workers + 1):
+        other = per_worker.get(neighbour)
+        if other is None:
+            continue
+        a, b = chosen.service, other.service
+        swing = max(a.cv, b.cv) / max(1e-9, min(a.cv, b.cv))
+        if a.family != b.family and swing >= CV_SWING:
+            return (f"the service law swings between adjacent worker counts: c = {chosen.workers} fits {a.family} "
+                    f"cv {a.cv:.2f}, c = {neighbour} fits {b.family} cv {b.cv:.2f}; more ramp minutes past the knee "
+                    "would pin it")
+    return None
 
 
 def allowance(fit: CandidateFit, best: CandidateFit) -> float:
@@ -176,6 +229,8 @@ def needs_delay(minutes: Minutes, fits: Sequence[CandidateFit]) -> tuple[bool, f
 def profile_workers(minutes: Minutes, fixed: Service | None = None) -> WorkersProfile:
     """Fit every candidate c (with ``fixed``, the service law raw samples gave, only c is
     free) and derive the confidence set, the chosen member and the separating load."""
+    noise = statistic_noise(minutes)
+    minutes = replace(minutes, noise=noise)  # every candidate is fitted with the data's own noise
     workers, open_above, capped = candidate_workers(minutes)
     fits = _fit_workers(minutes, workers, fixed)
     parameters = 0 if fixed is not None else 2
@@ -202,8 +257,9 @@ def profile_workers(minutes: Minutes, fixed: Service | None = None) -> WorkersPr
                           candidates=members,
                           open_above=open_above, best=best, chosen=chosen, degrees_of_freedom=df, dispersion=phi,
                           threshold=threshold, capacity_slo_ms=slo, capacities=capacities, capped=capped,
-                          delay_test=delay_test,
-                          separation=separation)
+                          delay_test=delay_test, separation=separation,
+                          statistic_noise=tuple(float(x) for x in noise),
+                          unstable=instability(per_worker, chosen))
 
 
 # --- the member to plan with ------------------------------------------------------------------

@@ -1,16 +1,20 @@
 """How many instances of one type serve a target rate within a latency percentile.
 
 An analytic pre-screen (M/M/c with Erlang C; Allen-Cunneen for the profile's cv) gives the
-first count to try; seeded simulation then decides each count by a sequential rule
-(:func:`sequential_estimate`): replications as long as the queue's relaxation time and the
-percentile ask, their warm-up cut (two relaxation times, more when MSER-5 finds a longer low
-opening), a batch-means interval on the percentile (``optimizer.statistics``), and more
-replications until that interval excludes the SLO or is within +-1 %. A count still
-undecided then is judged by its point estimate with a 5 % margin (it passes only that far
-under the SLO), and says so. Every count and type is simulated with the same seed per
-replication (common random numbers), so comparisons between them are paired. With random
-routing each instance receives an independent Poisson stream at rate / count, so one instance
-simulated at that rate stands for the endpoint.
+first count to try; seeded simulation then decides each count by the sequential rule of
+``optimizer.verdict``: replications as long as the queue's relaxation time and the
+percentile ask, their warm-up cut, a batch-means interval on the percentile
+(``optimizer.statistics``), more replications in at most four looks until that interval
+excludes the SLO, reaches the precision or spends the budget. A count meets, misses, or is
+too close to call; only a count that meets is passed (the answer stays conservative), and
+the decision records the verdict on the next count down.
+
+Common random numbers: every count is simulated with the same seed per replication, and the
+counts from two below the M/M/c answer up run the same number of requests, so K and K - 1
+there see the very same arrivals (scaled in time) and service times, request by request.
+With exponential service (the instance is then exactly M/M/c) the exact mean response time
+and waiting probability are control variates. With random routing each instance receives an
+independent Poisson stream at rate / count, so one instance at that rate stands for the endpoint.
 """
 
 from __future__ import annotations
@@ -18,134 +22,35 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
 import simulator
-from optimizer.statistics import (
-    MAX_REQUESTS,
-    MIN_REQUESTS,
-    RELAXATIONS,
-    ladder_requests,
-    quantile_interval,
-    relaxation_requests,
-    run_requests,
-    warmup_cut,
+from optimizer.statistics import MIN_REQUESTS, relaxation_requests
+from optimizer.verdict import (
+    BY_BUDGET,
+    BY_INTERVAL,
+    BY_PRECISION,
+    MEETS,
+    MISSES,
+    TOO_CLOSE,
+    Estimate,
+    Run,
+    Sampling,
+    sequential_estimate,
 )
 from simulator import InstanceEndpoint, PoissonArrivals, RunSpec
-from simulator.analytic import allen_cunneen_quantile_ms
+from simulator.analytic import allen_cunneen_quantile_ms, erlang_c, mmc_mean_response_s, mmc_response_quantile
 from simulator.distributions import Distribution, quantile_ms
-from simulator.errors import InputError
 from simulator.profiles import InstanceProfile
 
-__all__ = ["MIN_REQUESTS", "CountDecision", "Estimate", "Run", "Sampling", "estimate", "seed_for",
-           "sequential_estimate", "simulate_instance", "smallest_count"]
+__all__ = ["BY_BUDGET", "BY_INTERVAL", "BY_PRECISION", "MEETS", "MIN_REQUESTS", "MISSES", "TOO_CLOSE",
+           "CountDecision", "Estimate", "Run", "Sampling", "estimate", "seed_for", "sequential_estimate",
+           "simulate_instance", "smallest_count"]
 
 MAX_COUNT = 1000
-MAX_REPLICATIONS = 10
-
-#: How an Estimate's verdict on its SLO was reached.
-BY_INTERVAL = "interval"    # the 95 % interval lay wholly on one side of the SLO
-BY_PRECISION = "precision"  # the interval reached the relative precision with the SLO inside it
-BY_BUDGET = "budget"        # the replication budget ran out with the SLO inside the interval
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A latency percentile from seeded replications, with its 95 % confidence interval,
-    and how a verdict on the SLO it was sampled for was reached (``decided_by``)."""
-
-    percentile_ms: float
-    low_ms: float
-    high_ms: float
-    replications: int
-    utilization: float  # busy workers / workers, per instance
-    throughput_per_s: float = math.nan  # what a closed population achieved (NaN for open traffic)
-    required_per_s: float = 0.0          # ... and what it had to reach
-    decided_by: str = BY_INTERVAL
-    margin: float = 0.0                  # relative margin a point-estimate verdict must clear
-    batches: int = 0                     # batch quantiles behind the interval (0: replications)
-    requests: int = 0                    # simulated requests kept after the warm-up cuts
-
-    @property
-    def by_point_estimate(self) -> bool:
-        """Whether the SLO lay inside the interval, so the point estimate decided."""
-        return self.decided_by != BY_INTERVAL
-
-    def meets(self, slo_ms: float) -> bool:
-        """Whether the percentile meets ``slo_ms`` (and a closed population reached the
-        target rate, within 1 %): the interval's upper end is within the SLO; or, when the
-        sequential rule ended with the SLO inside the interval, the point estimate is
-        within it by the margin."""
-        reached = math.isnan(self.throughput_per_s) or self.throughput_per_s >= 0.99 * self.required_per_s
-        if not reached or math.isinf(self.percentile_ms):
-            return False
-        if self.high_ms <= slo_ms:
-            return True
-        if self.low_ms > slo_ms or not self.by_point_estimate:
-            return False
-        return self.percentile_ms * (1.0 + self.margin) <= slo_ms
-
-    def verdict(self, slo_ms: float) -> str:
-        """The verdict in words, for explanations."""
-        passes = "meets" if self.meets(slo_ms) else "misses"
-        if self.decided_by == BY_INTERVAL or not self.low_ms <= slo_ms < self.high_ms:
-            return f"{passes} the {slo_ms:g} ms SLO with 95 % confidence"
-        why = ("the interval reached its precision" if self.decided_by == BY_PRECISION
-               else f"the budget of {self.replications} replications was spent")
-        return (f"{passes} the {slo_ms:g} ms SLO by its point estimate {self.percentile_ms:.2f} ms with a "
-                f"{self.margin:.0%} margin: {why} with the SLO still inside the 95 % interval "
-                f"[{self.low_ms:.2f}, {self.high_ms:.2f}] ms")
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """The sequential rule's settings: replications first run and at most, batches per
-    replication, the relative precision that ends sampling, the margin a point-estimate
-    verdict must clear, and each replication's length (floor, relaxation times, cap)."""
-
-    min_replications: int = 3
-    max_replications: int = MAX_REPLICATIONS
-    batches_per_replication: int = 8
-    precision: float = 0.01
-    margin: float = 0.05
-    confidence: float = 0.95
-    floor_requests: int = MIN_REQUESTS
-    relaxations: float = RELAXATIONS
-    max_requests: int = MAX_REQUESTS
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.min_replications <= self.max_replications:
-            raise InputError("replications", f"need 1 <= first stage ({self.min_replications}) <= budget "
-                                             f"({self.max_replications})")
-
-    @classmethod
-    def starting_with(cls, replications: int) -> Sampling:
-        """The default rule with ``replications`` in the first stage."""
-        return cls(min_replications=replications, max_replications=max(replications, MAX_REPLICATIONS))
-
-    def requests(self, rate_per_s: float, workers: int, mean_service_s: float, percentile: float) -> int:
-        """Requests in one replication of one instance at this rate, for this percentile."""
-        return run_requests(rate_per_s, workers, mean_service_s, percentile, floor=self.floor_requests,
-                            relaxations=self.relaxations, cap=self.max_requests)
-
-    def pooled_requests(self, requests_per_relaxation: float, percentile: float) -> int:
-        """Requests in one replication of a whole endpoint that receives this many requests per
-        relaxation time of its slowest instances (at most twice one instance's cap)."""
-        return ladder_requests(requests_per_relaxation, percentile, floor=self.floor_requests,
-                               relaxations=self.relaxations, cap=2 * self.max_requests)
-
-
-@dataclass(frozen=True)
-class Run:
-    """One replication as the statistics see it: latencies in completion order."""
-
-    latency_ms: np.ndarray = field(repr=False)
-    utilization: float
-    relaxation_requests: float  # completions in one relaxation time (how much warm-up to cut)
-    throughput_per_s: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -159,6 +64,13 @@ class CountDecision:
     simulations: int        # simulation runs (replications over every count evaluated)
     naive_simulations: int  # what a linear search from the stability bound would have run
     analytic_count: int | None
+    next_down: Estimate | None = None  # the verdict's evidence on count - 1 (None: unstable or never simulated)
+
+    def next_down_verdict(self, slo_ms: float) -> str | None:
+        """The verdict on the count one below the answer (``misses`` when it is unstable)."""
+        if self.count is None or self.count <= 1:
+            return None
+        return MISSES if self.next_down is None else self.next_down.verdict(slo_ms)
 
 
 def seed_for(*parts: object) -> int:
@@ -195,6 +107,16 @@ def analytic_count(rate_per_s: float, entry: InstanceProfile, q: float, slo_ms: 
     return None
 
 
+def mmc_count(rate_per_s: float, entry: InstanceProfile, q: float, slo_ms: float) -> int:
+    """The smallest count whose instances would meet the SLO were the service exponential with
+    the same mean (exact M/M/c; MAX_COUNT if none): where the boundary lies, roughly."""
+    mean_s = entry.service_time.mean_ms / 1000.0
+    for count in range(stability_count(rate_per_s, entry), MAX_COUNT + 1):
+        if mmc_response_quantile(q, rate_per_s / count, entry.workers, mean_s) * 1000.0 <= slo_ms:
+            return count
+    return MAX_COUNT
+
+
 def stability_count(rate_per_s: float, entry: InstanceProfile) -> int:
     """The fewest instances that keep utilization below 1."""
     return max(1, math.floor(rate_per_s * entry.service_time.mean_ms / 1000.0 / entry.workers) + 1)
@@ -218,54 +140,46 @@ def unstable_estimate(utilization: float) -> Estimate:
                     utilization=utilization)
 
 
-def sequential_estimate(replicate: Callable[[int], Run], percentile: float, slo_ms: float,
-                        sampling: Sampling) -> Estimate:
-    """Replications ``replicate(0), replicate(1), ...`` until the percentile's interval
-    excludes ``slo_ms`` or reaches the relative precision, or the budget is spent. Each
-    run's warm-up is cut (two relaxation times, or more by MSER-5); the interval comes from
-    batch means over every kept batch (``quantile_interval``)."""
-    kept: list[np.ndarray] = []
-    utilizations: list[float] = []
-    throughputs: list[float] = []
-    decided_by = BY_BUDGET
-    for replication in range(sampling.max_replications):
-        run = replicate(replication)
-        kept.append(run.latency_ms[warmup_cut(run.latency_ms, run.relaxation_requests):])
-        utilizations.append(run.utilization)
-        throughputs.append(run.throughput_per_s)
-        if replication + 1 < sampling.min_replications:
-            continue
-        interval = quantile_interval(kept, percentile, sampling.batches_per_replication, sampling.confidence)
-        if interval.high <= slo_ms or interval.low > slo_ms:
-            decided_by = BY_INTERVAL
-            break
-        if interval.half_width <= sampling.precision * interval.point:
-            decided_by = BY_PRECISION
-            break
-    return Estimate(percentile_ms=interval.point, low_ms=interval.low, high_ms=interval.high,
-                    replications=len(kept), utilization=float(np.mean(utilizations)),
-                    throughput_per_s=float(np.mean(throughputs)), decided_by=decided_by,
-                    margin=sampling.margin, batches=interval.batches, requests=interval.kept)
+def mmc_controls(entry: InstanceProfile, rate_per_s: float) -> tuple[float, ...]:
+    """The exact means of the control variates (mean response in ms, waiting probability)
+    when one instance at this rate is exactly M/M/c: exponential service; else none."""
+    service = entry.service_time
+    if service.family != "exponential":
+        return ()
+    mean_s = service.mean_ms / 1000.0
+    return (mmc_mean_response_s(rate_per_s, entry.workers, mean_s) * 1000.0,
+            erlang_c(entry.workers, rate_per_s * mean_s))
+
+
+def control_observations(latency_ms: np.ndarray, service_ms: np.ndarray) -> np.ndarray:
+    """Per request: its latency and whether it waited (latency beyond its service time)."""
+    return np.column_stack([latency_ms, (latency_ms - service_ms > 1e-9).astype(float)])
 
 
 def simulate_instance(entry: InstanceProfile, overhead: Distribution | None, rate_per_s: float,
-                      percentile: float, slo_ms: float, sampling: Sampling, seed: int) -> Estimate:
+                      percentile: float, slo_ms: float, sampling: Sampling, seed: int,
+                      requests: int | None = None) -> Estimate:
     """One instance under Poisson arrivals at ``rate_per_s``, decided sequentially. Every
     rate runs replication r from the same seed, and rates whose runs have the same number of
-    requests see the very same arrivals scaled in time (common random numbers)."""
+    ``requests`` (default: the rate's own run length) see the very same arrivals scaled in
+    time and the same service times in the same order (common random numbers)."""
     mean_s = entry.service_time.mean_ms / 1000.0
     utilization = rate_per_s * mean_s / entry.workers
     if utilization >= 1.0:
         return unstable_estimate(utilization)
-    duration = sampling.requests(rate_per_s, entry.workers, mean_s, percentile) / rate_per_s
+    length = requests or sampling.requests(rate_per_s, entry.workers, mean_s, percentile)
+    duration = length / rate_per_s
     relaxation = relaxation_requests(rate_per_s, entry.workers, mean_s)
     endpoint, traffic = InstanceEndpoint(entry), PoissonArrivals.constant(rate_per_s, duration)
+    means = mmc_controls(entry, rate_per_s)
 
     def replicate(replication: int) -> Run:
         result = simulator.run(RunSpec(endpoint=endpoint, traffic=traffic, overhead=overhead,
                                        seed=replication_seed(seed, replication)))
         return Run(latency_ms=result.latency_ms, relaxation_requests=relaxation,
-                   utilization=float(result.service_ms.sum()) / 1000.0 / duration / entry.workers)
+                   utilization=float(result.service_ms.sum()) / 1000.0 / duration / entry.workers,
+                   controls=control_observations(result.latency_ms, result.service_ms) if means else None,
+                   control_means=means)
 
     return sequential_estimate(replicate, percentile, slo_ms, sampling)
 
@@ -275,7 +189,9 @@ def smallest_count(entry: InstanceProfile, rate_per_s: float, percentile: float,
     """The smallest count whose ``evaluate(count)`` meets the SLO (``Estimate.meets``).
 
     Starts at the analytic count, gallops down while it passes (or up until it does), then
-    bisects: the percentile falls as instances are added, so the boundary is unique.
+    bisects: the percentile falls as instances are added, so the boundary is unique. A count
+    too close to call does not pass (the answer is the smallest count that surely meets), and
+    the count below the answer has always been evaluated (or is unstable): ``next_down``.
     """
     q = percentile / 100.0
     alone = service_quantile_ms(entry.service_time, q)
@@ -297,7 +213,7 @@ def smallest_count(entry: InstanceProfile, rate_per_s: float, percentile: float,
     ok = search.bisect(*bracket)
     return CountDecision(instance_type=entry.instance_type, count=ok, estimate=search.results[ok], reason=None,
                          simulations=search.replications, naive_simulations=search.naive(ok - stable + 1),
-                         analytic_count=guess)
+                         analytic_count=guess, next_down=search.results.get(ok - 1))
 
 
 class _CountProbe:

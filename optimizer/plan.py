@@ -6,32 +6,29 @@ ranked alternatives (ranking)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-import numpy as np
-
-from optimizer.capacity import (
-    CountDecision,
-    Estimate,
-    Run,
-    Sampling,
-    replication_seed,
-    sequential_estimate,
-    service_quantile_ms,
-    simulate_instance,
-    smallest_count,
-    stability_count,
-    unstable_estimate,
+from optimizer.capacity import CountDecision, Estimate, service_quantile_ms, smallest_count, stability_count
+from optimizer.evaluate import (
+    Target,
+    count_evaluator,
+    sampling_for,
+    seed_for_variant,
+    simulate_endpoint,
+    workers_note,
 )
 from optimizer.events import CANDIDATES, INFEASIBLE, PRUNED, SIZED, SIZING, VERIFICATION, Observer, PlanEvent, ignore
 from optimizer.ilp import Constraints, Option, closest_misses, solve
 from optimizer.ranking import DEFAULT_IMPORTANCE, Alternative, pareto_front, rank
-from optimizer.statistics import relaxation_time_s
-from simulator import ConstantUsers, Profile, simulate
+from optimizer.verdict import TOO_CLOSE
+from simulator import Profile
 from simulator.errors import InputError
 
 MAX_VERIFICATIONS = 20
+
+__all__ = ["Candidate", "CountSearch", "Plan", "Target", "Verified", "count_evaluator", "plan", "sampling_for",
+           "search_counts", "seed_for_variant", "simulate_endpoint", "verdict_notes", "verify"]
 
 
 @dataclass(frozen=True)
@@ -40,18 +37,6 @@ class Candidate:
 
     instance_type: str
     price_per_hour: float
-
-
-@dataclass(frozen=True)
-class Target:
-    """What the endpoint must do: a rate (open traffic) or N users (closed), within an SLO."""
-
-    rate_per_s: float
-    percentile: float  # 95 or 99
-    slo_ms: float
-    routing: str = "random"
-    closed_users: int | None = None
-    replications: int = 3
 
 
 @dataclass(frozen=True)
@@ -69,8 +54,8 @@ class Plan:
     """The optimizer's answer: the verified cheapest endpoint (None when nothing fits), the
     ranked alternatives and their Pareto front, what happened to every candidate, and what
     the search cost in simulation runs (replications). ``explanation`` says why nothing fits
-    and, in any case, which verdicts the point estimate decided (the SLO still inside the
-    interval when sampling stopped)."""
+    and, in any case, which counts below an answer were too close to call and what budget
+    would settle them."""
 
     chosen: Verified | None
     alternatives: tuple[Verified, ...]
@@ -83,121 +68,6 @@ class Plan:
     naive_simulations: int
     verifications: int
     failed_verifications: tuple[Mapping[str, int], ...] = field(default=())
-
-
-def sampling_for(target: Target) -> Sampling:
-    """The sequential rule with the target's replications as its first stage."""
-    return Sampling.starting_with(target.replications)
-
-
-def _shares(profile: Profile, counts: Mapping[str, int]) -> dict[str, float]:
-    """Each variant's share of the traffic: proportional to its capacity (count x workers / E[S])."""
-    capacity = {t: n * profile.instance(t).workers / (profile.instance(t).service_time.mean_ms / 1000)
-                for t, n in counts.items()}
-    total = sum(capacity.values())
-    return {t: c / total for t, c in capacity.items()}
-
-
-@dataclass(frozen=True)
-class _EndpointRun:
-    """How long one replication of a whole endpoint runs, and its relaxation time."""
-
-    duration_s: float
-    relaxation_s: float
-
-
-def _endpoint_timing(profile: Profile, counts: Mapping[str, int], target: Target, sampling: Sampling,
-                     shares: Mapping[str, float]) -> _EndpointRun:
-    """Simulated seconds per replication of the whole endpoint: its slowest instances'
-    relaxation time sets the length (a closed population is sized at the target rate, its
-    load held at most 0.95), counted in the requests the whole endpoint receives."""
-    relaxation = 0.0
-    for instance_type, count in counts.items():
-        entry = profile.instance(instance_type)
-        mean_s = entry.service_time.mean_ms / 1000.0
-        per_instance = target.rate_per_s * shares[instance_type] / count
-        if target.closed_users is not None:
-            per_instance = min(per_instance, 0.95 * entry.workers / mean_s)
-        relaxation = max(relaxation, relaxation_time_s(per_instance, entry.workers, mean_s))
-    requests = sampling.pooled_requests(target.rate_per_s * relaxation, target.percentile)
-    return _EndpointRun(duration_s=requests / target.rate_per_s, relaxation_s=relaxation)
-
-
-def _endpoint_run(profile: Profile, counts: Mapping[str, int], target: Target, shares: Mapping[str, float],
-                  timing: _EndpointRun, seed: int) -> Run:
-    """One replication of every variant (its share of the traffic, its routing), the
-    latencies merged in completion order."""
-    latencies, completions = [], []
-    busy_s, workers, served = 0.0, 0, 0.0
-    duration = timing.duration_s
-    for variant, (instance_type, count) in enumerate(sorted(counts.items())):
-        run_seed = seed if variant == 0 else seed_for_variant(seed, variant)
-        if target.closed_users is not None:
-            users = max(1, round(target.closed_users * shares[instance_type]))
-            result = simulate(profile, instance_type, instance_count=count, routing=target.routing,
-                              traffic=ConstantUsers(users, duration), seed=run_seed)
-        else:
-            result = simulate(profile, instance_type, instance_count=count, routing=target.routing,
-                              arrival_rate_per_s=target.rate_per_s * shares[instance_type], duration_s=duration,
-                              seed=run_seed)
-        latencies.append(result.latency_ms)
-        completions.append(result.completion_s)
-        busy_s += float(result.service_ms.sum()) / 1000.0
-        workers += profile.instance(instance_type).workers * count
-        served += result.throughput_per_s
-    order = np.argsort(np.concatenate(completions), kind="stable")
-    return Run(latency_ms=np.concatenate(latencies)[order], utilization=busy_s / duration / workers,
-               relaxation_requests=timing.relaxation_s * served, throughput_per_s=served)
-
-
-def seed_for_variant(seed: int, variant: int) -> int:
-    """The seed of a mixed endpoint's second, third ... variant (the first keeps the replication's)."""
-    return replication_seed(seed, variant) ^ 0x5EED
-
-
-def simulate_endpoint(profile: Profile, counts: Mapping[str, int], target: Target, seed: int) -> Estimate:
-    """The whole endpoint at the target, decided sequentially: each production variant gets
-    its share of the Poisson stream (weights proportional to capacity), its instances routed
-    by the policy; the percentile is taken over every request of every variant in completion
-    order, the warm-up cut, batches for the interval. Replication r uses the same seed
-    whatever the allocation (common random numbers)."""
-    sampling = sampling_for(target)
-    shares = _shares(profile, counts)
-    if target.closed_users is None:
-        load = max(target.rate_per_s * shares[t] / n * profile.instance(t).service_time.mean_ms / 1000.0
-                   / profile.instance(t).workers for t, n in counts.items())
-        if load >= 1.0:
-            return unstable_estimate(load)
-    timing = _endpoint_timing(profile, counts, target, sampling, shares)
-    measured = sequential_estimate(
-        lambda replication: _endpoint_run(profile, counts, target, shares, timing,
-                                          replication_seed(seed, replication)),
-        target.percentile, target.slo_ms, sampling)
-    if target.closed_users is not None:  # N users must also reach the target rate
-        return replace(measured, required_per_s=target.rate_per_s)
-    return replace(measured, throughput_per_s=math.nan)
-
-
-def count_evaluator(profile: Profile, instance_type: str, target: Target, seed: int) -> Callable[[int], Estimate]:
-    """``count -> Estimate`` for ``instance_type`` at the target, decided sequentially against
-    the target's SLO, each count evaluated once (remembered). With random routing and open
-    traffic one instance at rate / count stands for the endpoint (a Poisson stream split at
-    random is Poisson); otherwise the whole endpoint is simulated. Every count uses the same
-    seeds per replication, so their estimates are paired."""
-    entry = profile.instance(instance_type)
-    sampling = sampling_for(target)
-    remembered: dict[int, Estimate] = {}
-
-    def evaluate(count: int) -> Estimate:
-        if count not in remembered:
-            if target.routing == "random" and target.closed_users is None:
-                remembered[count] = simulate_instance(entry, profile.overhead, target.rate_per_s / count,
-                                                      target.percentile, target.slo_ms, sampling, seed)
-            else:
-                remembered[count] = simulate_endpoint(profile, {instance_type: count}, target, seed)
-        return remembered[count]
-
-    return evaluate
 
 
 NO_CONSTRAINTS = Constraints()
@@ -301,8 +171,7 @@ def verify(profile: Profile, options: Sequence[Option], target: Target, constrai
         result = simulate_endpoint(profile, solution.counts, target, seed)
         replications += result.replications
         observe(PlanEvent(VERIFICATION, f"{_key(solution.counts)}: P{target.percentile:g} "
-                                        f"{result.percentile_ms:.1f} ms, "
-                                        f"{'meets' if result.meets(target.slo_ms) else 'misses'} the SLO",
+                                        f"{result.percentile_ms:.1f} ms, {result.verdict(target.slo_ms)}",
                           number=verifications))
         if result.meets(target.slo_ms):
             chosen = Verified(counts=solution.counts, cost_per_hour=solution.cost_per_hour, estimate=result,
@@ -333,17 +202,19 @@ def _single_type_alternatives(sized: Sequence[Sized], options: Sequence[Option],
     return alternatives
 
 
-def point_estimate_notes(chosen: Verified | None, decisions: Sequence[CountDecision],
-                         target: Target) -> tuple[str, ...]:
-    """One line per verdict the point estimate decided (the SLO still inside the interval when
-    sampling stopped): the answer's verification and each type's smallest count."""
+def verdict_notes(chosen: Verified | None, decisions: Sequence[CountDecision], target: Target) -> tuple[str, ...]:
+    """One line for each type whose next count down is too close to call: the answer holds
+    the count that surely meets (its verification too: only a ``meets`` is accepted), and
+    the line says what budget would settle the count below. ``chosen`` leads when it is one."""
     notes = []
-    if chosen is not None and chosen.estimate.by_point_estimate:
-        notes.append(f"The answer {_key(chosen.counts)} {chosen.estimate.verdict(target.slo_ms)}.")
-    for decision in decisions:
-        if decision.count is not None and decision.estimate is not None and decision.estimate.by_point_estimate:
-            notes.append(f"{decision.count} x {decision.instance_type} "
-                         f"{decision.estimate.verdict(target.slo_ms)}.")
+    slo, percentile = target.slo_ms, target.percentile
+    leading = set(chosen.counts) if chosen is not None else set()
+    for decision in sorted(decisions, key=lambda d: d.instance_type not in leading):
+        below = decision.next_down
+        if decision.count is None or below is None or below.verdict(slo) != TOO_CLOSE:
+            continue
+        notes.append(f"{decision.count} x {decision.instance_type} surely meets the SLO; {decision.count - 1} is "
+                     f"{below.explain(slo, percentile)}.")
     return tuple(notes)
 
 
@@ -384,7 +255,9 @@ def plan(profile: Profile, candidates: Sequence[Candidate], target: Target,
                 pareto=tuple(by_key[a.key] for a in pareto_front(summaries)),
                 decisions=search.decisions, infeasible=search.infeasible, pruned=search.pruned,
                 explanation=(_explanation(chosen, options, target, constraints)
-                             + point_estimate_notes(chosen, search.decisions, target)),
+                             + verdict_notes(chosen, search.decisions, target)
+                             + tuple(note for d in search.decisions
+                                     if (note := workers_note(profile.instance(d.instance_type))))),
                 simulations=simulations + outcome.replications,
                 naive_simulations=naive, verifications=outcome.verifications, failed_verifications=outcome.cuts)
 

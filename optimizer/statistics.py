@@ -37,6 +37,7 @@ MAX_REQUESTS = 20_000 * 8   # the cap (160,000 requests at P95: 40 relaxation ti
 REFERENCE_TAIL = 0.05
 MSER_BATCH = 5
 WARMUP_RELAXATIONS = 2.0    # relaxation times always deleted from a run started empty
+MIN_CONTROL_DF = 4          # control variates only when the regression keeps this many degrees of freedom
 
 
 def relaxation_time_s(rate_per_s: float, workers: int, mean_service_s: float) -> float:
@@ -124,7 +125,7 @@ class QuantileInterval:
 
 def split_batches(runs: Sequence[np.ndarray], batches_per_run: int) -> list[np.ndarray]:
     """Each run cut into ``batches_per_run`` contiguous, nearly equal batches (fewer when a
-    run is too short for two observations per batch)."""
+    run is too short for two observations per batch); a 2-d run is cut along its rows."""
     pieces = []
     for run in runs:
         parts = max(1, min(batches_per_run, len(run) // 2))
@@ -133,14 +134,22 @@ def split_batches(runs: Sequence[np.ndarray], batches_per_run: int) -> list[np.n
 
 
 def quantile_interval(runs: Sequence[np.ndarray], percentile: float, batches_per_run: int = 10,
-                      confidence: float = 0.95) -> QuantileInterval:
+                      confidence: float = 0.95, controls: Sequence[np.ndarray] = (),
+                      control_means: Sequence[float] = ()) -> QuantileInterval:
     """The ``percentile`` of all observations in ``runs`` (each in time order, warm-up
     removed) with an interval from batch means of the indicator 1{x <= q}: the fraction F of
     a batch at or below the point estimate q is a batch mean, so its standard error s_F comes
     from the spread of the B batch fractions with a Student t (B - 1 degrees of freedom), and
     the interval is the empirical quantiles at p -+ t s_F (the quantile function carries the
     tail's skew into the interval). Unlike the batch quantiles' spread (sectioning), this
-    stays valid when a batch holds only a few independent excursions into the tail."""
+    stays valid when a batch holds only a few independent excursions into the tail.
+
+    ``controls`` (per run, an n x k array aligned with the run's observations) whose exact
+    means are ``control_means`` are control variates: the batch fractions are regressed on
+    the controls' batch means (Lavenberg and Welch 1981; Nelson 1990 for batch means), the
+    fraction at q is the intercept where every control sits at its exact mean, its standard
+    error the regression's (B - 1 - k degrees of freedom), and the point and interval move
+    by the correction through the empirical quantile function."""
     everything = np.concatenate([np.asarray(r, dtype=float) for r in runs])
     p = percentile / 100.0
     point = float(np.quantile(everything, p))
@@ -150,12 +159,24 @@ def quantile_interval(runs: Sequence[np.ndarray], percentile: float, batches_per
                                 batches=len(batches), kept=everything.size)
     fractions = np.array([np.count_nonzero(b <= point) / b.size for b in batches])
     count = len(batches)
-    t = float(stats.t.ppf(0.5 + confidence / 2.0, count - 1))
-    reach = t * float(fractions.std(ddof=1)) / math.sqrt(count)
-    low = float(np.quantile(everything, p - reach)) if p - reach > 0 else -math.inf
-    high = float(np.quantile(everything, p + reach)) if p + reach < 1 else math.inf
-    return QuantileInterval(point=point, low=low, high=high, std_error=(high - low) / (2.0 * t),
-                            batches=count, kept=everything.size)
+    design = np.ones((count, 1))
+    if controls and count - 1 - len(control_means) >= MIN_CONTROL_DF:
+        means = np.vstack([b.mean(axis=0) for b in split_batches(controls, batches_per_run)])
+        design = np.hstack([design, means - np.asarray(control_means, dtype=float)])
+    coefficients, *_ = np.linalg.lstsq(design, fractions, rcond=None)
+    df = count - design.shape[1]
+    residual = fractions - design @ coefficients
+    variance = float(residual @ residual) / df * float(np.linalg.inv(design.T @ design)[0, 0])
+    shift = 0.0
+    if design.shape[1] > 1:  # the controls' correction to the fraction at q
+        shift = float(coefficients[0]) - float(np.count_nonzero(everything <= point)) / everything.size
+    level = min(max(p - shift, 0.0), 1.0)
+    t = float(stats.t.ppf(0.5 + confidence / 2.0, df))
+    reach = t * math.sqrt(variance)
+    low = float(np.quantile(everything, level - reach)) if level - reach > 0 else -math.inf
+    high = float(np.quantile(everything, level + reach)) if level + reach < 1 else math.inf
+    return QuantileInterval(point=float(np.quantile(everything, level)), low=low, high=high,
+                            std_error=(high - low) / (2.0 * t), batches=count, kept=everything.size)
 
 
 def sectioned_quantile(runs: Sequence[np.ndarray], percentile: float, batches_per_run: int = 10,

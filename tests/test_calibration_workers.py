@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from calibration.closedloop import Level, Service, no_queue_stats, service_values, simulate_levels
 from calibration.fit import calibrate_cloudwatch
-from calibration.moments import Minutes
+from calibration.moments import CandidateFit, Minutes
 from calibration.sources import export_get_metric_statistics, read_cloudwatch
-from calibration.workers import candidate_workers
+from calibration.workers import candidate_workers, instability, statistic_noise
 from irsim.cli.app import main
 from simulator import InstanceResources, Stairs, simulate
 from simulator.analytic import closed_zero_think_latency_quantile, mva
@@ -143,3 +143,54 @@ def test_thin_ramps_never_report_a_wrong_c_as_determined(family, mean_ms, cv, wo
     assert calibration.entry.workers in calibration.workers.candidates
     if calibration.workers_determined:
         assert calibration.entry.workers == workers, calibration.report
+
+
+# --- noise in the data (issue 22) ---------------------------------------------------------------
+
+def noisy_ramp(family: str, mean_ms: float, cv: float, workers: int, noise: float, seed: int):
+    """A 12-minute STAIRS ramp to twice the knee, each latency statistic of each minute
+    multiplied by exp(N(0, noise)) (an exporter's or a shared host's noise, not the requests')."""
+    knee = workers * (mean_ms + 2.0) / mean_ms
+    frame = ramp_frame(profile(family, mean_ms, cv, workers), 12, max(1, round(2 * knee / 12)), seed)
+    rng = np.random.default_rng(seed)
+    for column in [c for c in frame.columns if c.startswith("ModelLatency_")]:
+        frame[column] = frame[column] * np.exp(rng.normal(0.0, noise, len(frame)))
+    return frame
+
+
+#: (family, mean ms, cv, workers, noise): up to 10 % noise and c up to 32.
+NOISY = [("lognormal", 30.0, 0.6, 32, 0.10), ("weibull", 10.0, 1.2, 2, 0.08), ("gamma", 20.0, 0.8, 16, 0.05),
+         ("exponential", 8.0, 1.0, 8, 0.10), ("gamma", 12.0, 1.2, 4, 0.10)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", NOISY, ids=[f"{c[0]}-c{c[3]}-noise{c[4]}" for c in NOISY])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_noisy_ramps_never_report_a_wrong_c_as_determined(case, seed):
+    """The noise is estimated from the minutes (each statistic's own) and the confidence set
+    allows for it: c is the true one, or not claimed; the report states the noise."""
+    family, mean_ms, cv, workers, noise = case
+    calibration = calibrate_cloudwatch(noisy_ramp(family, mean_ms, cv, workers, noise, seed), TYPE, 1, 8192, vcpu=4)
+    assert calibration.workers is not None and calibration.entry.workers in calibration.workers.candidates
+    if calibration.workers_determined:
+        assert calibration.entry.workers == workers, calibration.report
+    assert max(calibration.workers.statistic_noise) > noise / 3
+    assert any(line.startswith("noise in the data, estimated per statistic") for line in calibration.report)
+
+
+def test_the_noise_of_each_statistic_is_estimated_from_the_minutes():
+    rng = np.random.default_rng(4)
+    flat = np.column_stack([np.full(200, 10.0 * k) for k in range(1, 6)]) * np.exp(rng.normal(0, 0.05, (200, 5)))
+    flat[:, 4] = 50.0 * np.exp(rng.normal(0, 0.2, 200))
+    minutes = Minutes(users=np.full(200, 2.0), requests=np.full(200, 5000.0), values=flat, overhead_ms=0.0,
+                      overhead_reported=False, stamps=tuple(str(i) for i in range(200)))
+    noise = statistic_noise(minutes)
+    assert noise[:4] == pytest.approx([0.05] * 4, rel=0.2) and noise[4] == pytest.approx(0.2, rel=0.2)
+
+
+def test_a_service_law_that_swings_between_adjacent_c_is_unstable():
+    def fit(workers, family, cv):
+        return CandidateFit(workers=workers, service=Service(family, 10.0, cv), chi2=1.0, terms=10, converged=True)
+    swinging = {1: fit(1, "weibull", 1.71), 2: fit(2, "lognormal", 0.6), 3: fit(3, "lognormal", 0.62)}
+    assert "swings between adjacent worker counts" in instability(swinging, swinging[1])
+    assert instability(swinging, swinging[3]) is None  # same family, similar cv

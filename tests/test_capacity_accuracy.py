@@ -8,11 +8,15 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pytest
 
+import optimizer.evaluate as evaluate_module
 from optimizer import Target
 from optimizer.capacity import (
     BY_BUDGET,
     BY_INTERVAL,
     BY_PRECISION,
+    MEETS,
+    MISSES,
+    TOO_CLOSE,
     CountDecision,
     Estimate,
     Run,
@@ -21,7 +25,8 @@ from optimizer.capacity import (
     sequential_estimate,
     smallest_count,
 )
-from optimizer.plan import Verified, count_evaluator, point_estimate_notes
+from optimizer.evaluate import shared_requests
+from optimizer.plan import Verified, count_evaluator, verdict_notes
 from optimizer.statistics import (
     mser_cut,
     quantile_interval,
@@ -31,6 +36,7 @@ from optimizer.statistics import (
     sectioned_quantile,
     warmup_cut,
 )
+from optimizer.verdict import next_look
 from simulator import load_profile, simulate
 from simulator.analytic import mmc_response_quantile
 
@@ -131,31 +137,60 @@ def test_the_sequential_rule_stops_as_soon_as_the_interval_excludes_the_slo():
     assert near.replications > 2 and near.decided_by == BY_INTERVAL and near.meets(30.9)
 
 
-def test_a_count_left_undecided_is_judged_by_its_point_estimate_and_says_so():
+def test_a_count_left_undecided_is_too_close_to_call_and_says_what_would_settle_it():
     truth = 10 * math.log(20)
     budget = sequential_estimate(iid_replicate(2), 95, truth, Sampling(min_replications=2, max_replications=3))
-    assert budget.decided_by == BY_BUDGET and budget.by_point_estimate and budget.low_ms <= truth <= budget.high_ms
-    assert budget.meets(truth) == (budget.percentile_ms * 1.05 <= truth)
-    assert "point estimate" in budget.verdict(truth) and "budget of 3 replications" in budget.verdict(truth)
+    assert budget.decided_by == BY_BUDGET and budget.low_ms <= truth <= budget.high_ms
+    assert budget.verdict(truth) == TOO_CLOSE and not budget.meets(truth)  # never passed on its point estimate
+    words = budget.explain(truth)
+    assert words.startswith("too close to call at the budget used (3 replications") and "budget was spent" in words
+    settle = budget.settle(truth)
+    assert settle is not None and settle.practical == (abs(budget.percentile_ms - truth) >= 1e-3 * truth)
+    if settle.practical:
+        assert 0 < settle.precision < abs(budget.percentile_ms - truth) / budget.percentile_ms
+        assert settle.requests > budget.requests and f"a precision of {settle.precision:g}" in words
     precise = sequential_estimate(iid_replicate(2, n=200_000), 95, truth,
                                   Sampling(min_replications=2, max_replications=10, precision=0.02))
-    assert precise.decided_by == BY_PRECISION and "precision" in precise.verdict(truth)
+    assert precise.decided_by == BY_PRECISION and precise.verdict(truth) == TOO_CLOSE
+    assert "reached its precision" in precise.explain(truth)
     # Far from the SLO the interval decides, whatever the estimate was sampled for.
-    assert budget.meets(2 * truth) and not budget.meets(truth / 2)
+    assert budget.verdict(2 * truth) == MEETS and budget.verdict(truth / 2) == MISSES
+    assert budget.settle(2 * truth) is None
 
 
-def test_an_interval_decided_estimate_never_passes_an_slo_inside_its_interval():
-    fixed = Estimate(percentile_ms=10.0, low_ms=9.0, high_ms=11.0, replications=3, utilization=0.5)
-    assert fixed.decided_by == BY_INTERVAL and not fixed.meets(10.5) and fixed.meets(11.0)
-    unstable = Estimate(percentile_ms=math.inf, low_ms=math.inf, high_ms=math.inf, replications=0, utilization=1.2)
-    assert not unstable.meets(math.inf)
+def test_the_advice_settles_the_verdict():
+    """Sampling at the precision a too-close verdict advises decides it (1.5 % from the SLO)."""
+    slo = 10 * math.log(20) * 1.015
+    short = sequential_estimate(iid_replicate(5), 95, slo, Sampling(min_replications=2, max_replications=2))
+    assert short.verdict(slo) == TOO_CLOSE
+    settle = short.settle(slo)
+    assert settle is not None and settle.practical
+    longer = sequential_estimate(iid_replicate(5), 95, slo, Sampling(min_replications=2, precision=settle.precision))
+    assert longer.verdict(slo) == MEETS and longer.requests <= 2 * settle.requests
+
+
+def test_the_next_look_grows_two_to_four_times_and_the_last_spends_the_budget():
+    assert next_look(3, 1.0, 1.0, 0.01, 32, last=False) == 6           # decided soon: twice as many
+    assert next_look(3, 10.0, 1.0, 0.01, 32, last=False) == 12         # far from it: four times at most
+    assert next_look(3, math.inf, 1.0, 0.01, 32, last=False) == 12     # an unbounded interval: four times
+    assert next_look(3, 1.0, 0.0, 0.0, 32, last=False) == 12           # the point on the SLO itself
+    assert next_look(12, 1.0, 1.0, 0.01, 32, last=True) == 32
+
+
+def test_the_looks_are_few_and_bonferroni_keeps_their_level():
+    sampling = Sampling()
+    assert sampling.budget == 32 and sampling.looks == 4 and sampling.look_confidence == pytest.approx(0.9875)
+    assert Sampling(precision=0.005).budget == 128  # a finer precision buys (1 % / precision)^2 more
+    with pytest.raises(ValueError):
+        Sampling(precision=0.0)
 
 
 # --- common random numbers ----------------------------------------------------------------------
 
 def test_counts_with_the_same_run_length_see_the_same_arrivals_scaled_in_time():
     """The evaluator seeds replication r alike for every count, and a run of n requests at rate
-    lambda lasts n / lambda, so two counts see the very same arrival stream, scaled."""
+    lambda lasts n / lambda, so two counts see the very same arrival stream, scaled, and (FCFS)
+    the k-th request the same service time: the waits at K are pathwise at most those at K - 1."""
     profile = load_profile({"model": "crn", "instances": {TYPE: {"workers": 2, "service_time": {
         "family": "exponential", "mean_ms": 10.0}}}})
     runs = []
@@ -163,11 +198,35 @@ def test_counts_with_the_same_run_length_see_the_same_arrivals_scaled_in_time():
         rate = 300.0 / count
         n = run_requests(rate, 2, 0.01)
         result = simulate(profile, TYPE, arrival_rate_per_s=rate, duration_s=n / rate, seed=replication_seed(7, 0))
-        order = np.argsort(result.completion_s - result.latency_ms / 1000)
-        runs.append(((result.completion_s - result.latency_ms / 1000)[order] * rate, np.sort(result.service_ms)))
+        arrival = result.completion_s - result.latency_ms / 1000
+        order = np.argsort(arrival, kind="stable")
+        runs.append((arrival[order] * rate, result.service_ms[order], result.latency_ms[order]))
     assert run_requests(75.0, 2, 0.01) == run_requests(60.0, 2, 0.01)
     assert np.allclose(runs[0][0], runs[1][0])      # arrivals in units of mean interarrival times
-    assert np.array_equal(runs[0][1], runs[1][1])   # and the same service times
+    assert np.array_equal(runs[0][1], runs[1][1])   # the same service time, request by request
+    wait_4, wait_5 = runs[0][2] - runs[0][1], runs[1][2] - runs[1][1]
+    assert np.all(wait_5 <= wait_4 + 1e-9) and np.mean(wait_5) < np.mean(wait_4)
+
+
+def test_the_counts_near_the_boundary_share_their_run_length(monkeypatch):
+    """K and K - 1 from the pre-screen's proposal minus one up run the same requests (CRN),
+    even where their own run lengths would differ; exponential service brings the controls."""
+    profile = load_profile({"model": "crn", "instances": {TYPE: {"workers": 1, "service_time": {
+        "family": "exponential", "mean_ms": 10.0}}}})
+    target = Target(rate_per_s=285.0, percentile=95, slo_ms=90.0)  # K* = 5: K = 3 at rho 0.95 is the hardest
+    shared = shared_requests(profile, TYPE, target, Sampling())
+    assert shared == run_requests(95.0, 1, 0.01) > run_requests(57.0, 1, 0.01)
+    lengths = {}
+    original = evaluate_module.simulate_instance
+
+    def spy(entry, overhead, rate, *args, requests=None):
+        lengths[round(target.rate_per_s / rate)] = requests
+        return original(entry, overhead, rate, *args, requests=requests)
+
+    monkeypatch.setattr(evaluate_module, "simulate_instance", spy)
+    evaluate = count_evaluator(profile, TYPE, target, seed=3)
+    assert evaluate(4).verdict(target.slo_ms) == MISSES and evaluate(5).verdict(target.slo_ms) == MEETS
+    assert evaluate(5).controls == 2 and lengths == {4: shared, 5: shared}
 
 
 # --- the count search against exact M/M/c quantiles ---------------------------------------------
@@ -226,17 +285,19 @@ def test_the_count_search_finds_the_exact_mmc_count(case):
     assert np.mean(counts < k_star) <= 0.05, counts
 
 
-def test_the_plan_explains_verdicts_the_point_estimate_decided():
+def test_the_plan_says_when_the_next_count_down_is_too_close_to_call():
     target = Target(rate_per_s=100.0, percentile=95, slo_ms=10.0)
-    judged = Estimate(percentile_ms=9.8, low_ms=9.5, high_ms=10.2, replications=10, utilization=0.8,
-                      decided_by=BY_BUDGET, margin=0.01)
-    clear = Estimate(percentile_ms=7.0, low_ms=6.8, high_ms=7.2, replications=3, utilization=0.6)
-    chosen = Verified(counts={TYPE: 4}, cost_per_hour=0.4, estimate=judged, capacity_per_s=100.0)
-    decisions = [CountDecision(instance_type=TYPE, count=4, estimate=judged, reason=None, simulations=12,
-                               naive_simulations=12, analytic_count=4),
-                 CountDecision(instance_type="ml.m5.large", count=3, estimate=clear, reason=None, simulations=6,
-                               naive_simulations=6, analytic_count=3)]
-    notes = point_estimate_notes(chosen, decisions, target)
-    assert len(notes) == 2 and notes[0].startswith(f"The answer 4 x {TYPE} meets the 10 ms SLO by its point estimate")
-    assert "budget of 10 replications was spent" in notes[1] and "[9.50, 10.20] ms" in notes[1]
-    assert point_estimate_notes(None, decisions[1:], target) == ()
+    close = Estimate(percentile_ms=9.95, low_ms=9.5, high_ms=10.4, replications=32, utilization=0.8,
+                     decided_by=BY_BUDGET, requests=1_000_000)
+    meets = Estimate(percentile_ms=7.0, low_ms=6.8, high_ms=7.2, replications=3, utilization=0.6)
+    misses = Estimate(percentile_ms=14.0, low_ms=13.0, high_ms=15.0, replications=3, utilization=0.9)
+    chosen = Verified(counts={TYPE: 4}, cost_per_hour=0.4, estimate=meets, capacity_per_s=100.0)
+    decisions = [CountDecision(instance_type=TYPE, count=4, estimate=meets, reason=None, simulations=12,
+                               naive_simulations=12, analytic_count=4, next_down=close),
+                 CountDecision(instance_type="ml.m5.large", count=3, estimate=meets, reason=None, simulations=6,
+                               naive_simulations=6, analytic_count=3, next_down=misses)]
+    notes = verdict_notes(chosen, decisions, target)
+    assert len(notes) == 1 and notes[0].startswith(f"4 x {TYPE} surely meets the SLO; 3 is too close to call")
+    assert "[9.50, 10.40] ms holds the 10 ms SLO" in notes[0] and "a precision of 0.004 would settle it" in notes[0]
+    assert decisions[0].next_down_verdict(10.0) == TOO_CLOSE and decisions[1].next_down_verdict(10.0) == MISSES
+    assert verdict_notes(None, decisions[1:], target) == ()

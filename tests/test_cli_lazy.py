@@ -61,12 +61,13 @@ def test_the_parsers_copies_of_the_library_limits_are_the_librarys():
     from autoscaling import DEFAULT_STARTUP_S
     from irsim.boto3mode.transport import DEFAULT_POLL_S
     from irsim.planning.sweep import MAX_SCENARIOS
+    from optimizer.verdict import DEFAULT_PRECISION
     from simulator import ROUTING_POLICIES
     from simulator.simulation import MAX_REQUESTS_PER_S, MAX_USERS
     library = (MAX_REQUESTS_PER_S, MAX_USERS, tuple(ROUTING_POLICIES), MAX_SCENARIOS, DEFAULT_STARTUP_S,
-               DEFAULT_POLL_S)
+               DEFAULT_POLL_S, DEFAULT_PRECISION)
     copied = (options.MAX_REQUESTS_PER_S, options.MAX_USERS, options.ROUTING_POLICIES, options.MAX_SCENARIOS,
-              options.DEFAULT_STARTUP_S, options.DEFAULT_POLL_S)
+              options.DEFAULT_STARTUP_S, options.DEFAULT_POLL_S, options.DEFAULT_PRECISION)
     assert copied == library
 
 

@@ -4,15 +4,19 @@ which stay as the service computes them."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
 
 import pytest
 
+from irsim.present.html import build_report
+from irsim.present.outputs import write_outputs
 from irsim.present.tables import recommendation_table
 from irsim.service.job import execute_job
 from optimizer.production import CheckedEndpoint, production_check
+from optimizer.verdict import MEETS, MISSES, TOO_CLOSE
 from simulator import load_profile
 from simulator.analytic import mmc_response_quantile
 
@@ -96,9 +100,9 @@ def test_the_aws_count_that_fails_in_production_is_flagged(near_saturation_job):
     assert check["percentile_ms"] > 25.0 and check["utilization"] == pytest.approx(27_000 / 30_000)
     assert check["smallest_passing_count"] == 2
     table = recommendation_table(result)
-    assert "FAILS" in table
+    assert "MISSES" in table and check["verdict"] == "misses" and check["decided_by"] == "interval"
     assert "ml.c5.large: 1 instance(s) at 27,000 invocations/min of open (Poisson) traffic reach P95" in table
-    assert "2 would meet it" in table
+    assert "2 would surely meet it" in table
 
 
 @pytest.mark.slow
@@ -109,3 +113,60 @@ def test_the_headline_names_the_cheapest_endpoint_that_passes(near_saturation_jo
     assert (headline["InstanceType"], headline["count"]) in {("ml.c5.large", 2), ("ml.c5.xlarge", 1)}
     assert recommendation_table(near_saturation_job).splitlines()[1].startswith(
         "Cheapest that meets P95 <= 25 ms in production at 27,000 invocations/min:")
+
+
+# --- three-valued verdicts ------------------------------------------------------------------------
+
+def test_a_threshold_at_the_exact_percentile_is_too_close_to_call_never_a_yes_or_no():
+    """9 instances with the threshold 0.05 % above their exact P95: the check says too close
+    (never meets or misses) with what would settle it, the smallest count that surely meets
+    is 10, and the count below it, 9, is the too-close one."""
+    threshold = exact_p95_ms(9) * 1.0005
+    check = production_check(load_profile(MM2), "ml.test.large", 9, RATE_PER_MINUTE, 95.0, threshold, seed=2,
+                             precision=0.05)
+    assert check.verdict == TOO_CLOSE and check.meets_threshold is False
+    assert check.estimate is not None and check.estimate.low_ms <= exact_p95_ms(9) <= check.estimate.high_ms
+    settle = check.settle()
+    assert settle is not None and (settle.requests > check.estimate.requests or not settle.practical)
+    assert check.smallest_passing_count == 10 and check.next_down_verdict == TOO_CLOSE
+    document = check.to_document()
+    assert document["verdict"] == TOO_CLOSE and document["next_count_down"]["count"] == 9
+    assert document["next_count_down"]["verdict"] == TOO_CLOSE
+
+
+def test_verdicts_on_both_sides_are_decided_by_the_interval():
+    profile = load_profile(MM2)
+    meets = production_check(profile, "ml.test.large", 9, RATE_PER_MINUTE, 95.0, exact_p95_ms(9) * 1.1, seed=3)
+    misses = production_check(profile, "ml.test.large", 9, RATE_PER_MINUTE, 95.0, exact_p95_ms(9) / 1.1, seed=3)
+    assert (meets.verdict, misses.verdict) == (MEETS, MISSES)
+    assert meets.to_document()["decided_by"] == "interval" and meets.settle() is None
+
+
+@pytest.mark.slow
+def test_a_jobs_console_and_report_say_too_close_to_call(tmp_path):
+    """A job on an M/M/2 profile whose checks are recomputed with the threshold 0.05 % above the
+    AWS count's exact P95: the console's column and note, irsim.json and the report all say
+    too close to call, and which count surely meets."""
+    request = json.loads((EXAMPLES / "seed-advanced-job.json").read_text())
+    request["InputConfig"]["EndpointConfigurations"] = [{"InstanceType": "ml.c5.large"}]
+    request["InputConfig"]["TrafficPattern"]["Phases"] = [
+        {"InitialNumberOfUsers": 1, "SpawnRate": 2, "DurationInSeconds": 240}]
+    request["StoppingConditions"] = {"MaxInvocations": 20_000,
+                                     "ModelLatencyThresholds": [{"Percentile": "P95", "ValueInMilliseconds": 200}]}
+    result = execute_job(request, {"model": "mm2", "instances": {"ml.c5.large": MM2["instances"]["ml.test.large"]}},
+                         seed=0)
+    [(index, aws)] = result.production.items()
+    threshold = mmc_response_quantile(0.95, aws.rate_per_minute / 60.0 / aws.count, 2, 0.020) * 1000.0 * 1.0005
+    close = production_check(result.profile, aws.instance_type, aws.count, aws.rate_per_minute, 95.0, threshold,
+                             seed=0, precision=0.05)
+    assert close.verdict == TOO_CLOSE
+    judged = dataclasses.replace(result, production={index: close})
+    table = recommendation_table(judged)
+    assert "TOO CLOSE" in table and "are too close to call at the budget used" in table
+    assert f"{aws.count + 1} would surely meet it" in table
+    assert "settle it" in table
+    record = judged.extensions()["benchmarks"][0]["production_check"]
+    assert record["verdict"] == TOO_CLOSE and record["meets_threshold"] is False
+    write_outputs(judged, tmp_path)
+    report = build_report(tmp_path)
+    assert "TOO CLOSE" in report and "too close to call at the budget used" in report

@@ -21,7 +21,11 @@ from optimizer.serverless import (
     first_minute_share,
     serverless_options,
     smallest_concurrency,
+    steady_concurrency,
+    steady_run,
 )
+from optimizer.throttling import share_estimate
+from optimizer.verdict import MEETS, MISSES, TOO_CLOSE
 from simulator import RunSpec, ServerlessConfig, ServerlessEndpoint, ServerlessProfile, load_profile
 from simulator.analytic import (
     cold_start_fraction,
@@ -158,18 +162,51 @@ def test_the_cold_start_approximation_against_the_simulator():
 
 @pytest.mark.slow
 def test_serverless_options_report_the_steady_and_the_first_minute_throttling():
-    """The demo model with a 2 s idle timeout at 1,000 a minute: the steady state meets the
-    target; from zero the first minute throttles far more, and the option says how many
-    environments would keep even that within the target (fewer than the all-cold law's)."""
+    """The demo model with a 2 s idle timeout at 1,000 a minute: the chosen MaxConcurrency is the
+    smallest whose simulated steady state surely meets the target (the one below does not);
+    from zero the first minute throttles far more, and the option says how many environments
+    would surely keep even that within the target (the one below would not)."""
     section = dataclasses.replace(load_profile("demo").serverless, idle_timeout_s=2.0)
     rate = 1000 / 60
     (option,) = serverless_options(section, rate, 0.95, 100.0, lambda memory, billed: 1e-6, memory_sizes=(2048,))
-    assert option.feasible and option.max_concurrency >= option.law_concurrency
-    assert option.throttled_share_steady <= MAX_THROTTLED
-    assert option.throttled_share_predicted <= MAX_THROTTLED
+    assert option.feasible and option.steady is not None and option.steady.verdict(MAX_THROTTLED) == MEETS
+    below = steady_run(section, 2048, option.max_concurrency - 1, rate, 0.95, 3, seed=0)
+    assert below.share.verdict(MAX_THROTTLED) != MEETS
+    assert option.steady.low <= option.throttled_share_steady <= option.steady.high <= MAX_THROTTLED
     assert option.throttled_share_first_minute > 10 * MAX_THROTTLED
     assert 0 < option.cold_start_fraction_steady < 0.1 and 0 < option.cold_start_fraction_predicted < 0.1
     enough = option.first_minute_concurrency
     assert option.max_concurrency < enough <= cold_concurrency(rate, 0.006, 2.5)
-    assert first_minute_share(section, 2048, enough, rate, seed=0) <= MAX_THROTTLED
-    assert first_minute_share(section, 2048, enough - 1, rate, seed=0) > MAX_THROTTLED
+    assert first_minute_share(section, 2048, enough, rate, seed=0).verdict(MAX_THROTTLED) == MEETS
+    assert first_minute_share(section, 2048, enough - 1, rate, seed=0).verdict(MAX_THROTTLED) != MEETS
+
+
+@pytest.mark.slow
+def test_where_the_law_is_optimistic_simulation_sizes_the_concurrency():
+    """60 a minute with a 2 s idle timeout: bursts of cold starts make the law read low; the
+    chosen MaxConcurrency is the smallest whose simulated steady state surely meets the
+    target, above the law's, and the first minute is judged on at least 6,000 arrivals."""
+    section = dataclasses.replace(load_profile("demo").serverless, idle_timeout_s=2.0)
+    rate = 1.0
+    law = smallest_concurrency(rate, 0.006, 2.5, 2.0)
+    concurrency, steady = steady_concurrency(section, 2048, rate, 0.95, law, 3, seed=0)
+    assert concurrency > law and steady.share.verdict(MAX_THROTTLED) == MEETS
+    below = steady_run(section, 2048, concurrency - 1, rate, 0.95, 3, seed=0)
+    assert below.share.verdict(MAX_THROTTLED) != MEETS and below.share.dispersion > 1.0
+    first = first_minute_share(section, 2048, concurrency, rate, seed=0)
+    assert first.issued >= 6_000 and first.replications >= 100
+
+
+def test_a_share_interval_widens_with_the_dispersion_between_replications():
+    even = share_estimate([(10, 10_000)] * 4)
+    bursty = share_estimate([(0, 10_000), (0, 10_000), (40, 10_000), (0, 10_000)])
+    assert even.share == bursty.share == 0.001 and even.dispersion == 1.0 and bursty.dispersion > 10
+    assert bursty.high - bursty.low > 3 * (even.high - even.low)
+    assert even.verdict(0.002) == MEETS and even.verdict(0.0005) == MISSES and bursty.verdict(0.002) == TOO_CLOSE
+
+
+def test_the_wilson_interval_covers_a_binomial_share_at_its_nominal_rate():
+    rng = np.random.default_rng(5)
+    held = [share_estimate([(int(rng.binomial(5_000, 0.001)), 5_000) for _ in range(4)]) for _ in range(400)]
+    coverage = np.mean([e.low <= 0.001 <= e.high for e in held])
+    assert 0.92 <= coverage <= 0.995

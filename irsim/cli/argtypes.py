@@ -41,3 +41,14 @@ def number(minimum: float | None = None, what: str = "a number") -> Callable[[st
             raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
         return value
     return parse
+
+
+def precision(text: str) -> float:
+    """A decision's relative precision (``--precision``): a share from 0.002 to 0.5."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.002 <= value <= 0.5:
+        raise argparse.ArgumentTypeError(f"must be a share from 0.002 to 0.5 (0.01 is +-1 %), got {text!r}")
+    return value

@@ -18,6 +18,7 @@ ROUTING_POLICIES = ("random", "least_outstanding_requests")  # simulator.ROUTING
 MAX_SCENARIOS = 1000                  # irsim.planning.sweep.MAX_SCENARIOS
 DEFAULT_STARTUP_S = 300.0             # autoscaling.DEFAULT_STARTUP_S
 DEFAULT_POLL_S = 60.0                 # irsim.boto3mode.transport.DEFAULT_POLL_S
+DEFAULT_PRECISION = 0.01              # optimizer.verdict.DEFAULT_PRECISION
 DEFAULT_REGION = "us-east-1"
 DEFAULT_SEED = 0
 DEMO_PROFILE = "demo"

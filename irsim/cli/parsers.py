@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import argparse
 
-from irsim.cli.argtypes import integer, number
+from irsim.cli.argtypes import integer, number, precision
 from irsim.cli.options import (
+    DEFAULT_PRECISION,
     DEFAULT_STARTUP_S,
     MAX_REQUESTS_PER_S,
     MAX_SCENARIOS,
@@ -63,6 +64,9 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--max-requests-per-s", type=number(1), default=MAX_REQUESTS_PER_S, metavar="N",
                      help="refuse a benchmark that would simulate more requests per simulated second "
                           f"(default {MAX_REQUESTS_PER_S:,.0f})")
+    run.add_argument("--precision", type=precision, default=DEFAULT_PRECISION, metavar="SHARE",
+                     help="the production check stops sampling a count whose interval holds the threshold once it "
+                          "is within +-SHARE (too close to call; default 0.01)")
     run.add_argument("--replications", type=integer(1), default=1, metavar="R",
                      help="run R independent seeded replications: means and 95%% intervals (default 1)")
     add_output_options(run, "the DescribeInferenceRecommendationsJob response", wide=True)
@@ -92,6 +96,9 @@ def add_recommend_command(commands: argparse._SubParsersAction) -> None:
     rec.add_argument("--routing", choices=ROUTING_POLICIES, default="random", help="default: random")
     rec.add_argument("--traffic", default="open", metavar="open|closed:N", help="Poisson (default) or N users")
     rec.add_argument("--replications", type=integer(2), default=3, help="seeded replications per decision (default 3)")
+    rec.add_argument("--precision", type=precision, default=DEFAULT_PRECISION, metavar="SHARE",
+                     help="stop sampling a count whose interval holds the SLO once it is within +-SHARE "
+                          "(too close to call; default 0.01); a finer precision buys more replications")
     add_seed_and_region(rec)
     rec.add_argument("--plot", metavar="PNG", help="cost against the percentile reached, SLO drawn")
     rec.add_argument("--out", metavar="DIR", help="write recommendation.json and recommendation.png (for irsim report)")

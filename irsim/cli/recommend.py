@@ -36,7 +36,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
                              allow_mixed=args.allow_mixed, importance=args.importance,
                              target_per_minute=args.target_rate, slo=args.slo, routing=args.routing,
                              closed_users=closed_users, budget_per_hour=args.budget,
-                             replications=args.replications, serverless=args.serverless,
+                             replications=args.replications, precision=args.precision, serverless=args.serverless,
                              observe=progress or ignore)
     if args.plot:
         write_atomically(args.plot, lambda tmp: plot_recommendation(document, tmp))

@@ -52,10 +52,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.replications > 1:
             result, replicated = replicate(request, args.service_profile, args.seed, args.region, args.replications,
                                            catalogue=catalogue, watch=watch,
-                                           max_requests_per_s=args.max_requests_per_s)
+                                           max_requests_per_s=args.max_requests_per_s, precision=args.precision)
         else:
             result = execute_job(request, args.service_profile, seed=args.seed, region=args.region,
-                                 catalogue=catalogue, watch=watch, max_requests_per_s=args.max_requests_per_s)
+                                 catalogue=catalogue, watch=watch, max_requests_per_s=args.max_requests_per_s,
+                                 precision=args.precision)
     if result.not_scheduled:  # decided before simulating: said before the results
         print(f"irsim run: warning: {result.not_scheduled[0].reason}", file=sys.stderr)
     if args.out:

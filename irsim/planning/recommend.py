@@ -16,7 +16,9 @@ from irsim.service.request import PERCENTILES, BenchmarkSpec, JobSpec, parse_req
 from optimizer import Candidate, Constraints, Plan, Target, Verified, parse_importance, plan
 from optimizer.events import SERVERLESS, Observer, PlanEvent, ignore
 from optimizer.ranking import Alternative, pareto_front, rank, scored
-from optimizer.serverless import ServerlessOption, serverless_options
+from optimizer.serverless import MAX_THROTTLED, ServerlessOption, serverless_options
+from optimizer.throttling import ShareEstimate
+from optimizer.verdict import DEFAULT_PRECISION
 from pricing import Catalogue, PricingError, default_catalogue, serverless_cost_per_inference, serverless_rate
 from simulator import InputError, Profile, checks, load_profile
 from simulator.serverless import ServerlessProfile
@@ -44,6 +46,7 @@ class RecommendOptions(TypedDict, total=False):
     closed_users: int | None        # closed-loop traffic of this many users instead of open Poisson
     budget_per_hour: float | None
     replications: int
+    precision: float                # the relative precision at which a verdict is left too close to call
     serverless: bool                # weigh every memory size of the profile's serverless section
 
 
@@ -78,14 +81,34 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
                    parse_importance(question.importance), observe)
               if priced or not question.serverless else NOTHING_PLANNED)
     rows = [_instance_row(_RowContext(question.job.job_name, question.rate_per_minute, question.percentile_name,
-                                      question.profile, catalogue, region, seed), verified,
+                                      question.profile, catalogue, region, seed, question.target.slo_ms), verified,
                           verified is result.chosen) for verified in result.alternatives]
     for row, verified in zip(rows, result.alternatives, strict=True):
         row["detail"]["WithinLimits"] = _within_limits(verified.counts, verified.cost_per_hour, question.constraints)
+        _add_next_count_down(row["detail"], verified, result, question.target.slo_ms)
     infeasible: list[dict[str, Any]] = [{"InstanceType": t, "Reason": r} for t, r in result.infeasible] + unpriced
     if question.serverless:
         _add_serverless(question, region, seed, observe, rows, infeasible)
     return _document(question, result, _ranked(rows, parse_importance(question.importance)), infeasible)
+
+
+def _add_next_count_down(detail: dict[str, Any], verified: Verified, result: Plan, slo_ms: float) -> None:
+    """A single-type row at its type's smallest passing count: the verdict on one instance
+    fewer, and what budget would settle it when it is too close to call."""
+    if len(verified.counts) != 1:
+        return
+    (instance_type, count), = verified.counts.items()
+    decision = next((d for d in result.decisions if d.instance_type == instance_type and d.count == count), None)
+    if decision is None or count <= 1:
+        return
+    below = decision.next_down
+    settle = below.settle(slo_ms) if below is not None else None
+    detail["NextCountDown"] = {
+        "Count": count - 1, "Verdict": decision.next_down_verdict(slo_ms),
+        "Milliseconds": below.percentile_ms if below is not None else None,
+        "ConfidenceInterval95": [below.low_ms, below.high_ms] if below is not None else None,
+        "Settle": None if settle is None else {"Precision": settle.precision, "Requests": settle.requests,
+                                               "Practical": settle.practical}}
 
 
 def _question(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] | str | Path | None,
@@ -107,7 +130,8 @@ def _question(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
                              options.get("candidates", "job"))
     target = Target(rate_per_s=rate_per_minute / 60.0, percentile=PERCENTILES[percentile_name], slo_ms=slo_ms,
                     routing=options.get("routing", "random"), closed_users=options.get("closed_users"),
-                    replications=options.get("replications", 3))
+                    replications=options.get("replications", 3),
+                    precision=options.get("precision", DEFAULT_PRECISION))
     constraints = Constraints(allow_mixed=options.get("allow_mixed", False),
                               max_instances=options.get("max_instances"),
                               min_instances=options.get("min_instances", 1),
@@ -164,7 +188,7 @@ def _document(question: _Question, result: Plan, rows: list[dict[str, Any]],
         "Target": {"InvocationsPerMinute": question.rate_per_minute, "Percentile": percentile_name,
                    "ValueInMilliseconds": target.slo_ms, "Routing": target.routing,
                    "Traffic": f"closed:{target.closed_users}" if target.closed_users else "open (Poisson)"},
-        "Explanation": _scoped(result, rows) + _ties(rows),  # why nothing fits, point estimates, a tie broken
+        "Explanation": _scoped(result, rows) + _ties(rows),  # why nothing fits, counts too close to call, a tie broken
         "Ranking": ("the verified cheapest first, then by Studio's importance levels ("
                     + ", ".join(f"{k}={v}" for k, v in levels.items()) + "): each criterion scaled to [0, 1] over "
                     "the alternatives, weighted 1 (lowest) to 5 (highest); RankScore is the sum"),
@@ -280,6 +304,7 @@ class _RowContext:
     catalogue: Catalogue
     region: str
     seed: int
+    slo_ms: float
 
 
 def _instance_row(context: _RowContext, verified: Verified, chosen: bool) -> dict[str, Any]:
@@ -287,10 +312,11 @@ def _instance_row(context: _RowContext, verified: Verified, chosen: bool) -> dic
     items = [_item(recommendation_id, variant, instance_type, count, verified, context.rate_per_minute,
                    context.profile)
              for variant, (instance_type, count) in enumerate(sorted(verified.counts.items()))]
+    detail = _details(recommendation_id, verified, chosen, context.percentile, context.profile,
+                      context.catalogue, context.region)
+    detail[context.percentile]["Verdict"] = verified.estimate.verdict(context.slo_ms)
     return {"id": recommendation_id, "items": items, "cost": verified.cost_per_hour, "verified": chosen,
-            "latency": verified.estimate.percentile_ms, "capacity": verified.capacity_per_s,
-            "detail": _details(recommendation_id, verified, chosen, context.percentile, context.profile,
-                               context.catalogue, context.region)}
+            "latency": verified.estimate.percentile_ms, "capacity": verified.capacity_per_s, "detail": detail}
 
 
 def _serverless_row(job_name: str, option: ServerlessOption, rate_per_minute: float, percentile: str, region: str,
@@ -318,6 +344,8 @@ def _serverless_row(job_name: str, option: ServerlessOption, rate_per_minute: fl
               "ThrottledSharePredicted": option.throttled_share_predicted,
               "ThrottledShareSteady": option.throttled_share_steady,
               "ThrottledShareFirstMinute": option.throttled_share_first_minute,
+              "ThrottledShareSteadyInterval": _share_interval(option.steady),
+              "ThrottledShareFirstMinuteInterval": _share_interval(option.first_minute),
               "ColdStartFractionPredicted": option.cold_start_fraction_predicted,
               "ColdStartFractionSteady": option.cold_start_fraction_steady,
               "MaxConcurrencyByLaw": option.law_concurrency,
@@ -326,6 +354,14 @@ def _serverless_row(job_name: str, option: ServerlessOption, rate_per_minute: fl
               "Calibrated": True, "PriceConfidence": [serverless_rate(option.memory_mb, region).confidence]}
     return {"id": recommendation_id, "items": [item], "cost": cost_per_hour, "verified": True,
             "latency": estimate.percentile_ms, "capacity": rate_per_minute / 60.0, "detail": detail}
+
+
+def _share_interval(share: ShareEstimate | None) -> dict[str, Any] | None:
+    """A simulated throttled share's 95 % interval, its verdict against 0.1 % and the arrivals behind it."""
+    if share is None:
+        return None
+    return {"Low": share.low, "High": share.high, "Verdict": share.verdict(MAX_THROTTLED), "Arrivals": share.issued,
+            "Dispersion": share.dispersion}
 
 
 def parse_slo(text: Any, field: str = "slo", percentiles: Sequence[str] = tuple(PERCENTILES)) -> tuple[str, float]:

@@ -28,8 +28,8 @@ from irsim.present.tables import (
     headline_line,
     job_notices,
     production_cell,
-    production_failure,
     ranked_rows,
+    verdict_notes,
 )
 from irsim.present.units import without_units
 from irsim.present.webcharts import figure_div, job_minutes_figure
@@ -138,8 +138,7 @@ def recommendations_table(rows: list[Row], percentile: str) -> str:
 
 def production_notes(rows: list[Row]) -> list[str]:
     """The console's note under the table for each row that misses the threshold in production."""
-    return [f"#{rank} {row.label}: {production_failure(row.check)}" for rank, row in enumerate(rows, start=1)
-            if row.check and row.check.meets_threshold is False]
+    return [note for rank, row in enumerate(rows, start=1) for note in verdict_notes(rank, row)]
 
 
 def replications_section(summary: Replications) -> str:

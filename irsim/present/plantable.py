@@ -76,14 +76,24 @@ def _rows(document: Mapping[str, Any], items: Mapping[str, Mapping[str, Any]], p
 
 
 def throttling(detail: Mapping[str, Any]) -> str:
-    """A serverless row's throttling: steady state (simulated, and the sizing law's figure) and
-    the first minute from cold, with the MaxConcurrency that would keep that minute in bounds."""
+    """A serverless row's throttling: steady state (simulated, with its interval and verdict, and
+    the sizing law's figure) and the first minute from cold, with the MaxConcurrency that would
+    surely keep that minute in bounds."""
     first_minute = detail.get("ThrottledShareFirstMinute")
-    text = (f"throttled: {detail['ThrottledShareSteady']:.2%} at steady state (the sizing law with cold starts: "
-            f"{detail.get('ThrottledSharePredicted', float('nan')):.2%})")
+    steady = _share_bounds(detail.get("ThrottledShareSteadyInterval"))
+    text = (f"throttled: {detail['ThrottledShareSteady']:.2%}{steady} at steady state (the sizing law with cold "
+            f"starts: {detail.get('ThrottledSharePredicted', float('nan')):.2%})")
     if first_minute is not None:
         enough = detail.get("MaxConcurrencyFirstMinute")
-        text += (f"; {first_minute:.2%} in the first minute from cold"
-                 + (f" (MaxConcurrency {enough} keeps it within 0.1%)" if enough else
-                    " (no MaxConcurrency up to 200 keeps it within 0.1%)"))
+        text += (f"; {first_minute:.2%}{_share_bounds(detail.get('ThrottledShareFirstMinuteInterval'))} in the first "
+                 "minute from cold"
+                 + (f" (MaxConcurrency {enough} surely keeps it within 0.1%)" if enough else
+                    " (no MaxConcurrency up to 200 surely keeps it within 0.1%)"))
     return text
+
+
+def _share_bounds(interval: Mapping[str, Any] | None) -> str:
+    """`` [low, high: verdict]`` of a simulated share (nothing for a document without one)."""
+    if not interval:
+        return ""
+    return f" [{interval['Low']:.2%}, {interval['High']:.2%}: {interval['Verdict']}]"

@@ -19,6 +19,7 @@ from irsim.service.result import (
     JobResult,
     ProductionCheckRecord,
     Replications,
+    SettleRecord,
 )
 from simulator import SimulationResult
 
@@ -95,8 +96,7 @@ def _rows_table(rows: list[Row], percentile: str, wide: bool) -> list[str]:
                      f"{'NO' if row.calibrated == DERIVED else row.calibrated:<6} {row.price_confidence:<11} "
                      f"{production_cell(row.check)}")
         lines += [f"    {more}" for more in label[1:]]
-        if row.check and row.check.meets_threshold is False:
-            notes.append(f"#{rank} {row.label}: {production_failure(row.check)}")
+        notes += verdict_notes(rank, row)
     lines += ["", *fitted(notes, wide)] if notes else []
     legend = [PER_MILLION] + ([CPU_SCALE] if wide else [])
     lines += ["", *fitted([*legend, *caveat_notes(rows)], wide)]
@@ -181,13 +181,64 @@ def caveat_notes(rows: list[Row]) -> list[str]:
     return notes
 
 
+VERDICT_CELL = {"meets": "meets", "misses": "MISSES", "too close to call": "TOO CLOSE", None: ""}
+
+
 def production_cell(check: ProductionCheckRecord | None) -> str:
-    """The row's production check in a few characters: the percentile and the verdict."""
+    """The row's production check in a few characters: the percentile and the three-valued verdict."""
     if not check:
         return "-"
     value = "unstable" if check.percentile_ms is None else f"{check.percentile_ms:,.1f} ms"
-    verdict = {True: "meets", False: "FAILS", None: ""}[check.meets_threshold]
-    return f"{value} {verdict}".strip()
+    return f"{value} {VERDICT_CELL[record_verdict(check)]}".strip()
+
+
+def record_verdict(check: ProductionCheckRecord) -> str | None:
+    """The check's verdict (a document written before verdicts were three-valued: from meets_threshold)."""
+    if check.verdict is not None or check.meets_threshold is None:
+        return check.verdict
+    return "meets" if check.meets_threshold else "misses"
+
+
+def verdict_notes(rank: int, row: Row) -> list[str]:
+    """The notes under the table for a row whose check misses or is too close to call, and for
+    a row whose next count down is too close to call (with what budget would settle it)."""
+    check = row.check
+    if check is None:
+        return []
+    notes = [f"#{rank} {row.label}: {check.workers_note}"] if check.workers_note else []
+    verdict = record_verdict(check)
+    if verdict == "misses":
+        notes.append(f"#{rank} {row.label}: {production_failure(check)}")
+    elif verdict == "too close to call":
+        notes.append(f"#{rank} {row.label}: {too_close_words(check)}")
+    below = check.next_count_down
+    if below is not None and below.verdict == "too close to call" and below.interval_ms is not None:
+        notes.append(f"#{rank} {row.label}: {check.smallest_passing_count} instance(s) surely meet the threshold; "
+                     f"{below.count} is too close to call at the budget used ({check.percentile} "
+                     f"{below.percentile_ms:,.1f} ms, interval [{below.interval_ms[0]:,.1f}, "
+                     f"{below.interval_ms[1]:,.1f}] ms holds {check.threshold_ms:g} ms); {settle_text(below.settle)}.")
+    return notes
+
+
+def settle_text(settle: SettleRecord | None) -> str:
+    """What budget would settle a verdict too close to call, in words."""
+    if settle is None:
+        return "more replications would settle it"
+    if not settle.practical:
+        return "it lies within 0.1 % of the threshold: no practical budget settles it"
+    return f"a precision of {settle.precision:g} would settle it (about {settle.requests:,} simulated requests)"
+
+
+def too_close_words(check: ProductionCheckRecord) -> str:
+    """In words: the AWS-method count is too close to call, and what would settle it."""
+    low, high = check.interval_ms or (math.nan, math.nan)
+    value = check.percentile_ms if check.percentile_ms is not None else math.nan
+    advice = (f"{check.smallest_passing_count} would surely meet it" if check.smallest_passing_count
+              else f"no count surely meets it ({check.reason})")
+    return (f"{check.count} instance(s) at {check.rate_per_minute:,.0f} invocations/min are too close to call at the "
+            f"budget used ({check.replications} replications): {check.percentile} {value:,.1f} ms, interval "
+            f"[{low:,.1f}, {high:,.1f}] ms holds {check.threshold_ms:g} ms; "
+            f"{settle_text(check.settle)}; {advice}.")
 
 
 def production_failure(check: ProductionCheckRecord) -> str:
@@ -197,7 +248,7 @@ def production_failure(check: ProductionCheckRecord) -> str:
     else:
         reached = (f"reach {check.percentile} {check.percentile_ms:,.1f} ms > {check.threshold_ms:g} ms "
                    f"(utilization {check.utilization:.0%})")
-    advice = (f"{check.smallest_passing_count} would meet it" if check.smallest_passing_count
+    advice = (f"{check.smallest_passing_count} would surely meet it" if check.smallest_passing_count
               else f"no count meets it ({check.reason})")
     return (f"{check.count} instance(s) at {check.rate_per_minute:,.0f} invocations/min of open (Poisson) "
             f"traffic {reached}; {advice}.")

@@ -43,6 +43,7 @@ from irsim.service.result import JobResult, Replications, irsim_version
 from irsim.service.scheduling import Placed, origin, schedule
 from irsim.service.watch import Watch
 from optimizer.production import ProductionCheck
+from optimizer.verdict import DEFAULT_PRECISION
 from pricing import Catalogue, Price, PricingError, ServerlessRate, default_catalogue, serverless_rate
 from simulator import Profile, load_profile
 from simulator.checks import seed as checked_seed
@@ -69,6 +70,7 @@ class JobOptions(TypedDict, total=False):
     endpoints: Mapping[str, DeployedEndpoint] | None  # the existing endpoints InputConfig.Endpoints may name
     max_requests_per_s: float  # the work budget per simulated second
     watch: Watch | None  # hears the plan, each simulated minute and each end (service/watch.py)
+    precision: float  # the production check's relative precision (a verdict left too close to call)
 
 
 def execute_job(request: Mapping[str, Any] | JobSpec, profile: ProfileSource = None, seed: int = 0,
@@ -122,7 +124,8 @@ def execute_job(request: Mapping[str, Any] | JobSpec, profile: ProfileSource = N
     production = options.get("production", True) and not stopped
     if watch and production:
         watch.stage("production check: every recommendation simulated as deployed")
-    checks = _production_checks(job, scheduled, loaded, seed, watch or Watch()) if production else {}
+    checks = (_production_checks(job, scheduled, loaded, seed, watch or Watch(),
+                                 options.get("precision", DEFAULT_PRECISION)) if production else {})
     return JobResult(spec=job, describe=describe_response(job, scheduled, created, completed, region, seed,
                                                           bool(stopped), origin=start),
                      steps=steps_response(job, scheduled, created, seed, stopped, origin=start,
@@ -132,7 +135,7 @@ def execute_job(request: Mapping[str, Any] | JobSpec, profile: ProfileSource = N
 
 
 def _production_checks(job: JobSpec, scheduled: list[ScheduledBenchmark], profile: Profile, seed: int,
-                       watch: Watch) -> dict[int, ProductionCheck]:
+                       watch: Watch, precision: float = DEFAULT_PRECISION) -> dict[int, ProductionCheck]:
     """check_recommendations one recommendation at a time, each told to ``watch`` as it ends
     (every check is seeded from the job's seed alone: the same checks as all at once)."""
     found = checkable(job, scheduled)
@@ -140,7 +143,8 @@ def _production_checks(job: JobSpec, scheduled: list[ScheduledBenchmark], profil
     watch.checked(None, 0, len(found))
     checks: dict[int, ProductionCheck] = {}
     for done, recommendation in enumerate(found, start=1):
-        checks.update(check_recommendations(job, [by_index[recommendation.index]], profile, seed))
+        checks.update(check_recommendations(job, [by_index[recommendation.index]], profile, seed,
+                                            precision=precision))
         watch.checked(recommendation.instance_type, done, len(found))
     return checks
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from irsim.service.request import JobSpec
 from irsim.service.responses import ScheduledBenchmark, instance_count
 from optimizer.production import CheckedEndpoint, ProductionCheck, production_check
+from optimizer.verdict import DEFAULT_PRECISION
 from simulator import Percentile, Profile
 
 #: The routing a real-time endpoint uses unless its variant asks for least outstanding requests.
@@ -63,9 +64,10 @@ def target_per_minute(job: JobSpec, recommendation: Recommendation, per_instance
 
 
 def check_recommendations(job: JobSpec, scheduled: Sequence[ScheduledBenchmark], profile: Profile, seed: int,
-                          replications: int = 3) -> dict[int, ProductionCheck]:
+                          replications: int = 3, precision: float = DEFAULT_PRECISION) -> dict[int, ProductionCheck]:
     """The production check of every checkable recommendation, by benchmark index, each seeded
-    from the job's seed (the same job and seed give the same checks)."""
+    from the job's seed (the same job and seed give the same checks); each verdict meets,
+    misses or is too close to call at ``precision``."""
     threshold = job.stopping.latency
     per_instance = {item.outcome.spec.index: item.outcome.per_instance_max for item in scheduled}
     checks = {}
@@ -75,14 +77,14 @@ def check_recommendations(job: JobSpec, scheduled: Sequence[ScheduledBenchmark],
         checks[recommendation.index] = production_check(
             recommendation.endpoint(profile), target_per_minute(job, recommendation, per_instance_max),
             Percentile.parse(job.percentile), threshold.value_ms if threshold else None,
-            routing=DEFAULT_ROUTING, replications=replications, seed=seed)
+            routing=DEFAULT_ROUTING, replications=replications, seed=seed, precision=precision)
     return checks
 
 
 def cheapest_passing(recommendations: Sequence[Recommendation], checks: Mapping[int, ProductionCheck]
                      ) -> tuple[Recommendation, ProductionCheck, int] | None:
-    """The cheapest recommendation that meets the threshold in production, at the smallest
-    count that does (which may be below the AWS-method count as well as above it)."""
+    """The cheapest recommendation that surely meets the threshold in production, at the
+    smallest count that does (which may be below the AWS-method count as well as above it)."""
     best = None
     for recommendation in recommendations:
         check = checks.get(recommendation.index)

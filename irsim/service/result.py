@@ -41,6 +41,30 @@ class Interval(JsonDocument):
     ci95: tuple[float, float]
 
 
+Verdict = Literal["meets", "misses", "too close to call"]
+
+
+@dataclass(frozen=True)
+class SettleRecord(JsonDocument):
+    """What would settle a verdict too close to call: the relative precision to sample at and
+    about how many simulated requests the decision would take."""
+
+    precision: float = field(metadata=key(doc="the relative precision (a share: 0.004 is +-0.4 %) to sample at"))
+    requests: int = field(metadata=key(doc="simulated requests the decision would take, about"))
+    practical: bool = field(metadata=key(doc="false: the percentile lies within 0.1 % of the threshold"))
+
+
+@dataclass(frozen=True)
+class NextCountDown(JsonDocument):
+    """The count one below the smallest passing count, and its verdict."""
+
+    count: int
+    verdict: Verdict
+    percentile_ms: float | None = field(metadata=key(doc="null when that count is unstable"))
+    interval_ms: tuple[float, float] | None
+    settle: SettleRecord | None = field(metadata=key(doc="what would settle a verdict too close to call"))
+
+
 @dataclass(frozen=True)
 class ProductionCheckRecord(JsonDocument):
     """A recommendation simulated as deployed: its AWS-method count under open (Poisson)
@@ -58,9 +82,20 @@ class ProductionCheckRecord(JsonDocument):
     percentile_ms: float | None = field(metadata=key(doc="null when the endpoint is unstable"))
     interval_ms: tuple[float, float] | None
     replications: int
-    meets_threshold: bool | None = field(metadata=key(doc="null when the job has no latency threshold"))
-    smallest_passing_count: int | None
+    meets_threshold: bool | None = field(metadata=key(doc="true only when the verdict is meets (a verdict too "
+                                                          "close to call is false here); null without a threshold"))
+    smallest_passing_count: int | None = field(metadata=key(doc="the smallest count that surely meets"))
     reason: str | None = field(metadata=key(doc="why no count passes, when none does"))
+    verdict: Verdict | None = field(default=None, metadata=key(
+        omit_none=True, doc="the checked count: meets, misses or too close to call at the budget used"))
+    decided_by: Literal["interval", "precision", "budget"] | None = field(default=None, metadata=key(
+        omit_none=True, doc="interval: it excludes the threshold; precision or budget: sampling stopped with "
+                            "the threshold inside it"))
+    settle: SettleRecord | None = field(default=None, metadata=key(omit_none=True))
+    next_count_down: NextCountDown | None = field(default=None, metadata=key(omit_none=True))
+    workers_note: str | None = field(default=None, metadata=key(
+        omit_none=True, doc="the profile entry holds the most conservative member of a calibrated set of worker "
+                            "counts: the check plans on it"))
 
     @classmethod
     def of(cls, check: ProductionCheck) -> ProductionCheckRecord:
