@@ -39,7 +39,7 @@ import simulator
 from optimizer import Target
 from optimizer.capacity import TOO_CLOSE, Sampling, control_observations, mmc_controls, replication_seed, smallest_count
 from optimizer.plan import count_evaluator
-from optimizer.production import production_check
+from optimizer.production import CheckedEndpoint, production_check
 from optimizer.statistics import quantile_interval, relaxation_requests, warmup_cut
 from simulator import InstanceEndpoint, PoissonArrivals, Profile, RunSpec, load_profile
 from simulator.analytic import mmc_response_quantile
@@ -143,7 +143,8 @@ def coverage_job(arguments: tuple[int, float, float, int]) -> tuple[int, float]:
     rate = rho * workers / (SERVICE_MS / 1000.0) * count
     truth = exact_ms(percentile, rate / count, workers)
     start = time.perf_counter()
-    check = production_check(profile, TYPE, count, rate * 60.0, percentile, truth * 1.03, seed=seed)
+    check = production_check(CheckedEndpoint(entry=profile.instance(TYPE), count=count), rate * 60.0, percentile,
+                             truth * 1.03, seed=seed)
     assert check.estimate is not None
     return int(check.estimate.low_ms <= truth <= check.estimate.high_ms), time.perf_counter() - start
 

@@ -24,7 +24,7 @@ import pytest
 from optimizer import Target
 from optimizer.capacity import MEETS, MISSES, TOO_CLOSE, smallest_count
 from optimizer.plan import count_evaluator
-from optimizer.production import production_check
+from optimizer.production import CheckedEndpoint, production_check
 from simulator import load_profile
 from simulator.analytic import mmc_response_quantile
 
@@ -100,7 +100,8 @@ def covers(arguments):
     (workers, rho), seed = arguments
     rate = rho * workers / SERVICE_S * 4
     truth = exact_ms(95, rate / 4, workers)
-    check = production_check(profile(workers), TYPE, 4, rate * 60, 95, truth * 1.03, seed=seed)
+    checked = CheckedEndpoint(entry=profile(workers).instance(TYPE), count=4)
+    check = production_check(checked, rate * 60, 95, truth * 1.03, seed=seed)
     return check.estimate.low_ms <= truth <= check.estimate.high_ms
 
 

@@ -122,7 +122,7 @@ def test_a_threshold_at_the_exact_percentile_is_too_close_to_call_never_a_yes_or
     (never meets or misses) with what would settle it, the smallest count that surely meets
     is 10, and the count below it, 9, is the too-close one."""
     threshold = exact_p95_ms(9) * 1.0005
-    check = production_check(load_profile(MM2), "ml.test.large", 9, RATE_PER_MINUTE, 95.0, threshold, seed=2,
+    check = production_check(endpoint(9), RATE_PER_MINUTE, 95.0, threshold, seed=2,
                              precision=0.05)
     assert check.verdict == TOO_CLOSE and check.meets_threshold is False
     assert check.estimate is not None and check.estimate.low_ms <= exact_p95_ms(9) <= check.estimate.high_ms
@@ -135,9 +135,8 @@ def test_a_threshold_at_the_exact_percentile_is_too_close_to_call_never_a_yes_or
 
 
 def test_verdicts_on_both_sides_are_decided_by_the_interval():
-    profile = load_profile(MM2)
-    meets = production_check(profile, "ml.test.large", 9, RATE_PER_MINUTE, 95.0, exact_p95_ms(9) * 1.1, seed=3)
-    misses = production_check(profile, "ml.test.large", 9, RATE_PER_MINUTE, 95.0, exact_p95_ms(9) / 1.1, seed=3)
+    meets = production_check(endpoint(9), RATE_PER_MINUTE, 95.0, exact_p95_ms(9) * 1.1, seed=3)
+    misses = production_check(endpoint(9), RATE_PER_MINUTE, 95.0, exact_p95_ms(9) / 1.1, seed=3)
     assert (meets.verdict, misses.verdict) == (MEETS, MISSES)
     assert meets.to_document()["decided_by"] == "interval" and meets.settle() is None
 
@@ -157,8 +156,9 @@ def test_a_jobs_console_and_report_say_too_close_to_call(tmp_path):
                          seed=0)
     [(index, aws)] = result.production.items()
     threshold = mmc_response_quantile(0.95, aws.rate_per_minute / 60.0 / aws.count, 2, 0.020) * 1000.0 * 1.0005
-    close = production_check(result.profile, aws.instance_type, aws.count, aws.rate_per_minute, 95.0, threshold,
-                             seed=0, precision=0.05)
+    close = production_check(CheckedEndpoint(entry=result.profile.instance(aws.instance_type), count=aws.count,
+                                             overhead=result.profile.overhead),
+                             aws.rate_per_minute, 95.0, threshold, seed=0, precision=0.05)
     assert close.verdict == TOO_CLOSE
     judged = dataclasses.replace(result, production={index: close})
     table = recommendation_table(judged)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
 from calibration.transfer import complete_profile
-from irsim.service.labels import detail_label
+from irsim.planning.ties import tie_broken, ties, within_limits
 from irsim.service.request import PERCENTILES, BenchmarkSpec, JobSpec, parse_request
 from optimizer import Candidate, Constraints, Plan, Target, Verified, parse_importance, plan
 from optimizer.events import SERVERLESS, Observer, PlanEvent, ignore
@@ -84,7 +84,7 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
                                       question.profile, catalogue, region, seed, question.target.slo_ms), verified,
                           verified is result.chosen) for verified in result.alternatives]
     for row, verified in zip(rows, result.alternatives, strict=True):
-        row["detail"]["WithinLimits"] = _within_limits(verified.counts, verified.cost_per_hour, question.constraints)
+        row["detail"]["WithinLimits"] = within_limits(verified.counts, verified.cost_per_hour, question.constraints)
         _add_next_count_down(row["detail"], verified, result, question.target.slo_ms)
     infeasible: list[dict[str, Any]] = [{"InstanceType": t, "Reason": r} for t, r in result.infeasible] + unpriced
     if question.serverless:
@@ -188,7 +188,7 @@ def _document(question: _Question, result: Plan, rows: list[dict[str, Any]],
         "Target": {"InvocationsPerMinute": question.rate_per_minute, "Percentile": percentile_name,
                    "ValueInMilliseconds": target.slo_ms, "Routing": target.routing,
                    "Traffic": f"closed:{target.closed_users}" if target.closed_users else "open (Poisson)"},
-        "Explanation": _scoped(result, rows) + _ties(rows),  # why nothing fits, counts too close to call, a tie broken
+        "Explanation": _scoped(result, rows) + ties(rows),  # why nothing fits, counts too close to call, a tie broken
         "Ranking": ("the verified cheapest first, then by Studio's importance levels ("
                     + ", ".join(f"{k}={v}" for k, v in levels.items()) + "): each criterion scaled to [0, 1] over "
                     "the alternatives, weighted 1 (lowest) to 5 (highest); RankScore is the sum"),
@@ -227,15 +227,6 @@ def _scoped(result: Plan, rows: list[dict[str, Any]]) -> list[str]:
     return explanation
 
 
-def _within_limits(counts: Mapping[str, int], cost_per_hour: float, constraints: Constraints) -> bool:
-    """Whether an alternative respects the instance limits and the budget (one that does not is
-    shown for comparison, never as an answer)."""
-    total = sum(counts.values())
-    return (total >= constraints.min_instances
-            and (constraints.max_instances is None or max(counts.values()) <= constraints.max_instances)
-            and (constraints.budget_per_hour is None or cost_per_hour <= constraints.budget_per_hour))
-
-
 def _environment_warnings(benchmarks: Sequence[BenchmarkSpec]) -> list[str]:
     """EnvironmentParameterRanges are not weighed by the optimizer: said, never dropped silently."""
     by_type: dict[str, list[str]] = {}
@@ -253,7 +244,7 @@ def _ranked(rows: list[dict[str, Any]], importance: Mapping[str, str]) -> list[d
     with its RankScore (why it stands where it does)."""
     verified = [r for r in rows if r["verified"]]
     chosen = min(verified, key=lambda r: (r["cost"], r["latency"])) if verified else None
-    chosen = _tie_broken(chosen, rows)
+    chosen = tie_broken(chosen, rows)
     scores = scored([_alternative(row) for row in rows], importance) if rows else []
     for row, score in zip(rows, scores, strict=True):
         row["detail"]["Verified"] = row is chosen
@@ -262,35 +253,6 @@ def _ranked(rows: list[dict[str, Any]], importance: Mapping[str, str]) -> list[d
     by_id = {r["id"]: r for r in rows}
     ranked = [by_id[a.key] for a in order]
     return ([chosen] if chosen else []) + [r for r in ranked if r is not chosen]
-
-
-def _confidence(row: dict[str, Any]) -> tuple[bool, bool, float]:
-    """What breaks a tie in cost: a calibrated profile entry first, then confirmed prices, then latency."""
-    detail = row["detail"]
-    return (not detail["Calibrated"], detail["PriceConfidence"] != ["confirmed"], row["latency"])
-
-
-def _ties(rows: list[dict[str, Any]]) -> list[str]:
-    """How a tie in cost was broken, when there was one."""
-    return list(dict.fromkeys(row["explanation"] for row in rows if "explanation" in row))
-
-
-def _tie_broken(chosen: dict[str, Any] | None, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Among the endpoints that cost the same per hour as ``chosen`` and meet the target within
-    the limits (each was simulated whole at its count), the one with a calibrated entry and
-    confirmed prices; the tie is said in the explanation."""
-    if chosen is None:
-        return None
-    tied = [r for r in rows if math.isclose(r["cost"], chosen["cost"], rel_tol=1e-9)
-            and r["detail"].get("WithinLimits", True) and (r is chosen or not r["detail"].get("ServerlessConfig"))]
-    if len(tied) < 2:
-        return chosen
-    best = min(tied, key=_confidence)
-    names = ", ".join(detail_label(r["detail"]) for r in tied)
-    chosen["explanation"] = (f"Tie at ${chosen['cost']:.3f}/hour between {names}: {detail_label(best['detail'])} "
-                             "is chosen for its calibrated profile entry and price confidence, then latency.")
-    best["explanation"] = chosen["explanation"]
-    return best
 
 
 @dataclass(frozen=True)
