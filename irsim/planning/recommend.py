@@ -95,12 +95,10 @@ def recommend(request: Mapping[str, Any], profile: Profile | Mapping[str, Any] |
 def _add_next_count_down(detail: dict[str, Any], verified: Verified, result: Plan, slo_ms: float) -> None:
     """A single-type row at its type's smallest passing count: the verdict on one instance
     fewer, and what budget would settle it when it is too close to call."""
-    if len(verified.counts) != 1:
+    decision = next((d for d in result.decisions if dict(verified.counts) == {d.instance_type: d.count}), None)
+    if decision is None or decision.count is None or decision.count <= 1:
         return
-    (instance_type, count), = verified.counts.items()
-    decision = next((d for d in result.decisions if d.instance_type == instance_type and d.count == count), None)
-    if decision is None or count <= 1:
-        return
+    count = decision.count
     below = decision.next_down
     settle = below.settle(slo_ms) if below is not None else None
     detail["NextCountDown"] = {
