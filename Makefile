@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo path test test-fast check bench clean
+.PHONY: demo path test test-fast test-stats check bench clean
 
 # Python may cache compiled modules (and pytest its rewritten test modules) in __pycache__:
 # an environment that turns that off makes every run compile everything again (about 6 s of
@@ -46,7 +46,13 @@ path:
 PYTEST_WORKERS ?= auto
 
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
+	$(BIN)/python -m pytest -m "not stats" -n $(PYTEST_WORKERS)
+
+# The statistical targets (decisions near the SLO, autoscaling under the exact replay) over many
+# seeded repeats: about ten minutes of CPU, so outside the CI run; their latest figures are in
+# experiments/RESULTS.md.
+test-stats: $(DEV_STAMP)
+	$(BIN)/python -m pytest -m stats -n $(PYTEST_WORKERS)
 
 # The inner loop: everything but the tests marked slow.
 test-fast: $(DEV_STAMP)

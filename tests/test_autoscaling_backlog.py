@@ -143,6 +143,7 @@ def test_the_search_holds_under_the_exact_replay_on_a_slow_model(budget):
 
 
 @pytest.mark.slow
+@pytest.mark.stats
 @pytest.mark.parametrize("budget", [0.001, 0.01, 0.05])
 @pytest.mark.parametrize("curve_seed", [0])
 def test_the_search_holds_under_the_exact_replay_on_the_issues_day(budget, curve_seed):
@@ -154,6 +155,7 @@ def test_the_search_holds_under_the_exact_replay_on_the_issues_day(budget, curve
 
 
 @pytest.mark.slow
+@pytest.mark.stats
 @pytest.mark.parametrize("budget", [0.001, 0.01, 0.05])
 def test_the_search_holds_under_the_exact_replay_on_mmc(budget):
     """M/M/4, 50 ms, 1,500 to 14,000 a minute with a burst, P95 <= 200 ms."""

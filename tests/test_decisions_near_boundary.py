@@ -68,6 +68,7 @@ def test_the_cases_are_what_they_claim():
         assert exact_ms(95, rate / k_star, workers) <= slo < exact_ms(95, rate / (k_star - 1), workers)
 
 
+@pytest.mark.stats
 def test_the_count_search_picks_the_exact_count_with_the_hard_count_5_percent_from_the_slo():
     jobs = [(case, seed) for case in SEARCHES for seed in range(20)]
     with ProcessPoolExecutor(max_workers=2) as pool:
@@ -86,6 +87,7 @@ def verdict(arguments):
         .verdict(slo)
 
 
+@pytest.mark.stats
 def test_a_count_1_percent_from_the_slo_is_too_close_to_call_or_right():
     jobs = [(load, offset, seed) for load in [(1, 0.85), (3, 0.9)] for offset in (0.01, -0.01) for seed in range(16)]
     with ProcessPoolExecutor(max_workers=2) as pool:
