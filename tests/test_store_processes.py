@@ -110,7 +110,8 @@ def small_job(name: str) -> dict:
 def test_a_worker_killed_at_random_points_fails_its_job_and_nothing_else(home):
     rng = np.random.default_rng(9)
     client = irsim.client(home=home)
-    for i, delay in enumerate(rng.uniform(0.0, 4.0, size=3)):
+    killed = 0
+    for i, delay in enumerate(rng.uniform(0.0, 1.0, size=3)):
         name = f"killed-{i}"
         client.create_inference_recommendations_job(**small_job(name))
         time.sleep(float(delay))
@@ -118,13 +119,19 @@ def test_a_worker_killed_at_random_points_fails_its_job_and_nothing_else(home):
         while pid is None:  # the worker records its pid as it starts
             pid = JobStore(home).get(name).worker_pid
             time.sleep(0.02)
+        finished_before = JobStore(home).get(name).status == "COMPLETED"  # a fast machine can finish first
         os.kill(pid, signal.SIGKILL)
         client._workers[name].wait(timeout=30)
         response = client.describe_inference_recommendations_job(JobName=name)
+        if finished_before:
+            assert response["Status"] == "COMPLETED"
+            continue
+        killed += 1
         assert response["Status"] == "FAILED" and str(pid) in response["FailureReason"]
         assert_sound(home)
     listed = client.list_inference_recommendations_jobs()["InferenceRecommendationsJobs"]
-    assert {job["Status"] for job in listed} == {"FAILED"} and len(listed) == 3
+    assert killed >= 1, "no worker was killed mid-run: the test proved nothing"
+    assert sum(job["Status"] == "FAILED" for job in listed) == killed and len(listed) == 3
 
 
 # --- rows corrupted behind irsim's back ---------------------------------------------------------------
