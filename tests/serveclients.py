@@ -12,10 +12,11 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from test_client import wait_until
 
 import irsim
 from irsim.wire.dispatch import SageMakerWire
@@ -88,13 +89,8 @@ def _first_line(process: subprocess.Popen, timeout_s: float) -> str:
 
 
 def wait_for(predicate, timeout_s: float = 120.0, poll_s: float = 0.2):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll_s)
-    raise AssertionError("condition not reached in time")
+    """test_client's wait_until, with the longer default a job over the wire needs."""
+    return wait_until(predicate, timeout_s=timeout_s, poll_s=poll_s)
 
 
 # --- the real clients ------------------------------------------------------------------------

@@ -48,6 +48,15 @@ def add_simulate_command(commands: argparse._SubParsersAction) -> None:
     sim.set_defaults(handler="irsim.cli.simulate:cmd_simulate", config_keys=("service_profile", "seed"))
 
 
+def add_precision_option(parser: argparse.ArgumentParser, who: str) -> None:
+    """--precision: when a count's interval still holds the threshold, the share of it within which
+    ``who`` stops sampling and calls it too close (a finer precision buys more replications)."""
+    parser.add_argument("--precision", type=precision, default=DEFAULT_PRECISION, metavar="SHARE",
+                        help=f"{who} stops sampling a count whose interval holds the threshold once it is within "
+                             f"+-SHARE (too close to call; default {DEFAULT_PRECISION:g}); a finer precision buys "
+                             "more replications")
+
+
 def add_run_command(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser("run", help="run a CreateInferenceRecommendationsJob request offline",
                               description="Simulate an Inference Recommender job (Advanced or Default) and print "
@@ -64,9 +73,7 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--max-requests-per-s", type=number(1), default=MAX_REQUESTS_PER_S, metavar="N",
                      help="refuse a benchmark that would simulate more requests per simulated second "
                           f"(default {MAX_REQUESTS_PER_S:,.0f})")
-    run.add_argument("--precision", type=precision, default=DEFAULT_PRECISION, metavar="SHARE",
-                     help="the production check stops sampling a count whose interval holds the threshold once it "
-                          "is within +-SHARE (too close to call; default 0.01)")
+    add_precision_option(run, "the production check")
     run.add_argument("--replications", type=integer(1), default=1, metavar="R",
                      help="run R independent seeded replications: means and 95%% intervals (default 1)")
     add_output_options(run, "the DescribeInferenceRecommendationsJob response", wide=True)
@@ -96,9 +103,7 @@ def add_recommend_command(commands: argparse._SubParsersAction) -> None:
     rec.add_argument("--routing", choices=ROUTING_POLICIES, default="random", help="default: random")
     rec.add_argument("--traffic", default="open", metavar="open|closed:N", help="Poisson (default) or N users")
     rec.add_argument("--replications", type=integer(2), default=3, help="seeded replications per decision (default 3)")
-    rec.add_argument("--precision", type=precision, default=DEFAULT_PRECISION, metavar="SHARE",
-                     help="stop sampling a count whose interval holds the SLO once it is within +-SHARE "
-                          "(too close to call; default 0.01); a finer precision buys more replications")
+    add_precision_option(rec, "the search")
     add_seed_and_region(rec)
     rec.add_argument("--plot", metavar="PNG", help="cost against the percentile reached, SLO drawn")
     rec.add_argument("--out", metavar="DIR", help="write recommendation.json and recommendation.png (for irsim report)")
