@@ -9,7 +9,7 @@ from autoscaling.exact import ExactReplay, exact_replay
 from autoscaling.latency import MinuteModel, parse_percentile
 from autoscaling.policy import ALARMS, Alarms, CapacityTimeline, ScalingPolicy, replay
 from autoscaling.search import Recommendation, recommend_policy
-from autoscaling.synth import flat, parse_curve, step, synthesize
+from autoscaling.synth import Bursts, Diurnal, flat, parse_curve, step, synthesize
 from autoscaling.timeline import (
     DEFAULT_STARTUP_S,
     Scenario,
@@ -20,8 +20,31 @@ from autoscaling.timeline import (
 )
 
 __all__ = [
-    "ALARMS", "DEFAULT_STARTUP_S", "Alarms", "CapacityTimeline", "ExactReplay", "Judgement", "MinuteModel",
-    "Recommendation", "ScalingPolicy", "Scenario", "StaticPlan", "Timeline", "TrafficCurve", "evaluate_policy",
-    "exact_replay", "flat", "judge", "load_curve", "parse_curve", "parse_percentile", "recommend_policy", "replay",
-    "static_peak", "step", "synthesize",
+    "ALARMS",
+    "DEFAULT_STARTUP_S",
+    "Alarms",
+    "Bursts",
+    "CapacityTimeline",
+    "Diurnal",
+    "ExactReplay",
+    "Judgement",
+    "MinuteModel",
+    "Recommendation",
+    "ScalingPolicy",
+    "Scenario",
+    "StaticPlan",
+    "Timeline",
+    "TrafficCurve",
+    "evaluate_policy",
+    "exact_replay",
+    "flat",
+    "judge",
+    "load_curve",
+    "parse_curve",
+    "parse_percentile",
+    "recommend_policy",
+    "replay",
+    "static_peak",
+    "step",
+    "synthesize",
 ]

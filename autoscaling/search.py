@@ -34,12 +34,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from autoscaling.backlog import judge
-from autoscaling.curves import TrafficCurve
-from autoscaling.policy import ALARMS, Alarms, ScalingPolicy
-from autoscaling.timeline import DEFAULT_STARTUP_S, Scenario, StaticPlan, Timeline, static_plan
+from autoscaling.policy import ScalingPolicy
+from autoscaling.timeline import Scenario, StaticPlan, Timeline, static_plan
 from simulator import checks
 from simulator.endpoint import MAX_INSTANCES
-from simulator.profiles import InstanceProfile
 
 SCALE_IN_COOLDOWNS_S = (300, 600, 900)
 SCALE_OUT_COOLDOWNS_S = (60, 300, 600)
@@ -131,18 +129,16 @@ def _minimums(scenario: Scenario, peak: int, ceiling: float) -> list[int]:
     return sorted(m for m in spread if 1 <= m <= peak)
 
 
-def recommend_policy(curve: TrafficCurve, entry: InstanceProfile, *, price_per_hour: float,
-                     percentile: str | float = "P95", slo_ms: float, violation_budget: float = 0.001,
-                     startup_s: float = DEFAULT_STARTUP_S, routing: str = "random",
-                     alarms: Alarms = ALARMS, verify: bool = False, seed: int = 0) -> Recommendation:
-    """The cheapest policy found whose violating minutes are at most ``violation_budget`` of
-    the curve's minutes (module docstring), with its Timeline and the static-peak comparison;
-    ``verify`` also replays the answer on the discrete-event engine (seeded by ``seed``: as
-    many requests as the curve holds, so minutes for a busy week)."""
+def recommend_policy(scenario: Scenario, *, violation_budget: float = 0.001, verify: bool = False,
+                     seed: int = 0) -> Recommendation:
+    """The cheapest policy found for ``scenario`` (``Scenario.of(curve, entry, ...)``) whose
+    violating minutes are at most ``violation_budget`` of the curve's minutes (module
+    docstring), with its Timeline and the static-peak comparison; ``verify`` also replays the
+    answer on the discrete-event engine (seeded by ``seed``: as many requests as the curve
+    holds, so minutes for a busy week)."""
     began = time.perf_counter()
     checks.number(violation_budget, "violation_budget", minimum=0, maximum=1, what="a share of minutes")
-    scenario = Scenario.of(curve, entry, price_per_hour=price_per_hour, percentile=percentile, slo_ms=slo_ms,
-                           startup_s=startup_s, routing=routing, alarms=alarms)
+    curve = scenario.curve
     static = static_plan(scenario)
     peak = headroom_count(scenario, static.count)
     budget = math.floor(violation_budget * curve.minutes + 1e-9)

@@ -1,13 +1,13 @@
 """Synthetic traffic curves for what-ifs, and the text that names a curve (a file or a spec).
 
-``synthesize`` builds invocations per minute from a few parameters, in this order:
+``synthesize`` builds invocations per minute from a ``Diurnal`` shape, ``Bursts`` and noise, in this order:
 
 1. diurnal: ``trough + (peak - trough) (1 + cos(2 pi (h - peak_hour) / 24)) / 2`` at hour
    of day h (the curve starts at 00:00 of a Monday);
-2. weekly: Saturdays and Sundays multiplied by ``weekend``;
-3. growth: day d (from 0) multiplied by ``(1 + growth) ** d``;
-4. bursts: ``bursts`` windows of ``burst_minutes`` minutes, starting at uniformly drawn
-   minutes, multiplied by ``burst_height``;
+2. weekly: Saturdays and Sundays multiplied by ``weekend_factor``;
+3. growth: day d (from 0) multiplied by ``(1 + growth_per_day) ** d``;
+4. bursts: ``Bursts.count`` windows of ``Bursts.minutes`` minutes, starting at uniformly drawn
+   minutes, multiplied by ``Bursts.height``;
 5. noise: each minute multiplied by a lognormal factor of mean 1 and coefficient of
    variation ``noise``.
 
@@ -16,7 +16,7 @@ curve.
 
 ``parse_curve(text)`` reads a file path (``load_curve``) or a spec ``KIND:key=value,...``:
 
-- ``diurnal:peak=30000,trough=3000,days=7,seed=0`` (keys: the parameters of ``synthesize``:
+- ``diurnal:peak=30000,trough=3000,days=7,seed=0`` (keys: the fields of ``Diurnal`` and ``Bursts`` as
   ``peak``, ``trough``, ``days`` or ``hours`` or ``minutes``, ``peak_hour``, ``weekend``,
   ``bursts``, ``burst_height``, ``burst_minutes``, ``growth``, ``noise``, ``seed``);
 - ``flat:rate=12000,hours=2`` (one rate; ``days``/``hours``/``minutes``, ``noise``, ``seed``);
@@ -98,26 +98,45 @@ SPEC_KEYS: dict[str, dict[str, _Key]] = {
 }
 
 
-def synthesize(*, peak_per_min: float, trough_per_min: float, minutes: int = MINUTES_PER_DAY, peak_hour: float = 14.0,
-               weekend_factor: float = 1.0, bursts: int = 0, burst_height: float = 2.0, burst_minutes: int = 5,
-               growth_per_day: float = 0.0, noise: float = 0.0, seed: int = 0) -> TrafficCurve:
-    """A diurnal/weekly curve with bursts, growth and noise (module docstring)."""
-    peak = checks.number(peak_per_min, "peak", minimum=0, maximum=MAX_PER_MINUTE)
-    trough = checks.number(trough_per_min, "trough", minimum=0, maximum=peak, what="a rate <= peak")
+@dataclass(frozen=True)
+class Diurnal:
+    """The curve's shape before bursts and noise: daily cosine, weekends, growth (steps 1-3)."""
+
+    peak_per_min: float
+    trough_per_min: float
+    peak_hour: float = 14.0
+    weekend_factor: float = 1.0
+    growth_per_day: float = 0.0
+
+
+@dataclass(frozen=True)
+class Bursts:
+    """``count`` windows of ``minutes`` minutes at uniformly drawn starts, times ``height`` (step 4)."""
+
+    count: int = 0
+    height: float = 2.0
+    minutes: int = 5
+
+
+def synthesize(shape: Diurnal, *, minutes: int = MINUTES_PER_DAY, bursts: Bursts = Bursts(), noise: float = 0.0,
+               seed: int = 0) -> TrafficCurve:
+    """``shape`` over ``minutes`` minutes with ``bursts`` and ``noise`` (module docstring)."""
+    peak = checks.number(shape.peak_per_min, "peak", minimum=0, maximum=MAX_PER_MINUTE)
+    trough = checks.number(shape.trough_per_min, "trough", minimum=0, maximum=peak, what="a rate <= peak")
     checks.integer(minutes, "minutes", minimum=1, maximum=MAX_MINUTES)
     checks.number(noise, "noise", minimum=0, maximum=MAX_NOISE)
     rng = np.random.default_rng(checks.seed(seed))
     t = np.arange(minutes)
     hour = (t % MINUTES_PER_DAY) / 60.0
     day = t // MINUTES_PER_DAY
-    rate = trough + (peak - trough) * (1.0 + np.cos(2.0 * np.pi * (hour - peak_hour) / 24.0)) / 2.0
-    rate = rate * np.where(day % 7 >= 5, weekend_factor, 1.0) * (1.0 + growth_per_day) ** day
-    for start in rng.integers(0, minutes, checks.integer(bursts, "bursts", minimum=0, maximum=MAX_BURSTS)):
-        rate[start:start + burst_minutes] *= burst_height
+    rate = trough + (peak - trough) * (1.0 + np.cos(2.0 * np.pi * (hour - shape.peak_hour) / 24.0)) / 2.0
+    rate = rate * np.where(day % 7 >= 5, shape.weekend_factor, 1.0) * (1.0 + shape.growth_per_day) ** day
+    for start in rng.integers(0, minutes, checks.integer(bursts.count, "bursts", minimum=0, maximum=MAX_BURSTS)):
+        rate[start:start + bursts.minutes] *= bursts.height
     rate = _noisy(rate, noise, rng)
-    source = (f"diurnal:peak={peak:g},trough={trough:g},minutes={minutes},peak_hour={peak_hour:g},"
-              f"weekend={weekend_factor:g},bursts={bursts},burst_height={burst_height:g},"
-              f"burst_minutes={burst_minutes},growth={growth_per_day:g},noise={noise:g},seed={seed}")
+    source = (f"diurnal:peak={peak:g},trough={trough:g},minutes={minutes},peak_hour={shape.peak_hour:g},"
+              f"weekend={shape.weekend_factor:g},bursts={bursts.count},burst_height={bursts.height:g},"
+              f"burst_minutes={bursts.minutes},growth={shape.growth_per_day:g},noise={noise:g},seed={seed}")
     return TrafficCurve(per_minute=np.minimum(rate, MAX_PER_MINUTE), start=None, source=source)
 
 
@@ -204,9 +223,10 @@ def _minutes(values: Mapping[str, Any], given: Mapping[str, str], field: str) ->
 def _diurnal(v: Mapping[str, Any], minutes: int, field: str) -> TrafficCurve:
     if v["trough"] > v["peak"]:
         raise InputError(f"{field}.trough", f"must be at most peak ({v['peak']:g}), got {v['trough']:g}")
-    return synthesize(peak_per_min=v["peak"], trough_per_min=v["trough"], minutes=minutes, peak_hour=v["peak_hour"],
-                      weekend_factor=v["weekend"], bursts=v["bursts"], burst_height=v["burst_height"],
-                      burst_minutes=v["burst_minutes"], growth_per_day=v["growth"], noise=v["noise"], seed=v["seed"])
+    shape = Diurnal(peak_per_min=v["peak"], trough_per_min=v["trough"], peak_hour=v["peak_hour"],
+                    weekend_factor=v["weekend"], growth_per_day=v["growth"])
+    bursts = Bursts(count=v["bursts"], height=v["burst_height"], minutes=v["burst_minutes"])
+    return synthesize(shape, minutes=minutes, bursts=bursts, noise=v["noise"], seed=v["seed"])
 
 
 def _step(v: Mapping[str, Any], minutes: int, field: str) -> TrafficCurve:

@@ -74,7 +74,7 @@ class Scenario:
     alarms: Alarms = ALARMS
 
     @classmethod
-    def of(cls, curve: TrafficCurve, entry: InstanceProfile, *, price_per_hour: float, percentile: str | float,
+    def of(cls, curve: TrafficCurve, entry: InstanceProfile, *, price_per_hour: float, percentile: str | float = "P95",
            slo_ms: float, startup_s: float = DEFAULT_STARTUP_S, routing: str = "random",
            alarms: Alarms = ALARMS) -> Scenario:
         """The scenario with every argument checked."""
@@ -161,14 +161,10 @@ class StaticPlan:
     timeline: Timeline
 
 
-def evaluate_policy(curve: TrafficCurve, entry: InstanceProfile, policy: ScalingPolicy, *, price_per_hour: float,
-                    percentile: str | float = "P95", slo_ms: float, startup_s: float = DEFAULT_STARTUP_S,
-                    routing: str = "random", seed: int = 0, engine: bool = False,
-                    alarms: Alarms = ALARMS) -> Timeline:
-    """``policy`` under ``curve`` on ``entry``'s instances: the per-minute Timeline, its
-    percentile from the queueing law or, with ``engine``, from the discrete-event engine."""
-    scenario = Scenario.of(curve, entry, price_per_hour=price_per_hour, percentile=percentile, slo_ms=slo_ms,
-                           startup_s=startup_s, routing=routing, alarms=alarms)
+def evaluate_policy(scenario: Scenario, policy: ScalingPolicy, *, engine: bool = False, seed: int = 0) -> Timeline:
+    """``policy`` under ``scenario`` (``Scenario.of(curve, entry, ...)``): the per-minute
+    Timeline, its percentile from the queueing law or, with ``engine``, from the discrete-event
+    engine."""
     return scenario.timeline(policy, engine=engine, seed=checks.seed(seed))
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autoscaling import ScalingPolicy, recommend_policy, replay, synthesize
+from autoscaling import Bursts, Diurnal, ScalingPolicy, Scenario, recommend_policy, replay, synthesize
 from autoscaling.exact import exact_replay
 from simulator.distributions import Distribution
 from simulator.profiles import InstanceProfile
@@ -87,8 +87,7 @@ def main() -> None:
             "curve_seed": args.curve_seed, "budgets": list(BUDGETS), "price": PRICE, "startup": STARTUP_S}
     entry = InstanceProfile(instance_type="ml.c5.large", workers=1,
                             service_time=Distribution("exponential", case["mean"], 1.0))
-    curve = synthesize(peak_per_min=case["peak"], trough_per_min=case["trough"], bursts=1, burst_height=1.7,
-                       burst_minutes=12, seed=args.curve_seed)
+    curve = synthesize(Diurnal(case["peak"], case["trough"]), bursts=Bursts(1, 1.7, 12), seed=args.curve_seed)
     print(f"day: {curve.source}\n  c = 1, exponential {case['mean']:g} ms, P95 <= {case['slo']:g} ms, start-up "
           f"{STARTUP_S:g} s; exact replay seeds 0..{args.seeds - 1}\n")
     old = before(case)
@@ -101,8 +100,8 @@ def main() -> None:
         print(f"| {budget:.1%} ({allowed}) | before | {policy.describe()} | {previous['violating']} | "
               f"{', '.join(map(str, counts))} | {previous['saving']:.1%} |")
         began = time.perf_counter()
-        found = recommend_policy(curve, entry, price_per_hour=PRICE, slo_ms=case["slo"], violation_budget=budget,
-                                 startup_s=STARTUP_S)
+        scenario = Scenario.of(curve, entry, price_per_hour=PRICE, slo_ms=case["slo"], startup_s=STARTUP_S)
+        found = recommend_policy(scenario, violation_budget=budget)
         took = time.perf_counter() - began
         counts = exact_counts(curve, entry, found.policy, case["slo"], args.seeds)
         timeline = found.timeline

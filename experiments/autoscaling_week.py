@@ -21,6 +21,7 @@ import numpy as np
 
 from autoscaling import (
     ScalingPolicy,
+    Scenario,
     Timeline,
     TrafficCurve,
     evaluate_policy,
@@ -106,7 +107,7 @@ def main() -> None:
           f"invocations, peak {curve.peak_per_minute:,.0f}/min; {INSTANCE} at ${price}/h; "
           f"{PERCENTILE} <= {SLO_MS:g} ms; budget {BUDGET:.1%} of minutes; start-up {STARTUP_S:g} s\n")
     began = time.perf_counter()
-    found = recommend_policy(curve, entry, violation_budget=BUDGET, startup_s=STARTUP_S, **common)
+    found = recommend_policy(Scenario.of(curve, entry, startup_s=STARTUP_S, **common), violation_budget=BUDGET)
     search_s = time.perf_counter() - began
     static = static_peak(curve, entry, **common)
     base = static.timeline.cost
@@ -116,7 +117,7 @@ def main() -> None:
              row("irsim's search", found.policy.describe(), found.timeline, base)]
     aws = aws_row(curve)
     if isinstance(aws, ScalingPolicy):
-        timeline = evaluate_policy(curve, entry, aws, startup_s=STARTUP_S, **common)
+        timeline = evaluate_policy(Scenario.of(curve, entry, startup_s=STARTUP_S, **common), aws)
         lines.append(row("GetScalingConfigurationRecommendation", aws.describe(), timeline, base))
     else:
         lines.append(f"| GetScalingConfigurationRecommendation | {aws} | | | | |")

@@ -18,7 +18,7 @@ from botocore.stub import Stubber
 import irsim
 from irsim.durable.processes import process_start_time
 from irsim.durable.sdk import OfflineBotoSession
-from irsim.durable.store import JobStore
+from irsim.durable.store import JobStore, NewJob
 from irsim.errors import UserError
 from irsim.service.awsmodel import client_error
 
@@ -33,10 +33,11 @@ def example(name: str, job_name: str) -> dict:
 
 def stored(home, request: dict, status: str = "PENDING", **fields) -> None:
     """A job as the client stores it, without starting a worker."""
-    JobStore(home).insert(name=request["JobName"], arn=f"arn:aws:sagemaker:us-east-1:111122223333:"
-                          f"inference-recommendations-job/{request['JobName']}", job_type=request["JobType"],
-                          request=request, profile=irsim.client(home=home).profile.to_dict(), seed=5,
-                          region="us-east-1", created=datetime.now(UTC), status=status, **fields)
+    job = NewJob(name=request["JobName"], arn=f"arn:aws:sagemaker:us-east-1:111122223333:"
+                 f"inference-recommendations-job/{request['JobName']}", job_type=request["JobType"], request=request,
+                 profile=irsim.client(home=home).profile.to_dict(), seed=5, region="us-east-1",
+                 created=datetime.now(UTC))
+    JobStore(home).insert(job, status=status, **fields)
 
 
 def validates(method: str, response: dict, params: dict) -> None:

@@ -13,7 +13,7 @@ from test_scaling_recommendation import stairs_request
 
 import irsim
 import irsim.present.autoscale as present
-from irsim.durable.store import JobStore
+from irsim.durable.store import JobStore, NewJob
 from irsim.durable.worker import end_states
 from irsim.present.formats import dumps
 from irsim.present.outputs import metrics_frame
@@ -43,9 +43,9 @@ def store_finished(home: Path, result: JobResult, status: str = "IN_PROGRESS") -
     """The job stored and ended as its worker ends it (or left FAILED)."""
     spec = result.spec.request
     store = JobStore(home)
-    store.insert(name=spec["JobName"], arn=result.describe["JobArn"], job_type=spec["JobType"], request=dict(spec),
-                 profile=result.profile.to_dict() if result.profile else {}, seed=result.seed, region="us-east-1",
-                 created=datetime.now(UTC), status=status)
+    store.insert(NewJob(name=spec["JobName"], arn=result.describe["JobArn"], job_type=spec["JobType"],
+                        request=dict(spec), profile=result.profile.to_dict() if result.profile else {},
+                        seed=result.seed, region="us-east-1", created=datetime.now(UTC)), status=status)
     if status == "IN_PROGRESS":
         store.finish(spec["JobName"], *end_states(result))
 

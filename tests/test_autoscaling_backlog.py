@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from autoscaling import ScalingPolicy, Scenario, TrafficCurve, recommend_policy, replay, synthesize
+from autoscaling import Bursts, Diurnal, ScalingPolicy, Scenario, TrafficCurve, recommend_policy, replay, synthesize
 from autoscaling.backlog import judge, noise_factor
 from autoscaling.exact import departures_multi, departures_single, exact_replay, instance_slots, poisson_arrivals
 from autoscaling.latency import MinuteModel
@@ -125,8 +125,8 @@ def replayed_counts(curve: TrafficCurve, profile: InstanceProfile, policy: Scali
 
 def check_search_holds(curve: TrafficCurve, profile: InstanceProfile, slo_ms: float, budget: float,
                        seeds: int = 10) -> None:
-    found = recommend_policy(curve, profile, price_per_hour=0.1, slo_ms=slo_ms, violation_budget=budget,
-                             startup_s=STARTUP_S)
+    scenario = Scenario.of(curve, profile, price_per_hour=0.1, slo_ms=slo_ms, startup_s=STARTUP_S)
+    found = recommend_policy(scenario, violation_budget=budget)
     counts = replayed_counts(curve, profile, found.policy, slo_ms, seeds)
     timeline = found.timeline
     assert np.mean(counts <= found.budget_minutes) >= 0.9, (found.policy.describe(), counts, found.budget_minutes)
@@ -138,7 +138,7 @@ def check_search_holds(curve: TrafficCurve, profile: InstanceProfile, slo_ms: fl
 def test_the_search_holds_under_the_exact_replay_on_a_slow_model(budget):
     """The issue's day scaled ten times slower (100 ms, 400 to 3,600 a minute, a 12-minute
     burst of +70 %): few requests a minute, so the minutes' noise is at its largest."""
-    curve = synthesize(peak_per_min=3600, trough_per_min=400, bursts=1, burst_height=1.7, burst_minutes=12, seed=0)
+    curve = synthesize(Diurnal(3600, 400), bursts=Bursts(1, 1.7, 12), seed=0)
     check_search_holds(curve, entry(1, 100.0), 1500.0, budget)
 
 
@@ -149,8 +149,7 @@ def test_the_search_holds_under_the_exact_replay_on_a_slow_model(budget):
 def test_the_search_holds_under_the_exact_replay_on_the_issues_day(budget, curve_seed):
     """The issue's case: 4,000 to 36,000 a minute with a 12-minute burst of +70 %, c = 1,
     exponential 10 ms, P95 <= 150 ms, start-up 300 s (each replay ~29 M requests)."""
-    curve = synthesize(peak_per_min=36000, trough_per_min=4000, bursts=1, burst_height=1.7, burst_minutes=12,
-                       seed=curve_seed)
+    curve = synthesize(Diurnal(36000, 4000), bursts=Bursts(1, 1.7, 12), seed=curve_seed)
     check_search_holds(curve, entry(1, 10.0), 150.0, budget)
 
 
@@ -159,14 +158,15 @@ def test_the_search_holds_under_the_exact_replay_on_the_issues_day(budget, curve
 @pytest.mark.parametrize("budget", [0.001, 0.01, 0.05])
 def test_the_search_holds_under_the_exact_replay_on_mmc(budget):
     """M/M/4, 50 ms, 1,500 to 14,000 a minute with a burst, P95 <= 200 ms."""
-    curve = synthesize(peak_per_min=14000, trough_per_min=1500, bursts=1, burst_height=1.7, burst_minutes=12, seed=2)
+    curve = synthesize(Diurnal(14000, 1500), bursts=Bursts(1, 1.7, 12), seed=2)
     check_search_holds(curve, entry(4, 50.0), 200.0, budget, seeds=10)
 
 
 def test_the_search_never_targets_above_what_one_instance_sustains():
-    curve = synthesize(peak_per_min=3600, trough_per_min=400, minutes=600, seed=4)
+    curve = synthesize(Diurnal(3600, 400), minutes=600, seed=4)
     scenario = Scenario.of(curve, entry(1, 100.0), price_per_hour=0.1, percentile="P95", slo_ms=1500.0)
     sustainable = scenario.model.sustainable_rate(1500.0)
     assert sustainable == pytest.approx(60.0 * (10.0 - math.log(20.0) / 1.5), rel=1e-4)  # M/M/1: mu - ln 20 / t
-    found = recommend_policy(curve, entry(1, 100.0), price_per_hour=0.1, slo_ms=1500.0, violation_budget=0.05)
+    found = recommend_policy(Scenario.of(curve, entry(1, 100.0), price_per_hour=0.1, slo_ms=1500.0),
+                             violation_budget=0.05)
     assert found.policy.target_value <= sustainable

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autoscaling import TrafficCurve, load_curve, parse_curve, synthesize
+from autoscaling import Bursts, Diurnal, TrafficCurve, load_curve, parse_curve, synthesize
 from autoscaling.curves import MAX_MINUTES
 from simulator.errors import InputError
 
@@ -165,24 +165,23 @@ def test_curve_values_checked():
 
 
 def test_synthesize_shape_and_seed():
-    curve = synthesize(peak_per_min=30000, trough_per_min=3000, minutes=7 * 1440, peak_hour=14, weekend_factor=0.5)
+    curve = synthesize(Diurnal(30000, 3000, peak_hour=14, weekend_factor=0.5), minutes=7 * 1440)
     day = curve.per_minute[:1440]
     assert day.argmax() == 14 * 60 and day[14 * 60] == pytest.approx(30000)
     assert day.min() == pytest.approx(3000) and day.argmin() == 2 * 60
     saturday = curve.per_minute[5 * 1440:6 * 1440]
     assert saturday.max() == pytest.approx(15000)
-    grown = synthesize(peak_per_min=100, trough_per_min=100, minutes=3 * 1440, growth_per_day=0.1)
+    grown = synthesize(Diurnal(100, 100, growth_per_day=0.1), minutes=3 * 1440)
     assert grown.per_minute[[0, 1440, 2880]] == pytest.approx([100, 110, 121])
-    noisy = [synthesize(peak_per_min=1000, trough_per_min=500, noise=0.1, bursts=3, seed=s).per_minute
+    noisy = [synthesize(Diurnal(1000, 500), bursts=Bursts(count=3), noise=0.1, seed=s).per_minute
              for s in (7, 7, 8)]
     assert np.array_equal(noisy[0], noisy[1]) and not np.array_equal(noisy[0], noisy[2])
-    assert abs(noisy[0].mean() / synthesize(peak_per_min=1000, trough_per_min=500).per_minute.mean() - 1) < 0.05
+    assert abs(noisy[0].mean() / synthesize(Diurnal(1000, 500)).per_minute.mean() - 1) < 0.05
 
 
 def test_bursts_multiply_their_minutes():
-    base = synthesize(peak_per_min=1000, trough_per_min=1000, minutes=600)
-    burst = synthesize(peak_per_min=1000, trough_per_min=1000, minutes=600, bursts=1, burst_height=3,
-                       burst_minutes=10, seed=1)
+    base = synthesize(Diurnal(1000, 1000), minutes=600)
+    burst = synthesize(Diurnal(1000, 1000), bursts=Bursts(1, 3, 10), minutes=600, seed=1)
     ratio = burst.per_minute / base.per_minute
     assert set(np.round(ratio, 9)) == {1.0, 3.0} and 1 <= (ratio == 3).sum() <= 10
 

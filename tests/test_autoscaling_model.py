@@ -10,7 +10,16 @@ import time
 import numpy as np
 import pytest
 
-from autoscaling import ScalingPolicy, TrafficCurve, evaluate_policy, flat, recommend_policy, replay, static_peak
+from autoscaling import (
+    ScalingPolicy,
+    Scenario,
+    TrafficCurve,
+    evaluate_policy,
+    flat,
+    recommend_policy,
+    replay,
+    static_peak,
+)
 from autoscaling.latency import MinuteModel, ServiceGrid, response_quantile_ms
 from autoscaling.synth import parse_curve
 from autoscaling.verify import engine_percentiles, segments
@@ -96,8 +105,8 @@ def test_per_minute_model_agrees_with_the_engine_on_a_two_hour_curve():
 def test_engine_timeline_on_a_short_curve():
     """evaluate_policy(engine=True) replays each constant-capacity segment on the engine."""
     curve = TrafficCurve(per_minute=np.array([3000.0, 3000.0, 60_000.0, 60_000.0, 0.0]), start=None, source="x")
-    timeline = evaluate_policy(curve, ENTRY, ScalingPolicy(1, 4, 20_000), price_per_hour=PRICE, slo_ms=20,
-                               engine=True, startup_s=0)
+    scenario = Scenario.of(curve, ENTRY, price_per_hour=PRICE, slo_ms=20, startup_s=0)
+    timeline = evaluate_policy(scenario, ScalingPolicy(1, 4, 20_000), engine=True)
     frame = timeline.frame
     assert timeline.measured_by == "engine" and "model_percentile_ms" in frame
     assert frame.capacity.tolist() == [1, 1, 1, 1, 1]  # the alarm needs three minutes above the target
@@ -113,7 +122,7 @@ def test_segments_of_constant_capacity():
 
 def test_flat_curve_recommends_the_static_count():
     curve = flat(120_000, 120)
-    found = recommend_policy(curve, ENTRY, price_per_hour=PRICE, slo_ms=20)
+    found = recommend_policy(Scenario.of(curve, ENTRY, price_per_hour=PRICE, slo_ms=20))
     static = static_peak(curve, ENTRY, price_per_hour=PRICE, slo_ms=20)
     assert found.policy.min_capacity == found.policy.max_capacity == static.count
     assert found.timeline.violating_minutes == 0 and found.within_budget
@@ -135,12 +144,12 @@ def test_static_count_is_the_optimizers_simulated_count():
 
 def test_search_on_a_day_saves_against_static_within_the_budget():
     curve = parse_curve("diurnal:peak=300000,trough=30000,days=1,seed=0,noise=0.05")
-    found = recommend_policy(curve, ENTRY, price_per_hour=PRICE, slo_ms=20, violation_budget=0.01)
+    found = recommend_policy(Scenario.of(curve, ENTRY, price_per_hour=PRICE, slo_ms=20), violation_budget=0.01)
     assert found.within_budget and found.timeline.violating_minutes <= found.budget_minutes == 14
     assert found.timeline.cost < 0.8 * found.static.timeline.cost and found.saving > 0.2
     assert found.static.timeline.violating_minutes == 0
     assert found.policy.max_capacity >= found.policy.min_capacity and found.tried >= 20
-    again = evaluate_policy(curve, ENTRY, found.policy, price_per_hour=PRICE, slo_ms=20)
+    again = evaluate_policy(Scenario.of(curve, ENTRY, price_per_hour=PRICE, slo_ms=20), found.policy)
     assert again.cost == pytest.approx(found.timeline.cost)
     assert again.violating_minutes == found.timeline.violating_minutes
 
@@ -148,7 +157,8 @@ def test_search_on_a_day_saves_against_static_within_the_budget():
 @pytest.mark.slow
 def test_search_verifies_its_answer_on_the_engine():
     curve = parse_curve("step:from=2000,to=20000,at=5,minutes=20")
-    found = recommend_policy(curve, ENTRY, price_per_hour=PRICE, slo_ms=20, violation_budget=0.2, verify=True)
+    found = recommend_policy(Scenario.of(curve, ENTRY, price_per_hour=PRICE, slo_ms=20), violation_budget=0.2,
+                             verify=True)
     assert found.verified is not None and found.verified.measured_by == "engine"
     assert found.verified.cost == pytest.approx(found.timeline.cost)
     assert abs(found.verified.violating_minutes - found.timeline.violating_minutes) <= 2
@@ -165,11 +175,11 @@ def test_an_impossible_slo_is_one_error():
 def test_week_search_fits_in_a_minute():
     curve = parse_curve("diurnal:peak=300000,trough=30000,days=7,seed=0,noise=0.05,bursts=10,weekend=0.6")
     began = time.perf_counter()
-    found = recommend_policy(curve, ENTRY, price_per_hour=PRICE, slo_ms=20)
+    found = recommend_policy(Scenario.of(curve, ENTRY, price_per_hour=PRICE, slo_ms=20))
     assert time.perf_counter() - began < 60
     assert found.within_budget and found.timeline.violating_minutes <= 10 and found.saving > 0.3
     began = time.perf_counter()
-    evaluate_policy(curve, ENTRY, found.policy, price_per_hour=PRICE, slo_ms=20)
+    evaluate_policy(Scenario.of(curve, ENTRY, price_per_hour=PRICE, slo_ms=20), found.policy)
     assert time.perf_counter() - began < 1.0  # a week per policy, frame and all (about 20 ms measured)
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoscaling import ALARMS, ScalingPolicy, TrafficCurve, evaluate_policy, replay, step
+from autoscaling import ALARMS, ScalingPolicy, Scenario, TrafficCurve, evaluate_policy, replay, step
 from autoscaling.latency import MinuteModel
 from autoscaling.policy import startup_minutes
 from simulator import DEMO_PROFILE_PATH, load_profile
@@ -34,7 +34,7 @@ def test_step_up_violates_for_the_alarm_plus_the_start_up(startup_s):
     curve = step(10_000, 40_000, 60, 180)
     policy = ScalingPolicy(min_capacity=1, max_capacity=10, target_value=12_000,
                            scale_out_cooldown_s=max(300, startup_s))
-    timeline = evaluate_policy(curve, ENTRY, policy, price_per_hour=PRICE, slo_ms=20, startup_s=startup_s)
+    timeline = evaluate_policy(Scenario.of(curve, ENTRY, price_per_hour=PRICE, slo_ms=20, startup_s=startup_s), policy)
     frame = timeline.frame
     saturated = ALARMS.high_datapoints + startup_s // 60
     backlog = 10_000.0 * saturated
@@ -100,8 +100,8 @@ def test_costs_add_up_to_instance_minutes_times_price():
     """The step timeline counted independently: 1 instance until the decision at minute 63,
     then 1 in service + 3 starting for 5 minutes, then 4; billed = in service + starting."""
     curve = step(10_000, 40_000, 60, 180)
-    timeline = evaluate_policy(curve, ENTRY, ScalingPolicy(1, 10, 12_000), price_per_hour=PRICE, slo_ms=20,
-                               startup_s=300)
+    scenario = Scenario.of(curve, ENTRY, price_per_hour=PRICE, slo_ms=20, startup_s=300)
+    timeline = evaluate_policy(scenario, ScalingPolicy(1, 10, 12_000))
     instance_minutes = 63 * 1 + 5 * (1 + 3) + (180 - 68) * 4
     assert timeline.instance_minutes == instance_minutes
     assert timeline.cost == pytest.approx(instance_minutes * PRICE / 60)
@@ -139,7 +139,7 @@ def test_evaluate_policy_arguments_checked():
                           ({"slo_ms": 20, "price_per_hour": -1}, "price_per_hour")]:
         arguments = {"price_per_hour": PRICE, **kwargs}
         with pytest.raises(InputError) as caught:
-            evaluate_policy(curve, ENTRY, policy, **arguments)
+            evaluate_policy(Scenario.of(curve, ENTRY, **arguments), policy)
         assert caught.value.field == field
 
 

@@ -29,7 +29,7 @@ from irsim.boto3mode import (
 )
 from irsim.cli.app import main
 from irsim.cli.boto3 import DRY_RUN_NOTE
-from irsim.durable.store import JobStore
+from irsim.durable.store import JobStore, NewJob
 from irsim.present.formats import dumps
 from irsim.service.job import execute_job
 
@@ -262,9 +262,18 @@ def test_bad_input_exits_2(no_boto3, tmp_path, capsys):
 def store_finished_job(home: Path, result) -> None:
     store = JobStore(home)
     describe = result.describe
-    store.insert(name=describe["JobName"], arn=describe["JobArn"], job_type=describe["JobType"],
-                 request=dict(result.spec.request), profile={}, seed=0, region="us-east-1",
-                 created=describe["CreationTime"])
+    store.insert(
+        NewJob(
+            name=describe["JobName"],
+            arn=describe["JobArn"],
+            job_type=describe["JobType"],
+            request=dict(result.spec.request),
+            profile={},
+            seed=0,
+            region="us-east-1",
+            created=describe["CreationTime"],
+        )
+    )
     store.update(describe["JobName"], status=describe["Status"], describe=describe, steps=result.steps,
                  completed=describe["CompletionTime"])
 
@@ -278,8 +287,18 @@ def test_from_job_reuses_a_finished_job_of_the_store(seed_request, seed_result, 
 
 
 def test_from_job_refuses_a_job_still_running(seed_request, no_boto3, tmp_path, capsys):
-    JobStore(tmp_path).insert(name=NAME, arn=ARN, job_type="Advanced", request=seed_request, profile={}, seed=0,
-                              region="us-east-1", created=datetime.now(UTC))
+    JobStore(tmp_path).insert(
+        NewJob(
+            name=NAME,
+            arn=ARN,
+            job_type="Advanced",
+            request=seed_request,
+            profile={},
+            seed=0,
+            region="us-east-1",
+            created=datetime.now(UTC),
+        )
+    )
     code, _, err = run_cli(capsys, "submit", "--from-job", NAME, "--top", "1", "--home", tmp_path)
     assert code == 2 and "has no recommendations yet" in err
 

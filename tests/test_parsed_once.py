@@ -16,7 +16,7 @@ from irsim.durable import client as client_module
 from irsim.durable import specs, worker
 from irsim.durable.client import OfflineSageMakerClient
 from irsim.durable.specs import stored_spec
-from irsim.durable.store import SCHEMA, JobStore, now_utc
+from irsim.durable.store import SCHEMA, JobStore, NewJob, now_utc
 from irsim.service import job as job_module
 from irsim.service.request import JobSpec, parse_request
 from simulator import load_profile
@@ -77,9 +77,18 @@ def test_a_store_an_earlier_irsim_made_gains_the_column_and_parses_its_jobs(home
     with sqlite3.connect(home / "jobs.sqlite3") as connection:
         assert "spec" in {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
     store = JobStore(home)
-    store.insert(name="old", arn="arn:aws:sagemaker:us-east-1:111122223333:inference-recommendations-job/old",
-                 job_type="Advanced", request=request, profile=profile.to_dict(), seed=0, region="us-east-1",
-                 created=now_utc())
+    store.insert(
+        NewJob(
+            name="old",
+            arn="arn:aws:sagemaker:us-east-1:111122223333:inference-recommendations-job/old",
+            job_type="Advanced",
+            request=request,
+            profile=profile.to_dict(),
+            seed=0,
+            region="us-east-1",
+            created=now_utc(),
+        )
+    )
     record = store.get("old")
     assert record is not None and record.spec is None
     spec = stored_spec(record, NO_ENDPOINTS)

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 from test_api_semantics import validates
 
 import irsim
-from irsim.durable.store import JobStore
+from irsim.durable.store import JobStore, NewJob
 from irsim.durable.worker import end_states
 from irsim.service.job import JobResult, execute_job
 from irsim.service.scaling import PER_MINUTE, per_minute_document, per_minute_frames, recommend_scaling
@@ -42,9 +42,19 @@ def store_finished(home: Path, result: JobResult, extensions: dict | None = None
     """A job stored and ended exactly as its worker ends it (worker.end_states), without a process."""
     request = result.spec.request
     store = JobStore(home)
-    store.insert(name=request["JobName"], arn=result.describe["JobArn"], job_type=request["JobType"],
-                 request=dict(request), profile={}, seed=result.seed, region="us-east-1",
-                 created=datetime.now(UTC), status="IN_PROGRESS")
+    store.insert(
+        NewJob(
+            name=request["JobName"],
+            arn=result.describe["JobArn"],
+            job_type=request["JobType"],
+            request=dict(request),
+            profile={},
+            seed=result.seed,
+            region="us-east-1",
+            created=datetime.now(UTC),
+        ),
+        status="IN_PROGRESS",
+    )
     fields, stopped = end_states(result)
     if extensions is not None:
         fields = {**fields, "extensions": extensions}
@@ -167,10 +177,10 @@ def test_errors_are_the_services(home, client, finished):
 
 def test_a_job_not_completed_is_a_validation_exception(home):
     request = stairs_request("running-job")
-    JobStore(home).insert(name="running-job", arn="arn:aws:sagemaker:us-east-1:111122223333:"
-                          "inference-recommendations-job/running-job", job_type="Advanced", request=request,
-                          profile={}, seed=1, region="us-east-1", created=datetime.now(UTC), status="FAILED",
-                          failure_reason="No benchmark succeeded.")
+    job = NewJob(name="running-job", arn="arn:aws:sagemaker:us-east-1:111122223333:"
+                 "inference-recommendations-job/running-job", job_type="Advanced", request=request, profile={},
+                 seed=1, region="us-east-1", created=datetime.now(UTC))
+    JobStore(home).insert(job, status="FAILED", failure_reason="No benchmark succeeded.")
     client = irsim.client(home=home)
     error = error_of(getattr(client, METHOD), InferenceRecommendationsJobName="running-job", RecommendationId="x")
     assert error.response["Error"]["Code"] == "ValidationException"

@@ -19,7 +19,7 @@ import pytest
 
 import irsim
 from irsim.durable import worker
-from irsim.durable.store import JobStore, StoreError, now_utc
+from irsim.durable.store import JobStore, NewJob, StoreError, now_utc
 from irsim.exitcodes import AWS_SERVICE_ERROR, EXIT_USAGE
 from simulator import load_profile
 
@@ -41,9 +41,19 @@ def small_request(name: str = NAME) -> dict:
 def store_job(home: Path, name: str = NAME, **fields: object) -> JobStore:
     """A job put in the store as `create` puts it (PENDING unless ``fields`` say otherwise)."""
     store = JobStore(home)
-    store.insert(name=name, arn=f"arn:aws:sagemaker:us-east-1:111122223333:inference-recommendations-job/{name}",
-                 job_type="Advanced", request=small_request(name), profile=load_profile("demo").to_dict(), seed=1,
-                 region="us-east-1", created=now_utc(), **fields)
+    store.insert(
+        NewJob(
+            name=name,
+            arn=f"arn:aws:sagemaker:us-east-1:111122223333:inference-recommendations-job/{name}",
+            job_type="Advanced",
+            request=small_request(name),
+            profile=load_profile("demo").to_dict(),
+            seed=1,
+            region="us-east-1",
+            created=now_utc(),
+        ),
+        **fields,
+    )
     return store
 
 
@@ -144,8 +154,18 @@ def corrupt_store(home: Path, how: str) -> Path:
         return path
     store = JobStore(home)
     for i in range(20):
-        store.insert(name=f"job-{i}", arn="arn", job_type="Advanced", request={"padding": "x" * 3000}, profile={},
-                     seed=0, region="us-east-1", created=now_utc())
+        store.insert(
+            NewJob(
+                name=f"job-{i}",
+                arn="arn",
+                job_type="Advanced",
+                request={"padding": "x" * 3000},
+                profile={},
+                seed=0,
+                region="us-east-1",
+                created=now_utc(),
+            )
+        )
     data = bytearray(path.read_bytes())
     data[2 * 4096:4 * 4096] = b"\xa5" * (2 * 4096)
     path.write_bytes(bytes(data))
@@ -235,10 +255,21 @@ def unwritable(*paths: Path) -> Iterator[None]:
 def test_read_only_commands_work_on_a_read_only_store(tmp_path, cli):
     home = tmp_path / "home"
     store = store_job(home, "running-job", status="IN_PROGRESS", worker_pid=dead_pid())
-    store.insert(name="done-job", arn="arn:aws:sagemaker:us-east-1:1:inference-recommendations-job/done-job",
-                 job_type="Advanced", request=small_request("done-job"), profile={}, seed=0, region="us-east-1",
-                 created=now_utc() - timedelta(minutes=5), status="COMPLETED", completed=now_utc(),
-                 steps={"Steps": []})
+    store.insert(
+        NewJob(
+            name="done-job",
+            arn="arn:aws:sagemaker:us-east-1:1:inference-recommendations-job/done-job",
+            job_type="Advanced",
+            request=small_request("done-job"),
+            profile={},
+            seed=0,
+            region="us-east-1",
+            created=now_utc() - timedelta(minutes=5),
+        ),
+        status="COMPLETED",
+        completed=now_utc(),
+        steps={"Steps": []},
+    )
     with unwritable(home, home / "jobs.sqlite3"):
         code, out, err = cli("list", "--home", home)
         assert code == 0 and "done-job" in out and "FAILED" in out, err  # the dead worker told, not written

@@ -28,16 +28,16 @@ from irsim.durable.store import JobStore, now_utc
 #: flushing a line per finished job so the parent knows how far it got.
 WRITER = """
 import sys
-from irsim.durable.store import JobStore, now_utc
+from irsim.durable.store import JobStore, NewJob, now_utc
 home, prefix, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 store = JobStore(home)
 request = {"JobName": "x", "JobType": "Default", "RoleArn": "arn:aws:iam::111122223333:role/R",
            "InputConfig": {"ModelName": "m"}}
 for i in range(count):
     name = f"{prefix}-{i}"
-    store.insert(name=name, arn=f"arn:aws:sagemaker:us-east-1:111122223333:inference-recommendations-job/{name}",
-                 job_type="Default", request={**request, "JobName": name}, profile={"model": "m", "n": i},
-                 seed=i, region="us-east-1", created=now_utc())
+    store.insert(NewJob(name=name, arn=f"arn:aws:sagemaker:us-east-1:111122223333:inference-recommendations-job/{name}",
+                        job_type="Default", request={**request, "JobName": name}, profile={"model": "m", "n": i},
+                        seed=i, region="us-east-1", created=now_utc()))
     store.update(name, status="IN_PROGRESS", progress={"0": "COMPLETED"}, only_if_status=("PENDING",))
     store.finish(name, {"status": "COMPLETED", "completed": now_utc(), "describe": {"JobName": name,
                  "Status": "COMPLETED", "LastModifiedTime": now_utc(), "Padding": "x" * 5000}},

@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.validate import ParamValidator
 
-from irsim.durable.store import JobExists, JobRecord, JobStore
+from irsim.durable.store import JobExists, JobRecord, JobStore, NewJob
 from irsim.errors import UserError
 from irsim.service.awsmodel import operation
 from simulator import checks
@@ -137,9 +137,9 @@ def import_job(store: JobStore, describe: Mapping[str, Any], steps: Mapping[str,
                   "seed": "n/a", "benchmarks": []}
     try:
         # One transaction, already in its final state: never seen half-imported.
-        store.insert(name=name, arn=describe["JobArn"], job_type=describe["JobType"], request=request, profile={},
-                     seed=0, region=_region_of(describe["JobArn"]), created=describe["CreationTime"],
-                     status=describe["Status"], describe=dict(describe), steps=dict(steps),
+        job = NewJob(name=name, arn=describe["JobArn"], job_type=describe["JobType"], request=request, profile={},
+                     seed=0, region=_region_of(describe["JobArn"]), created=describe["CreationTime"])
+        store.insert(job, status=describe["Status"], describe=dict(describe), steps=dict(steps),
                      completed=describe.get("CompletionTime"), failure_reason=describe.get("FailureReason"),
                      extensions=extensions, last_modified=describe["LastModifiedTime"])
     except JobExists:

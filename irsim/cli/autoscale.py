@@ -15,6 +15,7 @@ import pandas as pd
 
 from autoscaling import (
     ScalingPolicy,
+    Scenario,
     Timeline,
     TrafficCurve,
     evaluate_policy,
@@ -173,14 +174,15 @@ def cmd_autoscale(args: argparse.Namespace) -> int:
     entry = profile_entry(job, recommendation)
     endpoint = recommendation["EndpointConfiguration"]
     price = recommendation["Metrics"]["CostPerHour"] / endpoint["InitialInstanceCount"]
-    common = {"price_per_hour": price, "percentile": percentile, "slo_ms": slo_ms}
-    found = recommend_policy(curve, entry, violation_budget=args.violation_budget, startup_s=args.startup_s, **common)
+    scenario = Scenario.of(curve, entry, price_per_hour=price, percentile=percentile, slo_ms=slo_ms,
+                           startup_s=args.startup_s)
+    found = recommend_policy(scenario, violation_budget=args.violation_budget)
     static = found.static
     aws = aws_policy(job, recommendation, curve)
     aws_given = ScalingPolicy(min_capacity=aws.min_capacity, max_capacity=aws.max_capacity,
                               target_value=aws.target_value, scale_in_cooldown_s=aws.scale_in_cooldown_s,
                               scale_out_cooldown_s=aws.scale_out_cooldown_s)
-    aws_timeline = evaluate_policy(curve, entry, aws_given, startup_s=args.startup_s, **common)
+    aws_timeline = evaluate_policy(scenario, aws_given)
     chosen = found.timeline
     document = {
         "job": job.name, "recommendation_id": recommendation["RecommendationId"],

@@ -28,7 +28,7 @@ from irsim.durable.paging import offset_of, page, token_for
 from irsim.durable.processes import process_alive
 from irsim.durable.scaling import SCALING_METHODS, ScalingOperations
 from irsim.durable.specs import spec_document, stored_spec
-from irsim.durable.store import ACTIVE_STATUSES, JobExists, JobRecord, JobStore, StoreError, now_utc
+from irsim.durable.store import ACTIVE_STATUSES, JobExists, JobRecord, JobStore, NewJob, StoreError, now_utc
 from irsim.durable.tags import TAG_METHODS
 from irsim.service.admission import admit_job
 from irsim.service.awsmodel import (
@@ -99,8 +99,8 @@ class OfflineSageMakerClient(ScalingOperations, EndpointOperations):
         arn = job_arn(job, self.region)
         seed = self.seed if self.seed is not None else DEFAULT_SEED
         try:
-            self.store.insert(name=job.job_name, arn=arn, job_type=job.job_type, request=kwargs,
-                              profile=profile.to_dict(), seed=seed, region=self.region, created=now_utc(),
+            self.store.insert(NewJob(name=job.job_name, arn=arn, job_type=job.job_type, request=kwargs,
+                                     profile=profile.to_dict(), seed=seed, region=self.region, created=now_utc()),
                               spec=spec_document(job))  # parsed here, once: the worker reads it back
         except JobExists:
             raise client_error("ResourceInUse", f"Inference recommendations job {job.job_name} already exists.",

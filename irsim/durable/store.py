@@ -60,6 +60,20 @@ def now_utc() -> datetime:
 
 
 @dataclass(frozen=True)
+class NewJob:
+    """The columns every new job's row starts with (the rest take their defaults or ``fields``)."""
+
+    name: str
+    arn: str
+    job_type: str
+    request: dict[str, Any]
+    profile: dict[str, Any]
+    seed: int
+    region: str
+    created: datetime
+
+
+@dataclass(frozen=True)
 class JobRecord:
     """One row of the jobs table, decoded."""
 
@@ -258,19 +272,16 @@ class JobStore:
                 raise
             connection.execute("COMMIT")
 
-    def insert(self, *, name: str, arn: str, job_type: str, request: dict, profile: dict, seed: int,
-               region: str, created: datetime, **fields: Any) -> None:
-        """Add a job, PENDING unless ``fields`` give its ``status`` (an imported finished job, whose
+    def insert(self, job: NewJob, **fields: Any) -> None:
+        """Add ``job``, PENDING unless ``fields`` give its ``status`` (an imported finished job, whose
         other columns come in the same transaction); raises JobExists if the name is taken."""
-        columns = _columns({"name": name, "arn": arn, "job_type": job_type, "status": "PENDING",
-                            "request": request, "profile": profile, "seed": seed, "region": region,
-                            "created": created, "last_modified": created, **fields})
+        columns = _columns({**vars(job), "status": "PENDING", "last_modified": job.created, **fields})
         try:
             with self.transaction() as connection:
                 connection.execute(f"INSERT INTO jobs ({', '.join(columns)}) VALUES "
                                    f"({', '.join('?' for _ in columns)})", list(columns.values()))
         except sqlite3.IntegrityError:
-            raise JobExists(name) from None
+            raise JobExists(job.name) from None
 
     def get(self, name: str) -> JobRecord | None:
         with self._connect() as connection:

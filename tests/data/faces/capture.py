@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 import irsim
-from autoscaling import evaluate_policy, parse_curve, recommend_policy, static_peak
+from autoscaling import Scenario, evaluate_policy, parse_curve, recommend_policy, static_peak
 from irsim.service.job import execute_job, run_job
 from simulator import (
     ConstantUsers,
@@ -185,10 +185,12 @@ def autoscaling() -> dict[str, Any]:
     """The autoscaling API on a short synthetic curve: the search, the static peak and the engine's check."""
     curve = parse_curve("diurnal:peak=6000,trough=600,hours=3,seed=1")
     entry = load_profile("demo").instance("ml.c5.large")
-    found = recommend_policy(curve, entry, price_per_hour=0.1, percentile="P95", slo_ms=40.0, violation_budget=0.02)
+    scenario = Scenario.of(curve, entry, price_per_hour=0.1, percentile="P95", slo_ms=40.0)
+    found = recommend_policy(scenario, violation_budget=0.02)
     static = static_peak(curve, entry, price_per_hour=0.1, slo_ms=40.0)
     short = parse_curve("step:from=1200,to=4800,at=3,minutes=6")
-    verified = evaluate_policy(short, entry, found.policy, price_per_hour=0.1, slo_ms=40.0, engine=True, seed=14)
+    verified = evaluate_policy(Scenario.of(short, entry, price_per_hour=0.1, slo_ms=40.0), found.policy, engine=True,
+                               seed=14)
     return {"policy": plain(found.policy), "timeline": plain(found.timeline.frame), "tried": found.tried,
             "within_budget": found.within_budget, "cost": found.timeline.cost,
             "static_count": static.count, "static_cost": static.timeline.cost,
