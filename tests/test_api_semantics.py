@@ -55,6 +55,7 @@ def code_of(call, **params) -> str:
 
 # --- exceptions ---------------------------------------------------------------------------
 
+@pytest.mark.slow(reason="boto3 clients and sessions built (0.3 s measured)")
 def test_client_exceptions_are_the_modeled_classes_boto3_builds(home):
     client = irsim.client(home=home)
     real = boto3.client("sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
@@ -176,6 +177,7 @@ def test_no_timestamp_lies_in_the_future_and_finished_jobs_are_modified_before_n
 
 # --- the other clients of the SDK's boto session --------------------------------------------
 
+@pytest.mark.slow(reason="boto3 clients and sessions built (0.3 s measured)")
 def test_the_offline_boto_session_answers_log_reads_and_sends_nothing(home):
     request = example("seed-advanced-job.json", "logged")
     stored(home, request, status="FAILED", failure_reason="for the test", completed=datetime.now(UTC))

@@ -50,6 +50,7 @@ def store_finished(home: Path, result: JobResult, status: str = "IN_PROGRESS") -
         store.finish(spec["JobName"], *end_states(result))
 
 
+@pytest.mark.slow(reason="the autoscale command end to end (0.8 s measured)")
 def test_json_answer_has_the_issue_keys_and_adds_up(cli, run_dir, finished):
     code, out, err = cli("autoscale", run_dir, "--traffic", DAY, "--slo", "P95=12", "--json")
     assert code == 0, err
@@ -71,6 +72,7 @@ def test_json_answer_has_the_issue_keys_and_adds_up(cli, run_dir, finished):
     assert 1 <= answer["policy"]["MinCapacity"] <= answer["policy"]["MaxCapacity"]
 
 
+@pytest.mark.slow(reason="the autoscale command end to end (0.4 s measured)")
 def test_the_aws_policy_is_the_api_calls_answer_for_the_curve(cli, home, finished):
     store_finished(home, finished)
     code, out, err = cli("autoscale", "autoscale-job", "--home", home, "--traffic", DAY, "--json")
@@ -94,6 +96,7 @@ def test_the_table_is_the_default(cli, run_dir):
     assert "static at the peak" in out and not out.lstrip().startswith("{")
 
 
+@pytest.mark.slow(reason="the autoscale command end to end (0.5 s measured)")
 def test_out_writes_the_chart_and_minutes_and_report_renders_them(cli, run_dir, tmp_path):
     out_dir = tmp_path / "autoscale"
     code, _, err = cli("autoscale", run_dir, "--traffic", QUARTER, "--slo", "P95=12", "--out", out_dir)

@@ -52,6 +52,7 @@ def test_new_instances_get_new_ids_and_the_newest_leave_first():
     assert slots.tolist() == [[0, -1, -1], [0, 1, 2], [0, 1, -1], [0, 1, 3], [0, -1, -1]]
 
 
+@pytest.mark.slow(reason="exact replays of a whole curve at several seeds (0.4 s measured)")
 def test_the_replay_meets_mm1_and_mmc_theory():
     """M/M/1 at rho 0.8 (P95 of the sojourn = ln 20 / (mu - lambda)) and M/M/3 at rho 0.85 (the
     share above a threshold: Erlang C's law, which the model's exceedance uses)."""
@@ -99,6 +100,7 @@ def test_a_saturated_stretch_spoils_the_minutes_its_backlog_keeps():
     assert abs(judged.expected - counts.sum() / 5) <= 2
 
 
+@pytest.mark.slow(reason="exact replays of a whole curve at several seeds (0.7 s measured)")
 @pytest.mark.parametrize(("workers", "mean_ms", "rho"), [(1, 10.0, 0.8), (1, 20.0, 0.6), (4, 10.0, 0.9)])
 def test_the_noise_factor_is_calibrated_against_the_replay(workers, mean_ms, rho):
     """The variance of a minute's share above its stationary P95, over the binomial's: the
@@ -134,6 +136,7 @@ def check_search_holds(curve: TrafficCurve, profile: InstanceProfile, slo_ms: fl
     assert abs(counts.mean() - timeline.expected_violating) <= error, (counts, timeline.expected_violating, error)
 
 
+@pytest.mark.slow(reason="exact replays of a whole curve at several seeds (3.6 s measured)")
 @pytest.mark.parametrize("budget", [0.01, 0.05])
 def test_the_search_holds_under_the_exact_replay_on_a_slow_model(budget):
     """The issue's day scaled ten times slower (100 ms, 400 to 3,600 a minute, a 12-minute

@@ -223,6 +223,7 @@ def test_parse_curve_reads_files(tmp_path):
         parse_curve(str(tmp_path / "missing.csv"))
 
 
+@pytest.mark.slow(reason="a hypothesis property over generated files (1.2 s measured)")
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.one_of(
     st.binary(max_size=300),

@@ -142,6 +142,7 @@ def test_static_count_is_the_optimizers_simulated_count():
     assert simulated.count == static_peak(flat(120_000, 120), ENTRY, price_per_hour=PRICE, slo_ms=20).count
 
 
+@pytest.mark.slow(reason="a search over a day (0.4 s measured)")
 def test_search_on_a_day_saves_against_static_within_the_budget():
     curve = parse_curve("diurnal:peak=300000,trough=30000,days=1,seed=0,noise=0.05")
     found = recommend_policy(Scenario.of(curve, ENTRY, price_per_hour=PRICE, slo_ms=20), violation_budget=0.01)

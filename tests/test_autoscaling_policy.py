@@ -162,6 +162,7 @@ def test_capacity_stays_within_min_and_max(values, policy, startup_s):
         assert np.all(np.diff(desired) >= 0)
 
 
+@pytest.mark.slow(reason="a property over many capacities and loads (1.1 s measured)")
 @settings(max_examples=40, deadline=None)
 @given(st.floats(0, 300_000), st.integers(1, 30), st.integers(1, 5), st.sampled_from([50.0, 95.0, 99.0]))
 def test_more_capacity_never_raises_the_percentile(invocations, count, more, percentile):

@@ -80,6 +80,7 @@ def subparser(name: str) -> argparse.ArgumentParser:
     return commands.choices[name]
 
 
+@pytest.mark.slow(reason="every operation of botocore's model walked (0.4 s measured)")
 @pytest.mark.parametrize("command", awscli.AWS_COMMANDS, ids=lambda c: c.name)
 def test_every_option_has_help_and_the_members_help_is_the_models_documentation(command):
     parser = subparser(command.name)
@@ -350,6 +351,7 @@ def real_client(monkeypatch):
         stubber.assert_no_pending_responses()
 
 
+@pytest.mark.slow(reason="every operation of botocore's model walked (0.3 s measured)")
 def test_real_aws_commands_are_reachable_under_their_new_name(real_client, cli):
     real = describe("real-job")
     real_client.add_response("describe_inference_recommendations_job", real, {"JobName": "real-job"})
@@ -363,6 +365,7 @@ def test_real_aws_commands_are_reachable_under_their_new_name(real_client, cli):
     assert code == 0 and out.strip() == "stop requested: real-job"
 
 
+@pytest.mark.slow(reason="every operation of botocore's model walked (1.0 s measured)")
 def test_the_old_name_still_works_and_warns(real_client, cli):
     real_client.add_response("stop_inference_recommendations_job", {}, {"JobName": "real-job"})
     code, out, err = cli("aws", "stop", "real-job")

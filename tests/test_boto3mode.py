@@ -109,6 +109,7 @@ def costs(recommendation: dict) -> tuple[float, float]:
 
 # --- the shortlist request ---------------------------------------------------------------------
 
+@pytest.mark.slow(reason="a whole job before the request is built (0.5 s measured)")
 def test_shortlist_keeps_the_two_cheapest_and_botocore_accepts_it(seed_request, seed_result, stubbed):
     shortlist = shortlist_request(seed_request, seed_result, 2)
 
@@ -128,6 +129,7 @@ def test_shortlist_keeps_the_two_cheapest_and_botocore_accepts_it(seed_request, 
     assert client.create_inference_recommendations_job(**shortlist)["JobArn"] == ARN
 
 
+@pytest.mark.slow(reason="a whole job before the request is built (1.1 s measured)")
 def test_shortlist_accepts_the_describe_dict_and_a_new_name(seed_request, seed_result):
     shortlist = shortlist_request(seed_request, seed_result.describe, 1, job_name="xgb-real")
     assert shortlist["JobName"] == "xgb-real"
@@ -191,6 +193,7 @@ def test_nothing_met_the_threshold(seed_request, seed_result):
 
 # --- irsim submit -------------------------------------------------------------------------------
 
+@pytest.mark.slow(reason="a whole job before the request is built (0.3 s measured)")
 def test_dry_run_prints_the_request_and_creates_no_client(seed_request, seed_result, no_boto3, tmp_path, capsys):
     code, out, err = run_cli(capsys, "submit", SEED_JOB, "--top", "2", "--home", tmp_path)
     assert code == 0

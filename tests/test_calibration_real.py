@@ -37,10 +37,12 @@ def test_the_real_ramp_is_read_as_four_whole_minutes():
     assert manifest["runs"]["ramp"]["users_per_minute"] == [1, 2, 3, 4]
 
 
+@pytest.mark.slow(reason="a fit of recorded real-server minutes (0.4 s measured)")
 def test_the_real_server_has_one_worker(calibration):
     assert calibration.workers_determined and calibration.entry.workers == 1
 
 
+@pytest.mark.slow(reason="a fit of recorded real-server minutes (1.3 s measured)")
 @pytest.mark.parametrize("users", [6, 10])
 def test_the_ramp_predicts_steady_runs_beyond_it(calibration, users):
     observed = minutes(f"steady-{users}users")

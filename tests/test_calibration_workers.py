@@ -82,6 +82,7 @@ def test_candidates_stop_where_the_latency_level_leaves_the_light_minutes():
 
 # --- the confidence set ---------------------------------------------------------------------------
 
+@pytest.mark.slow(reason="calibration fits over several c (0.6 s measured)")
 def test_a_thin_ramp_past_the_knee_leaves_c_open_and_says_which_minute_would_tell():
     """The issue's case: 3 one-minute steps of 4 users, the first already past the knee (c = 2)."""
     frame = ramp_frame(profile("lognormal", 20.0, 0.5, 2), 3, 4, seed=1)
@@ -113,6 +114,7 @@ def test_a_full_ramp_determines_c(tmp_path, capsys):
     assert entry["provenance"]["workers_candidates"] == [2]
 
 
+@pytest.mark.slow(reason="calibration fits over several c (0.4 s measured)")
 def test_the_command_prints_the_set_and_the_separating_minute(tmp_path, capsys):
     documents = export_get_metric_statistics(
         simulate(profile("lognormal", 20.0, 0.5, 2), TYPE, traffic=Stairs(180, 3, 4), seed=1,

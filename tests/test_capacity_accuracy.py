@@ -92,6 +92,7 @@ def test_the_warmup_cut_removes_a_low_start_and_keeps_a_high_one():
 
 # --- the interval -------------------------------------------------------------------------------
 
+@pytest.mark.slow(reason="runs long enough for their intervals (0.3 s measured)")
 @pytest.mark.parametrize("percentile", [95, 99])
 def test_batch_means_interval_covers_at_its_nominal_rate_on_iid_data(percentile):
     """Over 400 seeded repeats of 3 runs x 4,000 i.i.d. exponentials (8 batches a run), the
@@ -208,6 +209,7 @@ def test_counts_with_the_same_run_length_see_the_same_arrivals_scaled_in_time():
     assert np.all(wait_5 <= wait_4 + 1e-9) and np.mean(wait_5) < np.mean(wait_4)
 
 
+@pytest.mark.slow(reason="runs long enough for their intervals (0.5 s measured)")
 def test_the_counts_near_the_boundary_share_their_run_length(monkeypatch):
     """K and K - 1 from the pre-screen's proposal minus one up run the same requests (CRN),
     even where their own run lengths would differ; exponential service brings the controls."""

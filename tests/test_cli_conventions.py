@@ -191,6 +191,7 @@ def test_replications_are_numbered():
     assert "replication 1/3: 2 COMPLETED, 0 FAILED" in text
 
 
+@pytest.mark.slow(reason="a job run twice to compare its output (0.9 s measured)")
 def test_progress_is_quiet_off_a_terminal_and_with_quiet(tmp_path, cli):
     assert progress_console(stream=io.StringIO()) is None  # not a terminal
     assert progress_console(quiet=True, stream=io.StringIO(), force=True) is None

@@ -120,6 +120,7 @@ def test_output_and_query_on_native_commands_and_the_console_fits_100_columns(cl
     assert code == 2 and err.startswith("irsim run: error: --query:")
 
 
+@pytest.mark.slow(reason="shtab builds both completion scripts (1.0 s measured)")
 def test_completion_scripts_for_bash_and_zsh(cli, tmp_path):
     code, out, _ = cli("completion", "bash")
     assert code == 0 and "complete " in out and "--service-profile" in out

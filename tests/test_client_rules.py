@@ -123,6 +123,7 @@ REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-east-1", "me-south-1", "sa
            "ap-southeast-3", "us-gov-west-1", "af-south-1"]
 
 
+@pytest.mark.slow(reason="every instance type of botocore's enum (0.8 s measured)")
 def test_every_instance_type_and_a_sample_of_regions_works_or_raises_client_error(tmp_path):
     """Every instance type of botocore's enum, each in a region drawn by a seeded generator (and
     every sampled region with one type): create either stores the job or raises a ClientError

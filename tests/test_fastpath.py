@@ -90,6 +90,7 @@ def both(spec: RunSpec, *, interrupt_minutes: int | None = None
     return outputs[0], outputs[1], heard[0], heard[1]
 
 
+@pytest.mark.slow(reason="the same runs on both engines (1.4 s measured)")
 @cases
 @given(service=services, instances=st.integers(1, 4), workers=st.integers(1, 4),
        traffic=st.one_of(closed_traffic, open_traffic), overhead=overheads,
@@ -105,6 +106,7 @@ def test_the_fast_path_gives_the_python_engines_answers(service, instances, work
     assert python.issued > 0 or python.completed == 0
 
 
+@pytest.mark.slow(reason="the same runs on both engines (2.3 s measured)")
 def test_a_long_saturated_run_with_a_large_seed_is_the_same():
     """Many blocks of draws and output chunks, a queue far longer than the first pool."""
     traffic = PoissonArrivals(((0.0, 400.0), (200.0, 100.0)), 420.0)  # overloaded, then draining

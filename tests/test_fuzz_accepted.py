@@ -80,6 +80,7 @@ def fresh(tmp_path: Path) -> Path:
 RUNS = [pytest.param(3, 0.0, id="few"), pytest.param(60, 0.5, id="many", marks=pytest.mark.slow)]
 
 
+@pytest.mark.slow(reason="generated requests, each a whole job (1.1 s measured)")
 @pytest.mark.parametrize("examples, accepted_share", RUNS)
 def test_requests_one_field_off_run_or_are_refused_in_one_line(cli, tmp_path, examples, accepted_share):
     outcomes: list[bool] = []

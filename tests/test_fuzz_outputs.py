@@ -118,6 +118,7 @@ def check_report(cli, tmp_path: Path, base: Path, change: tuple[str, bytes | Non
         assert everything_under(folder) == before
 
 
+@pytest.mark.slow(reason="many generated report folders and output paths, each a whole command (2.6 s measured)")
 @pytest.mark.parametrize("examples", EXAMPLES_PER_READER)
 def test_fuzzed_report_folders(cli, tmp_path, run_folder, examples):  # noqa: F811 — the fixture
     fuzz(examples, folder_changes(run_folder), lambda change: check_report(cli, tmp_path, run_folder, change))
@@ -164,6 +165,7 @@ def check_output_path(cli, tmp_path: Path, base: Path, writer: tuple[str, list[s
     assert (root / "a-file").read_bytes() == b"kept\n" or Path(target).resolve() == (root / "a-file").resolve()
 
 
+@pytest.mark.slow(reason="many generated report folders and output paths, each a whole command (1.2 s measured)")
 @pytest.mark.parametrize("examples", EXAMPLES_PER_READER)
 @pytest.mark.parametrize("writer", WRITERS, ids=[flag for flag, _ in WRITERS])
 def test_fuzzed_output_paths(cli, tmp_path, run_folder, writer, examples):  # noqa: F811 — the fixture

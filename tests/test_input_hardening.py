@@ -79,6 +79,7 @@ def readers(tmp_path: Path, bad: Path) -> dict[str, tuple[list[object], int]]:
     }
 
 
+@pytest.mark.slow(reason="every reader against every bad file (0.4 s measured)")
 @pytest.mark.parametrize("reader", ["job request", "create's request", "profile", "sweep", "--cli-input-json file://",
                                     "--input-config file://", "--profile of an AWS-shaped command", "price list",
                                     "CloudWatch export", "Describe file"])

@@ -34,6 +34,7 @@ def run_cli(*argv: str, home: Path) -> subprocess.CompletedProcess[str]:
                           timeout=NO_WAIT_S, env=env)
 
 
+@pytest.mark.slow(reason="a subprocess that must not block on a FIFO / parse deep YAML (2.1 s measured)")
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this platform")
 def test_a_fifo_as_the_job_file_is_refused_without_waiting(tmp_path):
     fifo = tmp_path / "job.json"
@@ -101,6 +102,7 @@ def test_yaml_aliases_under_the_limit_still_work():
         yaml_argument(just_over, "--cli-input-yaml")
 
 
+@pytest.mark.slow(reason="a subprocess that must not block on a FIFO / parse deep YAML (0.9 s measured)")
 def test_deep_yaml_is_a_parameter_error_not_a_crash(tmp_path, capsys):
     deep = tmp_path / "deep.yaml"
     deep.write_text("JobName: " + "[" * 10_000 + "]" * 10_000 + "\n")

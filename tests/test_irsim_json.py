@@ -59,6 +59,7 @@ def test_the_committed_schema_is_the_generated_one():
     assert job_document_schema()["$defs"]["JobDocument"]["required"][:2] == ["model", "seed"]
 
 
+@pytest.mark.slow(reason="a replicated job and a stored job run whole (1.6 s measured)")
 def test_a_replicated_job_and_a_stored_job_fit_the_schema(validator):
     first, replications = replicate(small_job(), "demo", 1, "us-east-1", 2, created=CREATED, parallel=False)
     document = first.document(replications).to_json()

@@ -62,6 +62,7 @@ def test_cost_per_inference_of_the_developer_guide_example():
     assert metrics["CostPerInference"] == pytest.approx(1.0332e-05, abs=5e-10)  # 0.69 / (1113 x 60)
 
 
+@pytest.mark.slow(reason="the seed job run whole (1.5 s measured)")
 def test_seed_job_recommendations_satisfy_the_formulas_exactly(seed_result):
     describe = seed_result.describe
     assert describe["Status"] == "COMPLETED"
@@ -121,6 +122,7 @@ def test_describe_and_steps_pass_botocore_output_validation(seed_result):
     assert [s["StepType"] for s in seed_result.steps["Steps"]] == ["BENCHMARK"] * 3
 
 
+@pytest.mark.slow(reason="the seed job run whole (1.1 s measured)")
 def test_no_timestamp_lies_after_the_wall_clock_and_the_timeline_ends_at_completion(seed_result):
     """The simulated timeline keeps each benchmark's order and duration, placed so that it has
     ended when the job completes (the wall clock by default), so no timestamp is in the future."""

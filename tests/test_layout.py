@@ -7,6 +7,7 @@ made-up tree to show it can fail."""
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -87,6 +88,13 @@ class Import:
     in_function: bool
 
 
+@functools.cache
+def parsed(path: Path) -> tuple[str, ast.Module]:
+    """A file's text and syntax tree, read once per test process (every checker walks every file)."""
+    text = path.read_text()
+    return text, ast.parse(text, str(path))
+
+
 def modules(root: Path, packages: tuple[str, ...]) -> dict[str, Path]:
     """Dotted module name -> file, for every .py file of ``packages`` under ``root``."""
     found = {}
@@ -116,7 +124,7 @@ def imports(root: Path, packages: tuple[str, ...]) -> list[Import]:
     known = modules(root, packages)
     found = []
     for source, path in known.items():
-        tree = ast.parse(path.read_text(), str(path))
+        tree = parsed(path)[1]
         in_function: set[int] = set()
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -227,10 +235,10 @@ def oversized(root: Path, packages: tuple[str, ...], exempt: dict[str, str] | No
     with more than MAX_PARAMETERS parameters unless ``exempt`` names them."""
     problems = []
     for module, path in modules(root, packages).items():
-        text = path.read_text()
+        text, tree = parsed(path)
         if text.count("\n") > MAX_MODULE_LINES:
             problems.append(f"{module}: {text.count(chr(10))} lines")
-        for node in ast.walk(ast.parse(text)):
+        for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and f"{module}.{node.name}" not in (
                     exempt or {}):
                 length = (node.end_lineno or node.lineno) - node.lineno + 1
@@ -248,7 +256,7 @@ def flag_names(root: Path, packages: tuple[str, ...]) -> list[str]:
     """Command-line flags (``--name``) written in the library packages."""
     problems = []
     for module, path in modules(root, packages).items():
-        for number, line in enumerate(path.read_text().splitlines(), start=1):
+        for number, line in enumerate(parsed(path)[0].splitlines(), start=1):
             for flag in FLAG.findall(line):
                 problems.append(f"{module}:{number}: {flag}")
     return problems
@@ -304,7 +312,7 @@ def aws_names(root: Path, packages: tuple[str, ...], members: frozenset[str],
     for module, path in modules(root, packages).items():
         if module in readers:
             continue
-        tree = ast.parse(path.read_text(), str(path))
+        tree = parsed(path)[1]
         explanations = _explanations(tree)
         for node in ast.walk(tree):
             words: list[str] = []

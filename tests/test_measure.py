@@ -32,6 +32,10 @@ from irsim.cli.app import main
 from irsim.measure.files import cloudwatch_documents
 from simulator import load_profile
 
+# Every test here runs a real server on loopback (the sample model, or a scripted one) and measures in
+# real time: seconds each, so the whole module is left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "measure-stairs-job.json"
 MINUTE_S = 2.0

@@ -96,6 +96,7 @@ def test_the_generator_flags_a_minute_it_limited():
     assert generator_load(1.0, 60.0, 1000, [0.001] * 10, 0.010).limited  # lag 10 % of the latency
 
 
+@pytest.mark.slow(reason="the sample model's payloads built (1.2 s measured)")
 def test_payloads_come_from_the_request_the_file_or_the_sample(tmp_path):
     request = {"InputConfig": {"ContainerConfig": {"PayloadConfig": {
         "SamplePayloadUrl": str(tmp_path / "one.csv"), "SupportedContentTypes": ["text/csv"]}}}}

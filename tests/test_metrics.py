@@ -54,6 +54,7 @@ def _frames_equal(kept, summarized):
     pd.testing.assert_frame_equal(summarized.per_minute, kept.per_minute)
 
 
+@pytest.mark.slow(reason="long runs summarized two ways (1.0 s measured)")
 def test_minutes_summarized_without_the_requests_are_the_same_minutes():
     """keep_requests=False drops each minute's requests once summarized: the series, the
     stopping decisions and the counts are exactly those of the run that keeps them."""
@@ -70,6 +71,7 @@ def test_minutes_summarized_without_the_requests_are_the_same_minutes():
             summarized.percentile_ms(95)
 
 
+@pytest.mark.slow(reason="long runs summarized two ways (1.0 s measured)")
 def test_serverless_minutes_summarized_without_the_requests_are_the_same_minutes():
     profile = load_profile("demo")
     kwargs = {"users": 12, "duration_s": 200.0, "seed": 3}

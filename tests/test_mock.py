@@ -19,6 +19,7 @@ def user_code_creates_a_job(name: str) -> str:
     return client.create_inference_recommendations_job(**tiny_request(name))["JobArn"]
 
 
+@pytest.mark.slow(reason="whole jobs through the in-process mock, with moto and the SDK imported (4.6 s measured)")
 def test_a_client_built_inside_user_code_is_answered_offline(tmp_path):
     with irsim.mock_sagemaker(home=tmp_path) as mocked:
         arn = user_code_creates_a_job("mocked-job")
@@ -31,6 +32,7 @@ def test_a_client_built_inside_user_code_is_answered_offline(tmp_path):
     assert irsim.client(home=tmp_path).describe_inference_recommendations_job(JobName="mocked-job")["JobArn"] == arn
 
 
+@pytest.mark.slow(reason="whole jobs through the in-process mock, with moto and the SDK imported (0.5 s measured)")
 def test_errors_are_botocores_modeled_exceptions_parsed_from_the_wire(tmp_path):
     with irsim.mock_sagemaker(home=tmp_path):
         client = boto3.client("sagemaker")
@@ -43,6 +45,7 @@ def test_errors_are_botocores_modeled_exceptions_parsed_from_the_wire(tmp_path):
         assert unknown.value.response["Error"]["Code"] == "UnknownOperationException"
 
 
+@pytest.mark.slow(reason="whole jobs through the in-process mock, with moto and the SDK imported (2.4 s measured)")
 def test_the_decorator_form_and_the_runtime(tmp_path):
     @irsim.mock_sagemaker(home=tmp_path)
     def deploy_and_invoke() -> dict:
@@ -57,6 +60,7 @@ def test_the_decorator_form_and_the_runtime(tmp_path):
     assert answer["InvokedProductionVariant"] == "v" and b'"EndpointName": "e"' in answer["Body"].read()
 
 
+@pytest.mark.slow(reason="whole jobs through the in-process mock, with moto and the SDK imported (0.5 s measured)")
 def test_nothing_else_reaches_the_network(tmp_path):
     with irsim.mock_sagemaker(home=tmp_path), pytest.raises(NotSentOffline, match="was not sent"):
         boto3.client("s3").list_buckets()
@@ -69,6 +73,7 @@ def test_a_client_made_before_the_mock_can_be_attached(tmp_path):
         assert before.list_inference_recommendations_jobs()["InferenceRecommendationsJobs"] == []
 
 
+@pytest.mark.slow(reason="whole jobs through the in-process mock, with moto and the SDK imported (2.1 s measured)")
 def test_after_the_mock_a_client_no_longer_answers_offline(tmp_path):
     """Inside, a client of a closed loopback port is answered; after, it tries that port."""
     closed_port = "http://127.0.0.1:9"  # discard: nothing listens on this machine
@@ -79,6 +84,7 @@ def test_after_the_mock_a_client_no_longer_answers_offline(tmp_path):
         client.list_inference_recommendations_jobs()
 
 
+@pytest.mark.slow(reason="whole jobs through the in-process mock, with moto and the SDK imported (0.5 s measured)")
 def test_the_pytest_plugin_fixture(sagemaker_offline):
     client = boto3.client("sagemaker")
     client.create_model(ModelName="plugged", ExecutionRoleArn="arn:aws:iam::111122223333:role/R",
@@ -86,6 +92,7 @@ def test_the_pytest_plugin_fixture(sagemaker_offline):
     assert sagemaker_offline.client.describe_model(ModelName="plugged")["ModelName"] == "plugged"
 
 
+@pytest.mark.slow(reason="whole jobs through the in-process mock, with moto and the SDK imported (3.9 s measured)")
 def test_it_composes_with_moto(tmp_path):
     moto = pytest.importorskip("moto", reason="moto (the dev extra) is not installed")
     for outer_first in (True, False):

@@ -50,6 +50,7 @@ ORACLE_CASES = [
 ]
 
 
+@pytest.mark.slow(reason="a whole search against exact M/M/c (2.7 s measured)")
 @pytest.mark.parametrize("rate, slo_ms, types", ORACLE_CASES)
 def test_the_optimizer_picks_the_exact_mmc_answer(rate, slo_ms, types):
     import pricing

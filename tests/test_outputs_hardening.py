@@ -89,6 +89,7 @@ def irsim_limited(args: list[object], max_bytes: int, cwd: Path) -> subprocess.C
                           timeout=600)
 
 
+@pytest.mark.slow(reason="whole commands under a file-size limit, a full disk or a bad report folder (6.8 s measured)")
 def test_a_file_size_limit_is_one_line_and_leaves_nothing(tmp_path):
     done = irsim_limited([*SIMULATE, "--per-minute", tmp_path / "minutes.csv"], 300, tmp_path)
     assert done.returncode == EXIT_USAGE, done.stderr
@@ -113,6 +114,7 @@ def tiny_disk(tmp_path):
         subprocess.run(["umount", str(mount)], capture_output=True)
 
 
+@pytest.mark.slow(reason="whole commands under a file-size limit, a full disk or a bad report folder (1.0 s measured)")
 def test_a_full_disk_is_one_line_and_leaves_nothing(tiny_disk, cli):
     code, _, err = cli("run", SEED_JOB, "--out", tiny_disk / "out", "--quiet")
     assert code == EXIT_USAGE and one_line_naming(err, "No space left on device"), err
@@ -160,6 +162,7 @@ BAD_FILES = [
 ]
 
 
+@pytest.mark.slow(reason="whole commands under a file-size limit, a full disk or a bad report folder (3.2 s measured)")
 @pytest.mark.parametrize("name, text, words", BAD_FILES)
 def test_report_on_a_bad_run_folder_is_one_line(run_folder, tmp_path, cli, name, text, words):
     folder = copy_of(run_folder, tmp_path / "copy")
@@ -170,6 +173,7 @@ def test_report_on_a_bad_run_folder_is_one_line(run_folder, tmp_path, cli, name,
         assert one_line_naming(err, str(folder), words) and not (folder / "report.html").exists()
 
 
+@pytest.mark.slow(reason="the first test here pays for a whole `irsim run` (run_folder, about 5 s)")
 def test_report_refuses_a_fifo_in_the_folder_without_waiting(run_folder, tmp_path, cli):
     folder = copy_of(run_folder, tmp_path / "copy")
     (folder / "describe.json").unlink()
@@ -178,6 +182,7 @@ def test_report_refuses_a_fifo_in_the_folder_without_waiting(run_folder, tmp_pat
     assert code == EXIT_USAGE and one_line_naming(err, "FIFO")
 
 
+@pytest.mark.slow(reason="the first test here pays for a whole `irsim run` (run_folder, about 5 s)")
 def test_a_good_run_folder_still_reports(run_folder, tmp_path, cli):
     folder = copy_of(run_folder, tmp_path / "copy")
     code, _, err = cli("report", folder)

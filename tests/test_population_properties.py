@@ -11,6 +11,7 @@ may still include those users, never more.
 """
 
 import numpy as np
+import pytest
 from conftest import make_profile
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -83,6 +84,7 @@ def check_population(traffic, seed: int) -> None:
     assert result.in_service == traffic.users_at(end - AFTER)
 
 
+@pytest.mark.slow(reason="a hypothesis property over many patterns (0.3 s measured)")
 @bounded
 @given(traffic=phases_patterns(), seed=st.integers(0, 2 ** 32 - 1))
 # docs/semantics.md's example (2 users and 2 a minute for 300 s, then 14), and a drop to 3

@@ -36,6 +36,7 @@ def exact_p95_ms(count: int) -> float:
     return mmc_response_quantile(0.95, RATE_PER_MINUTE / 60.0 / count, 2, 0.020) * 1000.0
 
 
+@pytest.mark.slow(reason="production checks to their precision (1.8 s measured)")
 def test_the_production_percentile_matches_exact_mmc_theory():
     check = production_check(endpoint(9), RATE_PER_MINUTE, 95.0, 115.0, seed=4)
     truth = exact_p95_ms(9)  # 101.8 ms at utilization 2/3
@@ -44,6 +45,7 @@ def test_the_production_percentile_matches_exact_mmc_theory():
     assert check.meets_threshold is True
 
 
+@pytest.mark.slow(reason="production checks to their precision (1.9 s measured)")
 @pytest.mark.parametrize("slo_ms, exact_count", [(115.0, 9), (170.0, 8)])
 def test_the_smallest_passing_count_is_the_exact_minimal_count(slo_ms, exact_count):
     # The SLOs sit between the exact P95s of neighbouring counts (129.5 ms at 8, 101.8 ms at 9,
@@ -54,6 +56,7 @@ def test_the_smallest_passing_count_is_the_exact_minimal_count(slo_ms, exact_cou
     assert check.meets_threshold is (exact_count <= 7)
 
 
+@pytest.mark.slow(reason="production checks to their precision (1.9 s measured)")
 def test_an_unstable_endpoint_is_reported_without_simulating_it():
     check = production_check(endpoint(5), RATE_PER_MINUTE, 95.0, 115.0, seed=0)
     assert check.utilization == pytest.approx(1.2) and not check.stable
@@ -117,6 +120,7 @@ def test_the_headline_names_the_cheapest_endpoint_that_passes(near_saturation_jo
 
 # --- three-valued verdicts ------------------------------------------------------------------------
 
+@pytest.mark.slow(reason="production checks to their precision (0.9 s measured)")
 def test_a_threshold_at_the_exact_percentile_is_too_close_to_call_never_a_yes_or_no():
     """9 instances with the threshold 0.05 % above their exact P95: the check says too close
     (never meets or misses) with what would settle it, the smallest count that surely meets
@@ -134,6 +138,7 @@ def test_a_threshold_at_the_exact_percentile_is_too_close_to_call_never_a_yes_or
     assert document["next_count_down"]["verdict"] == TOO_CLOSE
 
 
+@pytest.mark.slow(reason="production checks to their precision (0.4 s measured)")
 def test_verdicts_on_both_sides_are_decided_by_the_interval():
     meets = production_check(endpoint(9), RATE_PER_MINUTE, 95.0, exact_p95_ms(9) * 1.1, seed=3)
     misses = production_check(endpoint(9), RATE_PER_MINUTE, 95.0, exact_p95_ms(9) / 1.1, seed=3)

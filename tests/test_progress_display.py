@@ -9,6 +9,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from irsim.present.progress import JobProgress, RecommendProgress, progress_console
 from irsim.service.job import execute_job
 from irsim.service.production import check_recommendations
@@ -39,6 +41,7 @@ class Heard(Watch):
         self.heard.append((instance_type, done, total))
 
 
+@pytest.mark.slow(reason="a job with its production check, drawn twice (1.6 s measured)")
 def test_the_production_check_reports_each_recommendation_with_the_same_answers():
     request = json.loads((EXAMPLES / "seed-advanced-job.json").read_text())
     request["InputConfig"]["TrafficPattern"] = {"TrafficType": "PHASES", "Phases": [

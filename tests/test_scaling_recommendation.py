@@ -133,6 +133,7 @@ def test_the_target_falls_with_the_cpu_target_until_the_benchmarked_peak_holds_i
     assert values[3] == finished.scheduled[0].outcome.per_instance_max  # never above what the benchmark showed
 
 
+@pytest.mark.slow(reason="a job run before the call (0.9 s measured)")
 def test_by_endpoint_name_and_the_defaults(client, finished):
     recommendation = finished.describe["InferenceRecommendations"][1]
     name = recommendation["EndpointConfiguration"]["EndpointName"]
@@ -222,6 +223,7 @@ def test_a_job_run_by_its_worker_answers_the_call(home):
 
 # --- the AWS-CLI-shaped command ------------------------------------------------------------
 
+@pytest.mark.slow(reason="a job run before the call (0.8 s measured)")
 def test_the_aws_shaped_command_answers_as_the_client(cli, client, home, finished):
     recommendation_id = finished.describe["InferenceRecommendations"][0]["RecommendationId"]
     code, out, err = cli("get-scaling-configuration-recommendation", "--home", home,

@@ -64,6 +64,7 @@ def test_boto3_with_endpoint_url_gets_modeled_errors_and_the_request_id(server):
     assert response["ResponseMetadata"]["RequestId"] == response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
 
 
+@pytest.mark.slow(reason="a real server on loopback running a job (2.3 s measured)")
 def test_a_job_created_through_the_wire_runs_and_reads_back_with_datetimes(server):
     client = sagemaker(server.url)
     arn = client.create_inference_recommendations_job(**tiny_request("wire-job"))["JobArn"]
@@ -159,6 +160,7 @@ BAD_REQUESTS = {
 }
 
 
+@pytest.mark.slow(reason="a real server on loopback running a job (0.9 s measured)")
 @pytest.mark.parametrize("case", list(BAD_REQUESTS))
 def test_a_bad_request_gets_the_aws_error_shape_and_the_server_keeps_serving(tmp_path, case):
     body, headers, status, code = BAD_REQUESTS[case]
@@ -170,6 +172,7 @@ def test_a_bad_request_gets_the_aws_error_shape_and_the_server_keeps_serving(tmp
         assert sagemaker(server.url).list_inference_recommendations_jobs()["InferenceRecommendationsJobs"] == []
 
 
+@pytest.mark.slow(reason="a real server on loopback running a job (0.3 s measured)")
 def test_the_wire_errors_parse_as_botocore_parses_aws(server):
     """A request the SDK would refuse to send, sent anyway, comes back as botocore's ClientError."""
     client = boto3.client("sagemaker", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="x",

@@ -45,6 +45,7 @@ def profile(service_ms=20.0, setup_ms=500.0, idle_timeout_s=100.0, backoff_ms=10
                            "payload_kb": 10}}
 
 
+@pytest.mark.slow(reason="serverless runs long enough for their laws (0.6 s measured)")
 def test_cold_starts_match_the_idle_timeout_law():
     # One environment, Poisson arrivals: after each request the environment idles for an
     # Exp(rate) time (memoryless), so the next request is cold with probability exp(-rate T).
@@ -59,6 +60,7 @@ def test_cold_starts_match_the_idle_timeout_law():
     assert result.per_minute["ColdStarts"].sum() == result.cold_starts
 
 
+@pytest.mark.slow(reason="serverless runs long enough for their laws (0.6 s measured)")
 def test_throttled_users_obey_conservation_and_the_response_time_law():
     users, limit, duration = 12, 4, 600.0
     result = simulate_serverless(profile(service_ms=20.0, setup_ms=1.0), 2048, limit, users=users,

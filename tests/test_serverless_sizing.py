@@ -81,6 +81,7 @@ KNOWN = {
 }
 
 
+@pytest.mark.slow(reason="serverless runs and matrix exponentials over a grid (0.3 s measured)")
 @pytest.mark.parametrize("case", list(KNOWN), ids=list(KNOWN))
 def test_simulated_blocking_matches_erlang_b_with_the_setup_in_the_holding_time(case):
     rate, service_ms, setup_ms, timeout, limit, cold = KNOWN[case]
@@ -96,6 +97,7 @@ def test_simulated_blocking_matches_erlang_b_with_the_setup_in_the_holding_time(
     assert serverless_blocking(rate, service_ms / 1000, setup_ms / 1000, timeout, limit) == pytest.approx(law, rel=1e-6)
 
 
+@pytest.mark.slow(reason="serverless runs and matrix exponentials over a grid (0.3 s measured)")
 def test_service_time_alone_understates_blocking_when_every_start_is_cold():
     rate, service_ms, setup_ms, timeout, limit, _ = KNOWN["every start cold (no idle timeout)"]
     measured = simulated_blocking(rate, service_ms, setup_ms, timeout, limit, duration_s=4000.0, warmup_s=100.0,
@@ -103,6 +105,7 @@ def test_service_time_alone_understates_blocking_when_every_start_is_cold():
     assert erlang_b(limit, rate * service_ms / 1000) < measured.low
 
 
+@pytest.mark.slow(reason="serverless runs and matrix exponentials over a grid (0.6 s measured)")
 @pytest.mark.parametrize("case", ["every start cold (no idle timeout)", "no cold start (warm, timeout never reached)"])
 def test_the_sizing_is_the_smallest_concurrency_meeting_the_target_by_the_law(case):
     rate, service_ms, setup_ms, timeout, _, cold = KNOWN[case]
@@ -125,6 +128,7 @@ def test_the_sizing_law_reduces_to_erlang_b_on_the_service_time_without_setup():
     assert cold_concurrency(2.0, 0.1, 1.0) == smallest_concurrency(2.0, 0.1, 1.0, 0.0)
 
 
+@pytest.mark.slow(reason="serverless runs and matrix exponentials over a grid (0.8 s measured)")
 def test_no_rise_probabilities_match_the_matrix_exponential():
     for rate, hold, horizon, levels in ((2.0, 0.1, 1.0, 6), (16.7, 0.01, 2.0, 6), (100.0, 0.2, 0.3, 30)):
         expected = []

@@ -16,6 +16,7 @@ import ast
 from pathlib import Path
 from typing import Any
 
+import pytest
 import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -34,6 +35,7 @@ def test_priorities_are_simpys():
     assert (URGENT, NORMAL) == (simpy.events.URGENT, simpy.events.NORMAL) == (0, 1)
 
 
+@pytest.mark.slow(reason="hypothesis properties against SimPy's own event order (0.9 s measured)")
 @settings(max_examples=200, deadline=None)
 @given(entries)
 def test_entries_run_by_time_then_priority_then_scheduling_order(schedule):
@@ -62,6 +64,7 @@ def test_entries_run_by_time_then_priority_then_scheduling_order(schedule):
     assert loop.now == 10.0
 
 
+@pytest.mark.slow(reason="hypothesis properties against SimPy's own event order (0.8 s measured)")
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from([0.0, 0.25, 0.5, 1.0]), st.none() | st.sampled_from([0.0, 0.25])),
                 min_size=1, max_size=25))
@@ -112,6 +115,7 @@ def test_a_stop_lets_the_normal_entries_already_due_at_that_instant_run_first():
     assert loop.now == 5.0
 
 
+@pytest.mark.slow(reason="hypothesis properties against SimPy's own event order (0.3 s measured)")
 def test_simulator_does_not_reach_into_simpy():
     """No engine depends on SimPy's private event heap (``_queue``, ``_eid``, ``_now``), the
     layout any SimPy release may change; SimPy is a benchmark baseline only."""

@@ -8,6 +8,8 @@ import itertools
 import json
 from pathlib import Path
 
+import pytest
+
 from irsim.present.autoscale import cost_change
 from irsim.present.webcharts import recommendation_figure
 from irsim.service.job import execute_job
@@ -26,6 +28,7 @@ def by_endpoint(steps: list[dict]) -> dict[str, str]:
     return {s["InferenceBenchmark"]["EndpointConfiguration"]["EndpointName"]: s["Status"] for s in steps}
 
 
+@pytest.mark.slow(reason="a job's steps followed while it runs (0.3 s measured)")
 def test_steps_only_move_forward_and_none_vanishes():
     """Three benchmarks, one slot, a job duration that schedules two: the third is FAILED with
     the arithmetic from the first look to the last, never listed PENDING and then gone."""

@@ -80,6 +80,7 @@ def run_worker_with(monkeypatch: pytest.MonkeyPatch, home: Path, between) -> int
 
 # --- item 1: end states ------------------------------------------------------------------------
 
+@pytest.mark.slow(reason="jobs run by worker processes (0.4 s measured)")
 def test_a_stop_after_the_last_benchmark_ends_the_job_stopped(tmp_path, monkeypatch):
     store_job(tmp_path)
     offline = irsim.client(home=tmp_path)
@@ -172,6 +173,7 @@ def corrupt_store(home: Path, how: str) -> Path:
     return path
 
 
+@pytest.mark.slow(reason="jobs run by worker processes (0.4 s measured)")
 @pytest.mark.parametrize("how, cause", [("not a database", "file is not a database"),
                                         ("damaged", "database disk image is malformed")])
 def test_a_corrupt_store_is_reported_and_left_as_it_is(tmp_path, cli, how, cause):
@@ -252,6 +254,7 @@ def unwritable(*paths: Path) -> Iterator[None]:
         subprocess.run(["chattr", "-i", *map(str, paths)], capture_output=True)
 
 
+@pytest.mark.slow(reason="jobs run by worker processes (0.7 s measured)")
 def test_read_only_commands_work_on_a_read_only_store(tmp_path, cli):
     home = tmp_path / "home"
     store = store_job(home, "running-job", status="IN_PROGRESS", worker_pid=dead_pid())

@@ -57,6 +57,7 @@ def assert_sound(home: Path) -> None:
     assert checkup.integrity == "ok" and checkup.bad == ()
 
 
+@pytest.mark.slow(reason="several writer processes, kill -9 and corruption on a real store (5.4 s measured)")
 def test_several_processes_writing_at_once_lose_nothing(tmp_path):
     processes = [writer(tmp_path, f"p{i}", 25) for i in range(4)]
     for process in processes:
@@ -73,6 +74,7 @@ def test_several_processes_writing_at_once_lose_nothing(tmp_path):
     assert created == sorted(created, reverse=True)
 
 
+@pytest.mark.slow(reason="several writer processes, kill -9 and corruption on a real store (4.8 s measured)")
 def test_kill_9_at_random_points_leaves_whole_rows(tmp_path):
     rng = np.random.default_rng(27)
     finished: set[str] = set()
@@ -151,6 +153,7 @@ def three_finished_jobs(home: Path) -> None:
         store_job(home, name, status="COMPLETED", completed=now_utc())
 
 
+@pytest.mark.slow(reason="several writer processes, kill -9 and corruption on a real store (10.8 s measured)")
 @settings(max_examples=40, deadline=None, database=None)
 @given(column=st.sampled_from(COLUMNS), value=values)
 def test_a_corrupted_row_is_one_failed_job_and_the_rest_read_as_before(tmp_path_factory, column, value):

@@ -41,6 +41,7 @@ def test_the_codec_gives_back_what_it_was_given():
         assert decode(encode(document)) == document
 
 
+@pytest.mark.slow(reason="a job created and run by a worker process (4.7 s measured)")
 def test_a_forged_tag_in_a_profile_given_to_create_round_trips(tmp_path, cli, home):
     profile = load_profile("demo").to_dict()
     profile["provenance"] = {"note": FORGED}
@@ -112,6 +113,7 @@ def test_the_command_line_lists_describes_and_refuses_to_stop_around_a_bad_row(t
     assert code != 0 and one_line_naming(err, "bad-time", "FAILED")
 
 
+@pytest.mark.slow(reason="a job created and run by a worker process (0.6 s measured)")
 def test_a_forged_tag_an_earlier_irsim_stored_fails_its_job_not_the_store(tmp_path, cli, capsys):
     """What the old encoding wrote for a profile holding the tag: the worker reads it, fails the
     job with the row named, and the store goes on answering."""

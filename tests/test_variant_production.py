@@ -43,6 +43,7 @@ def exact_p95_ms(mean_ms: float) -> float:
     return mmc_response_quantile(0.95, TARGET_PER_MINUTE / 60.0, 2, mean_ms / 1000.0) * 1000.0
 
 
+@pytest.mark.slow(reason="two production checks to their precision (2.5 s measured)")
 def test_each_variant_is_checked_on_its_own_entry(result):
     document = result.document()
     checks = {b.environment["OMP_NUM_THREADS"]: b.production_check for b in document.benchmarks}
@@ -63,6 +64,7 @@ def test_each_variant_is_checked_on_its_own_entry(result):
     assert checks["2"].meets_threshold is False and checks["2"].smallest_passing_count == 2
 
 
+@pytest.mark.slow(reason="two production checks to their precision (1.6 s measured)")
 def test_the_headline_and_the_table_name_the_variant(result):
     headline = result.headline()
     assert headline is not None and headline.environment == {"OMP_NUM_THREADS": "1"}
