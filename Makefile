@@ -45,8 +45,9 @@ path:
 # standard machine); PYTEST_WORKERS=0 runs it in this one process.
 PYTEST_WORKERS ?= auto
 
+# It ends with the 20 slowest tests (`--durations`): the candidates for `slow` or a faster test.
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -m "not stats" -n $(PYTEST_WORKERS)
+	$(BIN)/python -m pytest -m "not stats" -n $(PYTEST_WORKERS) --durations=20
 
 # The statistical targets (decisions near the SLO, autoscaling under the exact replay) over many
 # seeded repeats: about ten minutes of CPU, so outside the CI run; their latest figures are in
