@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -131,12 +132,23 @@ class Estimate:
         return text + "; " + settle_words(self.settle(slo_ms))
 
 
-def settle_words(settle: Settle | None) -> str:
-    """What would settle a too-close verdict, in words."""
+class Settling(Protocol):
+    """What settles a too-close verdict, as a Settle or as the record irsim.json stores."""
+
+    @property
+    def practical(self) -> bool: ...
+    @property
+    def precision(self) -> float: ...
+    @property
+    def requests(self) -> int: ...
+
+
+def settle_words(settle: Settling | None, unknown: str = "") -> str:
+    """What would settle a too-close verdict, in words (``unknown`` when nothing says)."""
     if settle is None:
-        return ""
+        return unknown
     if not settle.practical:
-        return "it lies within 0.1 % of the SLO: no practical budget settles it"
+        return "it lies within 0.1 % of the threshold: no practical budget settles it"
     return f"a precision of {settle.precision:g} would settle it (about {settle.requests:,} simulated requests)"
 
 

@@ -31,9 +31,9 @@ TOP_LEVEL_RULES = {
     "autoscaling": {"simulator", "pricing", "optimizer", "calibration"},
     "irsim": {"simulator", "pricing", "calibration", "optimizer", "autoscaling"},
 }
-#: The rooms of irsim/ and which other rooms each may import. The leaf modules (errors,
+#: The rooms of irsim/ and which other rooms each may import. The leaf modules (argtypes, errors,
 #: exitcodes, inputs) may be imported by every room; `irsim` itself is the package's face.
-LEAVES = {"errors", "exitcodes", "inputs"}
+LEAVES = {"argtypes", "errors", "exitcodes", "inputs"}
 ROOM_RULES = {
     "service": set(),
     "durable": {"service"},

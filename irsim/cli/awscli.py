@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError, ParamValidationError, ProfileNotFou
 from botocore.model import OperationModel
 from botocore.utils import set_value_from_jmespath
 
-from irsim.cli.argtypes import seed
+from irsim.argtypes import seed
 from irsim.cli.awsoutput import OUTPUTS, compile_query, plain, render
 from irsim.cli.awsshapes import (
     SCALARS,

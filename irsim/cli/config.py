@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from irsim.cli.argtypes import MAX_SEED
+from irsim.argtypes import MAX_SEED
 from irsim.cli.errors import CliError
 from irsim.cli.options import DEFAULT_REGION, DEFAULT_SEED, DEMO_PROFILE
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from irsim.cli.argtypes import integer, number, seed
+from irsim.argtypes import integer, number, seed
 from irsim.cli.options import (
     DEFAULT_POLL_S,
     WAIT_EXIT_CODES,

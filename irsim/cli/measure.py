@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from irsim.cli.argtypes import number, seed
+from irsim.argtypes import number, seed
 from irsim.cli.calibrate import calibrate_from_measure, report_calibration, write_profile
 from irsim.cli.run import load_request
 from irsim.measure.files import check_output

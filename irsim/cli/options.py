@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from irsim.cli.argtypes import seed
+from irsim.argtypes import seed
 
 #: The library's limits and defaults that help texts name (tests/test_cli_lazy.py checks each
 #: against the library's own constant: they are copied here only to keep parsing light).

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from irsim.cli.argtypes import integer, number, precision
+from irsim.argtypes import integer, number, precision
 from irsim.cli.options import (
     DEFAULT_PRECISION,
     DEFAULT_STARTUP_S,

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from irsim.cli.argtypes import integer, seed
+from irsim.argtypes import integer, seed
 from irsim.durable.client import client as offline_client
 from irsim.errors import UserError
 from irsim.exitcodes import EXIT_OK

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from irsim.argtypes import integer, number
 from irsim.measure.sample_model import SampleModel, SampleModelConfig, parse_rows
 
 DEFAULT_PORT = 8080
@@ -109,45 +110,23 @@ def cpu_list(text: str) -> tuple[int, ...]:
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `irsim sample-server` and `python -m irsim.measure.sample_server`."""
-    parser.add_argument("--workers", type=_bounded(1, 64), default=1, help="gunicorn sync workers (default 1)")
-    parser.add_argument("--port", type=_bounded(1, 65535), default=DEFAULT_PORT, help="port (default 8080)")
+    parser.add_argument("--workers", type=integer(1, 64), default=1, help="gunicorn sync workers (default 1)")
+    parser.add_argument("--port", type=integer(1, 65535), default=DEFAULT_PORT, help="port (default 8080)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1; a container listens on 0.0.0.0)")
     parser.add_argument("--cpus", type=cpu_list, default=None, metavar="LIST",
                         help="cores to pin the server to, e.g. 0 or 0-2 (default: all but the last)")
-    parser.add_argument("--hidden", type=_bounded(1, 4096), default=SampleModelConfig.hidden,
+    parser.add_argument("--hidden", type=integer(1, 4096), default=SampleModelConfig.hidden,
                         help=f"units per layer: CPU cost per row (default {SampleModelConfig.hidden})")
-    parser.add_argument("--layers", type=_bounded(1, 64), default=SampleModelConfig.layers,
+    parser.add_argument("--layers", type=integer(1, 64), default=SampleModelConfig.layers,
                         help=f"layers (default {SampleModelConfig.layers})")
-    parser.add_argument("--io-ms", type=_milliseconds, default=SampleModelConfig.io_ms,
+    parser.add_argument("--io-ms", type=number(0.0, "a number of ms", 10_000.0), default=SampleModelConfig.io_ms,
                         help=f"wait per request, ms, as on a feature-store read (default {SampleModelConfig.io_ms:g})")
 
 
 def options_from(args: argparse.Namespace) -> ServerOptions:
     return ServerOptions(workers=args.workers, port=args.port, host=args.host, cpus=args.cpus,
                          model=SampleModelConfig(hidden=args.hidden, layers=args.layers, io_ms=args.io_ms))
-
-
-def _bounded(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}, got {text!r}")
-        return value
-    return parse
-
-
-def _milliseconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 10_000:
-        raise argparse.ArgumentTypeError(f"must be 0 to 10000 ms, got {text!r}")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -21,6 +21,7 @@ from irsim.service.result import (
     Replications,
     SettleRecord,
 )
+from optimizer.verdict import settle_words
 from simulator import SimulationResult
 
 #: The console's width: the default view fits it (the wide view shows every column, however wide).
@@ -221,12 +222,8 @@ def verdict_notes(rank: int, row: Row) -> list[str]:
 
 
 def settle_text(settle: SettleRecord | None) -> str:
-    """What budget would settle a verdict too close to call, in words."""
-    if settle is None:
-        return "more replications would settle it"
-    if not settle.practical:
-        return "it lies within 0.1 % of the threshold: no practical budget settles it"
-    return f"a precision of {settle.precision:g} would settle it (about {settle.requests:,} simulated requests)"
+    """What budget would settle a verdict too close to call, in words (optimizer.verdict's words)."""
+    return settle_words(settle, unknown="more replications would settle it")
 
 
 def too_close_words(check: ProductionCheckRecord) -> str:

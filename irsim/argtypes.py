@@ -28,16 +28,23 @@ def integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
 seed = integer(0, MAX_SEED)
 
 
-def number(minimum: float | None = None, what: str = "a number") -> Callable[[str], float]:
-    """A finite float, >= ``minimum`` when one is given."""
-    allowed = f"{what} >= {minimum:g}" if minimum is not None else f"a finite {what.removeprefix('a ')}"
+def number(minimum: float | None = None, what: str = "a number",
+           maximum: float | None = None) -> Callable[[str], float]:
+    """A finite float, >= ``minimum`` and <= ``maximum`` when they are given."""
+    if maximum is not None and minimum is not None:
+        allowed = f"{what} from {minimum:g} to {maximum:g}"
+    elif minimum is not None:
+        allowed = f"{what} >= {minimum:g}"
+    else:
+        allowed = f"a finite {what.removeprefix('a ')}"
 
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             value = math.nan
-        if not math.isfinite(value) or (minimum is not None and value < minimum):
+        if (not math.isfinite(value) or (minimum is not None and value < minimum)
+                or (maximum is not None and value > maximum)):
             raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
         return value
     return parse
