@@ -3,7 +3,7 @@
 A run without a schedule must not pay for the schedule: this times the Python engine
 (``fast=False``) on ``make bench``'s reference system (20 closed-loop users, one instance of
 4 workers, lognormal 20 ms cv 0.5, 6,000 simulated seconds: about 1.2 M requests) and on open
-Poisson traffic over 4 instances with random routing (150 requests/s per instance, 10 ms
+Poisson traffic over 4 instances with random routing (150 requests/s per instance, 5 ms
 exponential, 2,000 s: 1.2 M requests), in a fresh process per run from each tree (``--before``,
 a commit or a folder, against this one), alternating, best CPU time of ``--repeats`` each. CPU
 seconds (``time.process_time``), not wall seconds: the machine is shared. The same run with a
@@ -38,7 +38,7 @@ if case == "closed":
     began = time.process_time()
     result = simulator.simulate(load_profile(profile), "ml.c5.large", users=20, duration_s=6000.0, seed=1, fast=False)
 else:
-    entry = InstanceProfile(instance_type="ml.c5.large", workers=1, service_time=Distribution("exponential", 10.0, 1.0))
+    entry = InstanceProfile(instance_type="ml.c5.large", workers=1, service_time=Distribution("exponential", 5.0, 1.0))
     kwargs = {}
     if case == "scheduled":
         kwargs["capacity_schedule"] = tuple((100.0 * k, 3 + k % 3) for k in range(1, 20))
