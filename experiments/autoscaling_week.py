@@ -146,7 +146,7 @@ def main() -> None:
 
 #: The requests the windows of ``--replay`` may hold in all (each is served by the engine twice and
 #: the exact replay once).
-REPLAY_REQUESTS = 40e6
+REPLAY_REQUESTS = 25e6
 HALF_WINDOW = 15
 
 
