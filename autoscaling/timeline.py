@@ -10,6 +10,12 @@ measured percentile, a noisy statistic of one minute's requests, lands above the
 without invocations violates nothing. ``Timeline.violating_minutes`` counts the minutes whose
 predicted percentile is above the SLO; ``expected_violating`` +- ``violating_error`` is the
 count a measurement would give (the sum of the probabilities, and its standard deviation).
+
+Every minute also has a three-valued ``verdict`` (``optimizer.verdict``), so a minute whose
+measurement could land on either side of the SLO is never shown as a plain yes or no: by the
+model, ``misses`` when it violates with probability at least 1 - VERDICT_RISK, ``meets`` when
+at most VERDICT_RISK, else ``too close to call``; by the engine, ``autoscaling.verify``'s
+interval on the minute's own requests. ``Timeline.too_close_minutes`` counts the too-close ones.
 """
 
 from __future__ import annotations
@@ -24,14 +30,19 @@ from autoscaling.backlog import Judgement, judge
 from autoscaling.curves import TrafficCurve
 from autoscaling.latency import MinuteModel, parse_percentile
 from autoscaling.policy import ALARMS, Alarms, CapacityTimeline, ScalingPolicy, replay
-from autoscaling.verify import engine_percentiles
+from autoscaling.verify import engine_check
 from optimizer.capacity import Estimate, smallest_count
+from optimizer.verdict import MEETS, MISSES, TOO_CLOSE
 from simulator import checks
 from simulator.errors import InputError
 from simulator.profiles import InstanceProfile
 
 DEFAULT_STARTUP_S = 300.0
-COLUMNS = ("minute", "invocations", "capacity", "pending", "utilization", "percentile_ms", "violating", "failed")
+COLUMNS = ("minute", "invocations", "capacity", "pending", "utilization", "percentile_ms", "violating", "verdict",
+           "failed")
+#: The model decides a minute when it violates with probability below this or above 1 minus this
+#: (a 95 % two-sided reading of the minute's sampling noise); in between it is too close to call.
+VERDICT_RISK = 0.025
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,7 @@ class Timeline:
     measured_by: str = "model"  # "model" (the per-minute queueing law) or "engine" (discrete-event)
     expected_violating: float = 0.0  # the sum of the minutes' violation probabilities (the count itself: engine)
     violating_error: float = 0.0  # its standard deviation
+    too_close_minutes: int = 0  # minutes whose verdict is too close to call (module docstring)
 
     @property
     def violating_share(self) -> float:
@@ -115,11 +127,14 @@ class Scenario:
             "backlog": judged.backlog,
             "violation_probability": judged.probability,
         })
+        frame["verdict"] = model_verdicts(judged.probability, invocations)
         if engine:
-            measured = engine_percentiles(self.curve, self.model.entry, capacity.in_service,
-                                          percentile=self.model.percentile, routing=self.model.routing, seed=seed)
+            checked = engine_check(self.curve, self.model.entry, capacity.in_service, percentile=self.model.percentile,
+                                   slo_ms=self.slo_ms, routing=self.model.routing, seed=seed)
+            saturated = np.isinf(model_percentile)
             frame["model_percentile_ms"] = model_percentile
-            frame["percentile_ms"] = np.where(np.isinf(model_percentile), math.inf, measured)
+            frame["percentile_ms"] = np.where(saturated, math.inf, checked.percentile_ms)
+            frame["verdict"] = np.where(saturated, MISSES, np.array(checked.verdicts, dtype=object))
         frame["violating"] = (np.nan_to_num(frame["percentile_ms"].to_numpy(), nan=0.0) > self.slo_ms) if engine \
             else judged.violating
         frame["failed"] = self.model.failed(invocations, capacity.in_service)
@@ -131,7 +146,7 @@ class Scenario:
                         instance_minutes=billed, cost=billed * self.price_per_hour / 60.0,
                         scale_outs=capacity.scale_outs, scale_ins=capacity.scale_ins,
                         measured_by="engine" if engine else "model", expected_violating=expected,
-                        violating_error=error)
+                        violating_error=error, too_close_minutes=int((frame["verdict"] == TOO_CLOSE).sum()))
 
     def smallest_static_count(self, rate_per_min: float) -> int:
         """The fewest instances whose percentile meets the SLO at ``rate_per_min``, found by the
@@ -151,6 +166,15 @@ class Scenario:
                                        f"{self.slo_ms:g} ms at {rate_per_min:,.0f} invocations per minute: "
                                        f"{decision.reason}")
         return decision.count
+
+
+def model_verdicts(probability: np.ndarray, invocations: np.ndarray) -> np.ndarray:
+    """Per minute, from the probability that its measured percentile lands above the SLO:
+    meets, misses or too close to call (VERDICT_RISK); None for a minute without invocations."""
+    verdict = np.where(probability >= 1.0 - VERDICT_RISK, MISSES,
+                       np.where(probability <= VERDICT_RISK, MEETS, TOO_CLOSE)).astype(object)
+    verdict[np.asarray(invocations) <= 0] = None
+    return verdict
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,15 @@ capacity changes) over three seeds, side by side.
 targets up to r* at the peak count), run from that commit's tree in a subprocess; "after" is
 this tree's. Both policies are replayed exactly here, on the same seeds.
 
-    .venv/bin/python experiments/autoscaling_backlog.py [--scaled] [--seeds 3]
+    .venv/bin/python experiments/autoscaling_backlog.py [--scaled] [--seeds 3] [--engine]
 
 ``--scaled`` runs the same day ten times slower (100 ms, 400 to 3,600 a minute, P95 <= 1.5 s):
 ten times fewer requests a minute, so each minute's percentile is noisier.
+
+``--engine`` adds the discrete-event engine's check of every policy, both ways in the same run
+(``autoscaling/verify.py``, one seed each): segment-wise (before: each constant-capacity
+segment its own run, started empty, its requests in flight dropped at its end) and continuous
+(after: the whole day as one run with the policy's capacity schedule, requests in flight kept).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import numpy as np
 
 from autoscaling import Bursts, Diurnal, ScalingPolicy, Scenario, recommend_policy, replay, synthesize
 from autoscaling.exact import exact_replay
+from autoscaling.verify import engine_percentiles
 from simulator.distributions import Distribution
 from simulator.profiles import InstanceProfile
 
@@ -76,11 +82,26 @@ def exact_counts(curve, entry, policy: ScalingPolicy, slo_ms: float, seeds: int)
     return [int(run.violating(slo_ms).sum()) for run in runs]
 
 
+def engine_counts(curve, entry, policy: ScalingPolicy, slo_ms: float, enabled: bool) -> str:
+    """"segment-wise | continuous" violating minutes by the engine (seed 0 both), with the wall
+    time of each; two empty cells when not asked for."""
+    if not enabled:
+        return " | "
+    capacity = replay(curve.per_minute, policy, STARTUP_S).in_service
+    cells = []
+    for continuous in (False, True):
+        began = time.perf_counter()
+        measured = engine_percentiles(curve, entry, capacity, percentile=95.0, seed=0, continuous=continuous)
+        cells.append(f"{int((np.nan_to_num(measured) > slo_ms).sum())} ({time.perf_counter() - began:.0f} s)")
+    return " | ".join(cells)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scaled", action="store_true")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--curve-seed", type=int, default=0)
+    parser.add_argument("--engine", action="store_true", help="also the engine check, segment-wise and continuous")
     args = parser.parse_args()
     scale = 10.0 if args.scaled else 1.0
     case = {"mean": 10.0 * scale, "peak": 36000 / scale, "trough": 4000 / scale, "slo": 150.0 * scale,
@@ -91,23 +112,25 @@ def main() -> None:
     print(f"day: {curve.source}\n  c = 1, exponential {case['mean']:g} ms, P95 <= {case['slo']:g} ms, start-up "
           f"{STARTUP_S:g} s; exact replay seeds 0..{args.seeds - 1}\n")
     old = before(case)
-    print("| budget (minutes) | | policy | model: violating minutes | exact replay | saving vs static |",
-          "|---|---|---|---|---|---|", sep="\n")
+    print("| budget (minutes) | | policy | model: violating minutes | engine, segment-wise | engine, continuous | "
+          "exact replay | saving vs static |", "|---|---|---|---|---|---|---|---|", sep="\n")
     for budget, previous in zip(BUDGETS, old, strict=True):
         allowed = int(budget * curve.minutes + 1e-9)
         policy = ScalingPolicy(*previous["policy"])
         counts = exact_counts(curve, entry, policy, case["slo"], args.seeds)
-        print(f"| {budget:.1%} ({allowed}) | before | {policy.describe()} | {previous['violating']} | "
-              f"{', '.join(map(str, counts))} | {previous['saving']:.1%} |")
+        engine = engine_counts(curve, entry, policy, case["slo"], args.engine)
+        print(f"| {budget:.1%} ({allowed}) | before | {policy.describe()} | {previous['violating']} | {engine} | "
+              f"{', '.join(map(str, counts))} | {previous['saving']:.1%} |", flush=True)
         began = time.perf_counter()
         scenario = Scenario.of(curve, entry, price_per_hour=PRICE, slo_ms=case["slo"], startup_s=STARTUP_S)
         found = recommend_policy(scenario, violation_budget=budget)
         took = time.perf_counter() - began
         counts = exact_counts(curve, entry, found.policy, case["slo"], args.seeds)
+        engine = engine_counts(curve, entry, found.policy, case["slo"], args.engine)
         timeline = found.timeline
         print(f"| | after | {found.policy.describe()} | {timeline.violating_minutes} predicted; "
               f"{timeline.expected_violating:.1f} ± {timeline.violating_error:.1f} expected (search {took:.1f} s) | "
-              f"{', '.join(map(str, counts))} | {found.saving:.1%} |", flush=True)
+              f"{engine} | {', '.join(map(str, counts))} | {found.saving:.1%} |", flush=True)
 
 
 if __name__ == "__main__":

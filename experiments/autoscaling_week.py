@@ -7,7 +7,16 @@ saving against static, the search's wall time and policies tried; then the per-m
 against the optimizer's pre-screen and a long engine run at a few loads (why the law is the
 convolution, not the tail split).
 
-    .venv/bin/python experiments/autoscaling_week.py [--engine-check]
+    .venv/bin/python experiments/autoscaling_week.py [--engine-check] [--replay]
+
+``--replay`` checks the search's policy where the week can violate, by the model, the engine
+(segment-wise: each constant-capacity segment its own run started empty, as before; and
+continuous: one run with the policy's capacity schedule, requests in flight kept) and the exact
+replay (``autoscaling/exact.py``) side by side. The whole week is 1.5 billion requests, beyond
+the Python engine here, so it replays windows of 31 minutes around the minutes the model gives
+the highest violation probability (merged, up to REPLAY_REQUESTS requests in all), each from
+empty 15 minutes before its first judged minute; the model's expected violations outside the
+windows are printed too.
 """
 
 from __future__ import annotations
@@ -30,10 +39,12 @@ from autoscaling import (
     replay,
     static_peak,
 )
+from autoscaling.exact import exact_replay
 from autoscaling.latency import MinuteModel
 from autoscaling.verify import engine_percentiles
 from optimizer.capacity import approximate_quantile_ms
 from optimizer.statistics import relaxation_requests
+from optimizer.verdict import TOO_CLOSE
 from pricing import hourly_price
 from simulator import DEMO_PROFILE_PATH, load_profile, simulate
 
@@ -98,6 +109,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine-check", action="store_true", help="also compare the per-minute model with two "
                                                                      "engine runs on a 2-hour curve (about a minute)")
+    parser.add_argument("--replay", action="store_true", help="the search's policy where the week can violate: model, "
+                                                              "engine both ways and exact replay side by side")
     args = parser.parse_args()
     curve = parse_curve(SPEC)
     entry = load_profile(DEMO_PROFILE_PATH).instance(INSTANCE)
@@ -128,6 +141,67 @@ def main() -> None:
     print("\n".join(law_check()))
     if args.engine_check:
         print("\n" + "\n".join(engine_check(entry)))
+    if args.replay:
+        print("\n" + "\n".join(replay_windows(curve, entry, found.timeline)))
+
+
+#: The requests the windows of ``--replay`` may hold in all (each is served by the engine twice and
+#: the exact replay once).
+REPLAY_REQUESTS = 25e6
+HALF_WINDOW = 15
+
+
+def windows(probability: np.ndarray, per_minute: np.ndarray) -> list[tuple[int, int]]:
+    """Merged [first, end) minute windows of 2 HALF_WINDOW + 1 minutes around the minutes of
+    highest violation probability, most likely first, within REPLAY_REQUESTS requests."""
+    chosen: list[tuple[int, int]] = []
+    for minute in np.argsort(-probability, kind="stable").tolist():
+        if probability[minute] <= 1e-3:
+            break
+        if any(a <= minute < b for a, b in chosen):
+            continue
+        window = (max(0, minute - HALF_WINDOW), min(per_minute.size, minute + HALF_WINDOW + 1))
+        merged = sorted([*chosen, window])
+        joined: list[tuple[int, int]] = []
+        for a, b in merged:
+            if joined and a <= joined[-1][1]:
+                joined[-1] = (joined[-1][0], max(b, joined[-1][1]))
+            else:
+                joined.append((a, b))
+        if sum(float(per_minute[a:b].sum()) for a, b in joined) > REPLAY_REQUESTS:
+            break
+        chosen = joined
+    return chosen
+
+
+def replay_windows(curve: TrafficCurve, entry: Any, timeline: Timeline) -> list[str]:
+    """The search's policy in the windows where the week can violate: violating minutes by the
+    model, the engine (segment-wise and continuous, one seed) and the exact replay (two seeds)."""
+    frame = timeline.frame
+    probability = frame["violation_probability"].to_numpy()
+    capacity = frame["capacity"].to_numpy()
+    chosen = windows(probability, curve.per_minute)
+    inside = np.zeros(curve.minutes, dtype=bool)
+    for a, b in chosen:
+        inside[a:b] = True
+    lines = [f"replayed windows: {len(chosen)} ({int(inside.sum())} minutes, "
+             f"{curve.per_minute[inside].sum() / 1e6:.1f} M requests); model's expected violations outside them "
+             f"{probability[~inside].sum():.2f}",
+             "| window (minutes) | requests | model: violating (expected) | too close (model) | engine, segment-wise | "
+             "engine, continuous | exact replay (2 seeds) |", "|---|---|---|---|---|---|---|"]
+    for a, b in chosen:
+        part = TrafficCurve(per_minute=curve.per_minute[a:b], start=None, source=f"minutes {a}-{b}")
+        cells = []
+        for continuous in (False, True):
+            began = time.perf_counter()
+            measured = engine_percentiles(part, entry, capacity[a:b], percentile=95.0, seed=a, continuous=continuous)
+            cells.append(f"{int((np.nan_to_num(measured) > SLO_MS).sum())} ({time.perf_counter() - began:.0f} s)")
+        exact = [int(exact_replay(part.per_minute, capacity[a:b], entry, rng=np.random.default_rng(seed))
+                     .violating(SLO_MS).sum()) for seed in (1, 2)]
+        lines.append(f"| {a}-{b} | {part.total_invocations / 1e6:.1f} M | {int(frame['violating'][a:b].sum())} "
+                     f"({probability[a:b].sum():.1f}) | {int((frame['verdict'][a:b] == TOO_CLOSE).sum())} | "
+                     f"{' | '.join(cells)} | {', '.join(map(str, exact))} |")
+    return lines
 
 
 def engine_check(entry: Any) -> list[str]:

@@ -16,7 +16,7 @@ from heapq import heappush
 from itertools import count
 from typing import Any
 
-from simulator import fastpath
+from simulator import capacity, fastpath
 from simulator.endpoint import InstanceEndpoint
 from simulator.fastpath import Streams
 from simulator.harness import (
@@ -50,8 +50,13 @@ def samplers_for(spec: RunSpec, endpoint: InstanceEndpoint) -> dict[str, Sampler
     def route(rng: Any, n: int) -> Any:
         return rng.integers(0, instances, n)
 
+    def uniform(rng: Any, n: int) -> Any:
+        return rng.random(n)
+
     streams = common_samplers(endpoint.service_time, spec.overhead, spec.think_time_s)
     streams["route"] = route if instances > 1 and endpoint.routing == "random" else None
+    if spec.capacity_schedule:  # the instances in service change: a U(0, 1) picks among them
+        streams["route"] = uniform if endpoint.routing == "random" else None
     return streams
 
 
@@ -75,7 +80,9 @@ def run(spec: RunSpec, interrupt: Callable[[], bool] | None = None,
     in-flight request first.
 
     Where :func:`simulator.fastpath.chosen` says the compiled fast path applies and pays
-    (``spec.fast``), it runs the same run there, event for event.
+    (``spec.fast``), it runs the same run there, event for event. A run with a capacity
+    schedule (``simulator.capacity``) stays here: its steps change the instances the router
+    sends to while every request in flight keeps its instance.
     """
     endpoint = spec.endpoint
     assert isinstance(endpoint, InstanceEndpoint), "the engines table sends real-time endpoints here"
@@ -83,11 +90,13 @@ def run(spec: RunSpec, interrupt: Callable[[], bool] | None = None,
         return fastpath.run(spec, Streams(STREAMS, samplers_for(spec, endpoint)), interrupt, on_minute)
     draws = draws_for(spec, endpoint)
     loop, records, population = Loop(), Records(keep=spec.keep_requests), Population()
-    busy = [0] * endpoint.instance_count
+    busy = [0] * capacity.width(endpoint.instance_count, spec.capacity_schedule)
     waiting: list[deque[float]] = [deque() for _ in busy]
+    scheduled = capacity.scheduled_router(loop, spec.capacity_schedule, endpoint, draws.route, busy, waiting) \
+        if spec.capacity_schedule else None
     arrivals = count(1)  # counts every request that reaches the endpoint, independently of the records
     arrive = _requests(loop, endpoint, draws, records, population, busy, waiting, arrivals.__next__,
-                       closed_loop=spec.traffic.closed)
+                       closed_loop=spec.traffic.closed, scheduled=scheduled)
     drive(loop, spec.traffic, population, arrive, draws.arrival_rng)
     clock = MinuteClock(loop, spec.traffic, spec.stopping, interrupt, records, on_minute)
     clock.run()
@@ -97,23 +106,26 @@ def run(spec: RunSpec, interrupt: Callable[[], bool] | None = None,
 
 def _requests(loop: Loop, endpoint: InstanceEndpoint, draws: Draws, records: Records, population: Population,
               busy: list[int], waiting: list[deque[float]], count_arrival: Callable[[], int], *,
-              closed_loop: bool) -> Callable[[float], None]:
+              closed_loop: bool, scheduled: Callable[[], int] | None = None) -> Callable[[float], None]:
     """The hot path: ``arrive(now)`` for a request reaching the endpoint, and what happens at
     its completion. ``busy`` and ``waiting`` (per instance: requests in service, arrival
-    times of queued requests) change in place."""
+    times of queued requests) change in place. ``scheduled`` routes every request when a
+    capacity schedule changes the instances in service (``simulator.capacity``)."""
     heap, sequence, push = loop.heap, loop.sequence, heappush
     workers = endpoint.workers
     next_service, route, next_overhead, next_think = draws.service, draws.route, draws.overhead, draws.think
+    if scheduled is not None:
+        route = scheduled
     delayed = next_overhead is not None or next_think is not None
     # Outstanding at an instance = in service + queued there: +1 at take(), -1 at release().
-    least = (LeastOutstanding(endpoint.instance_count)
-             if endpoint.instance_count > 1 and endpoint.routing == "least_outstanding_requests" else None)
+    least = (LeastOutstanding(endpoint.instance_count) if scheduled is None and endpoint.instance_count > 1
+             and endpoint.routing == "least_outstanding_requests" else None)
     take = least.take if least is not None else None
     release = least.release if least is not None else None
     record_completion, record_latency = records.completion_s.append, records.latency_s.append
     record_service, record_instance = records.service_s.append, records.instance.append
     record_overhead = records.overhead_s.append
-    spread = endpoint.instance_count > 1  # else every instance recorded would be 0: output() fills them in
+    spread = len(busy) > 1  # else every instance recorded would be 0: output() fills them in
 
     def arrive(now: float) -> None:
         """A request reaches the endpoint: count it, route it, start it or queue it."""

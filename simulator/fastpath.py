@@ -6,8 +6,9 @@ random routing (or one instance); closed-loop users (constant, PHASES or STAIRS:
 change included), with or without overhead latency and think time; open Poisson traffic;
 every service-time family; every stopping condition, interrupt and minute hook. Not covered,
 so :func:`simulator.engine.run` keeps its Python loop: least-outstanding-requests routing over
-more than one instance (:func:`simulator.runspec.fast_path_gap`), and serverless endpoints
-(their own engine); and any run when numba is not installed or fails to compile the loop.
+more than one instance (:func:`simulator.runspec.fast_path_gap`), a capacity schedule
+(``simulator.capacity``), and serverless endpoints (their own engine); and any run when numba
+is not installed or fails to compile the loop.
 
 Same answers, not close ones: the streams of random draws are spawned from the seed in the
 Python engine's order (:func:`simulator.harness.spawn`) and drawn by its samplers in the same
@@ -96,7 +97,10 @@ def available() -> bool:
 
 
 def covers(spec: RunSpec) -> str | None:
-    """None when the fast path can run this spec's endpoint; else why not."""
+    """None when the fast path can run this spec; else why not (a capacity schedule, or an
+    endpoint it does not cover: checked once per run)."""
+    if spec.capacity_schedule:
+        return "a capacity schedule runs on the Python engine"
     return fast_path_gap(spec.endpoint)
 
 

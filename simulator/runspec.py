@@ -6,9 +6,10 @@ directly, and ``simulate``/``simulate_serverless`` build one from their argument
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from simulator import checks
+from simulator.capacity import Step, check_schedule, widest
 from simulator.distributions import Distribution
 from simulator.endpoint import InstanceEndpoint, ServerlessEndpoint
 from simulator.errors import InputError
@@ -72,7 +73,10 @@ class RunSpec:
     seeds every random stream; ``keep_requests=False`` keeps the exact per-minute statistics
     only (memory flat however long the run); ``max_requests_per_s`` is the work budget.
     ``fast`` picks the real-time engine's compiled fast path (the same run, event for event):
-    None takes it where it applies and pays, True insists, False never takes it."""
+    None takes it where it applies and pays, True insists, False never takes it.
+    ``capacity_schedule`` changes the instances in service while the run goes on ((time s,
+    count) steps after 0, ``simulator.capacity``: new instances start empty, the newest drain
+    on a step down); a run with one takes the Python engine."""
 
     endpoint: InstanceEndpoint | ServerlessEndpoint
     traffic: Traffic
@@ -83,12 +87,18 @@ class RunSpec:
     max_requests_per_s: float = MAX_REQUESTS_PER_S
     keep_requests: bool = True
     fast: bool | None = None
+    capacity_schedule: tuple[Step, ...] = ()
 
     def __post_init__(self) -> None:
         checks.integer(self.seed, "seed", minimum=0)  # any size: jobs derive 64-bit seeds for their tests
         check_fast(self.fast, self.endpoint)
         object.__setattr__(self, "think_time_s", checks.number(self.think_time_s, "think_time_s", minimum=0))
-        check_work(self.endpoint, self.traffic, self.overhead, self.think_time_s, self.max_requests_per_s)
+        schedule = check_schedule(self.capacity_schedule, self.endpoint, self.traffic.duration_s, self.fast)
+        object.__setattr__(self, "capacity_schedule", schedule)
+        endpoint = self.endpoint
+        if schedule and isinstance(endpoint, InstanceEndpoint):  # the most instances at once bound the work
+            endpoint = replace(endpoint, instance_count=widest(schedule, endpoint.instance_count))
+        check_work(endpoint, self.traffic, self.overhead, self.think_time_s, self.max_requests_per_s)
 
     @property
     def kind(self) -> str:

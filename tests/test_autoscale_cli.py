@@ -162,3 +162,33 @@ def test_a_week_of_per_minute_traffic_is_answered_in_under_a_minute(cli, run_dir
     assert answer["minutes"] == 7 * 24 * 60 == len(pd.read_csv(tmp_path / "week" / "autoscale.csv"))
     assert answer["violating_minutes"] <= answer["budget_minutes"]
     assert elapsed < 60, elapsed
+
+
+def test_minutes_too_close_to_call_are_said_out_loud_and_the_engine_check_judges_each_minute(cli, run_dir, tmp_path):
+    """With the SLO at the recommended policy's median minute, many minutes are too close to
+    call: the console, autoscale.json, autoscale.csv and the report say so, never a plain yes
+    or no; --engine-check replays the policy on the engine and judges each minute three-valued."""
+    curve = "flat:rate=6000,minutes=30,noise=0.1"
+    code, out, err = cli("autoscale", run_dir, "--traffic", curve, "--slo", "P95=1000", "--violation-budget", "1",
+                         "--json", "--out", tmp_path / "loose")
+    assert code == 0, err
+    assert json.loads(out)["too_close_minutes"] == 0  # 1 s: every minute surely meets
+    median = float(pd.read_csv(tmp_path / "loose" / "autoscale.csv")["percentile_ms"].median())
+    out_dir = tmp_path / "close"
+    code, out, err = cli("autoscale", run_dir, "--traffic", curve, "--slo", f"P95={median:.4f}", "--violation-budget",
+                         "1", "--engine-check", "--out", out_dir)
+    assert code == 0, err
+    document = json.loads((out_dir / "autoscale.json").read_text())
+    minutes = pd.read_csv(out_dir / "autoscale.csv")
+    assert document["too_close_minutes"] >= 3
+    assert (minutes["verdict"] == "too close to call").sum() == document["too_close_minutes"]
+    assert set(minutes["verdict"]) <= {"meets", "misses", "too close to call"}
+    assert "too close to call" in out and f"{document['too_close_minutes']:,} too close to call" in out
+    check = document["engine_check"]
+    assert check["meets_minutes"] + check["misses_minutes"] + check["too_close_minutes"] == 30
+    assert check["too_close_minutes"] >= 1 and "Engine check" in out
+    assert not ((minutes["engine_verdict"] == "meets") & minutes["engine_violating"]).any()
+    assert int(minutes["engine_violating"].sum()) == check["violating_minutes"]
+    code, _, err = cli("report", out_dir)
+    assert code == 0, err
+    assert "too close to call" in (out_dir / "report.html").read_text()

@@ -80,20 +80,21 @@ def _two_hour_curve() -> TrafficCurve:
 
 @pytest.mark.slow
 def test_per_minute_model_agrees_with_the_engine_on_a_two_hour_curve():
-    """The policy's capacity timeline replayed on the engine twice (independent seeds, ~9 M
-    requests each), minutes where rho <= 0.9: the model is within 5 % of the two runs' mean at
-    95 % of the minutes and within 2 % on average; at every minute it is within 5 % or within
-    the distance between the two engine runs themselves in its band of load (one minute's P95
-    at rho 0.6-0.9 is noisy: two runs differed by up to 7-15 % there, see docs/autoscale.md)."""
+    """The policy's capacity timeline replayed on the engine three times (independent seeds,
+    ~9 M requests each, one continuous run each), minutes where rho <= 0.9: the model is within
+    5 % of the runs' mean at 95 % of the minutes and within 2 % on average; at every minute it
+    is within 5 % or within the spread of the engine runs themselves in its band of load (one
+    minute's P95 at rho 0.6-0.9 is noisy: runs differ by up to 5-15 % there, see
+    docs/autoscale.md)."""
     curve = _two_hour_curve()
     capacity = replay(curve.per_minute, ScalingPolicy(1, 12, 21_000), 300).in_service
     model = MinuteModel(ENTRY, 95.0)
     predicted = model.percentile_ms(curve.per_minute, capacity)
     utilization = model.offered_utilization(curve.per_minute, capacity)
-    first, second = (engine_percentiles(curve, ENTRY, capacity, percentile=95.0, seed=seed) for seed in (12, 13))
-    measured = (first + second) / 2.0
+    runs = np.array([engine_percentiles(curve, ENTRY, capacity, percentile=95.0, seed=seed) for seed in (12, 13, 14)])
+    measured = runs.mean(axis=0)
     relative = np.abs(predicted / measured - 1.0)
-    between_runs = np.abs(first - second) / measured
+    between_runs = (runs.max(axis=0) - runs.min(axis=0)) / measured
     compared = utilization <= 0.9
     assert compared.sum() >= 100 and (utilization[compared] > 0.8).sum() >= 5
     assert np.mean(relative[compared] <= 0.05) >= 0.95 and relative[compared].mean() <= 0.02

@@ -35,9 +35,13 @@ from irsim.present.files import read_folder_csv
 from irsim.present.units import without_units
 from irsim.service.result import JobDocument, stored_document
 from irsim.service.scaling import ScalingRecommendation, per_minute_frames, recommend_scaling
+from optimizer.verdict import MEETS, MISSES, TOO_CLOSE
 from pricing import default_catalogue
 from simulator import InputError, Profile, checks, load_profile
 from simulator.profiles import InstanceProfile
+
+#: The engine check's verdict counts in the answer, by key.
+VERDICT_KEYS = {"meets_minutes": MEETS, "misses_minutes": MISSES, "too_close_minutes": TOO_CLOSE}
 
 
 @dataclass(frozen=True)
@@ -139,8 +143,18 @@ def policy_document(policy: ScalingPolicy) -> dict[str, Any]:
 
 
 def totals(timeline: Timeline) -> dict[str, Any]:
-    return {"violating_minutes": timeline.violating_minutes, "cost": timeline.cost,
-            "instance_minutes": timeline.instance_minutes, "failed": timeline.failed}
+    return {"violating_minutes": timeline.violating_minutes, "too_close_minutes": timeline.too_close_minutes,
+            "cost": timeline.cost, "instance_minutes": timeline.instance_minutes, "failed": timeline.failed}
+
+
+def engine_document(timeline: Timeline) -> dict[str, Any]:
+    """The engine check of the recommended policy: its violating minutes and the three-valued
+    verdict of every minute, counted."""
+    verdicts = timeline.frame["verdict"]
+    return {"violating_minutes": timeline.violating_minutes,
+            **{key: int((verdicts == verdict).sum()) for key, verdict in VERDICT_KEYS.items()},
+            "replay": "one continuous discrete-event run over the whole curve, its capacity changes applied to "
+                      "the running simulation and requests in flight kept"}
 
 
 def traffic_curve(text: str) -> TrafficCurve:
@@ -176,7 +190,7 @@ def cmd_autoscale(args: argparse.Namespace) -> int:
     price = recommendation["Metrics"]["CostPerHour"] / endpoint["InitialInstanceCount"]
     scenario = Scenario.of(curve, entry, price_per_hour=price, percentile=percentile, slo_ms=slo_ms,
                            startup_s=args.startup_s)
-    found = recommend_policy(scenario, violation_budget=args.violation_budget)
+    found = recommend_policy(scenario, violation_budget=args.violation_budget, verify=args.engine_check)
     static = found.static
     aws = aws_policy(job, recommendation, curve)
     aws_given = ScalingPolicy(min_capacity=aws.min_capacity, max_capacity=aws.max_capacity,
@@ -201,8 +215,10 @@ def cmd_autoscale(args: argparse.Namespace) -> int:
                                f"{math.floor(float(curve.per_minute.min())):,} to {math.ceil(curve.peak_per_minute):,}"
                                " invocations/min"},
     }
+    if found.verified is not None:
+        document["engine_check"] = engine_document(found.verified)
     if args.out:
-        frame = minutes_frame(chosen.frame, aws_timeline.frame, static.timeline.frame)
+        frame = minutes_frame(chosen.frame, aws_timeline.frame, static.timeline.frame, found.verified)
         written = write_autoscale_outputs(Path(args.out), document, frame)
         print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
     printer.emit(document, lambda: autoscale_table(document), "Autoscale")

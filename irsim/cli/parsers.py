@@ -174,6 +174,10 @@ def add_autoscale_command(commands: argparse._SubParsersAction) -> None:
                          help=f"seconds before a new instance takes traffic (default {DEFAULT_STARTUP_S:g})")
     command.add_argument("--recommendation-id", default=None,
                          help="the recommendation to scale (default: the instance type cheapest per inference)")
+    command.add_argument("--engine-check", action="store_true",
+                         help="also replay the recommended policy over the whole curve on the discrete-event "
+                              "engine (one continuous run: as many requests as the curve holds) and judge each "
+                              "minute meets, misses or too close to call")
     add_service_profile(command, "the stored job's; for a folder, the demo profile")
     command.add_argument("--out", metavar="DIR", help="write autoscale.json, autoscale.csv and autoscale.png")
     add_output_options(command, "the answer")

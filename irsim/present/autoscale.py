@@ -18,6 +18,7 @@ import pandas as pd
 from irsim.present.files import made_folders, read_folder_json, reported_as_write_errors
 from irsim.present.formats import dumps
 from irsim.present.htmlparts import Num
+from optimizer.verdict import TOO_CLOSE
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -49,8 +50,14 @@ def autoscale_headline(document: Mapping[str, Any]) -> str:
             f"instances at a target of {policy['TargetValue']:,.0f} invocations per instance per minute: "
             f"${document['cost']:,.2f} over the {document['minutes']:,}-minute curve, {saving:.0%} less than "
             f"{static['count']} instances at the peak (${static['cost']:,.2f}), with "
-            f"{document['violating_minutes']:,} SLO-violating minute(s) (the budget allows "
-            f"{document['budget_minutes']:,}).")
+            f"{document['violating_minutes']:,} SLO-violating minute(s){_too_close(document)} (the budget "
+            f"allows {document['budget_minutes']:,}).")
+
+
+def _too_close(plan: Mapping[str, Any]) -> str:
+    """", and N too close to call" when a plan has such minutes."""
+    count = plan.get("too_close_minutes", 0)
+    return f" and {count:,} {TOO_CLOSE}" if count else ""
 
 
 def autoscale_table(document: Mapping[str, Any]) -> str:
@@ -82,6 +89,9 @@ def autoscale_table(document: Mapping[str, Any]) -> str:
                      f"{totals['cost']:>10,.2f} {cost_change(change):>14}")
     if not document.get("within_budget", True):
         lines.append("\nNo policy searched kept within the budget: the answer is the static count at the peak.")
+    for said in (too_close_line(document), engine_line(document)):
+        if said:
+            lines += ["", *textwrap.wrap(said, 100)]
     lines.append("\nvs static: the cost against static provisioning at the peak. AWS's recommendation is "
                  "GetScalingConfigurationRecommendation's policy.")
     lines += textwrap.wrap(f"The AWS policy: {document['aws_policy']['rule']}.", 100)
@@ -96,14 +106,39 @@ def cost_change(change: float) -> str:
     return f"saves {-change:.0%}" if change < 0 else f"costs {change:.0%} more"
 
 
-def minutes_frame(recommended: pd.DataFrame, aws: pd.DataFrame, static: pd.DataFrame) -> pd.DataFrame:
+def minutes_frame(recommended: pd.DataFrame, aws: pd.DataFrame, static: pd.DataFrame,
+                  engine: Any = None) -> pd.DataFrame:
     """The per-minute CSV: the recommended policy's timeline, with the AWS policy's and the
-    static count's capacity, percentile and violations beside it."""
+    static count's capacity, percentile, violations and verdicts beside it, and the engine
+    check's percentile, violations and verdicts when ``engine`` (its Timeline) is given."""
     frame = recommended.copy()
     for prefix, other in (("aws", aws), ("static", static)):
-        for column in ("capacity", "percentile_ms", "violating"):
+        for column in ("capacity", "percentile_ms", "violating", "verdict"):
             frame[f"{prefix}_{column}"] = other[column].to_numpy()
+    if engine is not None:
+        for column in ("percentile_ms", "violating", "verdict"):
+            frame[f"engine_{column}"] = engine.frame[column].to_numpy()
     return frame
+
+
+def too_close_line(document: Mapping[str, Any]) -> str:
+    """The minutes each plan leaves too close to call, said out loud (empty when none does)."""
+    counts = [(label, plan.get("too_close_minutes", 0)) for label, plan, _ in _plans(document)]
+    if not any(count for _, count in counts):
+        return ""
+    listed = ", ".join(f"{label} {count:,}" for label, count in counts)
+    return (f"Too close to call (the minute's measured {document['slo']['percentile']} could land on either side "
+            f"of the SLO; counted above by the model's prediction): {listed} minute(s).")
+
+
+def engine_line(document: Mapping[str, Any]) -> str:
+    """The engine check of the recommended policy, three-valued (empty without one)."""
+    check = document.get("engine_check")
+    if check is None:
+        return ""
+    return (f"Engine check, {check['replay']}: {check['violating_minutes']:,} minute(s) above the SLO; per "
+            f"minute {check['meets_minutes']:,} meet, {check['misses_minutes']:,} miss and "
+            f"{check['too_close_minutes']:,} are {TOO_CLOSE} at 95 % confidence.")
 
 
 def plot_autoscale(frame: pd.DataFrame, document: Mapping[str, Any], path: Path) -> None:
@@ -140,6 +175,11 @@ def plot_autoscale(frame: pd.DataFrame, document: Mapping[str, Any], path: Path)
         marks = np.where(np.isnan(percentile[bad]), slo["ms"] * 1.1, percentile[bad])
         latency.scatter(x[bad], marks, color="tab:red", s=12, zorder=3,
                         label=f"violating minutes ({int(bad.sum())})")
+    if "verdict" in frame and (frame["verdict"] == TOO_CLOSE).any():
+        close = (frame["verdict"] == TOO_CLOSE).to_numpy()
+        marks = np.where(np.isnan(percentile[close]), slo["ms"], percentile[close])
+        latency.scatter(x[close], marks, facecolors="none", edgecolors="0.3", s=16, zorder=3,
+                        label=f"too close to call ({int(close.sum())})")
     if "aws_violating" in frame and frame["aws_violating"].any():
         missed = frame["aws_violating"].to_numpy(dtype=bool)
         latency.scatter(x[missed], np.full(int(missed.sum()), slo["ms"] * 1.02), color="tab:purple", marker="x",
@@ -195,12 +235,15 @@ def autoscale_report(folder: Path) -> AutoscaleReport | None:
              f"({traffic['minutes']:,} minutes, peak {traffic['peak_per_minute']:,.0f}/min); SLO {slo['percentile']} "
              f"<= {slo['ms']:g} ms in all but {document['violation_budget']:.2%} of minutes; instances start in "
              f"{document['startup_s']:g} s. The per-minute series is in {MINUTES}.")
-    rows = [[label, *_policy_cells(policy), Num(f"{totals['violating_minutes']:,}"), Num(f"${totals['cost']:,.2f}")]
+    rows = [[label, *_policy_cells(policy), Num(f"{totals['violating_minutes']:,}"),
+             Num(f"{totals.get('too_close_minutes', 0):,}"), Num(f"${totals['cost']:,.2f}")]
             for label, totals, policy in _plans(document)]
+    intro = " ".join(part for part in (intro, too_close_line(document), engine_line(document)) if part)
     chart = folder / CHART if (folder / CHART).exists() else None
     return AutoscaleReport(headline=autoscale_headline(document), intro=intro, columns=[
         "Plan", "MinCapacity", "MaxCapacity", "TargetValue (per instance per min)", "Scale-in cooldown",
-        "Scale-out cooldown", "Violating minutes", "Cost over the curve"], rows=rows, chart=chart)
+        "Scale-out cooldown", "Violating minutes", "Minutes too close to call", "Cost over the curve"], rows=rows,
+        chart=chart)
 
 
 def _policy_cells(policy: Mapping[str, Any] | None) -> list[Num]:
