@@ -10,11 +10,14 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+import irsim.service.production as first_checks
+import irsim.service.replication as repeated_checks
 import pricing
 from irsim import execute_job, run_job
 from irsim.cli.app import main
 from irsim.service.job import PROVISIONING_S, replicate
 from irsim.service.responses import instance_count, recommendation_metrics
+from optimizer.verdict import DEFAULT_PRECISION
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CREATED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -367,10 +370,6 @@ def test_replications_give_means_and_intervals_and_keep_the_first_answer(tmp_pat
 def test_replications_check_production_at_the_runs_precision(monkeypatch, tmp_path):
     """`irsim run --replications R --precision P`: the production check repeated with every
     seed decides at P, as the first run's check does (it used to fall back to the default)."""
-    import irsim.service.production as first_checks
-    import irsim.service.replication as repeated_checks
-    from optimizer.verdict import DEFAULT_PRECISION
-
     used: list[tuple[str, float]] = []
 
     def recording(where, real):
