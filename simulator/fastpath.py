@@ -155,15 +155,15 @@ class _Draws:
 
     def refill(self, ints: np.ndarray, stream: int, need: int) -> None:
         """Keep every stream's unread draws and append blocks to ``stream`` until it holds ``need``."""
-        segments = [self.values[ints[fl.DRAWN + k]:ints[fl.STREAM_END + k]] for k in range(fl.STREAMS)]
-        pieces = [segments[stream]]
+        segments = [[self.values[ints[fl.DRAWN + k]:ints[fl.STREAM_END + k]]] for k in range(fl.STREAMS)]
+        pieces = segments[stream]
         while sum(p.size for p in pieces) < need:
             pieces.append(self.draw[stream](BLOCK))
-        segments[stream] = np.concatenate(pieces)
-        self.values = np.concatenate(segments).astype(float, copy=False)  # routes as floats: exact below 2**53
-        ends = np.cumsum([segment.size for segment in segments])
-        for k, segment in enumerate(segments):
-            ints[fl.DRAWN + k], ints[fl.STREAM_END + k] = ends[k] - segment.size, ends[k]
+        # One copy of every unread draw and new block (routes as floats: exact below 2**53).
+        self.values = np.concatenate([piece for segment in segments for piece in segment], dtype=float)
+        ends = np.cumsum([sum(piece.size for piece in segment) for segment in segments])
+        for k in range(fl.STREAMS):
+            ints[fl.DRAWN + k], ints[fl.STREAM_END + k] = (ends[k - 1] if k else 0), ends[k]
 
 
 class _State:
