@@ -20,9 +20,11 @@ import pstats
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from bench_engine import FULL_HORIZON_S, SEED, Model, run_heapq, run_irsim
 
+import simulator
 from simulator import RunSpec, engine, fastpath
 from simulator.endpoint import InstanceEndpoint
 from simulator.profiles import load_profile
@@ -63,7 +65,8 @@ def main() -> int:
         times["simulate (fast path)"].append(run_irsim(model, horizon, SEED, fast=True).cpu_s)
         times["heapq floor"].append(run_heapq(model, horizon, SEED).cpu_s)
         times["engine run alone"].append(cpu_of(lambda: engine.run(spec)))
-    print(f"load average at start {os.getloadavg()[0]:.2f}; best CPU seconds of {args.rounds} alternating rounds")
+    print(f"simulator from {Path(simulator.__file__).parent}; load average at start {os.getloadavg()[0]:.2f}; "
+          f"best CPU seconds of {args.rounds} alternating rounds")
     for name, values in times.items():
         n = floor if name == "heapq floor" else requests
         print(f"  {name:<22} {min(values):.4f} s CPU  {n / min(values) / 1e6:6.2f} M req per CPU s  "
