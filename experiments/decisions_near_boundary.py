@@ -19,12 +19,13 @@ Each rate is printed with its Wilson 95 % interval, and the mean wall time per d
 Also measured: the variance reduction of the control variates (exact M/M/c mean response and
 waiting probability) and of common random numbers on the difference between K and K - 1.
 Usage: ``.venv/bin/python experiments/decisions_near_boundary.py [--repeats 40] [--processes 2]
-[--study search,verdict,coverage,variance]``.
+[--study search,verdict,coverage,variance] [--first-seed 0]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import multiprocessing
 import sys
@@ -154,11 +155,12 @@ def pool_map(function, jobs, processes):  # type: ignore[no-untyped-def]
         return list(pool.map(function, jobs, chunksize=1))
 
 
-def search_study(repeats: int, processes: int, margin: float = 0.05) -> None:
+def search_study(repeats: int, processes: int, margin: float = 0.05, first_seed: int = 0) -> None:
     cases = [boundary(w, p, rho, side, k, margin) for w, p, rho, side, k in SEARCH_GRID]
-    print(f"1. Count search: {len(cases)} cases x {repeats} seeds; the hard count's exact percentile {margin:.0%} "
-          "from the SLO (target: exact >= 90 %, failing <= 2 %)")
-    done = pool_map(search_job, [(c, s) for c in cases for s in range(repeats)], processes)
+    print(f"1. Count search: {len(cases)} cases x {repeats} seeds ({first_seed} to {first_seed + repeats - 1}); the "
+          f"hard count's exact percentile {margin:.0%} from the SLO (target: exact >= 90 %, failing <= 2 %)")
+    seeds = range(first_seed, first_seed + repeats)
+    done = pool_map(search_job, [(c, s) for c in cases for s in seeds], processes)
     exact = failing = over = 0
     times = []
     for i, case in enumerate(cases):
@@ -251,13 +253,15 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=40)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--study", default="search,verdict,coverage,variance")
+    parser.add_argument("--first-seed", type=int, default=0, help="the count search's first seed (fresh repeats)")
     args = parser.parse_args()
     chosen = args.study.split(",")
     start = time.perf_counter()
     print(f"Sampling: first look {Sampling().min_replications} replications, budget {Sampling().budget} at precision "
           f"{Sampling().precision:.0%}, {Sampling().looks} looks at {Sampling().look_confidence:.2%} each; "
           f"{args.processes} processes; Student t {stats.t.ppf(0.99375, 100):.2f} at 100 df")
-    for name, study in (("search", search_study), ("verdict", verdict_study), ("coverage", coverage_study),
+    searches = functools.partial(search_study, first_seed=args.first_seed)
+    for name, study in (("search", searches), ("verdict", verdict_study), ("coverage", coverage_study),
                         ("variance", variance_study)):
         if name in chosen:
             study(args.repeats, args.processes)

@@ -34,6 +34,7 @@ from itertools import count
 import numpy as np
 
 from simulator import fastloop as fl
+from simulator import fastquantiles
 from simulator.distributions import Distribution
 from simulator.endpoint import InstanceEndpoint
 from simulator.errors import InputError
@@ -64,9 +65,12 @@ class Streams:
 
 @dataclass(frozen=True)
 class Kernel:
-    """The compiled loop and what loading it cost (seconds; from numba's disk cache or compiled)."""
+    """The compiled loop, the compiled selection of the minutes' percentiles (None where it does
+    not give numpy's bits: numpy's own then), and what loading both cost (seconds; from numba's
+    disk cache or compiled)."""
 
     advance: Callable[..., int]
+    select: fastquantiles.Select | None
     load_s: float
     from_cache: bool
 
@@ -81,14 +85,15 @@ def kernel() -> Kernel | None:
         return None
     start = time.perf_counter()
     try:
-        advance = fl.compile_kernel(numba)
+        advance, select = fl.compile_kernel(numba), fastquantiles.compile_select(numba)
         _warm(advance)
+        exact = fastquantiles.agrees(select)
     except Exception as error:  # a numba this code does not suit: the Python engine gives the same answers
         warnings.warn(f"irsim's compiled fast path is off: numba {numba.__version__} failed to compile it ({error})",
                       RuntimeWarning, stacklevel=2)
         return None
     hits = sum(advance.stats.cache_hits.values())
-    return Kernel(advance, time.perf_counter() - start, from_cache=hits > 0)
+    return Kernel(advance, select if exact else None, time.perf_counter() - start, from_cache=hits > 0)
 
 
 def available() -> bool:
@@ -154,15 +159,15 @@ class _Draws:
 
     def refill(self, ints: np.ndarray, stream: int, need: int) -> None:
         """Keep every stream's unread draws and append blocks to ``stream`` until it holds ``need``."""
-        segments = [self.values[ints[fl.DRAWN + k]:ints[fl.STREAM_END + k]] for k in range(fl.STREAMS)]
-        pieces = [segments[stream]]
+        segments = [[self.values[ints[fl.DRAWN + k]:ints[fl.STREAM_END + k]]] for k in range(fl.STREAMS)]
+        pieces = segments[stream]
         while sum(p.size for p in pieces) < need:
             pieces.append(self.draw[stream](BLOCK))
-        segments[stream] = np.concatenate(pieces)
-        self.values = np.concatenate(segments).astype(float, copy=False)  # routes as floats: exact below 2**53
-        ends = np.cumsum([segment.size for segment in segments])
-        for k, segment in enumerate(segments):
-            ints[fl.DRAWN + k], ints[fl.STREAM_END + k] = ends[k] - segment.size, ends[k]
+        # One copy of every unread draw and new block (routes as floats: exact below 2**53).
+        self.values = np.concatenate([piece for segment in segments for piece in segment], dtype=float)
+        ends = np.cumsum([sum(piece.size for piece in segment) for segment in segments])
+        for k in range(fl.STREAMS):
+            ints[fl.DRAWN + k], ints[fl.STREAM_END + k] = (ends[k - 1] if k else 0), ends[k]
 
 
 class _State:
@@ -246,7 +251,9 @@ def run(spec: RunSpec, streams: Streams, interrupt: Callable[[], bool] | None = 
     if compiled is None or not isinstance(endpoint, InstanceEndpoint) or covers(spec) is not None:
         raise InputError("fast", "the compiled fast path cannot run this")
     state = _State(endpoint, spec.traffic, _Draws(spec.seed, streams))
-    loop, records = Loop(), FastRecords(keep=spec.keep_requests)
+    loop = Loop()
+    records = FastRecords(keep=spec.keep_requests, expected=int(min(expected_requests(spec), 2.0**62)) + 2 * OUT_CHUNK,
+                          select=compiled.select)
     loop.sequence = count(int(state.ints[fl.SEQ]))
     clock = MinuteClock(loop, spec.traffic, spec.stopping, interrupt, records, on_minute)
     state.ints[fl.SEQ] = next(loop.sequence)

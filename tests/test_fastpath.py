@@ -16,11 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator import RunSpec, engine, fastpath, serverless, simulate
+from simulator import RunSpec, engine, fastpath, fastquantiles, serverless, simulate
 from simulator.distributions import Distribution
 from simulator.endpoint import InstanceEndpoint, ServerlessConfig, ServerlessEndpoint
 from simulator.errors import InputError
 from simulator.harness import EngineOutput
+from simulator.metrics import PERCENTILES
 from simulator.profiles import DEMO_PROFILE_PATH, InstanceProfile, load_profile
 from simulator.stopping import LatencyThreshold, MinuteSummary, StoppingConditions
 from simulator.traffic import ConstantUsers, Phase, Phases, PoissonArrivals, Stairs
@@ -208,3 +209,37 @@ def test_the_compiled_loop_reports_how_it_was_loaded():
     loaded = fastpath.kernel()
     assert loaded is not None and loaded.load_s >= 0.0
     assert isinstance(loaded.from_cache, bool)
+
+
+@cases
+@given(st.lists(st.floats(min_value=0.0, max_value=1e3, allow_nan=False), min_size=1, max_size=600),
+       st.sampled_from([None, 0, 2]))
+def test_the_compiled_percentiles_are_numpys_to_the_bit(values, decimals):
+    """The minutes' percentiles (simulator.fastquantiles): numpy's linear percentiles, every bit,
+    on any sample: sizes across the sorted-outright and bracketed ranges, ties (rounded values)."""
+    selected = fastpath.kernel()
+    assert selected is not None and selected.select is not None
+    array = np.array(values) if decimals is None else np.round(np.array(values), decimals)
+    mine = fastquantiles.linear_percentiles(selected.select, array, fastquantiles.buffers(array.size))
+    assert mine is not None and np.array(mine).tobytes() == np.percentile(array, PERCENTILES).tobytes()
+
+
+def test_the_compiled_percentiles_on_long_minutes_and_their_fallbacks():
+    """Long samples (many partitioning rounds), all equal, few levels, sorted either way; a NaN
+    leaves them to numpy (None), as does a selection that does not agree with numpy."""
+    selected = fastpath.kernel()
+    assert selected is not None and selected.select is not None
+    rng = np.random.default_rng(22)
+    samples = [rng.lognormal(-3.0, 0.8, 30_001), np.full(20_000, 0.25), rng.integers(0, 3, 25_000) * 0.01,
+               np.sort(rng.exponential(1.0, 12_016)), np.sort(rng.gamma(2.0, 1.0, 12_017))[::-1]]
+    for array in samples:
+        mine = fastquantiles.linear_percentiles(selected.select, array, fastquantiles.buffers(array.size))
+        assert mine is not None and np.array(mine).tobytes() == np.percentile(array, PERCENTILES).tobytes()
+    with_nan = np.array([0.1, np.nan, 0.3])
+    assert fastquantiles.linear_percentiles(selected.select, with_nan, fastquantiles.buffers(3)) is None
+
+    def wrong(values, scratch, aux, sample, ranks, out):
+        out[:] = 0.0
+        return True
+
+    assert not fastquantiles.agrees(wrong)

@@ -10,11 +10,14 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+import irsim.service.production as first_checks
+import irsim.service.replication as repeated_checks
 import pricing
 from irsim import execute_job, run_job
 from irsim.cli.app import main
 from irsim.service.job import PROVISIONING_S, replicate
 from irsim.service.responses import instance_count, recommendation_metrics
+from optimizer.verdict import DEFAULT_PRECISION
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CREATED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -364,3 +367,28 @@ def test_replications_give_means_and_intervals_and_keep_the_first_answer(tmp_pat
     assert main(["run", str(EXAMPLES / "stairs-job.json"), "--quiet", "--replications", "3", "--out", str(out)]) == 0
     assert "Over 3 seeded replications" in capsys.readouterr().out
     assert json.loads((out / "irsim.json").read_text())["replications"]["replications"] == 3
+
+
+def test_replications_check_production_at_the_runs_precision(monkeypatch, tmp_path):
+    """`irsim run --replications R --precision P`: the production check repeated with every
+    seed decides at P, as the first run's check does (it used to fall back to the default)."""
+    used: list[tuple[str, float]] = []
+
+    def recording(where, real):
+        def check(*args, **kwargs):
+            used.append((where, kwargs.get("precision", DEFAULT_PRECISION)))
+            return real(*args, **kwargs)
+        return check
+
+    monkeypatch.setattr(first_checks, "production_check", recording("first", first_checks.production_check))
+    monkeypatch.setattr(repeated_checks, "production_check", recording("repeated", repeated_checks.production_check))
+    request = json.loads((EXAMPLES / "seed-advanced-job.json").read_text())
+    request["InputConfig"]["EndpointConfigurations"] = [{"InstanceType": "ml.c5.xlarge"}]
+    request["InputConfig"]["TrafficPattern"]["Phases"] = [
+        {"InitialNumberOfUsers": 1, "SpawnRate": 1, "DurationInSeconds": 120}]
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps(request))
+    assert main(["run", str(job), "--quiet", "--replications", "2", "--precision", "0.05", "--out",
+                 str(tmp_path / "out")]) == 0
+    assert [where for where, _ in used] == ["first", "repeated"]
+    assert {precision for _, precision in used} == {0.05}

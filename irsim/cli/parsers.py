@@ -75,7 +75,8 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
                           f"(default {MAX_REQUESTS_PER_S:,.0f})")
     add_precision_option(run, "the production check")
     run.add_argument("--replications", type=integer(1), default=1, metavar="R",
-                     help="run R independent seeded replications: means and 95%% intervals (default 1)")
+                     help="run R independent seeded replications: means and 95%% intervals, every "
+                          "replication's production check at --precision (default 1)")
     add_output_options(run, "the DescribeInferenceRecommendationsJob response", wide=True)
     run.set_defaults(handler="irsim.cli.run:cmd_run", config_keys=OFFLINE)
 

@@ -167,7 +167,8 @@ def replicate(request: Mapping[str, Any] | JobSpec, profile: ProfileSource, seed
     loaded = load_profile(profile if profile is not None else "demo")
     job = parsed(request, loaded, options.get("endpoints"))
     once = partial(_one_replication, job, loaded, region, options)
-    return replicate_runs(once, seed, replications, options.get("watch") or Watch())
+    return replicate_runs(once, seed, replications, options.get("watch") or Watch(),
+                          options.get("precision", DEFAULT_PRECISION))
 
 
 def parsed(request: Mapping[str, Any] | JobSpec, profile: Profile,

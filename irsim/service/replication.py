@@ -13,6 +13,7 @@ from scipy import stats
 from irsim.service.result import Interval, JobResult, ReplicatedBenchmark, Replications
 from irsim.service.watch import Watch
 from optimizer.production import production_check
+from optimizer.verdict import DEFAULT_PRECISION
 
 #: Runs the job once with a seed; the bool says whether to run its production checks.
 RunOnce = Callable[[int, bool], JobResult]
@@ -24,8 +25,10 @@ def replication_seeds(seed: int, replications: int) -> list[int]:
     return [seed] + [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(replications - 1)]
 
 
-def replicate_runs(run: RunOnce, seed: int, replications: int, watch: Watch) -> tuple[JobResult, Replications]:
-    """The first run's result (with its production checks) and the summary of all runs."""
+def replicate_runs(run: RunOnce, seed: int, replications: int, watch: Watch,
+                   precision: float = DEFAULT_PRECISION) -> tuple[JobResult, Replications]:
+    """The first run's result (with its production checks) and the summary of all runs; the
+    checks repeated with every seed decide at ``precision``, the one the first run's checks used."""
     seeds = replication_seeds(seed, replications)
     results = []
     for number, replication_seed in enumerate(seeds, start=1):
@@ -34,14 +37,16 @@ def replicate_runs(run: RunOnce, seed: int, replications: int, watch: Watch) -> 
         results.append(run(replication_seed, number == 1))
     first = results[0]
     watch.stage(f"production check of {replications} replications")
-    summary = tuple(replicated_benchmark(first, results, seeds, index) for index in range(len(first.spec.benchmarks)))
+    summary = tuple(replicated_benchmark(first, results, seeds, index, precision)
+                    for index in range(len(first.spec.benchmarks)))
     return first, Replications(replications=replications, seeds=tuple(seeds), benchmarks=summary)
 
 
 def replicated_benchmark(first: JobResult, results: Sequence[JobResult], seeds: Sequence[int],
-                         index: int) -> ReplicatedBenchmark:
+                         index: int, precision: float = DEFAULT_PRECISION) -> ReplicatedBenchmark:
     """One benchmark's summary over the replications: the production check of the first run's
-    count repeated with every seed, and the test procedure's figures of every run."""
+    count repeated with every seed (at ``precision``, as the first run's), and the test
+    procedure's figures of every run."""
     benchmark = first.spec.benchmarks[index]
     target = first.spec.stopping.max_invocations
     measurements = [item.outcome.measurement for result in results for item in result.scheduled
@@ -51,7 +56,8 @@ def replicated_benchmark(first: JobResult, results: Sequence[JobResult], seeds: 
     checks = []
     if check is not None and first.profile is not None:
         checks = [check] + [production_check(check.endpoint, check.rate_per_minute, check.percentile,
-                                             check.threshold_ms, routing=check.routing, seed=s) for s in seeds[1:]]
+                                             check.threshold_ms, routing=check.routing, seed=s, precision=precision)
+                           for s in seeds[1:]]
     return ReplicatedBenchmark(
         index=index, instance_type=benchmark.instance_type, environment=dict(benchmark.environment),
         succeeded=len(measurements), count=count,
