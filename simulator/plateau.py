@@ -43,7 +43,7 @@ class PlateauRule:
     window: int = 1
     sigmas: float = 5.0
     gain_window: int = 4
-    gap: float = 0.035
+    gap: float = 0.04
 
 
 @dataclass(frozen=True)

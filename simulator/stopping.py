@@ -51,7 +51,7 @@ class StoppingConditions:
     stop_on_flat_invocations: bool = False
     flat_window_min: int = 1
     flat_noise_sigmas: float = 5.0
-    flat_gap: float = 0.035
+    flat_gap: float = 0.04
 
     def __post_init__(self) -> None:
         if self.max_invocations is not None:
