@@ -23,7 +23,7 @@ import pytest
 
 from simulator import Phase, Phases, Stairs, StoppingConditions, simulate
 from simulator import stopping as sp
-from simulator.analytic import closed_throughputs_per_s, minute_throughputs
+from simulator.analytic import closed_throughputs_per_s, finite_source, minute_throughputs, mva
 from simulator.plateau import PlateauRule, Series, dispersion, evidence
 from simulator.traffic import Traffic
 
@@ -38,6 +38,26 @@ def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return centre - half, centre + half
+
+
+# --- the expected throughput the saturation minute is read from --------------------------
+
+@pytest.mark.parametrize("workers, delay_s", [(1, 0.3), (4, 0.05), (16, 0.0)])
+def test_closed_throughputs_are_the_finite_source_chain_and_mva(workers, delay_s):
+    rates = closed_throughputs_per_s(40, workers, 0.05, delay_s)
+    for users in (1, 5, 17, 40):
+        assert rates[users] == pytest.approx(mva(users, workers, 0.05, delay_s).throughput_per_s, rel=1e-9)
+        if delay_s > 0:
+            assert rates[users] == pytest.approx(finite_source(users, workers, 0.05, delay_s).throughput_per_s,
+                                                 rel=1e-9)
+
+
+def test_a_minute_weighs_each_user_count_by_its_seconds():
+    # SpawnRate 2 from 3 users: 3 users for 30 s, 4 for 30 s, then 5 and 6.
+    traffic = Phases((Phase(3, 2, 120.0),))
+    rates = closed_throughputs_per_s(6, 8, 0.1, 0.2)
+    assert minute_throughputs(traffic, 8, 0.1, 0.2, 2) == pytest.approx([(rates[3] + rates[4]) / 2,
+                                                                         (rates[5] + rates[6]) / 2])
 
 
 # --- the rule on synthetic minutes -------------------------------------------------------
