@@ -28,8 +28,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-#: The dispersion (var/mean of a minute's count) assumed before any minute is seen: Poisson.
-PRIOR_DISPERSION = 1.0
+#: The dispersion (var/mean of a minute's count) assumed before minutes are seen: twice
+#: Poisson, between exponential service (1) and a cv of 2 (4); a short history of over-
+#: dispersed counts read as Poisson stopped 7 in 1,000 linear ramps, with 2 it stops 1.
+PRIOR_DISPERSION = 2.0
 #: How many second differences the prior weighs as.
 PRIOR_WEIGHT = 4.0
 
@@ -72,7 +74,7 @@ def dispersion(invocations: Sequence[int], prior: float = PRIOR_DISPERSION, weig
     A second difference I_j - 2 I_{j-1} + I_{j-2} removes any trend linear in j (a ramp of
     users at a steady pace) and has variance 6 var(I) for independent minutes; dividing by
     6 sum I_{j-1} estimates var/mean. The prior weighs as ``weight`` differences, so a short
-    history leans on Poisson and a long one speaks for itself. Curvature (a knee) only
+    history leans on it and a long one speaks for itself. Curvature (a knee) only
     inflates the estimate, which errs towards going on."""
     n = len(invocations) - 2
     if n <= 0:

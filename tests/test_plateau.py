@@ -94,9 +94,11 @@ def ramp_users(spawn: int, minutes: int, initial: int = 1) -> tuple[np.ndarray, 
 def test_dispersion_is_estimated_from_the_minutes(spread):
     rng = np.random.default_rng(11)
     ramp = 20_000.0 + 300.0 * np.arange(200)
-    estimates = [dispersion(counts(ramp, spread, rng).tolist()) for _ in range(40)]
+    estimates = [dispersion(counts(ramp, spread, rng).tolist(), weight=0.0) for _ in range(40)]
     # 198 second differences: a relative standard error of about sqrt(2 / 198) ~ 10 % per estimate.
     assert np.mean(estimates) == pytest.approx(spread, rel=0.08)
+    # With the prior (2, weighing as 4 differences) a long history still speaks for itself.
+    assert dispersion(counts(ramp, spread, rng).tolist()) == pytest.approx(spread, rel=0.25)
 
 
 #: The stated false-stop rate: a linear ramp (no knee) is judged sublinear in a given minute
