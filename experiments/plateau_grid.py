@@ -17,7 +17,8 @@ the same minutes (a rule is a pure function of the minutes it has seen). Per cas
 Rates are printed with their Wilson 95 % intervals. The "before" rule is the one main had
 until issue 23 (commit 583ffaf's ``simulator.stopping.plateau``, copied here as ``old_stop``).
 Usage: ``.venv/bin/python experiments/plateau_grid.py [--cases 600] [--budget 3e6] [--seed 23]
-[--processes 2] [--cache experiments/out/plateau_histories.npz]``.
+[--processes 2] [--cache experiments/out/plateau_histories.npz]``; ``--named`` runs issue 23's
+named cases instead (64 workers at 200 ms with cv 1.5, 80 seeds; the demo profile).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import multiprocessing
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -267,6 +269,39 @@ def report(cases: list[Case], rows: list[np.ndarray]) -> None:
                   f"{c.kind} {c.per} from {c.initial}: best {o.best_share:.3f}, late {o.late}")
 
 
+def replayed(profile: dict | str, instance: str, traffic: Traffic, seed: int, capacity: float) -> dict[str, float]:
+    """One run with FlatInvocations Continue; both rules' best minute up to their stop / capacity."""
+    result = simulate(profile, instance, traffic=traffic, stopping=StoppingConditions(), seed=seed,
+                      keep_requests=False)
+    minutes = summaries(np.array([(m.invocations, m.users_start, m.users_end) for m in result.minutes]))
+    out = {}
+    for name, rule in (("before", old_stop), ("after", new_stop)):
+        stop = first_stop(rule, minutes)
+        end = len(minutes) - 1 if stop is None else stop
+        out[name] = max(m.invocations for m in minutes[:end + 1]) / capacity
+        out[f"{name} stop"] = float("nan") if stop is None else float(stop)
+    return out
+
+
+def named() -> None:
+    """Issue 23's named cases: 64 workers at 200 ms cv 1.5 (80 seeds) and the demo profile."""
+    profile = {"model": "t", "instances": {"ml.test.large": {"workers": 64, "service_time": {
+        "family": "lognormal", "mean_ms": 200.0, "cv": 1.5}}}}
+    runs = [replayed(profile, "ml.test.large", Phases((Phase(1, 1, 4500.0),)), seed, 19_200.0) for seed in range(80)]
+    for rule in ("before", "after"):
+        best = np.array([r[rule] for r in runs])
+        late = Counter(int(r[f"{rule} stop"]) - 62 for r in runs if not math.isnan(r[f"{rule} stop"]))
+        print(f"64 workers, 200 ms, cv 1.5, SpawnRate 1, {rule}: {int((best < MAX_SHARE).sum())}/80 below 0.95, "
+              f"lowest {best.min():.3f}; minutes after the 98 % minute (63 users): {dict(sorted(late.items()))}")
+    for instance, workers in (("ml.c5.large", 2), ("ml.c5.xlarge", 4), ("ml.c5.2xlarge", 8)):
+        for spawn in (1, 3):
+            minutes = int(workers * 26 / 4 * 1.6 / spawn) + 10
+            runs = [replayed("demo", instance, Phases((Phase(1, spawn, 60.0 * minutes),)), seed,
+                             workers * 15_000.0) for seed in range(3)]
+            print(f"demo {instance} SpawnRate {spawn}: before {[round(r['before'], 3) for r in runs]}, "
+                  f"after {[round(r['after'], 3) for r in runs]}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=600)
@@ -274,7 +309,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=23)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=None, help="store (or reuse) the engine's histories here")
+    parser.add_argument("--named", action="store_true", help="issue 23's named cases instead of the grid")
     args = parser.parse_args(argv)
+    if args.named:
+        named()
+        return 0
     rng = np.random.default_rng(args.seed)
     cases = [draw_case(rng, args.budget) for _ in range(args.cases)]
     started = time.perf_counter()
