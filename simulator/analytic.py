@@ -6,12 +6,15 @@ time S, ``think_s`` the think time Z of a closed-loop user.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize, stats
+
+from simulator.traffic import Traffic
 
 
 @dataclass(frozen=True)
@@ -258,3 +261,36 @@ def allen_cunneen_quantile_ms(rate_per_s: float, workers: int, mean_ms: float, c
     tail = 1.0 - q
     wait_s = 0.0 if waiting <= tail / 2 else (1.0 + cv ** 2) / 2.0 * math.log(waiting / (tail / 2)) / theta
     return wait_s * 1000.0 + service_quantile_ms(1.0 - tail / 2)
+
+
+def closed_throughputs_per_s(max_users: int, workers: int, service_s: float, delay_s: float) -> np.ndarray:
+    """Exact throughput X(N) for N = 0..max_users closed-loop users, each away for a mean
+    ``delay_s`` (think plus overhead: an infinite-server station, any distribution) between
+    requests to a c-worker FCFS station with exponential service: the finite-source chain,
+    births (N - j) / Z and deaths min(j, c) / S; min(N, c) / S when nobody waits."""
+    out = np.zeros(max_users + 1)
+    if delay_s <= 0:
+        return np.minimum(np.arange(max_users + 1), workers) / service_s
+    for n in range(1, max_users + 1):
+        j = np.arange(1, n + 1)
+        steps = np.log(n - j + 1.0) - np.log(np.minimum(j, workers)) + math.log(service_s / delay_s)
+        log_weights = np.concatenate(([0.0], np.cumsum(steps)))
+        weights = np.exp(log_weights - log_weights.max())
+        out[n] = float(weights @ np.minimum(np.arange(n + 1), workers)) / weights.sum() / service_s
+    return out
+
+
+def minute_throughputs(traffic: Traffic, workers: int, service_s: float, delay_s: float, minutes: int) -> np.ndarray:
+    """Expected completions per second of each of the first ``minutes`` minutes of a
+    closed-loop ``traffic`` (its ``user_changes``), each user count held at its steady state
+    (:func:`closed_throughputs_per_s`) for the seconds it lasts within the minute."""
+    changes = [(t, n) for t, n in traffic.user_changes() if t < 60.0 * minutes] + [(60.0 * minutes, 0)]
+    top = max(count for _, count in changes)
+    rates = closed_throughputs_per_s(top, workers, service_s, delay_s)
+    out = np.zeros(minutes)
+    for (start, count), (end, _) in itertools.pairwise(changes):
+        for minute in range(int(start // 60.0), min(minutes, math.ceil(end / 60.0))):
+            overlap = min(end, 60.0 * (minute + 1)) - max(start, 60.0 * minute)
+            if overlap > 0:
+                out[minute] += rates[count] * overlap / 60.0
+    return out

@@ -31,7 +31,8 @@ RAMP = ((1000, 1, 1, 1), (2000, 1, 2, 2), (3000, 1, 3, 3))  # 1 user a minute, 1
 
 
 @pytest.mark.parametrize("rows, expected", [
-    ((*RAMP, (3000, 1, 4, 4), (3000, 1, 5, 5)), st.FLAT_INVOCATIONS),  # the users added over the window add nothing
+    ((*RAMP, *((3000, 1, u, u) for u in range(4, 8))), st.FLAT_INVOCATIONS),  # 4 minutes of added users add nothing
+    ((*RAMP, (3000, 1, 4, 4), (3000, 1, 5, 5)), None),                 # 2: the slope of the last 4 minutes still rises
     ((*RAMP, (4000, 1, 4, 4), (5000, 1, 5, 5)), None),                 # in proportion
     ((*RAMP, (3700, 1, 4, 4), (4300, 1, 5, 5)), None),                 # added users still bring over half
     (((3000, 1, 3, 3),) * 5, None),                                    # users did not grow
@@ -43,16 +44,14 @@ def test_flat_invocations_plateau_rule(rows, expected):
     assert stop_reason(minutes(*rows), StoppingConditions()) is None  # FlatInvocations=Continue
 
 
-def test_flat_window_gain_and_noise_are_tunable():
-    slowing = minutes(*RAMP, (3700, 1, 4, 4), (4300, 1, 5, 5))
-    assert stop_reason(slowing, StoppingConditions(stop_on_flat_invocations=True, flat_min_gain=0.8)) == \
+def test_flat_gap_and_noise_are_tunable():
+    slowing = minutes(*RAMP, (3700, 1, 4, 4), (4000, 1, 5, 5), (4100, 1, 6, 6), (4150, 1, 7, 7))
+    assert stop_reason(slowing, StoppingConditions(stop_on_flat_invocations=True)) is None
+    assert stop_reason(slowing, StoppingConditions(stop_on_flat_invocations=True, flat_gap=0.5)) == \
         st.FLAT_INVOCATIONS
-    flat = minutes(*RAMP, (3000, 1, 4, 4))
-    assert stop_reason(flat, StoppingConditions(stop_on_flat_invocations=True)) is None
-    assert stop_reason(flat, StoppingConditions(stop_on_flat_invocations=True, flat_window_min=1)) == \
-        st.FLAT_INVOCATIONS
-    assert stop_reason(flat, StoppingConditions(stop_on_flat_invocations=True, flat_window_min=1,
-                                                flat_noise_sigmas=30.0)) is None
+    flat = minutes(*RAMP, *((3000, 1, u, u) for u in range(4, 8)))
+    assert stop_reason(flat, StoppingConditions(stop_on_flat_invocations=True)) == st.FLAT_INVOCATIONS
+    assert stop_reason(flat, StoppingConditions(stop_on_flat_invocations=True, flat_noise_sigmas=30.0)) is None
 
 
 def test_best_minute_is_the_largest_count_within_the_threshold():
@@ -66,7 +65,7 @@ def test_best_minute_is_the_largest_count_within_the_threshold():
 @pytest.mark.parametrize("bad, field", [
     (lambda: StoppingConditions(max_invocations=0), "max_invocations"),
     (lambda: StoppingConditions(flat_window_min=0), "flat_window_min"),
-    (lambda: StoppingConditions(flat_min_gain=1), "flat_min_gain"),
+    (lambda: StoppingConditions(flat_gap=1), "flat_gap"),
     (lambda: StoppingConditions(flat_noise_sigmas=-1), "flat_noise_sigmas"),
     (lambda: LatencyThreshold(95, 0), "value_ms"),
     (lambda: LatencyThreshold(0, 10), "percentile"),
