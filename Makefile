@@ -49,8 +49,8 @@ PYTEST_WORKERS ?= auto
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m "not stats" -n $(PYTEST_WORKERS) --durations=20
 
-# The statistical targets (decisions near the SLO, autoscaling under the exact replay) over many
-# seeded repeats: about ten minutes of CPU, so outside the CI run; their latest figures are in
+# The statistical targets (decisions near the SLO, autoscaling under the exact replay, the plateau rule over
+# its grid) over many seeded repeats: about ten minutes of CPU, so outside the CI run; their latest figures are in
 # experiments/RESULTS.md.
 test-stats: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m stats -n $(PYTEST_WORKERS)
