@@ -55,9 +55,9 @@ test: $(DEV_STAMP)
 test-stats: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m stats -n $(PYTEST_WORKERS)
 
-# The inner loop: everything but the tests marked slow.
+# The inner loop: everything but the tests marked slow (and the statistical targets).
 test-fast: $(DEV_STAMP)
-	$(BIN)/python -m pytest -m "not slow" -n $(PYTEST_WORKERS)
+	$(BIN)/python -m pytest -m "not slow and not stats" -n $(PYTEST_WORKERS)
 
 check: $(DEV_STAMP)
 	$(BIN)/ruff check .

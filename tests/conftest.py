@@ -35,10 +35,11 @@ def no_aws_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyte
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """With ``-m "not slow"`` (``make test-fast``), a test module marked slow as a whole
-    (``pytestmark = pytest.mark.slow``) is not even imported: importing the SageMaker SDK
-    alone takes seconds. Any other selection collects everything as usual."""
-    if " ".join(config.option.markexpr.split()) != "not slow" or collection_path.suffix != ".py":
+    """With ``-m "not slow"`` or ``-m "not slow and not stats"`` (``make test-fast``), a test
+    module marked slow as a whole (``pytestmark = pytest.mark.slow``) is not even imported:
+    importing the SageMaker SDK alone takes seconds. Any other selection collects everything."""
+    if (" ".join(config.option.markexpr.split()) not in ("not slow", "not slow and not stats")
+            or collection_path.suffix != ".py"):
         return None
     if collection_path.name.startswith("test_") and WHOLLY_SLOW.search(collection_path.read_text()):
         return True

@@ -164,6 +164,7 @@ def test_a_week_of_per_minute_traffic_is_answered_in_under_a_minute(cli, run_dir
     assert elapsed < 60, elapsed
 
 
+@pytest.mark.slow(reason="the autoscale command with its engine check over the whole curve (1.5 s)")
 def test_minutes_too_close_to_call_are_said_out_loud_and_the_engine_check_judges_each_minute(cli, run_dir, tmp_path):
     """With the SLO at the recommended policy's median minute, many minutes are too close to
     call: the console, autoscale.json, autoscale.csv and the report say so, never a plain yes

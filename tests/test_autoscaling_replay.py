@@ -41,6 +41,7 @@ def test_the_schedule_is_the_capacity_timeline():
         schedule_of(curve, np.array([2, 0, 3, 1, 1]))
 
 
+@pytest.mark.slow(reason="a day replayed by the engine and exactly (0.8 s)")
 def test_the_continuous_engine_replay_sees_the_backlog_the_exact_replay_sees():
     """Minute by minute against three exact replays: where the exact P95 is above the SLO the
     engine's is too (and the segment-wise check's, started empty, often is not); the counts of

@@ -87,6 +87,7 @@ def test_a_plateau_fires_within_three_minutes(reading, spawn, per_user, workers)
     assert evidence is not None and evidence.gain < evidence.cut
 
 
+@pytest.mark.slow(reason="hundreds of noisy ramps (0.5-0.7 s each spawn rate)")
 @pytest.mark.parametrize("spawn", [1, 2, 3])
 def test_poisson_noise_on_a_linear_ramp_does_not_fire(spawn):
     # 300 Invocations per user-minute is a 200 ms model: the noisiest relative to what one user adds.

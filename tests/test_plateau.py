@@ -104,6 +104,7 @@ def test_dispersion_is_estimated_from_the_minutes(spread):
 #: The stated false-stop rate: a linear ramp (no knee) is judged sublinear in a given minute
 #: with probability about Phi(-z) (3.2e-5 at z = 4) once the dispersion is known; the rule
 #: must not stop in more than 1 % of 100-minute ramps (at most 1 of 100), whatever the dispersion.
+@pytest.mark.slow(reason="six hundred 100-minute ramps (about 4 s)")
 @pytest.mark.parametrize("spread", [1.0, 4.0, 0.1])
 @pytest.mark.parametrize("spawn", [1, 3])
 def test_a_linear_ramp_does_not_stop(spread, spawn):
