@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from simulator import checks
+from simulator.bounds import check_footprint, check_traffic
 from simulator.distributions import Distribution
 from simulator.endpoint import InstanceEndpoint, ServerlessEndpoint
 from simulator.errors import InputError
@@ -30,10 +31,13 @@ class WorkBudgetError(InputError):
 
 
 def check_work(endpoint: InstanceEndpoint | ServerlessEndpoint, traffic: Traffic, overhead: Distribution | None,
-               think_time_s: float, budget_per_s: float) -> None:
+               think_time_s: float, budget_per_s: float, keep_requests: bool = False) -> None:
     """The one check of the work budget (a RunSpec's, and admission's before a job runs):
     WorkBudgetError naming the profile entry when ``traffic`` on ``endpoint`` would cost more
-    than ``budget_per_s`` requests per simulated second; the durations within the profile limits."""
+    than ``budget_per_s`` requests per simulated second; the durations within the profile
+    limits; then irsim's resource limits (simulator/bounds.py: users in flight, requests
+    simulated and held at once, a ResourceLimitError past any), all before anything runs."""
+    check_traffic(traffic)
     overhead_s = 0.0
     if overhead is not None:
         check_duration_scale(overhead, "overhead_ms")
@@ -43,6 +47,7 @@ def check_work(endpoint: InstanceEndpoint | ServerlessEndpoint, traffic: Traffic
     if not rate <= budget_per_s:
         raise WorkBudgetError(work.where, f"{work.what} would cost about {rate:,.3g} requests per simulated second, "
                                           f"over the budget of {budget_per_s:,.0f} (max_requests_per_s)")
+    check_footprint(traffic, rate, keep_requests, work.where)
 
 
 def fast_path_gap(endpoint: InstanceEndpoint | ServerlessEndpoint) -> str | None:
@@ -88,7 +93,8 @@ class RunSpec:
         checks.integer(self.seed, "seed", minimum=0)  # any size: jobs derive 64-bit seeds for their tests
         check_fast(self.fast, self.endpoint)
         object.__setattr__(self, "think_time_s", checks.number(self.think_time_s, "think_time_s", minimum=0))
-        check_work(self.endpoint, self.traffic, self.overhead, self.think_time_s, self.max_requests_per_s)
+        check_work(self.endpoint, self.traffic, self.overhead, self.think_time_s, self.max_requests_per_s,
+                   self.keep_requests)
 
     @property
     def kind(self) -> str:
