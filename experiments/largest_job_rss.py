@@ -14,8 +14,8 @@ Cases:
 
 - ``limits``: the job right at irsim's new limits (simulator/bounds.py): STAIRS of 3,000 s with
   33,333 steps of 3 users (99,999 users in flight, the limit is 100,000) on an instance that
-  completes 33,298 requests a second (32 workers, 0.961 ms): 1,997,919 requests held in a
-  minute (limit 2,000,000) and 99.9 million requests per benchmark (limit 100,000,000);
+  completes 16,658 requests a second (32 workers, 1.921 ms): 999,480 requests held in a
+  minute (limit 1,000,000) and 49.97 million requests per benchmark (limit 50,000,000);
   FlatInvocations Continue and a threshold no minute reaches, so nothing stops a benchmark
   early; 10 benchmarks (MaxNumberOfTests 10), MaxParallelOfTests 10 (the pool runs as many as
   the machine has cores).
@@ -58,7 +58,7 @@ def limits_request(benchmarks: int) -> dict:
 
 
 LIMITS_PROFILE = {"model": "largest", "instances": {"ml.c5.xlarge": {
-    "workers": 32, "service_time": {"family": "lognormal", "mean_ms": 0.961, "cv": 0.5}}}}
+    "workers": 32, "service_time": {"family": "lognormal", "mean_ms": 1.921, "cv": 0.5}}}}
 
 
 def legal_request(benchmarks: int) -> dict:

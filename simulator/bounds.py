@@ -13,6 +13,7 @@ held requests), and each term is bounded here.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 from simulator.errors import InputError
@@ -24,11 +25,22 @@ MAX_USERS_IN_FLIGHT = 100_000
 MAX_USER_CHANGES = 100_000
 #: Requests one run holds in memory at once: a minute's (exact per-minute statistics) or, when
 #: the run keeps its requests, the whole run's; open arrivals are all drawn before it starts.
-MAX_HELD_REQUESTS = 2_000_000
-#: Requests one run simulates, at most (the work of a run: about a minute on the fast path).
-MAX_RUN_REQUESTS = 100_000_000
+MAX_HELD_REQUESTS = 1_000_000
+#: Requests one run simulates, at most (the work of a run: about 40 s on the Python engine, 4 s on
+#: the fast path; six times issue 15's largest legal job).
+MAX_RUN_REQUESTS = 50_000_000
 MINUTE_S = 60.0
 LIMIT = "irsim's own limit, to bound its memory; not an AWS rule"
+#: What a run adds to its process's memory, measured (experiments/largest_job_rss.py, RESULTS.md):
+#: per request held (its doubles and the minute's copies while it is summarized: 42 to 49 bytes
+#: measured on either engine), per user in flight or scheduled change (heap entries, queue
+#: nodes), and a start.
+BYTES_PER_HELD_REQUEST = 50
+BYTES_PER_USER = 256
+RUN_BASE_MB = 10.0
+#: The peak RSS one process of irsim may reach (irsim's own target, issue 27): the engine takes
+#: its compiled fast path only where the process stays within it (simulator/fastpath.py).
+PROCESS_MEMORY_MB = 300.0
 
 
 class ResourceLimitError(InputError):
@@ -52,6 +64,13 @@ def footprint(traffic: Traffic, rate_per_s: float, keep_requests: bool) -> Footp
     requests = max(rate_per_s * traffic.duration_s, arrivals)
     held = requests if keep_requests else rate_per_s * min(MINUTE_S, traffic.duration_s) + arrivals
     return Footprint(rate_per_s=rate_per_s, requests=requests, held=held)
+
+
+def run_memory_mb(traffic: Traffic, bounds: Footprint) -> float:
+    """About how much memory a run adds to its process at most (MB), from its bounds: what the
+    job's pool sizes its processes by, before any starts."""
+    items = traffic.peak_users() + traffic.change_count()
+    return RUN_BASE_MB + (bounds.held * BYTES_PER_HELD_REQUEST + items * BYTES_PER_USER) / 2**20
 
 
 def peak_field(traffic: Traffic) -> str:
@@ -92,11 +111,6 @@ def check_footprint(traffic: Traffic, rate_per_s: float, keep_requests: bool, wh
     check_traffic(traffic)
     bounds = footprint(traffic, rate_per_s, keep_requests)
     field = "duration_s" if keep_requests else where
-    if bounds.requests > MAX_RUN_REQUESTS:
-        longest = _longest_s(MAX_RUN_REQUESTS, rate_per_s)
-        raise ResourceLimitError(field, f"the run would simulate about {bounds.requests:,.3g} requests "
-                                        f"({rate_per_s:,.4g} a simulated second for {traffic.duration_s:g} s); at most "
-                                        f"{MAX_RUN_REQUESTS:,} per run, {longest} at this load ({LIMIT})")
     if bounds.held > MAX_HELD_REQUESTS:
         if keep_requests:
             what = "it keeps every request for its whole-run percentiles"
@@ -108,9 +122,31 @@ def check_footprint(traffic: Traffic, rate_per_s: float, keep_requests: bool, wh
             what += ", with every open arrival drawn before it starts"
         raise ResourceLimitError(field, f"the run would hold about {bounds.held:,.3g} requests in memory at once "
                                         f"({what}); at most {MAX_HELD_REQUESTS:,}{advice} ({LIMIT})")
+    if bounds.requests > MAX_RUN_REQUESTS:
+        longest = _longest_s(MAX_RUN_REQUESTS, rate_per_s)
+        raise ResourceLimitError(field, f"the run would simulate about {bounds.requests:,.3g} requests "
+                                        f"({rate_per_s:,.4g} a simulated second for {traffic.duration_s:g} s); at most "
+                                        f"{MAX_RUN_REQUESTS:,} per run, {longest} at this load ({LIMIT})")
     return bounds
 
 
 def _longest_s(requests: int, rate_per_s: float) -> str:
     """The longest run that stays within ``requests`` at ``rate_per_s``, in words."""
     return f"a duration of at most {math.floor(requests / rate_per_s):,} s" if rate_per_s > 0 else "any duration"
+
+
+def resident_mb() -> float:
+    """This process's resident memory now (MB): /proc on Linux, else its peak so far (0 where
+    neither is known, as on Windows: then nothing is decided from it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError):
+        pass
+    try:
+        import resource
+    except ImportError:
+        return 0.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024.0)

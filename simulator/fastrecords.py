@@ -24,8 +24,10 @@ class Column:
 
     __slots__ = ("data", "size")
 
-    def __init__(self, dtype: type[np.generic]) -> None:
-        self.data: np.ndarray = np.empty(FIRST_CAPACITY, dtype=dtype)
+    def __init__(self, dtype: type[np.generic], capacity: int = FIRST_CAPACITY) -> None:
+        # Room for what the run may hold at once (its bounds): the pages are only committed as
+        # they fill, and the column never doubles past what it needs.
+        self.data: np.ndarray = np.empty(max(FIRST_CAPACITY, capacity), dtype=dtype)
         self.size = 0
 
     def __len__(self) -> int:
@@ -60,12 +62,13 @@ class FastRecords(Records):
 
     __slots__ = ()
 
-    def __init__(self, keep: bool = True) -> None:
+    def __init__(self, keep: bool = True, capacity: int = FIRST_CAPACITY) -> None:
         super().__init__(keep=keep)
         # Records annotates its columns as arrays; a Column stands in for one (the interface above).
-        self.completion_s = Column(np.float64)  # type: ignore[assignment]
-        self.latency_s = Column(np.float64)  # type: ignore[assignment]
-        self.service_s = Column(np.float64)  # type: ignore[assignment]
+        # Completions and instances are kept only for a run that keeps its requests (no minute reads them).
+        self.completion_s = Column(np.float64, capacity if keep else 0)  # type: ignore[assignment]
+        self.latency_s = Column(np.float64, capacity)  # type: ignore[assignment]
+        self.service_s = Column(np.float64, capacity)  # type: ignore[assignment]
         self.overhead_s = Column(np.float64)  # type: ignore[assignment]
         self.instance = Column(np.int32)  # type: ignore[assignment]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from simulator import checks
-from simulator.bounds import check_footprint, check_traffic
+from simulator.bounds import Footprint, check_footprint, check_traffic, footprint, run_memory_mb
 from simulator.distributions import Distribution
 from simulator.endpoint import InstanceEndpoint, ServerlessEndpoint
 from simulator.errors import InputError
@@ -95,6 +95,19 @@ class RunSpec:
         object.__setattr__(self, "think_time_s", checks.number(self.think_time_s, "think_time_s", minimum=0))
         check_work(self.endpoint, self.traffic, self.overhead, self.think_time_s, self.max_requests_per_s,
                    self.keep_requests)
+
+    @property
+    def bounds(self) -> Footprint:
+        """The requests the run simulates and holds at once, at most (simulator/bounds.py)."""
+        overhead_s = self.overhead.mean_ms / 1000.0 if self.overhead is not None else 0.0
+        work = self.endpoint.work(overhead_s, self.think_time_s)
+        rate = self.traffic.max_request_rate_per_s(work.cycle_s, work.capacity_per_s)
+        return footprint(self.traffic, rate, self.keep_requests)
+
+    @property
+    def memory_mb(self) -> float:
+        """About how much memory the run adds to its process at most, known before it starts."""
+        return run_memory_mb(self.traffic, self.bounds)
 
     @property
     def kind(self) -> str:

@@ -36,10 +36,13 @@ from simulator import (
     load_profile,
 )
 from simulator.bounds import (
+    BYTES_PER_HELD_REQUEST,
+    BYTES_PER_USER,
     MAX_HELD_REQUESTS,
     MAX_RUN_REQUESTS,
     MAX_USER_CHANGES,
     MAX_USERS_IN_FLIGHT,
+    RUN_BASE_MB,
     ResourceLimitError,
     footprint,
 )
@@ -124,9 +127,10 @@ def test_the_peak_and_the_changes_are_counted_from_the_numbers_as_the_engine_lis
 
 
 def test_simulate_users_are_capped_at_the_limit_on_the_command_line(capsys):
-    code = main(["simulate", "--instance-type", "ml.c5.xlarge", "--users", str(MAX_USERS_IN_FLIGHT + 1)])
+    with pytest.raises(SystemExit) as exited:  # argparse's usage error
+        main(["simulate", "--instance-type", "ml.c5.xlarge", "--users", str(MAX_USERS_IN_FLIGHT + 1)])
     err = capsys.readouterr().err
-    assert code == 2 and f"from 1 to {MAX_USERS_IN_FLIGHT}" in err and len(err.strip().splitlines()) == 1
+    assert exited.value.code == 2 and f"from 1 to {MAX_USERS_IN_FLIGHT}" in err and len(err.strip().splitlines()) == 1
 
 
 # --- requests simulated and held at once ------------------------------------------------------
@@ -159,6 +163,7 @@ def test_a_profile_just_under_the_work_budget_is_refused_before_the_job_runs(not
     request = _job({"TrafficType": "PHASES", "Phases": [{"InitialNumberOfUsers": 3, "SpawnRate": 3,
                                                           "DurationInSeconds": 3600}]})
     request["InputConfig"]["EndpointConfigurations"] = [{"InstanceType": "ml.c5.xlarge"}]
+    request["InputConfig"]["JobDurationInSeconds"] = 18000
     with pytest.raises(ResourceLimitError) as info:
         execute_job(request, profile, parallel=False)
     assert f"at most {MAX_HELD_REQUESTS:,}" in str(info.value) and "a simulated minute's requests" in str(info.value)
@@ -167,8 +172,8 @@ def test_a_profile_just_under_the_work_budget_is_refused_before_the_job_runs(not
 
 
 def test_requests_per_run_are_bounded_even_when_a_minute_fits():
-    # 20,000 a second holds 1.2 million a minute, but 17,700 s of it is 354 million requests.
-    endpoint = _endpoint(workers=80, mean_ms=4.0)
+    # 10,000 a second holds 600,000 a minute, but 17,700 s of it is 177 million requests.
+    endpoint = _endpoint(workers=40, mean_ms=4.0)
     traffic = Phases((Phase(3, 3, 3600),) + (Phase(183, 0, 3525),) * 4)
     with pytest.raises(ResourceLimitError) as info:
         RunSpec(endpoint, traffic, keep_requests=False)
@@ -186,9 +191,9 @@ def test_simulate_for_a_day_is_refused_naming_duration_and_the_longest_accepted(
 
 def test_a_run_that_keeps_its_requests_is_bounded_by_the_whole_run():
     with pytest.raises(ResourceLimitError) as info:
-        RunSpec(_endpoint(), ConstantUsers(200, 86400.0), keep_requests=True)
+        RunSpec(_endpoint(), ConstantUsers(200, 40_000.0), keep_requests=True)
     assert info.value.field == "duration_s"
-    RunSpec(_endpoint(), ConstantUsers(200, 86400.0), keep_requests=False)  # a minute at a time fits
+    RunSpec(_endpoint(), ConstantUsers(200, 40_000.0), keep_requests=False)  # a minute at a time fits
 
 
 def test_the_client_refuses_the_job_as_a_validation_exception(tmp_path, nothing_simulated):
@@ -210,9 +215,10 @@ def test_the_client_refuses_the_job_as_a_validation_exception(tmp_path, nothing_
 def test_a_thousand_replications_are_refused_by_the_command_line(tmp_path, capsys):
     job = tmp_path / "job.json"
     job.write_text(json.dumps(JOB))
-    code = main(["run", str(job), "--replications", "1000"])
+    with pytest.raises(SystemExit) as exited:  # argparse's usage error
+        main(["run", str(job), "--replications", "1000"])
     err = capsys.readouterr().err
-    assert code == 2 and f"from 1 to {MAX_REPLICATIONS}" in err and len(err.strip().splitlines()) == 1
+    assert exited.value.code == 2 and f"from 1 to {MAX_REPLICATIONS}" in err and len(err.strip().splitlines()) == 1
 
 
 def test_a_thousand_replications_are_refused_by_the_library_before_a_run(nothing_simulated):
@@ -226,7 +232,7 @@ def test_a_thousand_replications_are_refused_by_the_library_before_a_run(nothing
 @pytest.mark.slow
 def test_one_benchmark_at_every_limit_peaks_under_300_mb_in_its_process():
     """The largest accepted benchmark (experiments/largest_job_rss.py's ``limits`` job, one
-    benchmark): ~100,000 users in flight, ~2 million requests held in a minute, ~100 million
+    benchmark): ~100,000 users in flight, ~1 million requests held in a minute, ~50 million
     simulated; the process's own peak RSS (getrusage) stays under 300 MB."""
     script = ("import json, resource, sys; sys.path.insert(0, 'experiments');"
               "from largest_job_rss import LIMITS_PROFILE, limits_request;"
@@ -237,3 +243,28 @@ def test_one_benchmark_at_every_limit_peaks_under_300_mb_in_its_process():
     status, peak_kib = json.loads(done.stdout.strip().splitlines()[-1])
     assert status == "COMPLETED"
     assert peak_kib / 1024 <= 300, f"peak RSS {peak_kib / 1024:.0f} MB"
+
+
+# --- the whole job: how many benchmark processes fit ------------------------------------------------
+
+def _task(spec: RunSpec):
+    from irsim.service.benchmark import BenchmarkTask
+    from irsim.service.request import BenchmarkSpec
+    return BenchmarkTask(spec=BenchmarkSpec(index=0, instance_type="ml.c5.xlarge"), run=spec, percentile="P95")
+
+
+def test_the_pool_runs_as_many_benchmarks_at_once_as_the_job_memory_holds(monkeypatch):
+    from irsim.service import pool
+    monkeypatch.setattr(pool, "resident_mb", lambda: 200.0)
+    monkeypatch.setattr(pool, "START_METHOD", "fork")
+    big = RunSpec(_endpoint(workers=32, mean_ms=1.921), Stairs(3000, 33_333, 3), keep_requests=False)
+    small = RunSpec(_endpoint(), Stairs(600, 10, 2), keep_requests=False)
+    # A run at the limits: a minute at 32 / 0.961 ms = 33,299 requests a second held, 99,999
+    # users and 33,333 changes, each at its bytes, plus the run's start.
+    held, items = 32 / 0.001921 * 60, 99_999 + 33_333
+    assert big.memory_mb == pytest.approx(RUN_BASE_MB + (held * BYTES_PER_HELD_REQUEST + items * BYTES_PER_USER)
+                                          / 2**20)
+    each = pool.PROCESS_MB + big.memory_mb
+    assert pool.memory_slots([_task(big)] * 10) == max(1, int((pool.JOB_MEMORY_MB - 200) // each))
+    assert pool.memory_slots([_task(small), _task(big)]) == pool.memory_slots([_task(big)])  # the largest run counts
+    assert pool.memory_slots([_task(small)] * 10) >= 5
