@@ -93,7 +93,7 @@ def check_traffic(traffic: Traffic) -> None:
     shape's numbers (a pattern of a billion steps is refused before one is listed)."""
     peak = traffic.peak_users()
     if peak > MAX_USERS_IN_FLIGHT:
-        steps = (f" (NumberOfSteps x UsersPerStep: at most {MAX_USERS_IN_FLIGHT // traffic.users_per_step:,} steps "
+        steps = (f" (steps x users per step: at most {MAX_USERS_IN_FLIGHT // traffic.users_per_step:,} steps "
                  f"of {traffic.users_per_step})" if isinstance(traffic, Stairs) else "")
         raise ResourceLimitError(peak_field(traffic), f"the traffic reaches {peak:,} users in flight; at most "
                                                       f"{MAX_USERS_IN_FLIGHT:,} per run{steps} ({LIMIT})")
