@@ -12,10 +12,10 @@ for its largest finished child.
 
 Cases:
 
-- ``limits``: the job right at irsim's new limits (simulator/bounds.py): STAIRS of 3,000 s with
+- ``limits``: the job right at irsim's new limits (simulator/bounds.py): STAIRS of 2,000 s with
   33,333 steps of 3 users (99,999 users in flight, the limit is 100,000) on an instance that
-  completes 16,658 requests a second (32 workers, 1.921 ms): 999,480 requests held in a
-  minute (limit 1,000,000) and 49.97 million requests per benchmark (limit 50,000,000);
+  completes 24,980 requests a second (32 workers, 1.281 ms): 1,498,829 requests held in a
+  minute (limit 1,500,000) and 49.96 million requests per benchmark (limit 50,000,000);
   FlatInvocations Continue and a threshold no minute reaches, so nothing stops a benchmark
   early; 10 benchmarks (MaxNumberOfTests 10), MaxParallelOfTests 10 (the pool runs as many as
   the machine has cores).
@@ -49,7 +49,7 @@ def limits_request(benchmarks: int) -> dict:
                 "ModelPackageVersionArn": "arn:aws:sagemaker:us-east-1:111122223333:model-package/m/1",
                 "JobDurationInSeconds": 18000,
                 "TrafficPattern": {"TrafficType": "STAIRS",
-                                   "Stairs": {"DurationInSeconds": 3000, "NumberOfSteps": STEPS, "UsersPerStep": 3}},
+                                   "Stairs": {"DurationInSeconds": 2000, "NumberOfSteps": STEPS, "UsersPerStep": 3}},
                 "ResourceLimit": {"MaxNumberOfTests": 10, "MaxParallelOfTests": 10},
                 "EndpointConfigurations": [{"InstanceType": "ml.c5.xlarge"}] * benchmarks},
             "StoppingConditions": {"FlatInvocations": "Continue",
@@ -58,7 +58,7 @@ def limits_request(benchmarks: int) -> dict:
 
 
 LIMITS_PROFILE = {"model": "largest", "instances": {"ml.c5.xlarge": {
-    "workers": 32, "service_time": {"family": "lognormal", "mean_ms": 1.921, "cv": 0.5}}}}
+    "workers": 32, "service_time": {"family": "lognormal", "mean_ms": 1.281, "cv": 0.5}}}}
 
 
 def legal_request(benchmarks: int) -> dict:

@@ -25,7 +25,7 @@ MAX_USERS_IN_FLIGHT = 100_000
 MAX_USER_CHANGES = 100_000
 #: Requests one run holds in memory at once: a minute's (exact per-minute statistics) or, when
 #: the run keeps its requests, the whole run's; open arrivals are all drawn before it starts.
-MAX_HELD_REQUESTS = 1_000_000
+MAX_HELD_REQUESTS = 1_500_000
 #: Requests one run simulates, at most (the work of a run: about 40 s on the Python engine, 4 s on
 #: the fast path; six times issue 15's largest legal job).
 MAX_RUN_REQUESTS = 50_000_000

@@ -202,7 +202,9 @@ def test_the_client_refuses_the_job_as_a_validation_exception(tmp_path, nothing_
     profile.write_text(json.dumps({"model": "xgboost-demo", "instances": {"ml.c5.xlarge": {
         "workers": 909, "service_time": {"family": "deterministic", "mean_ms": 1.0}}}}))
     client = irsim.client(home=tmp_path / "home", profile=str(profile))
-    request = _job(JOB["InputConfig"]["TrafficPattern"])
+    # 300 users of 1 ms: 300,000 requests a second, 18 million in a simulated minute.
+    request = _job({"TrafficType": "STAIRS", "Stairs": {"DurationInSeconds": 600, "NumberOfSteps": 100,
+                                                        "UsersPerStep": 3}})
     request["InputConfig"]["EndpointConfigurations"] = [{"InstanceType": "ml.c5.xlarge"}]
     with pytest.raises(ClientError) as info:
         client.create_inference_recommendations_job(**request)
@@ -232,7 +234,7 @@ def test_a_thousand_replications_are_refused_by_the_library_before_a_run(nothing
 @pytest.mark.slow
 def test_one_benchmark_at_every_limit_peaks_under_300_mb_in_its_process():
     """The largest accepted benchmark (experiments/largest_job_rss.py's ``limits`` job, one
-    benchmark): ~100,000 users in flight, ~1 million requests held in a minute, ~50 million
+    benchmark): ~100,000 users in flight, ~1.5 million requests held in a minute, ~50 million
     simulated; the process's own peak RSS (getrusage) stays under 300 MB."""
     script = ("import json, resource, sys; sys.path.insert(0, 'experiments');"
               "from largest_job_rss import LIMITS_PROFILE, limits_request;"
@@ -257,11 +259,11 @@ def test_the_pool_runs_as_many_benchmarks_at_once_as_the_job_memory_holds(monkey
     from irsim.service import pool
     monkeypatch.setattr(pool, "resident_mb", lambda: 200.0)
     monkeypatch.setattr(pool, "START_METHOD", "fork")
-    big = RunSpec(_endpoint(workers=32, mean_ms=1.921), Stairs(3000, 33_333, 3), keep_requests=False)
+    big = RunSpec(_endpoint(workers=32, mean_ms=1.281), Stairs(2000, 33_333, 3), keep_requests=False)
     small = RunSpec(_endpoint(), Stairs(600, 10, 2), keep_requests=False)
     # A run at the limits: a minute at 32 / 0.961 ms = 33,299 requests a second held, 99,999
     # users and 33,333 changes, each at its bytes, plus the run's start.
-    held, items = 32 / 0.001921 * 60, 99_999 + 33_333
+    held, items = 32 / 0.001281 * 60, 99_999 + 33_333
     assert big.memory_mb == pytest.approx(RUN_BASE_MB + (held * BYTES_PER_HELD_REQUEST + items * BYTES_PER_USER)
                                           / 2**20)
     each = pool.PROCESS_MB + big.memory_mb
