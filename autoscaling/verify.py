@@ -22,6 +22,7 @@ spawned from ``seed``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +33,7 @@ from autoscaling.curves import TrafficCurve
 from autoscaling.exact import per_minute_percentile
 from optimizer.verdict import MEETS, MISSES, TOO_CLOSE
 from simulator import InstanceEndpoint, InstanceProfile, PoissonArrivals, RunSpec
+from simulator.bounds import MAX_HELD_REQUESTS
 from simulator.errors import InputError
 
 MINUTE_S = 60.0
@@ -102,14 +104,22 @@ def schedule_of(curve: TrafficCurve, capacity: np.ndarray) -> tuple[int, tuple[t
 
 
 def replay_continuous(curve: TrafficCurve, entry: InstanceProfile, capacity: np.ndarray, *,
-                      routing: str = "random", seed: int = 0) -> Served:
-    """The whole curve as one engine run with ``capacity`` as its schedule (module docstring)."""
+                      routing: str = "random", seed: int = 0, max_held_requests: int = MAX_HELD_REQUESTS) -> Served:
+    """The whole curve as one engine run with ``capacity`` as its schedule (module docstring).
+    It keeps every request to judge each minute by its arrivals, so a curve past
+    ``max_held_requests`` held at once is refused before it runs (irsim's memory limit)."""
     first, steps = schedule_of(curve, capacity)
     spec = RunSpec(endpoint=InstanceEndpoint(entry, instance_count=first, routing=routing),
-                   traffic=_arrivals(curve.per_minute, DRAIN_MINUTES), seed=seed, capacity_schedule=steps)
+                   traffic=_arrivals(curve.per_minute, DRAIN_MINUTES), seed=seed, capacity_schedule=steps,
+                   max_held_requests=max_held_requests)
     result = simulator.run(spec)
     return Served(arrival_s=result.completion_s - result.latency_ms / 1000.0, latency_ms=result.latency_ms,
                   unfinished=result.in_service + result.queued)
+
+
+#: How an engine check replays a curve: ``replay_continuous`` or ``replay_segments`` (or one of
+#: them with its memory limit raised, through functools.partial).
+Replay = Callable[..., Served]
 
 
 def replay_segments(curve: TrafficCurve, entry: InstanceProfile, capacity: np.ndarray, *,
@@ -134,12 +144,11 @@ def replay_segments(curve: TrafficCurve, entry: InstanceProfile, capacity: np.nd
 
 def engine_percentiles(curve: TrafficCurve, entry: InstanceProfile, capacity: np.ndarray, *, percentile: float,
                        routing: str = "random", seed: int = 0, replications: int = 1,
-                       continuous: bool = True) -> np.ndarray:
+                       replay: Replay = replay_continuous) -> np.ndarray:
     """Per minute: the engine's ``percentile`` of ModelLatency (ms) over the requests that
     arrived in that minute on ``capacity[minute]`` instances (NaN for a minute without any),
     pooled over ``replications`` independent replays (each from its own spawned seed),
-    continuous or segment-wise (module docstring)."""
-    replay = replay_continuous if continuous else replay_segments
+    continuous or segment-wise (``replay``: module docstring)."""
     served = [replay(curve, entry, capacity, routing=routing, seed=_seed(child))
               for child in np.random.SeedSequence(seed).spawn(replications)]
     arrival = np.concatenate([s.arrival_s for s in served])
@@ -148,10 +157,11 @@ def engine_percentiles(curve: TrafficCurve, entry: InstanceProfile, capacity: np
 
 
 def engine_check(curve: TrafficCurve, entry: InstanceProfile, capacity: np.ndarray, *, percentile: float,
-                 slo_ms: float, routing: str = "random", seed: int = 0, continuous: bool = True) -> EngineCheck:
-    """One engine replay of ``capacity`` under ``curve``: each minute's percentile and its
-    three-valued verdict against ``slo_ms`` (``minute_verdicts``)."""
-    replay = replay_continuous if continuous else replay_segments
+                 slo_ms: float, routing: str = "random", seed: int = 0,
+                 replay: Replay = replay_continuous) -> EngineCheck:
+    """One engine replay of ``capacity`` under ``curve`` (continuous unless ``replay`` says
+    otherwise): each minute's percentile and its three-valued verdict against ``slo_ms``
+    (``minute_verdicts``)."""
     served = replay(curve, entry, capacity, routing=routing, seed=seed)
     return EngineCheck(percentile_ms=_minute_percentiles(served.arrival_s, served.latency_ms, curve.minutes,
                                                          percentile),

@@ -124,6 +124,9 @@ def _requests(loop: Loop, endpoint: InstanceEndpoint, draws: Draws, records: Rec
     release = least.release if least is not None else None
     record_completion, record_latency = records.completion_s.append, records.latency_s.append
     record_service, record_instance = records.service_s.append, records.instance.append
+    if not records.keep:  # no minute reads them: a run that keeps no request does not hold them either
+        discard: deque[Any] = deque(maxlen=0)  # C-speed appends that hold nothing
+        record_completion = record_instance = discard.append
     record_overhead = records.overhead_s.append
     spread = len(busy) > 1  # else every instance recorded would be 0: output() fills them in
 

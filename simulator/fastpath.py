@@ -35,6 +35,7 @@ import numpy as np
 
 from simulator import fastloop as fl
 from simulator import fastquantiles
+from simulator.bounds import PROCESS_MEMORY_MB, resident_mb
 from simulator.distributions import Distribution
 from simulator.endpoint import InstanceEndpoint
 from simulator.errors import InputError
@@ -50,6 +51,10 @@ OUT_CHUNK = 1 << 12  # completions written by the compiled loop between two flus
 #: cached machine code costs about as much as the Python engine spends on this many requests).
 AUTO_MIN_REQUESTS_LOADED = 20_000
 AUTO_MIN_REQUESTS_COLD = 1_000_000
+#: What loading the compiled loop adds to a process's RSS, measured: importing numba and
+#: llvmlite about 53 MB, loading the cached machine code about 49 MB (largely LLVM's shared
+#: library, pages a process's RSS counts whether or not another process shares them).
+KERNEL_MB = 105.0
 #: The engine's streams the compiled loop reads, in fastloop's order (SERVICE, ROUTE, OVERHEAD, THINK).
 KERNEL_STREAMS = ("service", "route", "overhead", "think")
 
@@ -112,8 +117,10 @@ def covers(spec: RunSpec) -> str | None:
 def chosen(spec: RunSpec) -> bool:
     """Whether a run takes the fast path: never with ``fast=False``; always with ``fast=True``
     (InputError naming ``fast`` when numba is missing: RunSpec already refused the endpoints it
-    does not cover); with ``None`` when it covers the run, numba works and the run is long
-    enough for compiled speed to pay for loading it."""
+    does not cover); with ``None`` when it covers the run, numba works, the run is long
+    enough for compiled speed to pay for loading it, and the process stays within
+    PROCESS_MEMORY_MB with the compiled loop loaded (``fits``: the Python engine gives the same
+    run, slower, where it would not)."""
     if spec.fast is False:
         return False
     gap = covers(spec)
@@ -127,7 +134,13 @@ def chosen(spec: RunSpec) -> bool:
         return False
     loaded = kernel.cache_info().currsize > 0
     least = AUTO_MIN_REQUESTS_LOADED if loaded else AUTO_MIN_REQUESTS_COLD
-    return expected_requests(spec) >= least and available()
+    return expected_requests(spec) >= least and fits(spec, loaded) and available()
+
+
+def fits(spec: RunSpec, loaded: bool) -> bool:
+    """Whether this process, with the compiled loop loaded (KERNEL_MB more unless it is) and the
+    run's own memory (``RunSpec.memory_mb``), stays within PROCESS_MEMORY_MB."""
+    return resident_mb() + (0.0 if loaded else KERNEL_MB) + spec.memory_mb <= PROCESS_MEMORY_MB
 
 
 def expected_requests(spec: RunSpec) -> float:
@@ -223,11 +236,12 @@ class _State:
         n, m = int(self.ints[fl.OUT_N]), int(self.ints[fl.OVERHEAD_N])
         out = self.out
         if n:
-            records.completion_s.extend(out[fl.COMPLETION, :n])
+            if records.keep:  # no minute reads them: a run that keeps no request does not hold them either
+                records.completion_s.extend(out[fl.COMPLETION, :n])
+                if spread:
+                    records.instance.extend(out[fl.INSTANCE, :n])
             records.latency_s.extend(out[fl.LATENCY, :n])
             records.service_s.extend(out[fl.SERVICE_TIME, :n])
-            if spread:
-                records.instance.extend(out[fl.INSTANCE, :n])
         if m:
             records.overhead_s.extend(out[fl.OVERHEAD_TIME, :m])
         self.ints[fl.OUT_N] = self.ints[fl.OVERHEAD_N] = 0

@@ -125,8 +125,20 @@ def summarize(minute: int, start_s: float, seconds: float, latency_s: np.ndarray
         minute=minute, start_s=start_s, seconds=seconds, invocations=n, latency_s=latency,
         overhead_mean_us=float(overhead_s.mean()) * 1e6 if overhead_s.size else math.nan,
         busy_s=float(service_s.sum()),
-        billed_ms=int(np.maximum(1, np.ceil(service_s * 1000.0 - 1e-9)).sum()) if service_s.size else 0,
+        billed_ms=_billed_ms(service_s),
         throttled=throttled, cold_starts=int(cold.size), setup_s=float(cold.sum()))
+
+
+def _billed_ms(service_s: np.ndarray) -> int:
+    """Service times rounded up to whole ms, at least 1 each, summed: computed in one array, in
+    place (a minute may hold millions of requests: no temporary per step)."""
+    if not service_s.size:
+        return 0
+    billed = service_s * 1000.0
+    billed -= 1e-9
+    np.ceil(billed, out=billed)
+    np.maximum(billed, 1.0, out=billed)
+    return int(billed.sum())
 
 
 def per_minute(stats: Sequence[MinuteStats], instance_count: int, users_at: Callable[[float], int] | None = None,

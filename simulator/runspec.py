@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from simulator import checks
+from simulator.bounds import MAX_HELD_REQUESTS, Footprint, check_footprint, check_traffic, footprint, run_memory_mb
 from simulator.capacity import Step, check_schedule, widest
 from simulator.distributions import Distribution
 from simulator.endpoint import InstanceEndpoint, ServerlessEndpoint
@@ -31,10 +32,14 @@ class WorkBudgetError(InputError):
 
 
 def check_work(endpoint: InstanceEndpoint | ServerlessEndpoint, traffic: Traffic, overhead: Distribution | None,
-               think_time_s: float, budget_per_s: float) -> None:
+               think_time_s: float, budget_per_s: float, keep_requests: bool = False,
+               max_held: int = MAX_HELD_REQUESTS) -> None:
     """The one check of the work budget (a RunSpec's, and admission's before a job runs):
     WorkBudgetError naming the profile entry when ``traffic`` on ``endpoint`` would cost more
-    than ``budget_per_s`` requests per simulated second; the durations within the profile limits."""
+    than ``budget_per_s`` requests per simulated second; the durations within the profile
+    limits; then irsim's resource limits (simulator/bounds.py: users in flight, requests
+    simulated and held at once, a ResourceLimitError past any), all before anything runs."""
+    check_traffic(traffic)
     overhead_s = 0.0
     if overhead is not None:
         check_duration_scale(overhead, "overhead_ms")
@@ -44,6 +49,7 @@ def check_work(endpoint: InstanceEndpoint | ServerlessEndpoint, traffic: Traffic
     if not rate <= budget_per_s:
         raise WorkBudgetError(work.where, f"{work.what} would cost about {rate:,.3g} requests per simulated second, "
                                           f"over the budget of {budget_per_s:,.0f} (max_requests_per_s)")
+    check_footprint(traffic, rate, keep_requests, work.where, max_held)
 
 
 def fast_path_gap(endpoint: InstanceEndpoint | ServerlessEndpoint) -> str | None:
@@ -71,7 +77,9 @@ class RunSpec:
     user paying the ``overhead`` latency and an exponential think time of mean
     ``think_time_s`` between requests, until the traffic ends or ``stopping`` holds. ``seed``
     seeds every random stream; ``keep_requests=False`` keeps the exact per-minute statistics
-    only (memory flat however long the run); ``max_requests_per_s`` is the work budget.
+    only (memory flat however long the run); ``max_requests_per_s`` is the work budget and
+    ``max_held_requests`` the most requests held in memory at once (simulator/bounds.py: raise it
+    only where the memory is known to be there).
     ``fast`` picks the real-time engine's compiled fast path (the same run, event for event):
     None takes it where it applies and pays, True insists, False never takes it.
     ``capacity_schedule`` changes the instances in service while the run goes on ((time s,
@@ -85,6 +93,7 @@ class RunSpec:
     stopping: StoppingConditions = field(default_factory=StoppingConditions)
     seed: int = 0
     max_requests_per_s: float = MAX_REQUESTS_PER_S
+    max_held_requests: int = MAX_HELD_REQUESTS
     keep_requests: bool = True
     fast: bool | None = None
     capacity_schedule: tuple[Step, ...] = ()
@@ -95,10 +104,30 @@ class RunSpec:
         object.__setattr__(self, "think_time_s", checks.number(self.think_time_s, "think_time_s", minimum=0))
         schedule = check_schedule(self.capacity_schedule, self.endpoint, self.traffic.duration_s, self.fast)
         object.__setattr__(self, "capacity_schedule", schedule)
+        checks.integer(self.max_held_requests, "max_held_requests", minimum=1)
+        check_work(self.widest_endpoint, self.traffic, self.overhead, self.think_time_s, self.max_requests_per_s,
+                   self.keep_requests, self.max_held_requests)
+
+    @property
+    def widest_endpoint(self) -> InstanceEndpoint | ServerlessEndpoint:
+        """The endpoint at the most instances its capacity schedule reaches: what bounds the work."""
         endpoint = self.endpoint
-        if schedule and isinstance(endpoint, InstanceEndpoint):  # the most instances at once bound the work
-            endpoint = replace(endpoint, instance_count=widest(schedule, endpoint.instance_count))
-        check_work(endpoint, self.traffic, self.overhead, self.think_time_s, self.max_requests_per_s)
+        if self.capacity_schedule and isinstance(endpoint, InstanceEndpoint):
+            return replace(endpoint, instance_count=widest(self.capacity_schedule, endpoint.instance_count))
+        return endpoint
+
+    @property
+    def bounds(self) -> Footprint:
+        """The requests the run simulates and holds at once, at most (simulator/bounds.py)."""
+        overhead_s = self.overhead.mean_ms / 1000.0 if self.overhead is not None else 0.0
+        work = self.widest_endpoint.work(overhead_s, self.think_time_s)
+        rate = self.traffic.max_request_rate_per_s(work.cycle_s, work.capacity_per_s)
+        return footprint(self.traffic, rate, self.keep_requests)
+
+    @property
+    def memory_mb(self) -> float:
+        """About how much memory the run adds to its process at most, known before it starts."""
+        return run_memory_mb(self.traffic, self.bounds)
 
     @property
     def kind(self) -> str:

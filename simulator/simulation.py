@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from simulator import checks, engine, serverless
+from simulator.bounds import MAX_USERS_IN_FLIGHT
 from simulator.endpoint import InstanceEndpoint, ServerlessConfig, ServerlessEndpoint
 from simulator.errors import InputError
 from simulator.harness import EngineOutput, MinuteHook
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 MAX_DURATION_S = 30 * 24 * 3600  # 30 days
-MAX_USERS = 1_000_000
+MAX_USERS = MAX_USERS_IN_FLIGHT  # simulator/bounds.py: irsim's limit on users in flight in one run
 
 
 @dataclass(frozen=True)

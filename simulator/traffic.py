@@ -52,6 +52,20 @@ class Traffic(Protocol):
         ``capacity_per_s``: the work budget's measure."""
         ...
 
+    def peak_users(self) -> int:
+        """The most users active at once over the whole pattern (0 for open arrivals), counted
+        from the shape's numbers alone: nothing is built per user or per change."""
+        ...
+
+    def change_count(self) -> int:
+        """How many user-count changes ``user_changes`` would list (0 for open arrivals)."""
+        ...
+
+    def arrivals_bound(self) -> float:
+        """At most how many arrivals ``arrival_times`` draws (0 for closed users): what an open
+        pattern holds in memory before the run starts."""
+        ...
+
 
 class ClosedLoop:
     """What every closed-loop shape shares: users send, no arrival comes from outside."""
@@ -67,8 +81,18 @@ class ClosedLoop:
 
     def max_request_rate_per_s(self, cycle_s: float, capacity_per_s: float) -> float:
         """Each user one request per cycle at most, and no more than the endpoint completes."""
-        users = max((count for _, count in self.user_changes()), default=0)
+        users = self.peak_users()
         return min(users / cycle_s if cycle_s > 0 else math.inf, capacity_per_s)
+
+    def peak_users(self) -> int:
+        raise NotImplementedError
+
+    def change_count(self) -> int:
+        raise NotImplementedError
+
+    def arrivals_bound(self) -> float:
+        """None: closed-loop users draw no arrivals."""
+        return 0.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +111,19 @@ class Phase:
     def final_users(self) -> int:
         """The count the phase ends with (its last addition falls on its last instant)."""
         return self.users_after(self.duration_s)
+
+    @property
+    def additions(self) -> int:
+        """Users the phase adds before its last instant (``Phases.user_changes`` lists each)."""
+        if self.spawn_rate_per_min <= 0:
+            return 0
+        interval = 60.0 / self.spawn_rate_per_min
+        steps = max(0, math.ceil((self.duration_s - _EPS) / interval) - 1)
+        if steps and steps * interval >= self.duration_s - _EPS:  # the loop's own test, at a rounding edge
+            steps -= 1
+        elif (steps + 1) * interval < self.duration_s - _EPS:
+            steps += 1
+        return steps
 
 
 @dataclass(frozen=True)
@@ -123,6 +160,13 @@ class Phases(ClosedLoop):
             start += phase.duration_s
         return changes
 
+    def peak_users(self) -> int:
+        """The largest count ``user_changes`` lists: each phase's start plus its additions."""
+        return max(phase.initial_users + phase.additions for phase in self.phases)
+
+    def change_count(self) -> int:
+        return sum(1 + phase.additions for phase in self.phases)
+
     def users_at(self, t: float) -> int:
         """Active users at simulated time ``t`` (0 outside the pattern)."""
         start = 0.0
@@ -153,6 +197,12 @@ class Stairs(ClosedLoop):
     def user_changes(self) -> list[tuple[float, int]]:
         return [(k * self.step_s, (k + 1) * self.users_per_step) for k in range(self.number_of_steps)]
 
+    def peak_users(self) -> int:
+        return self.number_of_steps * self.users_per_step
+
+    def change_count(self) -> int:
+        return self.number_of_steps
+
     def users_at(self, t: float) -> int:
         if not 0 <= t < self.duration_s:
             return 0
@@ -172,6 +222,12 @@ class ConstantUsers(ClosedLoop):
 
     def user_changes(self) -> list[tuple[float, int]]:
         return [(0.0, self.users)]
+
+    def peak_users(self) -> int:
+        return self.users
+
+    def change_count(self) -> int:
+        return 1
 
     def users_at(self, t: float) -> int:
         return self.users if 0 <= t < self.duration_s else 0
@@ -230,3 +286,16 @@ class PoissonArrivals:
     def max_request_rate_per_s(self, cycle_s: float, capacity_per_s: float) -> float:
         """The highest rate: open arrivals come whatever the endpoint completes."""
         return max(rate for _, rate in self.rates)
+
+    def peak_users(self) -> int:
+        """None: open arrivals have no users."""
+        return 0
+
+    def change_count(self) -> int:
+        return 0
+
+    def arrivals_bound(self) -> float:
+        """The expected count and six of its Poisson standard deviations (a count beyond is
+        rarer than one in a hundred million)."""
+        mean = sum(rate * (end - start) for start, end, rate in self.segments())
+        return mean + 6.0 * math.sqrt(mean) + 10.0

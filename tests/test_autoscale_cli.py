@@ -193,3 +193,14 @@ def test_minutes_too_close_to_call_are_said_out_loud_and_the_engine_check_judges
     code, _, err = cli("report", out_dir)
     assert code == 0, err
     assert "too close to call" in (out_dir / "report.html").read_text()
+
+
+def test_an_engine_check_past_the_memory_limit_is_one_line_and_writes_nothing(cli, run_dir, tmp_path):
+    """The engine check keeps every request of the curve (each minute judged by its arrivals):
+    a curve past irsim's limit on requests held at once is refused naming --engine-check."""
+    out_dir = tmp_path / "refused"
+    code, out, err = cli("autoscale", run_dir, "--traffic", "flat:rate=60000,hours=2", "--slo", "P95=1000",
+                         "--engine-check", "--out", out_dir)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "--engine-check" in err and "1,500,000" in err and "irsim's own limit" in err, err
+    assert not out_dir.exists() and out == ""

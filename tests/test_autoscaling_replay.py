@@ -11,7 +11,7 @@ import pytest
 
 from autoscaling import Diurnal, ScalingPolicy, TrafficCurve, replay, synthesize
 from autoscaling.exact import exact_replay
-from autoscaling.verify import engine_check, engine_percentiles, schedule_of
+from autoscaling.verify import engine_check, engine_percentiles, replay_segments, schedule_of
 from optimizer.verdict import MISSES
 from simulator import InputError
 from simulator.distributions import Distribution
@@ -51,7 +51,7 @@ def test_the_continuous_engine_replay_sees_the_backlog_the_exact_replay_sees():
     assert capacity.min() == 3 and capacity.max() == 6 and np.diff(capacity).nonzero()[0].size == 2
     exact = [exact_replay(curve.per_minute, capacity, ENTRY, rng=np.random.default_rng(seed)) for seed in (1, 2, 3)]
     continuous = engine_percentiles(curve, ENTRY, capacity, percentile=95.0, seed=3)
-    segments = engine_percentiles(curve, ENTRY, capacity, percentile=95.0, seed=3, continuous=False)
+    segments = engine_percentiles(curve, ENTRY, capacity, percentile=95.0, seed=3, replay=replay_segments)
     counts = [int(e.violating(SLO_MS).sum()) for e in exact]
     engine_count = int((np.nan_to_num(continuous) > SLO_MS).sum())
     segment_count = int((np.nan_to_num(segments) > SLO_MS).sum())

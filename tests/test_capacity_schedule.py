@@ -75,13 +75,15 @@ def test_instances_added_by_a_step_are_mmc_stations_erlang_c():
 
 def test_a_schedule_takes_the_python_engine_and_is_checked():
     endpoint = InstanceEndpoint(M1, instance_count=2)
-    long = PoissonArrivals.constant(5000.0, 3600.0)  # long enough that the fast path would pay
-    assert fastpath.covers(RunSpec(endpoint=endpoint, traffic=long, capacity_schedule=((60.0, 3),))) is not None
-    assert not fastpath.chosen(RunSpec(endpoint=endpoint, traffic=long, capacity_schedule=((60.0, 3),)))
-    spec = RunSpec(endpoint=endpoint, traffic=long, capacity_schedule=[(60, 3), (120.5, 1)])
+    long = PoissonArrivals.constant(1000.0, 1200.0)  # 1.2 M requests: long enough that the fast path would pay
+    minutes = {"keep_requests": False}  # within the memory limit on requests held at once
+    assert fastpath.covers(RunSpec(endpoint=endpoint, traffic=long, capacity_schedule=((60.0, 3),), **minutes)) \
+        is not None
+    assert not fastpath.chosen(RunSpec(endpoint=endpoint, traffic=long, capacity_schedule=((60.0, 3),), **minutes))
+    spec = RunSpec(endpoint=endpoint, traffic=long, capacity_schedule=[(60, 3), (120.5, 1)], **minutes)
     assert spec.capacity_schedule == ((60.0, 3), (120.5, 1))
     bad = [([(60.0, 3), (30.0, 2)], "capacity_schedule[1].time_s"), ([(0.0, 3)], "capacity_schedule[0].time_s"),
-           ([(3600.0, 3)], "capacity_schedule[0].time_s"), ([(60.0, 0)], "capacity_schedule[0].instance_count"),
+           ([(1200.0, 3)], "capacity_schedule[0].time_s"), ([(60.0, 0)], "capacity_schedule[0].instance_count"),
            ([(60.0,)], "capacity_schedule[0]"), (5, "capacity_schedule")]
     for schedule, field in bad:
         with pytest.raises(InputError) as caught:

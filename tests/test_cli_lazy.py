@@ -62,13 +62,14 @@ def test_the_parsers_copies_of_the_library_limits_are_the_librarys():
     from autoscaling import DEFAULT_STARTUP_S
     from irsim.boto3mode.transport import DEFAULT_POLL_S
     from irsim.planning.sweep import MAX_SCENARIOS
+    from irsim.service.replication import MAX_REPLICATIONS
     from optimizer.verdict import DEFAULT_PRECISION
     from simulator import ROUTING_POLICIES
     from simulator.simulation import MAX_REQUESTS_PER_S, MAX_USERS
     library = (MAX_REQUESTS_PER_S, MAX_USERS, tuple(ROUTING_POLICIES), MAX_SCENARIOS, DEFAULT_STARTUP_S,
-               DEFAULT_POLL_S, DEFAULT_PRECISION)
+               DEFAULT_POLL_S, DEFAULT_PRECISION, MAX_REPLICATIONS)
     copied = (options.MAX_REQUESTS_PER_S, options.MAX_USERS, options.ROUTING_POLICIES, options.MAX_SCENARIOS,
-              options.DEFAULT_STARTUP_S, options.DEFAULT_POLL_S, options.DEFAULT_PRECISION)
+              options.DEFAULT_STARTUP_S, options.DEFAULT_POLL_S, options.DEFAULT_PRECISION, options.MAX_REPLICATIONS)
     assert copied == library
 
 

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator import RunSpec, engine, fastpath, fastquantiles, serverless, simulate
+from simulator.bounds import PROCESS_MEMORY_MB
 from simulator.distributions import Distribution
 from simulator.endpoint import InstanceEndpoint, ServerlessConfig, ServerlessEndpoint
 from simulator.errors import InputError
@@ -128,16 +129,29 @@ def test_simulate_passes_fast_through_and_gives_the_same_result():
     assert runs[0].per_minute.equals(runs[1].per_minute)
 
 
-def test_auto_takes_the_fast_path_only_where_it_applies():
+def test_auto_takes_the_fast_path_only_where_it_applies(monkeypatch):
+    monkeypatch.setattr(fastpath, "resident_mb", lambda: 0.0)  # memory is not the point here (see below)
     one = endpoint_of(1, 4, Distribution("exponential", 20.0, 1.0))
     least = endpoint_of(4, 2, Distribution("exponential", 20.0, 1.0), "least_outstanding_requests")
-    huge = ConstantUsers(50, 86_400.0)  # about 17 million requests
-    assert fastpath.covers(RunSpec(one, huge)) is None
-    assert fastpath.chosen(RunSpec(one, huge))
-    assert not fastpath.chosen(RunSpec(one, huge, fast=False))
+    huge = ConstantUsers(50, 86_400.0)  # about 17 million requests, a minute at a time
+    assert fastpath.covers(RunSpec(one, huge, keep_requests=False)) is None
+    assert fastpath.chosen(RunSpec(one, huge, keep_requests=False))
+    assert not fastpath.chosen(RunSpec(one, huge, fast=False, keep_requests=False))
     assert not fastpath.chosen(RunSpec(one, ConstantUsers(2, 60.0)))  # too short to pay for loading numba
-    assert "least_outstanding_requests" in (fastpath.covers(RunSpec(least, huge)) or "")
-    assert not fastpath.chosen(RunSpec(least, huge))
+    assert "least_outstanding_requests" in (fastpath.covers(RunSpec(least, huge, keep_requests=False)) or "")
+    assert not fastpath.chosen(RunSpec(least, huge, keep_requests=False))
+
+
+def test_auto_takes_the_fast_path_only_where_the_process_stays_within_its_memory(monkeypatch):
+    spec = RunSpec(endpoint_of(1, 4, Distribution("exponential", 20.0, 1.0)), ConstantUsers(50, 86_400.0),
+                   keep_requests=False)
+    loaded = fastpath.kernel.cache_info().currsize > 0
+    room = PROCESS_MEMORY_MB - spec.memory_mb - (0.0 if loaded else fastpath.KERNEL_MB)
+    monkeypatch.setattr(fastpath, "resident_mb", lambda: room)
+    assert fastpath.chosen(spec)
+    monkeypatch.setattr(fastpath, "resident_mb", lambda: room + 1.0)
+    assert not fastpath.chosen(spec)  # the Python engine runs it: the same run, within the memory
+    assert fastpath.chosen(dataclasses.replace(spec, fast=True))  # insisting is the caller's choice
 
 
 @pytest.mark.parametrize("fast", [1, 0, "yes", 1.0])
@@ -179,7 +193,7 @@ def test_without_numba_the_engine_runs_in_python(monkeypatch):
     fastpath.kernel.cache_clear()
     try:
         assert not fastpath.available()
-        assert not fastpath.chosen(RunSpec(endpoint, ConstantUsers(50, 86_400.0)))
+        assert not fastpath.chosen(RunSpec(endpoint, ConstantUsers(50, 86_400.0), keep_requests=False))
         assert_same_run(expected, engine.run(spec))
         with pytest.raises(InputError, match="numba is not installed"):
             engine.run(dataclasses.replace(spec, fast=True))

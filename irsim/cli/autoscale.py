@@ -38,6 +38,7 @@ from irsim.service.scaling import ScalingRecommendation, per_minute_frames, reco
 from optimizer.verdict import MEETS, MISSES, TOO_CLOSE
 from pricing import default_catalogue
 from simulator import InputError, Profile, checks, load_profile
+from simulator.bounds import ResourceLimitError
 from simulator.profiles import InstanceProfile
 
 #: The engine check's verdict counts in the answer, by key.
@@ -190,7 +191,12 @@ def cmd_autoscale(args: argparse.Namespace) -> int:
     price = recommendation["Metrics"]["CostPerHour"] / endpoint["InitialInstanceCount"]
     scenario = Scenario.of(curve, entry, price_per_hour=price, percentile=percentile, slo_ms=slo_ms,
                            startup_s=args.startup_s)
-    found = recommend_policy(scenario, violation_budget=args.violation_budget, verify=args.engine_check)
+    try:
+        found = recommend_policy(scenario, violation_budget=args.violation_budget, verify=args.engine_check)
+    except ResourceLimitError as exc:  # only the engine check keeps every request of the curve
+        raise InputError("engine_check", f"the curve is too long for the engine check, which keeps every request to "
+                                         f"judge each minute by its arrivals: {exc.message}; check a shorter window "
+                                         "of the curve") from None
     static = found.static
     aws = aws_policy(job, recommendation, curve)
     aws_given = ScalingPolicy(min_capacity=aws.min_capacity, max_capacity=aws.max_capacity,

@@ -13,7 +13,8 @@ from irsim.argtypes import seed
 #: The library's limits and defaults that help texts name (tests/test_cli_lazy.py checks each
 #: against the library's own constant: they are copied here only to keep parsing light).
 MAX_REQUESTS_PER_S = 1_000_000.0      # simulator.simulation.MAX_REQUESTS_PER_S
-MAX_USERS = 1_000_000                 # simulator.simulation.MAX_USERS
+MAX_USERS = 100_000                   # simulator.simulation.MAX_USERS
+MAX_REPLICATIONS = 100                # irsim.service.replication.MAX_REPLICATIONS
 ROUTING_POLICIES = ("random", "least_outstanding_requests")  # simulator.ROUTING_POLICIES
 MAX_SCENARIOS = 1000                  # irsim.planning.sweep.MAX_SCENARIOS
 DEFAULT_STARTUP_S = 300.0             # autoscaling.DEFAULT_STARTUP_S

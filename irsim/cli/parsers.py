@@ -10,6 +10,7 @@ from irsim.argtypes import integer, number, precision
 from irsim.cli.options import (
     DEFAULT_PRECISION,
     DEFAULT_STARTUP_S,
+    MAX_REPLICATIONS,
     MAX_REQUESTS_PER_S,
     MAX_SCENARIOS,
     MAX_USERS,
@@ -74,9 +75,9 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
                      help="refuse a benchmark that would simulate more requests per simulated second "
                           f"(default {MAX_REQUESTS_PER_S:,.0f})")
     add_precision_option(run, "the production check")
-    run.add_argument("--replications", type=integer(1), default=1, metavar="R",
+    run.add_argument("--replications", type=integer(1, MAX_REPLICATIONS), default=1, metavar="R",
                      help="run R independent seeded replications: means and 95%% intervals, every "
-                          "replication's production check at --precision (default 1)")
+                          f"replication's production check at --precision (default 1, at most {MAX_REPLICATIONS})")
     add_output_options(run, "the DescribeInferenceRecommendationsJob response", wide=True)
     run.set_defaults(handler="irsim.cli.run:cmd_run", config_keys=OFFLINE)
 

@@ -29,7 +29,7 @@ from irsim.service.benchmark import (
 from irsim.service.labels import spec_label
 from irsim.service.pool import Progress, run_all
 from irsim.service.production import check_recommendations, checkable
-from irsim.service.replication import replicate_runs
+from irsim.service.replication import check_replications, replicate_runs
 from irsim.service.request import (
     BenchmarkSpec,
     DeployedEndpoint,
@@ -163,7 +163,9 @@ def replicate(request: Mapping[str, Any] | JobSpec, profile: ProfileSource, seed
     first run recommends, and the smallest count that meets the threshold in production. The
     test procedure's own figures (per-instance max, latency, the count's margin) are kept too,
     marked as such: the per-instance max is a discrete, often bimodal statistic of one test.
-    The summary stays outside the AWS shapes (irsim.json's ``replications``)."""
+    The summary stays outside the AWS shapes (irsim.json's ``replications``); at most
+    MAX_REPLICATIONS (100), refused before anything runs."""
+    check_replications(replications)
     loaded = load_profile(profile if profile is not None else "demo")
     job = parsed(request, loaded, options.get("endpoints"))
     once = partial(_one_replication, job, loaded, region, options)

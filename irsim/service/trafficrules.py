@@ -9,8 +9,9 @@ from typing import Any, NoReturn
 
 from irsim.service.awsrules import check_phase_continuity
 from irsim.service.constraints import fail
-from irsim.service.translate import traffic_from_pattern, traffic_type
+from irsim.service.translate import aws_member, traffic_from_pattern, traffic_type
 from simulator import InputError, Phases, Stairs, checks
+from simulator.bounds import ResourceLimitError, check_traffic
 
 OPERATION = "CreateInferenceRecommendationsJob"
 PHASE_DURATION_RANGE = (120, 3600)
@@ -93,7 +94,33 @@ def validated_traffic(pattern: Mapping[str, Any], job_duration_s: int) -> tuple[
     where = "InputConfig.TrafficPattern"
     warnings = TRAFFIC_CHECKS[traffic_type(pattern)](pattern, where)  # the model's enum: PHASES, STAIRS
     traffic = traffic_from_pattern(pattern)
+    check_traffic_limits(traffic, where)
     if traffic.duration_s > job_duration_s:
         _fail(f"{where}", f"{traffic.duration_s:g} s of traffic",
               f"The traffic pattern must fit in InputConfig.JobDurationInSeconds ({job_duration_s} s)")
     return traffic, warnings
+
+
+def check_traffic_limits(traffic: Phases | Stairs, where: str) -> None:
+    """irsim's own limits on a pattern (users in flight at the peak of every phase and step,
+    user-count changes: simulator/bounds.py), refused as a ValidationException naming the AWS
+    member and saying the limit is irsim's; counted from the numbers, before anything is built."""
+    try:
+        check_traffic(traffic)
+    except ResourceLimitError as exc:
+        head, _, last = exc.field.rpartition(".")
+        member = head.replace("phases[", "Phases[").replace("stairs", "Stairs")
+        path = f"{where}.{member}.{aws_member(last)}" if head else f"{where}.{'Phases' if last == 'phases' else last}"
+        value = _value_at(traffic, exc.field)
+        _fail(path, value, exc.message)
+
+
+def _value_at(traffic: Phases | Stairs, field: str) -> Any:
+    """The request's value of a simulator field of ``traffic`` (what the error echoes)."""
+    if isinstance(traffic, Stairs):
+        return traffic.number_of_steps
+    head, _, last = field.rpartition(".")
+    if not head:
+        return f"{len(traffic.phases)} phases"
+    phase = traffic.phases[int(head.removeprefix("phases[").removesuffix("]"))]
+    return getattr(phase, last)
