@@ -49,8 +49,9 @@ PYTEST_WORKERS ?= auto
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m "not stats" -n $(PYTEST_WORKERS) --durations=20
 
-# The statistical targets (decisions near the SLO, autoscaling under the exact replay, the plateau rule over
-# its grid) over many seeded repeats: about ten minutes of CPU, so outside the CI run; their latest figures are in
+# The statistical targets and measurements (decisions near the SLO, autoscaling under the exact replay, the
+# plateau rule over its grid, the count search and calibration at their boundaries, peak memory at the limits)
+# over many seeded repeats: about fifteen minutes of CPU, so outside the CI run; their latest figures are in
 # experiments/RESULTS.md.
 test-stats: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m stats -n $(PYTEST_WORKERS)

@@ -80,6 +80,7 @@ def _two_hour_curve() -> TrafficCurve:
 
 
 @pytest.mark.slow
+@pytest.mark.stats  # three engine replays of 9 M requests (about 50 s of CPU and 600 MB)
 def test_per_minute_model_agrees_with_the_engine_on_a_two_hour_curve():
     """The policy's capacity timeline replayed on the engine three times (independent seeds,
     ~9 M requests each, one continuous run each), minutes where rho <= 0.9: the model is within

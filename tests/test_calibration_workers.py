@@ -166,6 +166,7 @@ NOISY = [("lognormal", 30.0, 0.6, 32, 0.10), ("weibull", 10.0, 1.2, 2, 0.08), ("
 
 
 @pytest.mark.slow
+@pytest.mark.stats  # calibration over noisy ramps at c up to 32 (10-15 s each)
 @pytest.mark.parametrize("case", NOISY, ids=[f"{c[0]}-c{c[3]}-noise{c[4]}" for c in NOISY])
 @pytest.mark.parametrize("seed", [1, 2])
 def test_noisy_ramps_never_report_a_wrong_c_as_determined(case, seed):

@@ -273,6 +273,7 @@ def search(case, seed):
 
 
 @pytest.mark.slow
+@pytest.mark.stats  # whole count searches against exact M/M/c at the boundary (10-20 s each)
 @pytest.mark.parametrize("case", BOUNDARIES, ids=[f"c{c[0]}-P{c[1]}-rho{c[2]}-{c[3]}" for c in BOUNDARIES])
 def test_the_count_search_finds_the_exact_mmc_count(case):
     """Over 40 seeded repeats: the exact count in >= 95 %, never more than one off, a wrong

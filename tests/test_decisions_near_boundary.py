@@ -107,6 +107,7 @@ def covers(arguments):
     return check.estimate.low_ms <= truth <= check.estimate.high_ms
 
 
+@pytest.mark.stats  # 72 seeded production checks (about 55 s of CPU); the rate is in RESULTS.md
 def test_the_production_check_interval_covers_the_exact_percentile():
     jobs = [(load, seed) for load in [(2, 0.75), (1, 0.9), (4, 0.93)] for seed in range(24)]
     with ProcessPoolExecutor(max_workers=2) as pool:

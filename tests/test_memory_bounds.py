@@ -232,6 +232,7 @@ def test_a_thousand_replications_are_refused_by_the_library_before_a_run(nothing
 # --- the job at the limits, measured --------------------------------------------------------------
 
 @pytest.mark.slow
+@pytest.mark.stats  # a measurement (about 70 s of CPU); its figures are in RESULTS.md
 def test_one_benchmark_at_every_limit_peaks_under_300_mb_in_its_process():
     """The largest accepted benchmark (experiments/largest_job_rss.py's ``limits`` job, one
     benchmark): ~100,000 users in flight, ~1.5 million requests held in a minute, ~50 million
