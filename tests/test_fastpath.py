@@ -146,7 +146,7 @@ def test_auto_takes_the_fast_path_only_where_the_process_stays_within_its_memory
     spec = RunSpec(endpoint_of(1, 4, Distribution("exponential", 20.0, 1.0)), ConstantUsers(50, 86_400.0),
                    keep_requests=False)
     loaded = fastpath.kernel.cache_info().currsize > 0
-    room = PROCESS_MEMORY_MB - spec.memory_mb - (0.0 if loaded else fastpath.KERNEL_MB)
+    room = PROCESS_MEMORY_MB - fastpath.FAST_RUN_FACTOR * spec.memory_mb - (0.0 if loaded else fastpath.KERNEL_MB)
     monkeypatch.setattr(fastpath, "resident_mb", lambda: room)
     assert fastpath.chosen(spec)
     monkeypatch.setattr(fastpath, "resident_mb", lambda: room + 1.0)
