@@ -94,7 +94,7 @@ def test_per_minute_model_agrees_with_the_engine_on_a_two_hour_curve():
     predicted = model.percentile_ms(curve.per_minute, capacity)
     utilization = model.offered_utilization(curve.per_minute, capacity)
     # ~9 M requests a replay, kept to judge each minute by its arrivals: past irsim's memory limit
-    # for a job (1.5 M held at once), raised here on purpose (about 600 MB in this test's process).
+    # for a job (1.5 M held at once), raised here on purpose (GBs in this test's process: a stats test).
     kept = partial(replay_continuous, max_held_requests=20_000_000)
     runs = np.array([engine_percentiles(curve, ENTRY, capacity, percentile=95.0, seed=seed, replay=kept)
                      for seed in (12, 13, 14)])
