@@ -340,11 +340,19 @@ def compile_kernel(numba: Any) -> Any:
     runtime's atomic increments on every array handed to a helper cost more than the
     events themselves (about 3x the time per request, measured). Compilation happens at the
     first call, from the disk cache when it holds this source's machine code."""
-    namespace = dict(globals())
-    for name in KERNEL_FUNCTIONS:
-        plain = globals()[name]
+    return compile_functions(numba, globals(), KERNEL_FUNCTIONS)
+
+
+def compile_functions(numba: Any, module_globals: dict[str, Any], names: tuple[str, ...]) -> Any:
+    """The last of ``names`` (plain functions of the module whose ``module_globals`` are given,
+    helpers before their callers) compiled by ``numba`` as :func:`compile_kernel` says: each from
+    a copy whose globals name the compiled helpers, the helpers inlined, cached on disk, no
+    reference-counting runtime."""
+    namespace = dict(module_globals)
+    for name in names:
+        plain = module_globals[name]
         copy = types.FunctionType(plain.__code__, namespace, name, plain.__defaults__)
         copy.__qualname__, copy.__module__ = plain.__qualname__, plain.__module__
-        inline = "never" if name == "advance" else "always"
+        inline = "never" if name == names[-1] else "always"
         namespace[name] = numba.njit(cache=True, nogil=True, inline=inline, _nrt=False)(copy)
-    return namespace["advance"]
+    return namespace[names[-1]]

@@ -16,13 +16,13 @@ numpy, another definition), the fast path keeps ``np.percentile``.
 from __future__ import annotations
 
 import functools
-import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from simulator.fastloop import compile_functions
 from simulator.metrics import PERCENTILES
 
 #: numpy's quantiles of PERCENTILES, as np.percentile computes them (q / 100 in float64).
@@ -178,14 +178,7 @@ SELECT_FUNCTIONS = ("_sift", "_heapsort", "_insertion_sort", "_counts", "_place"
 def compile_select(numba: Any) -> Select:
     """:func:`order_statistics` compiled by ``numba`` (as :func:`simulator.fastloop.compile_kernel`
     compiles the event loop: copies of the plain functions, cached on disk, no runtime)."""
-    namespace = dict(globals())
-    for name in SELECT_FUNCTIONS:
-        plain = globals()[name]
-        copy = types.FunctionType(plain.__code__, namespace, name, plain.__defaults__)
-        copy.__qualname__, copy.__module__ = plain.__qualname__, plain.__module__
-        inline = "never" if name == "order_statistics" else "always"
-        namespace[name] = numba.njit(cache=True, nogil=True, inline=inline, _nrt=False)(copy)
-    compiled: Select = namespace["order_statistics"]
+    compiled: Select = compile_functions(numba, globals(), SELECT_FUNCTIONS)
     return compiled
 
 
