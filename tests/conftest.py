@@ -46,6 +46,17 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
+STATS_TIMEOUT_S = 1800  # a statistical measurement runs minutes; half an hour means it is hung
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The statistical measurements run for minutes each: their hang bound is longer than the
+    suite's 300 s (pyproject.toml), unless a test names its own."""
+    for item in items:
+        if item.get_closest_marker("stats") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(STATS_TIMEOUT_S))
+
+
 def make_profile(family: str = "exponential", mean_ms: float = 20.0, cv: float | None = None,
                  workers: int = 4, overhead: dict | None = None, instance_type: str = "ml.test.large") -> dict:
     """A one-instance profile document."""

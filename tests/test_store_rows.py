@@ -101,6 +101,27 @@ def test_a_bad_row_reads_as_a_failed_job_naming_the_row(tmp_path, bad, column):
     assert {j["JobName"] for j in failed} <= {"bad-json", "bad-time"}
 
 
+@pytest.mark.parametrize("column, document, listed", [
+    ("request", '{"": []}', "FAILED"), ("request", '{"InputConfig": 3}', "FAILED"),
+    ("describe", '{"": []}', "FAILED"), ("describe", '{"LastModifiedTime": 5}', "FAILED"),
+    ("steps", '{"Steps": 3}', "COMPLETED"), ("spec", '{"Steps": [1]}', "COMPLETED")])
+def test_an_object_of_the_wrong_shape_is_damage_not_a_key_error(tmp_path, column, document, listed):
+    """A column that decodes to an object irsim cannot read by its keys (a Describe without
+    LastModifiedTime, a request botocore refuses) fails its own job, naming the column, and every
+    call on the store goes on (before: KeyError or ParamValidationError out of List and Steps).
+    A listing leaves steps and spec on disk, so there the job lists as stored."""
+    for name in ("first", "target"):
+        store_job(tmp_path, name, status="COMPLETED", completed=now_utc())
+    rewrite(tmp_path, f"UPDATE jobs SET {column} = ? WHERE name = 'target'", document)
+    client = irsim.client(home=tmp_path)
+    jobs = {j["JobName"]: j for j in client.list_inference_recommendations_jobs()["InferenceRecommendationsJobs"]}
+    assert jobs["first"]["Status"] == "COMPLETED" and jobs["target"]["Status"] == listed
+    described = client.describe_inference_recommendations_job(JobName="target")
+    assert described["Status"] == "FAILED" and "jobs/target" in described["FailureReason"]
+    assert f"{column}: not " in described["FailureReason"]
+    assert client.list_inference_recommendations_job_steps(JobName="target")["Steps"] == []
+
+
 def test_the_command_line_lists_describes_and_refuses_to_stop_around_a_bad_row(tmp_path, cli):
     three_jobs(tmp_path)
     code, out, err = cli("list", "--home", tmp_path)

@@ -161,7 +161,10 @@ class OfflineSageMakerClient(ScalingOperations, EndpointOperations):
     def list_inference_recommendations_job_steps(self, **kwargs: Any) -> dict[str, Any]:
         validate_request("ListInferenceRecommendationsJobSteps", kwargs)
         record = self._job(kwargs["JobName"], "ListInferenceRecommendationsJobSteps")
-        steps = list(record.steps["Steps"]) if record.steps else [] if record.damage else self._pending_steps(record)
+        if record.steps:
+            steps = list(record.steps.get("Steps", []))
+        else:
+            steps = [] if record.damage else self._pending_steps(record)
         if "Status" in kwargs:
             steps = [s for s in steps if s["Status"] == kwargs["Status"]]
         if "StepType" in kwargs:

@@ -20,7 +20,8 @@ ORDER = {"Name": ("name",), "Status": ("status", "created", "name"), "CreationTi
 _MODEL = "CASE WHEN json_valid(request) THEN json_extract(request, '$.InputConfig.{}') END"
 #: Whether the columns a page leaves on disk look like JSON objects: a row where one does not is
 #: read whole, so that it lists as the FAILED job it describes as. (What only decoding can find,
-#: such as a forged datetime tag deep inside, shows in Describe and in the doctor's check.)
+#: such as a forged datetime tag deep inside or steps of the wrong shape, shows in Describe and in
+#: the doctor's check.)
 _OBJECT = "(typeof({0}) = 'text' AND json_valid({0}) AND substr(ltrim({0}), 1, 1) = '{{')"
 _HIDDEN = ("steps", "extensions", "progress")
 

@@ -29,6 +29,7 @@ from urllib.parse import quote
 
 from irsim.durable.codec import Damaged, decode, encode, moment, stamp
 from irsim.durable.schema import SCHEMA, add_missing_columns, canonical_times
+from irsim.durable.shapes import shape_problem
 from irsim.errors import UserError
 
 ACTIVE_STATUSES = ("PENDING", "IN_PROGRESS", "STOPPING")
@@ -127,6 +128,9 @@ def row_problems(row: sqlite3.Row) -> tuple[dict[str, Any], list[str]]:
         required = column in ("request", "profile")
         if not isinstance(values[column], dict) and (required or values[column] is not None):
             problems.append(f"{column}: holds {type(values[column]).__name__}, not an object")
+            values[column] = None
+        elif values[column] is not None and (wrong := shape_problem(column, values[column])):
+            problems.append(f"{column}: {wrong}")
             values[column] = None
     for column in ("created", "last_modified", "completed"):
         if column in names and (row[column] is not None or column != "completed"):
