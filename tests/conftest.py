@@ -34,6 +34,18 @@ def no_aws_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyte
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
 
 
+#: What keeps every test and every process it starts off the network: no instance-metadata
+#: lookups for credentials or region (the SageMaker SDK builds a session when imported), and
+#: loopback never sent through a proxy a machine may set for its package registries.
+OFFLINE_ENVIRONMENT = {"AWS_EC2_METADATA_DISABLED": "true", "NO_PROXY": "127.0.0.1,localhost,::1",
+                       "no_proxy": "127.0.0.1,localhost,::1"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before collection imports anything (the SDK's import already asks for credentials)."""
+    os.environ.update(OFFLINE_ENVIRONMENT)
+
+
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     """With ``-m "not slow"`` or ``-m "not slow and not stats"`` (``make test-fast``), a test
     module marked slow as a whole (``pytestmark = pytest.mark.slow``) is not even imported:

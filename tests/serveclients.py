@@ -32,7 +32,7 @@ JS_PACKAGE = "@aws-sdk/client-sagemaker@3"
 INSTALL_TIMEOUT_S = 600
 #: Placeholder credentials and region for a real client: signed requests the server does not check.
 CLIENT_ENV = {"AWS_ACCESS_KEY_ID": "irsim-test", "AWS_SECRET_ACCESS_KEY": "irsim-test",
-              "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
+              "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
 
 
 def tiny_request(name: str) -> dict:
