@@ -15,29 +15,22 @@ the full-rate sample marked ``stats``.
 
 from __future__ import annotations
 
+import importlib.util
 import math
-from dataclasses import dataclass
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from simulator import Phase, Phases, Stairs, StoppingConditions, simulate
+from simulator import Phase, Phases, StoppingConditions, simulate
 from simulator import stopping as sp
 from simulator.analytic import closed_throughputs_per_s, finite_source, minute_throughputs, mva
 from simulator.plateau import PlateauRule, Series, dispersion, evidence
-from simulator.traffic import Traffic
 
 FLAT = StoppingConditions(stop_on_flat_invocations=True)
 RULE = PlateauRule(window=FLAT.flat_window_min, sigmas=FLAT.flat_noise_sigmas, gap=FLAT.flat_gap)
 SATURATION, REACHED, LATE = 0.98, 0.95, 3
-
-
-def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """The Wilson score interval of a binomial proportion."""
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
 
 
 # --- the expected throughput the saturation minute is read from --------------------------
@@ -161,90 +154,29 @@ def test_no_users_added_means_no_plateau():
 
 # --- whole load tests in the engine ------------------------------------------------------
 
-@dataclass(frozen=True)
-class LoadTest:
-    """One closed-loop load test of the grid, run long enough to show a late stop."""
-
-    workers: int
-    mean_ms: float
-    family: str
-    cv: float
-    delay: str          # none, think or overhead
-    ratio: float        # think or overhead mean / E[S]
-    kind: str           # phases or stairs
-    per: int
-    initial: int
-    minutes: int
-    seed: int
-
-    @property
-    def capacity_per_min(self) -> float:
-        return self.workers * 60_000.0 / self.mean_ms
-
-    def traffic(self) -> Traffic:
-        if self.kind == "stairs":
-            return Stairs(60.0 * self.minutes, self.minutes, self.per)
-        phases, users, left = [], self.initial, 60.0 * self.minutes
-        while left > 0:  # a phase lasts at most an hour: chain phases that carry the ramp on
-            phase = Phase(users, self.per, min(3600.0, left))
-            phases.append(phase)
-            users, left = phase.final_users, left - phase.duration_s
-        return Phases(tuple(phases))
-
-    def expected(self) -> np.ndarray:
-        """Expected Invocations per minute: exact for exponential service."""
-        return 60.0 * minute_throughputs(self.traffic(), self.workers, self.mean_ms / 1000.0,
-                                         self.ratio * self.mean_ms / 1000.0, self.minutes)
-
-    def saturation(self) -> int:
-        return int(np.argmax(self.expected() >= SATURATION * self.capacity_per_min))
+def _plateau_grid():
+    """experiments/plateau_grid.py, the grid's one definition (its cases, draws and saturation)."""
+    path = Path(__file__).resolve().parent.parent / "experiments" / "plateau_grid.py"
+    spec = importlib.util.spec_from_file_location("plateau_grid", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("plateau_grid", module)  # its dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
 
 
-def span(workers: int, ratio: float, kind: str, per: int, initial: int) -> tuple[int, float]:
-    """Minutes to run (8 past saturation, expected throughput within 0.5 % of capacity) and the
-    requests they cost at 1 ms."""
-    minutes = 8
-    while True:
-        test = LoadTest(workers, 1.0, "exponential", 1.0, "think", ratio, kind, per, initial, minutes, 0)
-        expected = test.expected()
-        if expected[-1] >= 0.995 * test.capacity_per_min and minutes - test.saturation() > 8:
-            return minutes, float(expected.sum())
-        minutes = int(minutes * 1.5) + 1
+GRID = _plateau_grid()
 
 
-def draw(rng: np.random.Generator, budget: float) -> LoadTest:
-    """A load test of the grid costing at most about ``budget`` requests: the mean service
-    time is raised, and PHASES start nearer the knee, as far as the budget needs."""
-    kind, per = str(rng.choice(["phases", "stairs"])), int(rng.integers(1, 4))
-    workers = round(math.exp(rng.uniform(0.0, math.log(64.0))))
-    family = str(rng.choice(["exponential", "lognormal", "gamma"]))
-    cv = 1.0 if family == "exponential" else float(rng.uniform(0.2, 2.0))
-    delay = str(rng.choice(["none", "think", "overhead"], p=[0.3, 0.35, 0.35]))
-    ratio = 0.0 if delay == "none" else float(rng.uniform(0.05, 6.0))
-    initial = per if kind == "stairs" else 1
-    minutes, cost = span(workers, ratio, kind, per, initial)
-    while kind == "phases" and cost / 200.0 > budget and initial < workers * (1 + ratio):
-        initial = max(initial + 1, int(initial * 1.3))
-        minutes, cost = span(workers, ratio, kind, per, initial)
-    mean_ms = min(200.0, max(math.exp(rng.uniform(math.log(2.0), math.log(200.0))), cost / budget))
-    return LoadTest(workers, mean_ms, family, cv, delay, ratio, kind, per, initial, minutes,
-                    int(rng.integers(0, 2**31)))
-
-
-def outcome(test: LoadTest) -> tuple[float, int | None]:
-    """(best minute / capacity, minutes from saturation to the FlatInvocations stop or None)."""
-    service: dict = {"family": test.family, "mean_ms": test.mean_ms}
-    if test.family != "exponential":
-        service["cv"] = test.cv
-    profile: dict = {"model": "grid", "instances": {"ml.test.large": {"workers": test.workers,
-                                                                       "service_time": service}}}
-    if test.delay == "overhead":
-        profile["overhead_ms"] = {"family": "lognormal", "mean_ms": test.ratio * test.mean_ms, "cv": 0.5}
-    think = test.ratio * test.mean_ms / 1000.0 if test.delay == "think" else 0.0
-    result = simulate(profile, "ml.test.large", traffic=test.traffic(), stopping=FLAT, seed=test.seed,
+def outcome(test) -> tuple[float, int | None]:
+    """(best minute / capacity, minutes from saturation to the FlatInvocations stop or None) of
+    one of the grid's cases run with FlatInvocations Stop."""
+    think = test.delay_s if test.delay == "think" else 0.0
+    result = simulate(GRID.profile_of(test), "ml.test.large", traffic=test.traffic(), stopping=FLAT, seed=test.seed,
                       think_time_s=think, keep_requests=False, max_requests_per_s=1e8)
     best = max(m.invocations for m in result.minutes) / test.capacity_per_min
-    late = len(result.minutes) - 1 - test.saturation() if result.stop_reason == sp.FLAT_INVOCATIONS else None
+    saturation = GRID.saturation(test.expected(), test.capacity_per_min)
+    late = len(result.minutes) - 1 - saturation if result.stop_reason == sp.FLAT_INVOCATIONS else None
     return best, late
 
 
@@ -253,7 +185,7 @@ def grid(cases: int, budget: float, seed: int) -> tuple[list[bool], list[bool], 
     rng = np.random.default_rng(seed)
     reached, in_time, failures = [], [], []
     for _ in range(cases):
-        test = draw(rng, budget)
+        test = GRID.draw_case(rng, budget)
         best, late = outcome(test)
         reached.append(best >= REACHED)
         in_time.append(late is not None and late <= LATE)
@@ -276,6 +208,6 @@ def test_the_grid_reaches_95_percent_and_stops_within_3_minutes():
     # interval is printed), so the test holds it to 95 %: see docs/flat-invocations.md.
     reached, in_time, failures = grid(cases=400, budget=2_000_000, seed=23)
     n = len(reached)
-    print(f"A {sum(reached)}/{n} {wilson(sum(reached), n)}; B {sum(in_time)}/{n} {wilson(sum(in_time), n)}")
+    print(f"A {sum(reached)}/{n} {GRID.wilson(sum(reached), n)}; B {sum(in_time)}/{n} {GRID.wilson(sum(in_time), n)}")
     assert sum(reached) >= 0.95 * n, failures
     assert sum(in_time) >= 0.95 * n, failures
