@@ -16,7 +16,7 @@ from test_store_hardening import NAME, one_line_naming, store_job
 import irsim
 from irsim.durable import worker
 from irsim.durable.codec import decode, encode
-from irsim.durable.store import JobStore, now_utc
+from irsim.durable.store import JobStore, StoreError, now_utc
 from simulator import load_profile
 
 FORGED = {"$datetime": "not-a-date"}
@@ -171,6 +171,28 @@ def test_the_doctor_reports_and_quarantines_bad_rows(tmp_path, cli):
     assert [(t, k) for t, k, _ in kept] == [("jobs", "bad-json"), ("jobs", "bad-time"), ("resources", "model/m")]
     code, out, err = cli("list", "--home", tmp_path)
     assert code == 0 and "good" in out and "bad-json" not in out
+
+
+@pytest.mark.parametrize("document", ['{"": []}', '{"PrimaryContainer": 3}', '{"ModelName": 5}'])
+def test_a_resource_of_the_wrong_shape_is_one_line_and_the_doctor_finds_it(tmp_path, cli, document):
+    """A stored model that decodes to an object its Describe shape refuses: asked for, one
+    line naming the row (before: an empty Describe, or a TypeError out of CreateInferenceRecommendationsJob);
+    the doctor lists it; the store's other rows read as before."""
+    client = irsim.client(home=tmp_path)
+    container = {"Image": "123.dkr.ecr.us-east-1.amazonaws.com/i:1"}
+    for name in ("m", "other"):
+        client.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::111122223333:role/R",
+                            PrimaryContainer=container)
+    rewrite(tmp_path, "UPDATE resources SET document = ? WHERE name = 'm'", document)
+    client = irsim.client(home=tmp_path)
+    assert client.describe_model(ModelName="other")["PrimaryContainer"] == container
+    code, out, err = cli("doctor", "--home", tmp_path)
+    assert code == 1 and "resources/model/m: document: not DescribeModel's output" in out, (out, err)
+    with pytest.raises(StoreError, match="resources/model/m cannot be read"):
+        client.describe_model(ModelName="m")
+    with pytest.raises(StoreError, match="resources/model/m cannot be read"):
+        client.create_inference_recommendations_job(JobName="j", JobType="Default", InputConfig={"ModelName": "m"},
+                                                    RoleArn="arn:aws:iam::111122223333:role/R")
 
 
 def test_timestamps_are_stored_canonically_and_an_older_store_is_brought_in_line(tmp_path):

@@ -8,10 +8,13 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from irsim.durable.codec import Damaged, decode, moment, stamp
+from irsim.durable.resourcestore import resource_problem
 from irsim.durable.store import JobStore, now_utc, row_problems
 
 QUARANTINE = """
@@ -48,12 +51,15 @@ class Checkup:
     integrity: str
 
 
-def _document_problem(text: Any, column: str) -> list[str]:
+def _document_problem(text: Any, column: str, check: Callable[[Any], str | None] | None = None) -> list[str]:
     try:
         document = decode(text)
     except Damaged as exc:
         return [f"{column}: {exc}"]
-    return [] if isinstance(document, dict) else [f"{column}: holds {type(document).__name__}, not an object"]
+    if not isinstance(document, dict):
+        return [f"{column}: holds {type(document).__name__}, not an object"]
+    wrong = check(document) if check else None
+    return [wrong] if wrong else []
 
 
 def _time_problem(text: Any, column: str) -> list[str]:
@@ -79,7 +85,8 @@ def _bad_rows(connection: sqlite3.Connection) -> tuple[dict[str, int], list[BadR
             bad.append(BadRow("models", str(row["name"]), "; ".join(problems)))
     for row in connection.execute("SELECT * FROM resources ORDER BY kind, name"):
         counts["resources"] += 1
-        problems = _document_problem(row["document"], "document") + _time_problem(row["created"], "created")
+        problems = (_document_problem(row["document"], "document", partial(resource_problem, row["kind"]))
+                    + _time_problem(row["created"], "created"))
         if problems:
             bad.append(BadRow("resources", f"{row['kind']}/{row['name']}", "; ".join(problems)))
     return counts, bad

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from irsim.durable.codec import Damaged, decode, encode, moment, stamp
+from irsim.durable.shapes import against
 from irsim.durable.store import JobStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,18 @@ MODEL, MODEL_PACKAGE, MODEL_PACKAGE_GROUP = "model", "model-package", "model-pac
 ENDPOINT_CONFIG, ENDPOINT = "endpoint-config", "endpoint"
 #: The member of an implied resource's stored document that marks it (not in any AWS shape).
 IMPLIED = "IrsimImplied"
+#: The operation whose response each kind's stored document is (and is checked against).
+DESCRIBED_BY = {MODEL: "DescribeModel", MODEL_PACKAGE: "DescribeModelPackage",
+                MODEL_PACKAGE_GROUP: "DescribeModelPackageGroup", ENDPOINT_CONFIG: "DescribeEndpointConfig",
+                ENDPOINT: "DescribeEndpoint"}
+
+
+def resource_problem(kind: str, document: Any) -> str | None:
+    """What keeps a decoded resource document from being read as its kind's Describe response."""
+    if not isinstance(document, dict):
+        return f"document: holds {type(document).__name__}, not an object"
+    wrong = against(DESCRIBED_BY[kind], "output", document) if kind in DESCRIBED_BY else None
+    return f"document: {wrong}" if wrong else None
 
 
 @dataclass(frozen=True)
@@ -41,8 +54,8 @@ def _resource(row: sqlite3.Row) -> Resource:
     """A row read back; Damaged, naming the row, if it cannot be."""
     try:
         document = decode(row["document"])
-        if not isinstance(document, dict):
-            raise Damaged(f"document: holds {type(document).__name__}, not an object")
+        if problem := resource_problem(row["kind"], document):
+            raise Damaged(problem)
         return Resource(kind=row["kind"], name=row["name"], arn=row["arn"], document=document,
                         created=moment(row["created"]))
     except Damaged as exc:

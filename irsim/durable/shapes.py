@@ -30,17 +30,22 @@ def _shape(operation_name: str, side: str) -> Shape:
     return shape
 
 
+def against(operation_name: str, side: str, document: Mapping[str, Any]) -> str | None:
+    """What botocore's validator finds wrong in ``document`` as ``operation_name``'s ``side``
+    ("input" or "output"), or None; members the shape does not have are irsim's own and left
+    out of the check."""
+    shape = _shape(operation_name, side)
+    members = shape.members if isinstance(shape, StructureShape) else {}
+    modeled = {key: value for key, value in document.items() if key in members}
+    report = ParamValidator().validate(modeled, shape)
+    if not report.has_errors():
+        return None
+    first = report.generate_report().splitlines()[:1] or [""]
+    return f"not {operation_name}'s {side} ({first[0][:160]})"
+
+
 def _against(operation_name: str, side: str) -> Callable[[Mapping[str, Any]], str | None]:
-    def check(document: Mapping[str, Any]) -> str | None:
-        shape = _shape(operation_name, side)
-        members = shape.members if isinstance(shape, StructureShape) else {}
-        modeled = {key: value for key, value in document.items() if key in members}  # irsim's own keys may ride along
-        report = ParamValidator().validate(modeled, shape)
-        if not report.has_errors():
-            return None
-        first = report.generate_report().splitlines()[0]
-        return f"not {operation_name}'s {side} ({first[:160]})"
-    return check
+    return lambda document: against(operation_name, side, document)
 
 
 def _spec(document: Mapping[str, Any]) -> str | None:
