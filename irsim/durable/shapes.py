@@ -6,12 +6,15 @@ The AWS documents are checked by botocore's own ParamValidator against the servi
 request against CreateInferenceRecommendationsJob's input shape (what ``create`` validated
 before storing it), the Describe and the steps against the output shapes of
 DescribeInferenceRecommendationsJob and ListInferenceRecommendationsJobSteps (what the client
-hands back). The parsed request (``spec``) is read back by its own loader."""
+hands back); a stored model, package or endpoint against its Describe operation's output
+(``durable.resourcestore.resource_problem``). The parsed request (``spec``) is read back by
+its own loader."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 from botocore.model import Shape, StructureShape
@@ -57,12 +60,12 @@ def _spec(document: Mapping[str, Any]) -> str | None:
 
 
 #: The check of each document column that irsim reads by key; the others are read with defaults.
-CHECKS: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
+CHECKS: Mapping[str, Callable[[Mapping[str, Any]], str | None]] = MappingProxyType({
     "request": _against("CreateInferenceRecommendationsJob", "input"),
     "describe": _against("DescribeInferenceRecommendationsJob", "output"),
     "steps": _against("ListInferenceRecommendationsJobSteps", "output"),
     "spec": _spec,
-}
+})
 
 
 def shape_problem(column: str, document: Mapping[str, Any]) -> str | None:
