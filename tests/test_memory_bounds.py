@@ -239,12 +239,11 @@ def test_one_benchmark_at_every_limit_peaks_under_300_mb_in_its_process():
     simulated; the process's own peak RSS stays under 300 MB. The peak is /proc's VmHWM, not
     getrusage's ru_maxrss: Linux carries ru_maxrss across fork and exec, so a child of a large
     pytest worker reported the worker's 930 MB and 2,345 MB as its own."""
-    script = ("import json, sys; sys.path.insert(0, 'experiments');"
-              "from largest_job_rss import LIMITS_PROFILE, limits_request;"
+    script = ("import json, sys; from pathlib import Path; sys.path.insert(0, 'experiments');"
+              "from largest_job_rss import LIMITS_PROFILE, limits_request, proc_field;"
               "from irsim.service.job import execute_job;"
               "r = execute_job(limits_request(1), LIMITS_PROFILE, parallel=False);"
-              "hwm = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')][0];"
-              "print(json.dumps([r.describe['Status'], hwm]))")
+              "print(json.dumps([r.describe['Status'], proc_field(Path('/proc/self/status'), 'VmHWM')]))")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
     status, peak_kib = json.loads(done.stdout.strip().splitlines()[-1])
     assert status == "COMPLETED"
