@@ -315,26 +315,6 @@ class JobStore:
         with self.transaction() as connection:
             return connection.execute("DELETE FROM jobs WHERE name = ?", (name,)).rowcount == 1
 
-    def insert_model(self, name: str, arn: str, request: dict, created: datetime) -> None:
-        """Record a CreateModel call (the SDK's right_size makes one); JobExists if taken."""
-        try:
-            with self.transaction() as connection:
-                connection.execute("INSERT INTO models (name, arn, request, created) VALUES (?, ?, ?, ?)",
-                                   (name, arn, encode(request), stamp(created)))
-        except sqlite3.IntegrityError:
-            raise JobExists(name) from None
-
-    def model(self, name: str) -> dict[str, Any] | None:
-        with self._connect() as connection:
-            row = connection.execute("SELECT * FROM models WHERE name = ?", (name,)).fetchone()
-        if row is None:
-            return None
-        try:
-            return {"name": row["name"], "arn": row["arn"], "request": decode(row["request"]),
-                    "created": moment(row["created"])}
-        except Damaged as exc:
-            raise StoreError(f"job store {self.path}: the row models/{name} cannot be read: {exc}") from None
-
     def stop_requested(self, name: str) -> bool:
         with self._connect() as connection:
             row = connection.execute("SELECT stop_requested FROM jobs WHERE name = ?", (name,)).fetchone()
